@@ -1,0 +1,141 @@
+package io.tlsgate.policy;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.quarkus.test.common.QuarkusTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.Topics;
+import io.tlsgate.policy.audit.AuditEntry;
+import io.tlsgate.policy.audit.AuditLog;
+import io.tlsgate.proto.policy.v1.OutboundPolicy;
+import io.tlsgate.proto.policy.v1.OutboundTlsMode;
+import io.tlsgate.proto.policy.v1.PolicyServiceGrpc;
+import io.tlsgate.proto.policy.v1.ResolveOutboundRequest;
+import io.tlsgate.testkit.ApiChecks;
+import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.KafkaRecords;
+import io.tlsgate.testkit.TestTokens;
+import io.tlsgate.testkit.TlsgateTestResources;
+import jakarta.inject.Inject;
+import java.net.URL;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.UUID;
+import javax.sql.DataSource;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.Test;
+
+@QuarkusTest
+@QuarkusTestResource(value = TlsgateTestResources.class, restrictToAnnotatedClass = false)
+class PolicyServiceSmokeTest {
+
+    @TestHTTPResource("/")
+    URL url;
+
+    @Inject
+    AuditLog auditLog;
+
+    @Inject
+    DataSource dataSource;
+
+    @Inject
+    ObjectMapper json;
+
+    @Test
+    void operationsEndpointsAreOpenAndReadinessCoversDatabaseAndKafka() {
+        ApiChecks.assertOperationsEndpoints("/api/v1/destination-controls/resolve");
+    }
+
+    @Test
+    void restNeedsABearerTokenAndTheRightRole() {
+        ApiChecks.assertGetNeedsToken("/api/v1/destination-controls/resolve?domain=example.com", TestTokens.READER)
+                .body("tls", equalTo("NONE"))
+                .body("tlsSuppliedBy", equalTo("default"));
+        ApiChecks.assertGetForbidden("/api/v1/audit", TestTokens.READER);
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR)).when().get("/api/v1/audit")
+                .then().statusCode(200);
+    }
+
+    @Test
+    void badQueryParameterGetsProblemNamingTheField() {
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER))
+                .when().get("/api/v1/destination-controls/resolve?domain=bad..name")
+                .then().statusCode(400)
+                .contentType("application/problem+json")
+                .body("errors.field", hasItem("domain"));
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().get("/api/v1/audit?limit=0")
+                .then().statusCode(400)
+                .contentType("application/problem+json")
+                .body("errors.field", hasItem("limit"));
+    }
+
+    @Test
+    void auditEntryRoundTripsThroughTheSchemaAndKafka() throws Exception {
+        String entity = "destination-control:smoke-" + UUID.randomUUID() + ".example";
+        AuditEntry entry;
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            entry = auditLog.record(c, "test-operator", "update", entity,
+                    json.readTree("{\"tls\":\"NONE\"}"), json.readTree("{\"tls\":\"REQUIRED\"}"), "smoke test");
+            c.commit();
+        }
+        auditLog.publish(entry);
+
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().get("/api/v1/audit?limit=5")
+                .then().statusCode(200)
+                .body("find { it.entity == '" + entity + "' }.after.tls", equalTo("REQUIRED"))
+                .body("find { it.entity == '" + entity + "' }.comment", equalTo("smoke test"));
+
+        ConsumerRecord<String, byte[]> r = KafkaRecords.await(Topics.AUDIT, rec -> entity.equals(rec.key()),
+                Duration.ofSeconds(30));
+        assertEquals("io.tlsgate.audit.change", KafkaRecords.header(r, CloudEvent.HEADER_TYPE));
+        assertEquals("/tlsgate/policy-service", KafkaRecords.header(r, CloudEvent.HEADER_SOURCE));
+        assertEquals("1.0", KafkaRecords.header(r, CloudEvent.HEADER_SPEC_VERSION));
+        assertEquals("REQUIRED", json.readTree(r.value()).at("/after/tls").asText());
+    }
+
+    @Test
+    void grpcResolveOutboundNeedsTheServiceToken() {
+        ManagedChannel withToken = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel withAdminToken = GrpcChannels.open(url, TestTokens.ADMIN);
+        ManagedChannel without = GrpcChannels.open(url, null);
+        try {
+            OutboundPolicy p = PolicyServiceGrpc.newBlockingStub(withToken)
+                    .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("Example.COM.").build());
+            assertEquals(OutboundTlsMode.NONE, p.getTls());
+            assertEquals("default", p.getTlsSuppliedBy());
+            assertEquals(500, p.getMaxConcurrentConnections());
+            assertEquals(50, p.getMaxMessagesPerConnection());
+
+            StatusRuntimeException bad = assertThrows(StatusRuntimeException.class,
+                    () -> PolicyServiceGrpc.newBlockingStub(withToken)
+                            .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("a..b").build()));
+            assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
+            assertTrue(bad.getStatus().getDescription().startsWith("domain:"));
+
+            for (ManagedChannel ch : new ManagedChannel[] {without, withAdminToken}) {
+                StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
+                        () -> PolicyServiceGrpc.newBlockingStub(ch)
+                                .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("example.com").build()));
+                assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
+            }
+        } finally {
+            withToken.shutdownNow();
+            withAdminToken.shutdownNow();
+            without.shutdownNow();
+        }
+    }
+}

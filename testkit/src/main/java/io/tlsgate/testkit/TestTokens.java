@@ -1,0 +1,25 @@
+package io.tlsgate.testkit;
+
+/**
+ * Bearer tokens that {@link TlsgateTestResources} configures in every service under test,
+ * one per role, plus the internal service token. Test-only values, generated per JVM.
+ */
+public final class TestTokens {
+    public static final String ADMIN = "test-admin-" + random();
+    public static final String OPERATOR = "test-operator-" + random();
+    public static final String READER = "test-reader-" + random();
+    public static final String SERVICE = "test-service-" + random();
+
+    private TestTokens() {}
+
+    private static String random() {
+        byte[] b = new byte[16];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.HexFormat.of().formatHex(b);
+    }
+
+    /** {@code Bearer <token>}, for an Authorization header. */
+    public static String bearer(String token) {
+        return "Bearer " + token;
+    }
+}
