@@ -81,6 +81,11 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         return s;
     }
 
+    /** A new connection to the tlsgate database as the tlsgate role. */
+    public java.sql.Connection connect() throws SQLException {
+        return java.sql.DriverManager.getConnection(jdbcUrl(), user, password);
+    }
+
     public int port() {
         return postgres.getPort();
     }

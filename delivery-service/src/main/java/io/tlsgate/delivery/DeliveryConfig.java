@@ -1,0 +1,17 @@
+package io.tlsgate.delivery;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+
+/** delivery-service settings ({@code tlsgate.delivery.*}). */
+@ConfigMapping(prefix = "tlsgate.delivery")
+public interface DeliveryConfig {
+
+    /** Largest message accepted by Enqueue, in bytes. Default: 52428800 (50 MiB). */
+    @WithDefault("52428800")
+    int maxMessageSize();
+
+    /** Most recipients of one message. Default: 1000. */
+    @WithDefault("1000")
+    int maxRecipients();
+}

@@ -1,0 +1,125 @@
+package io.tlsgate.delivery.queue;
+
+import io.tlsgate.delivery.DeliveryConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * The durable queue in the {@code delivery} schema. {@link #enqueue} returns only after the
+ * message and all its recipients are committed: that is what lets the listener answer 250.
+ */
+@ApplicationScoped
+public class MessageQueue {
+
+    private static final Logger LOG = Logger.getLogger(MessageQueue.class);
+    private static final int MAX_ADDRESS_LENGTH = 320;
+
+    private final DataSource dataSource;
+    private final DeliveryConfig config;
+
+    MessageQueue(DataSource dataSource, DeliveryConfig config) {
+        this.dataSource = dataSource;
+        this.config = config;
+    }
+
+    /**
+     * Validates and commits a message; returns its MID.
+     *
+     * @throws IllegalArgumentException naming the bad field (nothing is stored)
+     * @throws QueueUnavailableException when the database cannot take it (nothing is stored)
+     */
+    public long enqueue(NewMessage m) {
+        validate(m);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                long mid;
+                try (PreparedStatement ps = c.prepareStatement(
+                        "insert into message (mail_from, data, size, icid, listener) values (?, ?, ?, ?, ?) returning mid")) {
+                    ps.setString(1, m.mailFrom());
+                    ps.setBytes(2, m.data());
+                    ps.setInt(3, m.data().length);
+                    ps.setLong(4, m.icid());
+                    ps.setString(5, m.listener());
+                    try (ResultSet r = ps.executeQuery()) {
+                        r.next();
+                        mid = r.getLong(1);
+                    }
+                }
+                try (PreparedStatement ps = c.prepareStatement("insert into recipient (mid, rid, address) values (?, ?, ?)")) {
+                    for (int rid = 0; rid < m.recipients().size(); rid++) {
+                        ps.setLong(1, mid);
+                        ps.setInt(2, rid);
+                        ps.setString(3, m.recipients().get(rid));
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                }
+                c.commit();
+                LOG.infof("Start MID %d ICID %d", mid, m.icid());
+                return mid;
+            } catch (SQLException | RuntimeException e) {
+                c.rollback();
+                throw e;
+            }
+        } catch (SQLException e) {
+            throw new QueueUnavailableException("the queue database did not take the message", e);
+        }
+    }
+
+    /** A queued message and its recipients, without the content. */
+    public Optional<QueuedMessage> find(long mid) {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement m = c.prepareStatement(
+                        "select mid, mail_from, size, icid, listener, received_at, state from message where mid = ?");
+                PreparedStatement r = c.prepareStatement(
+                        "select rid, address, state from recipient where mid = ? order by rid")) {
+            m.setLong(1, mid);
+            r.setLong(1, mid);
+            try (ResultSet mr = m.executeQuery()) {
+                if (!mr.next()) {
+                    return Optional.empty();
+                }
+                List<QueuedMessage.Recipient> rcpts = new ArrayList<>();
+                try (ResultSet rr = r.executeQuery()) {
+                    while (rr.next()) {
+                        rcpts.add(new QueuedMessage.Recipient(rr.getInt(1), rr.getString(2), rr.getString(3)));
+                    }
+                }
+                return Optional.of(new QueuedMessage(mr.getLong("mid"), mr.getString("mail_from"), mr.getInt("size"),
+                        mr.getLong("icid"), mr.getString("listener"), mr.getTimestamp("received_at").toInstant(),
+                        mr.getString("state"), rcpts));
+            }
+        } catch (SQLException e) {
+            throw new QueueUnavailableException("could not read the queue", e);
+        }
+    }
+
+    private void validate(NewMessage m) {
+        if (m.mailFrom() == null || m.mailFrom().length() > MAX_ADDRESS_LENGTH) {
+            throw new IllegalArgumentException("mail_from: missing or longer than " + MAX_ADDRESS_LENGTH);
+        }
+        if (m.recipients().isEmpty()) {
+            throw new IllegalArgumentException("rcpt_to: at least one recipient is required");
+        }
+        if (m.recipients().size() > config.maxRecipients()) {
+            throw new IllegalArgumentException("rcpt_to: more than " + config.maxRecipients() + " recipients");
+        }
+        for (String r : m.recipients()) {
+            if (r == null || r.isBlank() || r.length() > MAX_ADDRESS_LENGTH || r.indexOf('@') < 1) {
+                throw new IllegalArgumentException("rcpt_to: '" + r + "' is not a mailbox address");
+            }
+        }
+        if (m.data().length > config.maxMessageSize()) {
+            throw new IllegalArgumentException("data: larger than " + config.maxMessageSize() + " bytes");
+        }
+    }
+}

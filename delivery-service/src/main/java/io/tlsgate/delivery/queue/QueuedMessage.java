@@ -1,0 +1,12 @@
+package io.tlsgate.delivery.queue;
+
+import java.time.Instant;
+import java.util.List;
+
+/** A message as the queue holds it (without its content). */
+public record QueuedMessage(long mid, String mailFrom, int size, long icid, String listener, Instant receivedAt,
+        String state, List<Recipient> recipients) {
+
+    /** One recipient of a message; {@code rid} is its index, as in the mail log's {@code RID [n]}. */
+    public record Recipient(int rid, String address, String state) {}
+}
