@@ -1,0 +1,73 @@
+package io.tlsgate.devstack;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.Properties;
+
+/**
+ * The dev stack's secrets: the admin REST token, the internal service token and the embedded
+ * database's password. Generated once into {@code <data>/secrets.properties} (mode 0600) and
+ * reused, so scripts and a second start keep working. The file is also the services' extra
+ * configuration source ({@code QUARKUS_CONFIG_LOCATIONS}), exactly as a mounted Kubernetes
+ * Secret would be.
+ */
+final class DevSecrets {
+
+    static final String ADMIN = "tlsgate.auth.tokens.dev-admin.token";
+    static final String ADMIN_ROLE = "tlsgate.auth.tokens.dev-admin.role";
+    static final String SERVICE = "tlsgate.auth.service-token";
+    static final String DB_PASSWORD = "devstack.db-password";
+
+    final Path file;
+    final Properties values;
+
+    private DevSecrets(Path file, Properties values) {
+        this.file = file;
+        this.values = values;
+    }
+
+    static DevSecrets loadOrCreate(Path dataDir) throws IOException {
+        Path file = dataDir.resolve("secrets.properties");
+        Properties p = new Properties();
+        if (Files.exists(file)) {
+            try (Reader r = Files.newBufferedReader(file)) {
+                p.load(r);
+            }
+        }
+        boolean changed = false;
+        changed |= p.putIfAbsent(ADMIN, "dev-admin-" + random()) == null;
+        changed |= p.putIfAbsent(ADMIN_ROLE, "admin") == null;
+        changed |= p.putIfAbsent(SERVICE, "dev-service-" + random()) == null;
+        changed |= p.putIfAbsent(DB_PASSWORD, random()) == null;
+        if (changed) {
+            Files.createDirectories(dataDir);
+            if (!Files.exists(file)) {
+                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            }
+            try (Writer w = Files.newBufferedWriter(file)) {
+                p.store(w, "tlsgate devstack secrets: generated once, kept across restarts; delete to rotate");
+            }
+        }
+        return new DevSecrets(file, p);
+    }
+
+    String adminToken() {
+        return values.getProperty(ADMIN);
+    }
+
+    String dbPassword() {
+        return values.getProperty(DB_PASSWORD);
+    }
+
+    private static String random() {
+        byte[] b = new byte[20];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+}

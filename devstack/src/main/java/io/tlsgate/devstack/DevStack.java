@@ -1,0 +1,263 @@
+package io.tlsgate.devstack;
+
+import io.tlsgate.testkit.EmbeddedPostgresServer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The whole tlsgate cluster on one machine, for development: an embedded PostgreSQL (data
+ * kept in the data directory), a Kafka broker (KRaft, separate process, data kept too), then
+ * policy-, cert-, delivery- and listener-service as separate processes. Waits until every
+ * service's readiness check is UP, prints where everything is and the admin token, and on
+ * SIGINT/SIGTERM stops everything it started, services first.
+ *
+ * <p>Security: for one developer's machine only. The embedded PostgreSQL trusts local
+ * connections; the generated tokens are stored in a 0600 file in the data directory.
+ */
+public final class DevStack {
+
+    /** The four services: module directory and default HTTP (and gRPC) port. */
+    static final List<Map.Entry<String, Integer>> SERVICES = List.of(
+            Map.entry("policy-service", 8081),
+            Map.entry("cert-service", 8082),
+            Map.entry("delivery-service", 8083),
+            Map.entry("listener-service", 8084));
+    static final int POSTGRES_PORT = 15432;
+    static final int KAFKA_PORT = 19092;
+    static final int KAFKA_CONTROLLER_PORT = 19093;
+    private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
+
+    private final DevOptions options;
+    private final PrintStream out;
+    private final List<ChildProcess> children = new ArrayList<>();
+    private EmbeddedPostgresServer postgres;
+    private ChildProcess kafka;
+    private volatile boolean stopping;
+    private boolean stopped;
+
+    DevStack(DevOptions options, PrintStream out) {
+        this.options = options;
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path root = Path.of(System.getProperty("tlsgate.root", ".")).toAbsolutePath().normalize();
+        DevOptions options;
+        try {
+            options = DevOptions.parse(args, System.getenv(), root);
+        } catch (DevOptions.UsageException e) {
+            if (e.getMessage() != null) {
+                System.err.println("devstack: " + e.getMessage());
+            }
+            System.err.print(DevOptions.USAGE);
+            System.exit(e.getMessage() == null ? 0 : 2);
+            return;
+        }
+        DevStack stack = new DevStack(options, System.out);
+        Runtime.getRuntime().addShutdownHook(new Thread(stack::stop, "devstack-stop"));
+        try {
+            stack.start();
+        } catch (Exception e) {
+            System.err.println("devstack: " + e.getMessage());
+            System.exit(1);
+        }
+        stack.watch();
+    }
+
+    void start() throws Exception {
+        Path data = options.dataDir();
+        Files.createDirectories(data);
+        lockDataDir(data);
+        for (Map.Entry<String, Integer> s : SERVICES) {
+            Path jar = runJar(s.getKey());
+            if (!Files.exists(jar)) {
+                throw new IllegalStateException(jar + " is missing: build first (devstack/run does)");
+            }
+        }
+        List<Integer> ports = new ArrayList<>();
+        if (options.dbUrl().isEmpty()) {
+            ports.add(options.port(POSTGRES_PORT));
+        }
+        if (options.kafka().isEmpty()) {
+            ports.add(options.port(KAFKA_PORT));
+            ports.add(options.port(KAFKA_CONTROLLER_PORT));
+        }
+        SERVICES.forEach(s -> ports.add(options.port(s.getValue())));
+        for (int port : ports) {
+            if (KafkaBroker.listening(port)) {
+                throw new IllegalStateException("port " + port + " is already in use (another devstack? "
+                        + "use --port-offset to run a second one)");
+            }
+        }
+        DevSecrets secrets = DevSecrets.loadOrCreate(data);
+        Path logs = data.resolve("logs");
+
+        String dbUrl;
+        String dbUser = options.dbUser();
+        String dbPassword;
+        if (options.dbUrl().isPresent()) {
+            dbUrl = options.dbUrl().get();
+            dbPassword = options.dbPassword().orElse("");
+        } else {
+            out.println("starting PostgreSQL on port " + options.port(POSTGRES_PORT) + " (data: " + data.resolve("postgres") + ")");
+            postgres = EmbeddedPostgresServer.start(options.port(POSTGRES_PORT), data.resolve("postgres"),
+                    data.resolve("postgres-runtime"), "tlsgate", dbUser, secrets.dbPassword());
+            dbUrl = "jdbc:postgresql://localhost:" + postgres.port() + "/tlsgate";
+            dbPassword = secrets.dbPassword();
+        }
+
+        String bootstrap;
+        if (options.kafka().isPresent()) {
+            bootstrap = options.kafka().get();
+        } else {
+            int port = options.port(KAFKA_PORT);
+            out.println("starting Kafka on port " + port + " (data: " + data.resolve("kafka") + ")");
+            kafka = KafkaBroker.start(data.resolve("kafka"), port, options.port(KAFKA_CONTROLLER_PORT),
+                    logs.resolve("kafka.log"));
+            children.add(kafka);
+            waitFor("Kafka", () -> KafkaBroker.listening(port), kafka);
+            bootstrap = "localhost:" + port;
+        }
+
+        for (Map.Entry<String, Integer> s : SERVICES) {
+            Map<String, String> env = new HashMap<>();
+            env.put("QUARKUS_HTTP_PORT", String.valueOf(options.port(s.getValue())));
+            env.put("QUARKUS_DATASOURCE_JDBC_URL", dbUrl);
+            env.put("QUARKUS_DATASOURCE_USERNAME", dbUser);
+            env.put("QUARKUS_DATASOURCE_PASSWORD", dbPassword);
+            env.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
+            env.put("QUARKUS_CONFIG_LOCATIONS", secrets.file.toUri().toString());
+            List<String> cmd = new ArrayList<>();
+            cmd.add(ProcessHandle.current().info().command().orElse("java"));
+            cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
+            cmd.add("-jar");
+            cmd.add(runJar(s.getKey()).toString());
+            out.println("starting " + s.getKey() + " on port " + options.port(s.getValue()));
+            children.add(ChildProcess.start(s.getKey(), cmd, env, options.root(), logs.resolve(s.getKey() + ".log")));
+        }
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        for (int i = 0; i < SERVICES.size(); i++) {
+            Map.Entry<String, Integer> s = SERVICES.get(i);
+            ChildProcess p = children.get(children.size() - SERVICES.size() + i);
+            URI ready = URI.create("http://localhost:" + options.port(s.getValue()) + "/q/health/ready");
+            waitFor(s.getKey(), () -> isUp(http, ready), p);
+        }
+        printTable(dbUrl, bootstrap, secrets, logs);
+    }
+
+    /** Blocks until a child dies unexpectedly (then stops everything and exits 1) or the JVM is stopped. */
+    void watch() throws InterruptedException {
+        while (true) {
+            for (ChildProcess c : children) {
+                if (!c.isAlive() && !stopping) {
+                    System.err.println("devstack: " + c.name + " exited with " + c.exitValue() + "; last lines of "
+                            + c.log + ":\n" + c.tail(30));
+                    System.exit(1);
+                }
+            }
+            Thread.sleep(1000);
+        }
+    }
+
+    /** Stops services (in reverse order), then Kafka, then PostgreSQL. Idempotent. */
+    synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        stopping = true;
+        out.println("stopping tlsgate devstack ...");
+        List<ChildProcess> services = new ArrayList<>(children);
+        services.remove(kafka);
+        services.parallelStream().forEach(c -> c.stop(20));
+        if (kafka != null) {
+            kafka.stop(30);
+        }
+        children.clear();
+        if (postgres != null) {
+            try {
+                postgres.close();
+            } catch (IOException e) {
+                System.err.println("devstack: stopping PostgreSQL: " + e.getMessage());
+            }
+            postgres = null;
+        }
+        out.println("stopped");
+    }
+
+    private Path runJar(String service) {
+        return options.root().resolve(service).resolve("target/quarkus-app/quarkus-run.jar");
+    }
+
+    private void waitFor(String what, java.util.function.BooleanSupplier ready, ChildProcess process)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+        while (!ready.getAsBoolean()) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException(what + " exited with " + process.exitValue() + " while starting; last lines of "
+                        + process.log + ":\n" + process.tail(30));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(what + " not ready after " + READY_TIMEOUT.toSeconds() + "s; see " + process.log);
+            }
+            Thread.sleep(300);
+        }
+    }
+
+    private static boolean isUp(HttpClient http, URI uri) {
+        try {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(5)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 && r.body().contains("\"UP\"");
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private void printTable(String dbUrl, String bootstrap, DevSecrets secrets, Path logs) {
+        StringBuilder b = new StringBuilder("\ntlsgate devstack is up (data: " + options.dataDir() + ")\n\n");
+        b.append(String.format("  %-18s %-24s %-44s %s%n", "service", "REST + gRPC", "readiness", "API docs"));
+        for (Map.Entry<String, Integer> s : SERVICES) {
+            String base = "http://localhost:" + options.port(s.getValue());
+            b.append(String.format("  %-18s %-24s %-44s %s%n", s.getKey(), base, base + "/q/health/ready",
+                    base + "/q/swagger-ui/"));
+        }
+        b.append(String.format("  %-18s %s (user %s)%n", "postgresql", dbUrl, options.dbUser()));
+        b.append(String.format("  %-18s %s%n", "kafka", bootstrap));
+        b.append("\n  admin token: ").append(secrets.adminToken()).append('\n');
+        b.append("  try: curl -H 'Authorization: Bearer ").append(secrets.adminToken())
+                .append("' 'http://localhost:").append(options.port(8081))
+                .append("/api/v1/destination-controls/resolve?domain=example.com'\n");
+        b.append("\n  logs: ").append(logs).append("\n  Press Ctrl-C to stop everything.\n");
+        out.print(b);
+        out.flush();
+    }
+
+    private static void lockDataDir(Path data) throws IOException {
+        FileChannel ch = FileChannel.open(data.resolve("devstack.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        FileLock lock = ch.tryLock();
+        if (lock == null) {
+            throw new IllegalStateException("another devstack is running with data directory " + data
+                    + " (use --data-dir and --port-offset for a second one)");
+        }
+        // Held until the JVM exits.
+    }
+}
