@@ -77,6 +77,9 @@ class DeliveryServiceSmokeTest {
                 .body("state", equalTo("QUEUED"));
         given().header("Authorization", TestTokens.bearer(TestTokens.READER)).when().get("/api/v1/messages/999999999")
                 .then().statusCode(404).contentType("application/problem+json");
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER)).when().get("/api/v1/messages/x1")
+                .then().statusCode(400).contentType("application/problem+json")
+                .body("errors[0].field", equalTo("mid"));
     }
 
     @Test

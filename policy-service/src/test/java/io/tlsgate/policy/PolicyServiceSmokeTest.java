@@ -79,6 +79,11 @@ class PolicyServiceSmokeTest {
                 .then().statusCode(400)
                 .contentType("application/problem+json")
                 .body("errors.field", hasItem("limit"));
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().get("/api/v1/audit?before=abc")
+                .then().statusCode(400)
+                .contentType("application/problem+json")
+                .body("errors.field", hasItem("before"));
     }
 
     @Test

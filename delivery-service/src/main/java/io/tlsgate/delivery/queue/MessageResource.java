@@ -1,6 +1,7 @@
 package io.tlsgate.delivery.queue;
 
 import io.tlsgate.platform.auth.Roles;
+import io.tlsgate.platform.problem.Params;
 import io.tlsgate.platform.problem.Problem;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.GET;
@@ -26,7 +27,8 @@ public class MessageResource {
     @Path("/{mid}")
     @RolesAllowed(Roles.READER)
     @Operation(summary = "A queued message's envelope and per-recipient state (never its content)")
-    public Response get(@PathParam("mid") long mid) {
+    public Response get(@PathParam("mid") String midParam) {
+        long mid = Params.longParam("mid", midParam, 0L, 1, Long.MAX_VALUE);
         return queue.find(mid)
                 .map(m -> Response.ok(m).build())
                 .orElseGet(() -> Problem.of(Response.Status.NOT_FOUND, "no message with MID " + mid).toResponse());

@@ -3,8 +3,7 @@ package io.tlsgate.policy.audit;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.policy.PolicyConfig;
 import jakarta.annotation.security.RolesAllowed;
-import io.tlsgate.platform.problem.InvalidRequestException;
-import jakarta.ws.rs.DefaultValue;
+import io.tlsgate.platform.problem.Params;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -29,14 +28,9 @@ public class AuditResource {
     @GET
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Audit entries, newest first; page with 'before' = the last id seen")
-    public List<AuditEntry> list(@QueryParam("limit") @DefaultValue("100") int limit,
-            @QueryParam("before") Long before) {
-        if (limit < 1 || limit > config.auditMaxPage()) {
-            throw InvalidRequestException.field("limit", "must be between 1 and " + config.auditMaxPage());
-        }
-        if (before != null && before < 1) {
-            throw InvalidRequestException.field("before", "must be a positive audit entry id");
-        }
-        return log.newest(limit, before);
+    public List<AuditEntry> list(@QueryParam("limit") String limit, @QueryParam("before") String before) {
+        long max = config.auditMaxPage();
+        int n = Params.longParam("limit", limit, Math.min(100L, max), 1, max).intValue();
+        return log.newest(n, Params.longParam("before", before, null, 1, Long.MAX_VALUE));
     }
 }
