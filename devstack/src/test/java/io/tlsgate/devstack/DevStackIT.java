@@ -93,6 +93,10 @@ class DevStackIT {
         HttpResponse<String> cas = get(8082, "/api/v1/trusted-cas", second.token);
         assertEquals(200, cas.statusCode());
         assertTrue(cas.body().contains("CN=DevStack IT CA"), cas.body());
+        // The first listener-service unregistered itself while PostgreSQL was still up: the
+        // stop was ordered (services first), so only the new replica is listed.
+        HttpResponse<String> instances = get(8084, "/api/v1/instances", second.token);
+        assertEquals(1, instances.body().split("\"id\"", -1).length - 1, instances.body());
         Set<ProcessHandle> again = processesOf(second, data);
         signal("-TERM", String.valueOf(second.process.pid()));
         assertTrue(second.process.waitFor(120, TimeUnit.SECONDS), "devstack did not stop on SIGTERM");

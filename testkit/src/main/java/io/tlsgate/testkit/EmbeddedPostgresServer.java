@@ -45,6 +45,8 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
         EmbeddedPostgres.Builder b = EmbeddedPostgres.builder()
                 .setDataDirectory(dataDir)
                 .setCleanDataDirectory(false)
+                // The owner stops it (devstack after the services, tests at JVM exit), in order.
+                .setRegisterShutdownHook(false)
                 .setOverrideWorkingDirectory(workDir.toFile())
                 .setPGStartupWait(Duration.ofSeconds(60))
                 .setServerConfig("listen_addresses", "127.0.0.1")
