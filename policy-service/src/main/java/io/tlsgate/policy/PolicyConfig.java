@@ -2,6 +2,7 @@ package io.tlsgate.policy;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import java.time.Duration;
 
 /** policy-service settings ({@code tlsgate.policy.*}). */
 @ConfigMapping(prefix = "tlsgate.policy")
@@ -10,4 +11,19 @@ public interface PolicyConfig {
     /** Largest page of audit entries one REST call returns. Default: 500. */
     @WithDefault("500")
     int auditMaxPage();
+
+    /**
+     * How often each replica also polls the policy version, besides listening for the
+     * change notification. Default: 5s.
+     */
+    @WithDefault("5s")
+    Duration pollInterval();
+
+    /** Largest JSON request body, in bytes. Default: 65536. */
+    @WithDefault("65536")
+    int maxJsonBody();
+
+    /** Largest import file, in bytes. Default: 67108864 (64 MiB). */
+    @WithDefault("67108864")
+    int maxImportBody();
 }

@@ -54,14 +54,14 @@ class PolicyServiceSmokeTest {
 
     @Test
     void operationsEndpointsAreOpenAndReadinessCoversDatabaseAndKafka() {
-        ApiChecks.assertOperationsEndpoints("/api/v1/destination-controls/resolve");
+        ApiChecks.assertOperationsEndpoints("/api/v1/destinations/resolve");
     }
 
     @Test
     void restNeedsABearerTokenAndTheRightRole() {
-        ApiChecks.assertGetNeedsToken("/api/v1/destination-controls/resolve?domain=example.com", TestTokens.READER)
-                .body("tls", equalTo("NONE"))
-                .body("tlsSuppliedBy", equalTo("default"));
+        ApiChecks.assertGetNeedsToken("/api/v1/destinations/resolve?domain=smoke.example", TestTokens.READER)
+                .body("values.tls", equalTo("NONE"))
+                .body("sources.tls", equalTo("default"));
         ApiChecks.assertGetForbidden("/api/v1/audit", TestTokens.READER);
         given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR)).when().get("/api/v1/audit")
                 .then().statusCode(200);
@@ -70,7 +70,7 @@ class PolicyServiceSmokeTest {
     @Test
     void badQueryParameterGetsProblemNamingTheField() {
         given().header("Authorization", TestTokens.bearer(TestTokens.READER))
-                .when().get("/api/v1/destination-controls/resolve?domain=bad..name")
+                .when().get("/api/v1/destinations/resolve?domain=bad..name")
                 .then().statusCode(400)
                 .contentType("application/problem+json")
                 .body("errors.field", hasItem("domain"));
@@ -119,9 +119,10 @@ class PolicyServiceSmokeTest {
         ManagedChannel without = GrpcChannels.open(url, null);
         try {
             OutboundPolicy p = PolicyServiceGrpc.newBlockingStub(withToken)
-                    .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("Example.COM.").build());
+                    .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("Smoke.EXAMPLE.").build());
             assertEquals(OutboundTlsMode.NONE, p.getTls());
-            assertEquals("default", p.getTlsSuppliedBy());
+            assertEquals("default", p.getMatchedKey());
+            assertEquals("default", p.getSourcesMap().get("tls"));
             assertEquals(500, p.getMaxConcurrentConnections());
             assertEquals(50, p.getMaxMessagesPerConnection());
 

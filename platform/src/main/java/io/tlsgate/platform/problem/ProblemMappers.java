@@ -43,6 +43,13 @@ public class ProblemMappers {
     }
 
     @ServerExceptionMapper
+    public Response problem(ProblemException e) {
+        return Problem.of(Response.Status.fromStatusCode(e.status()) != null
+                        ? Response.Status.fromStatusCode(e.status()) : Response.Status.BAD_REQUEST,
+                e.getMessage(), e.errors()).toResponse();
+    }
+
+    @ServerExceptionMapper
     public Response badJson(JsonProcessingException e) {
         String field = e instanceof JsonMappingException m && !m.getPath().isEmpty()
                 ? m.getPath().stream()

@@ -1,0 +1,171 @@
+package io.tlsgate.policy.destination;
+
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
+import io.tlsgate.core.destination.DestinationIndex;
+import io.tlsgate.core.destination.EffectivePolicy;
+import io.tlsgate.policy.PolicyConfig;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+import org.postgresql.PGConnection;
+import org.postgresql.PGNotification;
+
+/**
+ * Answers "which settings apply?" from an in-memory {@link DestinationIndex}, rebuilt from
+ * PostgreSQL whenever the policy version moves. Every change bumps the version and sends
+ * {@code NOTIFY tlsgate_policy_changed} in its transaction; each replica LISTENs on a
+ * dedicated connection and reloads as soon as the notification arrives (milliseconds after
+ * the commit), and also polls the version every {@code tlsgate.policy.poll-interval} in case
+ * a notification was missed while its connection was down. The replica that made a change
+ * reloads before answering the request, so a client reads its own writes.
+ */
+@ApplicationScoped
+public class DestinationResolver {
+
+    private static final Logger LOG = Logger.getLogger(DestinationResolver.class);
+    static final String CHANNEL = "tlsgate_policy_changed";
+
+    private record Snapshot(DestinationIndex index, long version) {}
+
+    private final DataSource dataSource;
+    private final DestinationStore store;
+    private final PolicyConfig config;
+    private final BroadcastProcessor<Long> changes = BroadcastProcessor.create();
+    private volatile Snapshot current;
+    private volatile boolean running;
+    private Thread listener;
+
+    DestinationResolver(DataSource dataSource, DestinationStore store, PolicyConfig config) {
+        this.dataSource = dataSource;
+        this.store = store;
+        this.config = config;
+    }
+
+    void start(@Observes @Priority(10) StartupEvent ignored) {
+        reload();
+        running = true;
+        listener = new Thread(this::listen, "policy-change-listener");
+        listener.setDaemon(true);
+        listener.start();
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        running = false;
+        if (listener != null) {
+            listener.interrupt();
+        }
+        changes.onComplete();
+    }
+
+    /** The effective policy for a normalised domain and/or address bytes. */
+    public EffectivePolicy resolve(String normalisedDomain, byte[] address) {
+        return current.index().resolveNormalised(normalisedDomain, address);
+    }
+
+    /** The policy version the index reflects. */
+    public long version() {
+        return current.version();
+    }
+
+    /** Each new policy version, as it is loaded (for WatchChanges). */
+    public Multi<Long> changes() {
+        return changes;
+    }
+
+    /** Reloads when {@code version} is newer than what the index reflects. */
+    public void reloadIfNewer(long version) {
+        Snapshot s = current;
+        if (s == null || version > s.version()) {
+            reload();
+        }
+    }
+
+    /** Rebuilds the index from one consistent read of the table and its version. */
+    public synchronized void reload() {
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+            long version = readVersion(c);
+            if (current != null && version <= current.version()) {
+                c.commit();
+                return;
+            }
+            long t0 = System.nanoTime();
+            DestinationIndex index = DestinationIndex.of(store.loadAll(c));
+            c.commit();
+            current = new Snapshot(index, version);
+            LOG.debugf("destination index at version %d: %d entries in %d ms", version, index.size(),
+                    (System.nanoTime() - t0) / 1_000_000);
+            changes.onNext(version);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not load destination controls", e);
+        }
+    }
+
+    /** The committed policy version as seen by {@code c}. */
+    public static long readVersion(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select version from policy_version where id = 1");
+                ResultSet r = ps.executeQuery()) {
+            r.next();
+            return r.getLong(1);
+        }
+    }
+
+    private void listen() {
+        long pollMs = config.pollInterval().toMillis();
+        while (running) {
+            try (Connection c = dataSource.getConnection()) {
+                try (Statement s = c.createStatement()) {
+                    s.execute("LISTEN " + CHANNEL);
+                }
+                PGConnection pg = c.unwrap(PGConnection.class);
+                reloadIfNewer(readVersion(c)); // anything missed while not listening
+                long lastPoll = System.nanoTime();
+                while (running) {
+                    PGNotification[] ns = pg.getNotifications(500);
+                    long newest = -1;
+                    if (ns != null) {
+                        for (PGNotification n : ns) {
+                            newest = Math.max(newest, parseVersion(n.getParameter()));
+                        }
+                    }
+                    if (System.nanoTime() - lastPoll > pollMs * 1_000_000) {
+                        newest = Math.max(newest, readVersion(c));
+                        lastPoll = System.nanoTime();
+                    }
+                    if (newest >= 0) {
+                        reloadIfNewer(newest);
+                    }
+                }
+            } catch (Exception e) {
+                if (!running) {
+                    return;
+                }
+                LOG.warnf("policy change listener: %s; retrying in 1s", e.toString());
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException ie) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static long parseVersion(String payload) {
+        try {
+            return Long.parseLong(payload);
+        } catch (NumberFormatException e) {
+            return Long.MAX_VALUE; // unknown payload: reload to be safe
+        }
+    }
+}

@@ -1,0 +1,209 @@
+package io.tlsgate.policy.destination;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tlsgate.core.destination.DestinationKey;
+import io.tlsgate.core.destination.DestinationSettings;
+import io.tlsgate.core.dns.DomainName;
+import io.tlsgate.platform.auth.Roles;
+import io.tlsgate.platform.problem.InvalidRequestException;
+import io.tlsgate.platform.problem.Problem.FieldError;
+import io.tlsgate.platform.problem.ProblemException;
+import io.tlsgate.policy.PolicyConfig;
+import io.tlsgate.policy.RequestSupport;
+import jakarta.annotation.security.RolesAllowed;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/**
+ * REST: destination controls (product.md §1). Reads need {@code reader}, changes
+ * {@code operator}; a change may carry a comment for the audit log in {@code X-Change-Comment}.
+ */
+@Path("/api/v1/destinations")
+@Produces(MediaType.APPLICATION_JSON)
+public class DestinationResource {
+
+    private final Destinations destinations;
+    private final DestinationResolver resolver;
+    private final RequestSupport request;
+    private final PolicyConfig config;
+
+    DestinationResource(Destinations destinations, DestinationResolver resolver, RequestSupport request,
+            PolicyConfig config) {
+        this.destinations = destinations;
+        this.resolver = resolver;
+        this.request = request;
+        this.config = config;
+    }
+
+    @GET
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "All entries as summary rows: key, recipient limit, TLS, bounce verification, bounce profile, IP preference")
+    public List<ObjectNode> list() {
+        return DestinationJson.summaries(destinations.all());
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Create an entry (409 when the key exists)")
+    public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
+        DestinationJson.Parsed p = DestinationJson.parse(request.json(body, config.maxJsonBody()), true, false);
+        if (!p.ok()) {
+            throw new InvalidRequestException(p.errors());
+        }
+        DestinationSettings s = destinations.create(p.key(), p.settings(), request.change(comment));
+        return Response.created(URI.create("/api/v1/destinations/" + p.key().text()))
+                .entity(DestinationJson.entry(p.key(), s)).build();
+    }
+
+    @GET
+    @Path("/resolve")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "Which settings apply to recipient domain D and/or next hop A, and which entry supplied each")
+    public ObjectNode resolve(@QueryParam("domain") String domain, @QueryParam("ip") String ip) {
+        List<FieldError> errors = new ArrayList<>();
+        String d = null;
+        byte[] a = null;
+        if (domain != null && !domain.isBlank()) {
+            try {
+                d = DomainName.normalise(domain);
+            } catch (IllegalArgumentException e) {
+                errors.add(new FieldError("domain", e.getMessage()));
+            }
+        }
+        if (ip != null && !ip.isBlank()) {
+            String h = ip.strip();
+            if (h.startsWith("[") && h.endsWith("]")) {
+                h = h.substring(1, h.length() - 1);
+            }
+            a = DestinationKey.parseAddress(h);
+            if (a == null) {
+                errors.add(new FieldError("ip", "'" + ip + "' is not an IP address"));
+            }
+        }
+        if (d == null && a == null && errors.isEmpty()) {
+            errors.add(new FieldError("domain", "give a domain, an ip, or both"));
+        }
+        if (!errors.isEmpty()) {
+            throw new InvalidRequestException(errors);
+        }
+        long version = resolver.version();
+        return DestinationJson.effective(d, a == null ? null : DestinationKey.format(a), resolver.resolve(d, a), version);
+    }
+
+    @GET
+    @Path("/export")
+    @Produces(MediaType.TEXT_PLAIN)
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "The whole table as an INI file (the appliance's destconfig export keys)")
+    public String export() {
+        return DestinationIni.format(destinations.all());
+    }
+
+    @POST
+    @Path("/import")
+    @Consumes(MediaType.TEXT_PLAIN)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Replace the whole table from an INI file; all or nothing, every bad line reported")
+    public ObjectNode importTable(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
+        if (body == null || body.isBlank()) {
+            throw InvalidRequestException.field("body", "empty import file");
+        }
+        if (body.length() > config.maxImportBody()) {
+            throw InvalidRequestException.field("body", "larger than " + config.maxImportBody() + " bytes");
+        }
+        DestinationIni.Result r = DestinationIni.parse(body);
+        if (!r.errors().isEmpty()) {
+            throw new ProblemException(400, r.errors().size() + " bad line(s); nothing was changed",
+                    r.errors().stream().map(e -> new FieldError("line " + e.line(), e.reason())).toList());
+        }
+        int n = destinations.replaceAll(r.table(), request.change(comment));
+        ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        o.put("entries", n);
+        o.put("version", resolver.version());
+        return o;
+    }
+
+    @DELETE
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Delete every entry but default")
+    public ObjectNode clear(@HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
+        int n = destinations.clear(request.change(comment));
+        ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
+        o.put("deleted", n);
+        return o;
+    }
+
+    @GET
+    @Path("/{key: .+}")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "One entry; 'default' for the default entry")
+    public ObjectNode get(@PathParam("key") String rawKey) {
+        DestinationKey key = key(rawKey);
+        return destinations.get(key).map(s -> DestinationJson.entry(key, s))
+                .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+    }
+
+    @PUT
+    @Path("/{key: .+}")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Replace an entry's fields (absent or \"default\" = use default); for 'default', absent fields keep their value")
+    public ObjectNode replace(@PathParam("key") String rawKey, String body,
+            @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
+        DestinationKey key = key(rawKey);
+        JsonNode json = request.json(body, config.maxJsonBody());
+        if (json.isObject() && json.has("key")) {
+            JsonNode k = json.get("key");
+            if (!k.isTextual() || !sameKey(k.asText(), key)) {
+                throw InvalidRequestException.field("key", "does not match the key in the path");
+            }
+            ((ObjectNode) json).remove("key");
+        }
+        DestinationJson.Parsed p = DestinationJson.parse(json, false, key.isDefault());
+        if (!p.ok()) {
+            throw new InvalidRequestException(p.errors());
+        }
+        return DestinationJson.entry(key, destinations.replace(key, p.settings(), request.change(comment)));
+    }
+
+    @DELETE
+    @Path("/{key: .+}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Delete an entry (the default entry cannot be deleted: 409)")
+    public Response delete(@PathParam("key") String rawKey, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
+        destinations.delete(key(rawKey), request.change(comment));
+        return Response.noContent().build();
+    }
+
+    private static DestinationKey key(String raw) {
+        try {
+            return DestinationKey.parse(raw);
+        } catch (IllegalArgumentException e) {
+            throw InvalidRequestException.field("key", e.getMessage());
+        }
+    }
+
+    private static boolean sameKey(String raw, DestinationKey key) {
+        try {
+            return DestinationKey.parse(raw).equals(key);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+}

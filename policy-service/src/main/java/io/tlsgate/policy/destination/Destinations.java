@@ -1,0 +1,152 @@
+package io.tlsgate.policy.destination;
+
+import io.tlsgate.core.destination.DestinationKey;
+import io.tlsgate.core.destination.DestinationSettings;
+import io.tlsgate.platform.problem.InvalidRequestException;
+import io.tlsgate.platform.problem.ProblemException;
+import io.tlsgate.policy.ChangeContext;
+import io.tlsgate.policy.PolicyTransactions;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The destination-control table's operations (product.md §1): validated against the bounce
+ * profiles that exist, audited, all-or-nothing.
+ */
+@ApplicationScoped
+public class Destinations {
+
+    static final String ENTITY = "destination:";
+
+    private final PolicyTransactions tx;
+    private final DestinationStore store;
+
+    Destinations(PolicyTransactions tx, DestinationStore store) {
+        this.tx = tx;
+        this.store = store;
+    }
+
+    public Map<DestinationKey, DestinationSettings> all() {
+        return tx.read((c, a) -> store.loadAll(c));
+    }
+
+    public Optional<DestinationSettings> get(DestinationKey key) {
+        return tx.read((c, a) -> store.find(c, key));
+    }
+
+    /** Creates an entry; 409 when the key exists, 400 when its bounce profile does not. */
+    public DestinationSettings create(DestinationKey key, DestinationSettings s, ChangeContext who) {
+        return tx.change(who, (c, audit) -> {
+            requireProfiles(c, Set.of(s));
+            if (!store.insert(c, key, s)) {
+                throw ProblemException.conflict("an entry for '" + key + "' exists already");
+            }
+            audit.record("create", ENTITY + key, null, DestinationJson.entry(key, s));
+            return s;
+        });
+    }
+
+    /**
+     * Replaces an entry's fields. For {@code default}, fields left null keep their current
+     * value (the default entry always has every field).
+     */
+    public DestinationSettings replace(DestinationKey key, DestinationSettings s, ChangeContext who) {
+        return tx.change(who, (c, audit) -> {
+            DestinationSettings before = store.find(c, key)
+                    .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+            DestinationSettings after = key.isDefault() ? overlay(before, s) : s;
+            requireProfiles(c, Set.of(after));
+            store.update(c, key, after);
+            audit.record("update", ENTITY + key, DestinationJson.entry(key, before), DestinationJson.entry(key, after));
+            return after;
+        });
+    }
+
+    /** Deletes an entry; the default entry cannot be deleted (409). */
+    public void delete(DestinationKey key, ChangeContext who) {
+        if (key.isDefault()) {
+            throw ProblemException.conflict("the default entry cannot be deleted");
+        }
+        tx.change(who, (c, audit) -> {
+            DestinationSettings before = store.find(c, key)
+                    .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+            store.delete(c, key);
+            audit.record("delete", ENTITY + key, DestinationJson.entry(key, before), null);
+            return null;
+        });
+    }
+
+    /** Deletes every entry but default; returns how many. */
+    public int clear(ChangeContext who) {
+        return tx.change(who, (c, audit) -> {
+            int n = store.deleteAllButDefault(c);
+            audit.record("clear", ENTITY + "*", Map.of("entries", n), Map.of("entries", 0));
+            return n;
+        });
+    }
+
+    /**
+     * Replaces the whole table (import): default is updated, every other entry replaced.
+     * All or nothing.
+     */
+    public int replaceAll(Map<DestinationKey, DestinationSettings> table, ChangeContext who) {
+        DestinationSettings def = table.get(DestinationKey.DEFAULT);
+        if (def == null || !def.isComplete()) {
+            throw InvalidRequestException.field("default", "the import needs a complete [DEFAULT] section");
+        }
+        return tx.change(who, (c, audit) -> {
+            requireProfiles(c, table.values());
+            int removed = store.deleteAllButDefault(c);
+            store.update(c, DestinationKey.DEFAULT, def);
+            Map<DestinationKey, DestinationSettings> rest = new java.util.LinkedHashMap<>(table);
+            rest.remove(DestinationKey.DEFAULT);
+            store.insertAll(c, rest);
+            audit.record("import", ENTITY + "*", Map.of("entries", removed + 1), Map.of("entries", table.size()));
+            return table.size();
+        });
+    }
+
+    private static DestinationSettings overlay(DestinationSettings base, DestinationSettings s) {
+        return new DestinationSettings(
+                s.tls() != null ? s.tls() : base.tls(),
+                s.maxConcurrentConnections() != null ? s.maxConcurrentConnections() : base.maxConcurrentConnections(),
+                s.maxMessagesPerConnection() != null ? s.maxMessagesPerConnection() : base.maxMessagesPerConnection(),
+                s.recipientLimit() != null ? s.recipientLimit() : base.recipientLimit(),
+                s.limitsApplyPer() != null ? s.limitsApplyPer() : base.limitsApplyPer(),
+                s.limitsScope() != null ? s.limitsScope() : base.limitsScope(),
+                s.ipPreference() != null ? s.ipPreference() : base.ipPreference(),
+                s.bounceVerification() != null ? s.bounceVerification() : base.bounceVerification(),
+                s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile());
+    }
+
+    /** 400 naming bounceProfile when any settings name a profile that does not exist. */
+    private static void requireProfiles(Connection c, java.util.Collection<DestinationSettings> all) throws SQLException {
+        Set<String> wanted = new TreeSet<>();
+        all.forEach(s -> {
+            if (s.bounceProfile() != null) {
+                wanted.add(s.bounceProfile());
+            }
+        });
+        if (wanted.isEmpty()) {
+            return;
+        }
+        Set<String> known = new TreeSet<>();
+        try (PreparedStatement ps = c.prepareStatement("select name from bounce_profile");
+                ResultSet r = ps.executeQuery()) {
+            while (r.next()) {
+                known.add(r.getString(1));
+            }
+        }
+        wanted.removeAll(known);
+        if (!wanted.isEmpty()) {
+            throw InvalidRequestException.field("bounceProfile", "unknown bounce profile " + String.join(", ", wanted));
+        }
+    }
+}
