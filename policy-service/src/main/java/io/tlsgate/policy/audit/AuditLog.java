@@ -69,14 +69,21 @@ public class AuditLog {
         }
     }
 
-    /** The newest entries first, at most {@code limit}, older than {@code beforeId} when given. */
-    public List<AuditEntry> newest(int limit, Long beforeId) {
-        String sql = "select id, at, principal, action, entity, before, after, comment from audit_log "
-                + (beforeId == null ? "" : "where id < ? ") + "order by id desc limit ?";
+    /**
+     * The newest entries first, at most {@code limit}, older than {@code beforeId} and not
+     * older than {@code since} when given.
+     */
+    public List<AuditEntry> newest(int limit, Long beforeId, java.time.Instant since) {
+        String sql = "select id, at, principal, action, entity, before, after, comment from audit_log where true "
+                + (beforeId == null ? "" : "and id < ? ") + (since == null ? "" : "and at >= ? ")
+                + "order by id desc limit ?";
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             int i = 1;
             if (beforeId != null) {
                 ps.setLong(i++, beforeId);
+            }
+            if (since != null) {
+                ps.setTimestamp(i++, Timestamp.from(since));
             }
             ps.setInt(i, limit);
             List<AuditEntry> out = new ArrayList<>();

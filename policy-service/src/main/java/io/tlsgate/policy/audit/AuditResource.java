@@ -3,7 +3,10 @@ package io.tlsgate.policy.audit;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.policy.PolicyConfig;
 import jakarta.annotation.security.RolesAllowed;
+import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Params;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -27,10 +30,19 @@ public class AuditResource {
 
     @GET
     @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Audit entries, newest first; page with 'before' = the last id seen")
-    public List<AuditEntry> list(@QueryParam("limit") String limit, @QueryParam("before") String before) {
+    @Operation(summary = "Audit entries, newest first, at or after 'since' (ISO-8601); page with 'before' = the last id seen")
+    public List<AuditEntry> list(@QueryParam("limit") String limit, @QueryParam("before") String before,
+            @QueryParam("since") String since) {
         long max = config.auditMaxPage();
         int n = Params.longParam("limit", limit, Math.min(100L, max), 1, max).intValue();
-        return log.newest(n, Params.longParam("before", before, null, 1, Long.MAX_VALUE));
+        Instant from = null;
+        if (since != null && !since.isBlank()) {
+            try {
+                from = Instant.parse(since.strip());
+            } catch (DateTimeParseException e) {
+                throw InvalidRequestException.field("since", "not an ISO-8601 instant such as 2026-11-25T10:00:00Z");
+            }
+        }
+        return log.newest(n, Params.longParam("before", before, null, 1, Long.MAX_VALUE), from);
     }
 }

@@ -1,0 +1,17 @@
+package io.tlsgate.policy.bounce;
+
+/**
+ * A bounce profile (product.md §6): how long and how often a temporarily failing message is
+ * retried, with exponential back-off from the initial to the maximum retry interval, and
+ * which notices go to the sender.
+ */
+public record BounceProfile(String name, int maxRetries, int maxTimeInQueueSeconds, int initialRetrySeconds,
+        int maxRetrySeconds, boolean sendHardBounces, boolean sendDelayWarnings) {
+
+    public static final String DEFAULT = "default";
+    public static final int MAX_RETRIES = 10_000;
+    public static final int MIN_QUEUE_SECONDS = 60;
+    public static final int MAX_QUEUE_SECONDS = 30 * 86_400;
+    public static final int MIN_RETRY_SECONDS = 60;
+    public static final int MAX_RETRY_SECONDS = 86_400;
+}
