@@ -245,7 +245,7 @@ public final class DevStack {
         b.append("\n  admin token: ").append(secrets.adminToken()).append('\n');
         b.append("  try: curl -H 'Authorization: Bearer ").append(secrets.adminToken())
                 .append("' 'http://localhost:").append(options.port(8081))
-                .append("/api/v1/destination-controls/resolve?domain=example.com'\n");
+                .append("/api/v1/destinations/resolve?domain=example.com'\n");
         b.append("\n  logs: ").append(logs).append("\n  Press Ctrl-C to stop everything.\n");
         out.print(b);
         out.flush();

@@ -70,7 +70,7 @@ class DevStackIT {
             assertEquals(200, ready.statusCode(), s.getKey() + " " + ready.body());
             assertTrue(ready.body().replaceAll("\\s", "").startsWith("{\"status\":\"UP\""), ready.body());
         }
-        String api = "/api/v1/destination-controls/resolve?domain=example.com";
+        String api = "/api/v1/destinations/resolve?domain=example.com";
         assertEquals(401, get(8081, api, null).statusCode());
         assertEquals(200, get(8081, api, first.token).statusCode());
         HttpResponse<String> added = http.send(HttpRequest.newBuilder(uri(8082, "/api/v1/trusted-cas"))

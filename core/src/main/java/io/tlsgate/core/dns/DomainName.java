@@ -26,11 +26,13 @@ public final class DomainName {
         if (d.endsWith(".")) {
             d = d.substring(0, d.length() - 1);
         }
-        String ascii;
-        try {
-            ascii = IDN.toASCII(d, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("'" + domain + "' is not a valid domain name: " + e.getMessage());
+        String ascii = asciiFastPath(d);
+        if (ascii == null) {
+            try {
+                ascii = IDN.toASCII(d, IDN.USE_STD3_ASCII_RULES).toLowerCase(Locale.ROOT);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("'" + domain + "' is not a valid domain name: " + e.getMessage());
+            }
         }
         if (ascii.isEmpty() || ascii.length() > 253) {
             throw new IllegalArgumentException("'" + domain + "' is not a valid domain name: bad length");
@@ -41,5 +43,28 @@ public final class DomainName {
             }
         }
         return ascii;
+    }
+
+    /**
+     * The lower-case form of a name made only of ASCII letters, digits, hyphens and dots whose
+     * labels do not start or end with a hyphen (what {@link IDN#toASCII} with STD3 rules
+     * returns for such a name, without its cost); null for anything else, which then goes
+     * through IDN.
+     */
+    private static String asciiFastPath(String d) {
+        int n = d.length();
+        boolean upper = false;
+        for (int i = 0; i < n; i++) {
+            char c = d.charAt(i);
+            if (c >= 'A' && c <= 'Z') {
+                upper = true;
+            } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) {
+                return null;
+            }
+            if (c == '-' && (i == 0 || i == n - 1 || d.charAt(i - 1) == '.' || d.charAt(i + 1) == '.')) {
+                return null;
+            }
+        }
+        return upper ? d.toLowerCase(Locale.ROOT) : d;
     }
 }

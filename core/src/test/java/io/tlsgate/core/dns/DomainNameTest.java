@@ -22,6 +22,19 @@ class DomainNameTest {
         assertThrows(IllegalArgumentException.class, () -> DomainName.normalise(bad));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"MX-1.Example.COM", "a-b.c-d.example", "xn--bcher-kva.example", "123.example", "x.y"})
+    void asciiNamesNormaliseAsIdnWould(String name) {
+        assertEquals(java.net.IDN.toASCII(name, java.net.IDN.USE_STD3_ASCII_RULES).toLowerCase(java.util.Locale.ROOT),
+                DomainName.normalise(name));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"a-.example", "x.-a.example", "-", "a.b-"})
+    void hyphenAtALabelEdgeIsRefused(String bad) {
+        assertThrows(IllegalArgumentException.class, () -> DomainName.normalise(bad));
+    }
+
     @Test
     void overlongLabelIsRefused() {
         assertThrows(IllegalArgumentException.class, () -> DomainName.normalise("a".repeat(64) + ".com"));
