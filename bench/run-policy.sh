@@ -56,16 +56,23 @@ fi
 # 3. gRPC load against a real policy-service
 if part grpc; then
 data="$work/devstack"
-TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$data" --java-opts "${BENCH_JAVA_OPTS:--Xmx512m}" > "$work/devstack.out" 2>&1 &
+TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$data" --java-opts "${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}" > "$work/devstack.out" 2>&1 &
 ds=$!
 trap 'kill -TERM $ds 2>/dev/null; wait $ds 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break; sleep 1; done
 admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
 service=$(grep '^tlsgate.auth.service-token=' "$data/secrets.properties" | cut -d= -f2)
 run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
-curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: text/plain' \
-  --data-binary @"$work/grpc/destinations.ini" http://localhost:8081/api/v1/destinations/import > /dev/null
-run io.tlsgate.bench.GrpcLoad localhost 8081 "$service" 5000 30 100000 | tee "$out/grpc-5000rps.txt"
+{
+  echo "policy-service JVM options: ${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}; client: -Xms1g -Xmx1g"
+  /usr/bin/time -f "import of 100,000 entries over REST: wall %e s" \
+    curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: text/plain' \
+    --data-binary @"$work/grpc/destinations.ini" http://localhost:8081/api/v1/destinations/import -o /dev/null
+  for i in 1 2 3; do
+    echo "== run $i"
+    java -Xms1g -Xmx1g -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 8081 "$service" 5000 30 100000
+  done
+} 2>&1 | tee "$out/grpc-5000rps.txt"
 kill -TERM $ds; wait $ds || true; trap - EXIT
 fi
 echo "results in $out"

@@ -42,7 +42,10 @@ class DestinationImportExportTest {
         Map<DestinationKey, DestinationSettings> want = DestinationIni.parse(generated).table();
         assertEquals(10_001, want.size());
 
+        long versionBefore = version();
         importFile(generated).statusCode(200).body("entries", equalTo(10_001));
+        // One import is one change: the policy version moves once (one NOTIFY), not per row.
+        assertEquals(versionBefore + 1, version());
         String first = export();
         assertEquals(want, DestinationIni.parse(first).table(), "the export says what was imported");
 
@@ -54,6 +57,11 @@ class DestinationImportExportTest {
                 .filter(e -> e.getKey().kind() == DestinationKey.Kind.DOMAIN).findFirst().orElseThrow();
         as(TestTokens.READER).when().get("/api/v1/destinations/resolve?domain=" + someDomain.getKey().text())
                 .then().statusCode(200).body("matched", equalTo(someDomain.getKey().text()));
+    }
+
+    private static long version() {
+        return as(TestTokens.READER).when().get("/api/v1/destinations/resolve?domain=version.example")
+                .then().statusCode(200).extract().jsonPath().getLong("version");
     }
 
     @Test
