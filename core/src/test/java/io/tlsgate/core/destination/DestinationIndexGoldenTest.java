@@ -3,12 +3,9 @@ package io.tlsgate.core.destination;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsgate.core.GoldenCsv;
 import io.tlsgate.core.tls.OutboundTlsMode;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -81,22 +78,6 @@ class DestinationIndexGoldenTest {
     }
 
     private static List<String[]> csv(String resource) throws IOException {
-        List<String[]> rows = new ArrayList<>();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(
-                DestinationIndexGoldenTest.class.getClassLoader().getResourceAsStream(resource), StandardCharsets.UTF_8))) {
-            String line;
-            boolean header = true;
-            while ((line = r.readLine()) != null) {
-                if (line.startsWith("#") || line.isBlank()) {
-                    continue;
-                }
-                if (header) {
-                    header = false;
-                    continue;
-                }
-                rows.add(line.split(",", -1));
-            }
-        }
-        return rows;
+        return GoldenCsv.rows(resource);
     }
 }
