@@ -92,6 +92,61 @@ public final class JsonFields {
         return null;
     }
 
+    /**
+     * A list of strings of at most {@code maxItems}; a problem with one item is reported as
+     * {@code name[i]} (0-based), so an operator can find it.
+     *
+     * @param parse turns an item into its value or throws IllegalArgumentException saying why not
+     */
+    public <T> List<T> list(String name, int maxItems, java.util.function.Function<String, T> parse) {
+        JsonNode n = node(name);
+        if (n == null) {
+            return null;
+        }
+        if (!n.isArray()) {
+            errors.add(new FieldError(name, "must be a list of strings"));
+            return null;
+        }
+        if (n.size() > maxItems) {
+            errors.add(new FieldError(name, "has " + n.size() + " items; at most " + maxItems + " are allowed"));
+            return null;
+        }
+        List<T> out = new ArrayList<>();
+        boolean ok = true;
+        for (int i = 0; i < n.size(); i++) {
+            JsonNode item = n.get(i);
+            if (!item.isTextual()) {
+                errors.add(new FieldError(name + "[" + i + "]", "must be a string"));
+                ok = false;
+                continue;
+            }
+            try {
+                out.add(parse.apply(item.asText()));
+            } catch (IllegalArgumentException e) {
+                errors.add(new FieldError(name + "[" + i + "]", e.getMessage()));
+                ok = false;
+            }
+        }
+        return ok ? out : null;
+    }
+
+    /** Whether the body has the field at all (null included). */
+    public boolean has(String name) {
+        return body != null && body.isObject() && body.has(name);
+    }
+
+    /** Reports {@code required} for each named field the body lacks. */
+    public void require(String... names) {
+        if (body == null || !body.isObject()) {
+            return;
+        }
+        for (String n : names) {
+            if (!body.has(n)) {
+                errors.add(new FieldError(n, "required"));
+            }
+        }
+    }
+
     /** Records a problem found by the caller (e.g. a rule across fields). */
     public void error(String name, String message) {
         errors.add(new FieldError(name, message));

@@ -23,6 +23,13 @@ public interface PolicyConfig {
     @WithDefault("65536")
     int maxJsonBody();
 
+    /**
+     * Largest JSON body of a request that carries a list (sender-group entries, the whole
+     * recipient access table), in bytes. Default: 8388608 (8 MiB).
+     */
+    @WithDefault("8388608")
+    int maxListBody();
+
     /** Largest import file, in bytes. Default: 67108864 (64 MiB). */
     @WithDefault("67108864")
     int maxImportBody();

@@ -2,7 +2,6 @@ package io.tlsgate.policy;
 
 import io.tlsgate.policy.audit.AuditEntry;
 import io.tlsgate.policy.audit.AuditLog;
-import io.tlsgate.policy.destination.DestinationResolver;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -32,10 +31,10 @@ public class PolicyTransactions {
 
     private final DataSource dataSource;
     private final AuditLog auditLog;
-    private final DestinationResolver resolver;
+    private final PolicyResolver resolver;
     private final com.fasterxml.jackson.databind.ObjectMapper json;
 
-    PolicyTransactions(DataSource dataSource, AuditLog auditLog, DestinationResolver resolver,
+    PolicyTransactions(DataSource dataSource, AuditLog auditLog, PolicyResolver resolver,
             com.fasterxml.jackson.databind.ObjectMapper json) {
         this.dataSource = dataSource;
         this.auditLog = auditLog;
@@ -53,7 +52,7 @@ public class PolicyTransactions {
                 result = work.run(c, (action, entity, before, after) -> entries.add(auditLog.record(c, who.principal(),
                         action, entity, before == null ? null : json.valueToTree(before),
                         after == null ? null : json.valueToTree(after), who.comment())));
-                version = DestinationResolver.readVersion(c);
+                version = PolicyResolver.readVersion(c);
                 c.commit();
             } catch (SQLException | RuntimeException e) {
                 c.rollback();

@@ -10,6 +10,7 @@ import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Problem.FieldError;
 import io.tlsgate.platform.problem.ProblemException;
 import io.tlsgate.policy.PolicyConfig;
+import io.tlsgate.policy.PolicyResolver;
 import io.tlsgate.policy.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
@@ -38,11 +39,11 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class DestinationResource {
 
     private final Destinations destinations;
-    private final DestinationResolver resolver;
+    private final PolicyResolver resolver;
     private final RequestSupport request;
     private final PolicyConfig config;
 
-    DestinationResource(Destinations destinations, DestinationResolver resolver, RequestSupport request,
+    DestinationResource(Destinations destinations, PolicyResolver resolver, RequestSupport request,
             PolicyConfig config) {
         this.destinations = destinations;
         this.resolver = resolver;

@@ -9,8 +9,23 @@ import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.core.destination.EffectivePolicy;
 import io.tlsgate.core.dns.DomainName;
-import io.tlsgate.policy.destination.DestinationResolver;
+import io.tlsgate.core.inbound.InboundIndex;
+import io.tlsgate.core.inbound.Listener;
+import io.tlsgate.core.inbound.MailFlowPolicy;
+import io.tlsgate.core.inbound.SenderAddress;
+import io.tlsgate.policy.PolicyResolver;
+import io.tlsgate.proto.policy.v1.Behaviour;
+import io.tlsgate.proto.policy.v1.InboundPolicy;
+import io.tlsgate.proto.policy.v1.InboundTls;
 import io.tlsgate.proto.policy.v1.IpPreference;
+import io.tlsgate.proto.policy.v1.IsAcceptedRecipientRequest;
+import io.tlsgate.proto.policy.v1.ListListenersRequest;
+import io.tlsgate.proto.policy.v1.ListenerList;
+import io.tlsgate.proto.policy.v1.NextHop;
+import io.tlsgate.proto.policy.v1.RecipientAccess;
+import io.tlsgate.proto.policy.v1.ResolveInboundRequest;
+import io.tlsgate.proto.policy.v1.ResolveRouteRequest;
+import io.tlsgate.proto.policy.v1.Route;
 import io.tlsgate.proto.policy.v1.LimitsApplyPer;
 import io.tlsgate.proto.policy.v1.LimitsScope;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
@@ -23,14 +38,14 @@ import io.tlsgate.proto.policy.v1.WatchChangesRequest;
 
 /**
  * gRPC edge of policy-service: maps wire types to the domain and back, nothing more.
- * ResolveOutbound answers from the in-memory index on the event loop (no I/O).
+ * Every Resolve/Is/List call answers from the in-memory snapshots on the event loop (no I/O).
  */
 @GrpcService
 public class PolicyGrpcService implements PolicyService {
 
-    private final DestinationResolver resolver;
+    private final PolicyResolver resolver;
 
-    PolicyGrpcService(DestinationResolver resolver) {
+    PolicyGrpcService(PolicyResolver resolver) {
         this.resolver = resolver;
     }
 
@@ -46,11 +61,7 @@ public class PolicyGrpcService implements PolicyService {
             return invalid("domain: " + e.getMessage());
         }
         if (!request.getNextHopIp().isBlank()) {
-            String h = request.getNextHopIp().strip();
-            if (h.startsWith("[") && h.endsWith("]")) {
-                h = h.substring(1, h.length() - 1);
-            }
-            address = DestinationKey.parseAddress(h);
+            address = address(request.getNextHopIp());
             if (address == null) {
                 return invalid("next_hop_ip: '" + request.getNextHopIp() + "' is not an IP address");
             }
@@ -68,6 +79,106 @@ public class PolicyGrpcService implements PolicyService {
                         Multi.createFrom().item(resolver::version),
                         resolver.changes())
                 .map(v -> PolicyChange.newBuilder().setVersion(v).build());
+    }
+
+    @Override
+    public Uni<InboundPolicy> resolveInbound(ResolveInboundRequest request) {
+        byte[] address = address(request.getClientIp());
+        if (address == null) {
+            return invalid("client_ip: '" + request.getClientIp() + "' is not an IP address");
+        }
+        String host = request.getVerifiedRdnsHost().isBlank() ? null : request.getVerifiedRdnsHost();
+        long version = resolver.version();
+        return resolver.inbound().resolve(request.getListener(), address, host, host != null)
+                .map(d -> Uni.createFrom().item(InboundPolicy.newBuilder()
+                        .setListener(d.listener())
+                        .setSenderGroup(d.senderGroup())
+                        .setMatchedBy(d.matchedBy())
+                        .setPosition(d.position())
+                        .setPolicy(toProto(d.policy()))
+                        .setVersion(version)
+                        .build()))
+                .orElseGet(() -> Uni.createFrom().failure(Status.NOT_FOUND
+                        .withDescription("no listener named '" + request.getListener() + "'").asRuntimeException()));
+    }
+
+    @Override
+    public Uni<RecipientAccess> isAcceptedRecipient(IsAcceptedRecipientRequest request) {
+        String domain;
+        try {
+            domain = DomainName.normalise(request.getDomain());
+        } catch (IllegalArgumentException e) {
+            return invalid("domain: " + e.getMessage());
+        }
+        long version = resolver.version();
+        InboundIndex.RecipientDecision d = resolver.inbound().acceptsRecipient(domain);
+        RecipientAccess.Builder b = RecipientAccess.newBuilder().setAccepted(d.accepted()).setVersion(version);
+        if (d.matchedKey() != null) {
+            b.setMatchedKey(d.matchedKey());
+        }
+        return Uni.createFrom().item(b.build());
+    }
+
+    @Override
+    public Uni<Route> resolveRoute(ResolveRouteRequest request) {
+        String domain;
+        try {
+            domain = DomainName.normalise(request.getDomain());
+        } catch (IllegalArgumentException e) {
+            return invalid("domain: " + e.getMessage());
+        }
+        long version = resolver.version();
+        InboundIndex.RouteDecision d = resolver.inbound().route(domain);
+        Route.Builder b = Route.newBuilder().setUseDns(d.useDns()).setVersion(version);
+        if (d.matchedKey() != null) {
+            b.setMatchedKey(d.matchedKey());
+        }
+        d.hops().forEach(h -> b.addHops(NextHop.newBuilder().setHost(h.host()).setPort(h.port())));
+        return Uni.createFrom().item(b.build());
+    }
+
+    @Override
+    public Uni<ListenerList> listListeners(ListListenersRequest request) {
+        long version = resolver.version();
+        ListenerList.Builder b = ListenerList.newBuilder().setVersion(version);
+        for (Listener l : resolver.inbound().listeners()) {
+            b.addListeners(io.tlsgate.proto.policy.v1.Listener.newBuilder()
+                    .setName(l.name())
+                    .setBindAddress(l.bindAddress())
+                    .setPort(l.port())
+                    .setHostname(l.hostname())
+                    .setMaxConcurrentConnections(l.maxConcurrentConnections())
+                    .setMaxConnectionsPerClient(l.maxConnectionsPerClient())
+                    .setMaxMessageSizeBytes(l.maxMessageSizeBytes())
+                    .setCertificateSlot(l.certificateSlot()));
+        }
+        return Uni.createFrom().item(b.build());
+    }
+
+    static io.tlsgate.proto.policy.v1.MailFlowPolicy toProto(MailFlowPolicy p) {
+        return io.tlsgate.proto.policy.v1.MailFlowPolicy.newBuilder()
+                .setName(p.name())
+                .setBehaviour(Behaviour.valueOf(p.behaviour().name()))
+                .setTls(switch (p.tls()) {
+                    case OFF -> InboundTls.OFF;
+                    case PREFERRED -> InboundTls.TLS_PREFERRED;
+                    case REQUIRED -> InboundTls.TLS_REQUIRED;
+                    case PREFERRED_VERIFY -> InboundTls.TLS_PREFERRED_VERIFY;
+                    case REQUIRED_VERIFY -> InboundTls.TLS_REQUIRED_VERIFY;
+                })
+                .addAllTlsMandatorySenders(p.tlsMandatorySenders().stream().map(SenderAddress::text).toList())
+                .setMaxRecipientsPerMessage(p.maxRecipientsPerMessage())
+                .setMaxMessagesPerConnection(p.maxMessagesPerConnection())
+                .build();
+    }
+
+    /** An IP literal, with or without brackets; null when it is not one. */
+    private static byte[] address(String raw) {
+        String h = raw.strip();
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
+        }
+        return DestinationKey.parseAddress(h);
     }
 
     static OutboundPolicy toProto(EffectivePolicy p, long version) {
@@ -94,7 +205,7 @@ public class PolicyGrpcService implements PolicyService {
         return b.build();
     }
 
-    private static Uni<OutboundPolicy> invalid(String message) {
+    private static <T> Uni<T> invalid(String message) {
         return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException());
     }
 }

@@ -1,4 +1,4 @@
-package io.tlsgate.policy.destination;
+package io.tlsgate.policy;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -6,7 +6,9 @@ import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
 import io.tlsgate.core.destination.DestinationIndex;
 import io.tlsgate.core.destination.EffectivePolicy;
-import io.tlsgate.policy.PolicyConfig;
+import io.tlsgate.core.inbound.InboundIndex;
+import io.tlsgate.policy.destination.DestinationStore;
+import io.tlsgate.policy.inbound.InboundStore;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -21,33 +23,38 @@ import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 
 /**
- * Answers "which settings apply?" from an in-memory {@link DestinationIndex}, rebuilt from
- * PostgreSQL whenever the policy version moves. Every change bumps the version and sends
- * {@code NOTIFY tlsgate_policy_changed} in its transaction; each replica LISTENs on a
- * dedicated connection and reloads as soon as the notification arrives (milliseconds after
- * the commit), and also polls the version every {@code tlsgate.policy.poll-interval} in case
- * a notification was missed while its connection was down. The replica that made a change
- * reloads before answering the request, so a client reads its own writes.
+ * Answers "which policy applies?" from in-memory snapshots, rebuilt from PostgreSQL whenever
+ * the policy version moves: the {@link DestinationIndex} (outbound, possibly a million
+ * entries; rebuilt only when the destination table changed) and the {@link InboundIndex}
+ * (listeners, sender groups, mail flow policies, RAT, routes; small, rebuilt on every change).
+ * Every change bumps the version and sends {@code NOTIFY tlsgate_policy_changed} in its
+ * transaction; each replica LISTENs on a dedicated connection and reloads as soon as the
+ * notification arrives (milliseconds after the commit), and also polls the version every
+ * {@code tlsgate.policy.poll-interval} in case a notification was missed while its connection
+ * was down. The replica that made a change reloads before answering the request, so a client
+ * reads its own writes.
  */
 @ApplicationScoped
-public class DestinationResolver {
+public class PolicyResolver {
 
-    private static final Logger LOG = Logger.getLogger(DestinationResolver.class);
+    private static final Logger LOG = Logger.getLogger(PolicyResolver.class);
     static final String CHANNEL = "tlsgate_policy_changed";
 
-    private record Snapshot(DestinationIndex index, long version) {}
+    private record Snapshot(DestinationIndex index, long destinationsVersion, InboundIndex inbound, long version) {}
 
     private final DataSource dataSource;
     private final DestinationStore store;
+    private final InboundStore inboundStore;
     private final PolicyConfig config;
     private final BroadcastProcessor<Long> changes = BroadcastProcessor.create();
     private volatile Snapshot current;
     private volatile boolean running;
     private Thread listener;
 
-    DestinationResolver(DataSource dataSource, DestinationStore store, PolicyConfig config) {
+    PolicyResolver(DataSource dataSource, DestinationStore store, InboundStore inboundStore, PolicyConfig config) {
         this.dataSource = dataSource;
         this.store = store;
+        this.inboundStore = inboundStore;
         this.config = config;
     }
 
@@ -72,6 +79,11 @@ public class DestinationResolver {
         return current.index().resolveNormalised(normalisedDomain, address);
     }
 
+    /** The inbound policy snapshot. */
+    public InboundIndex inbound() {
+        return current.inbound();
+    }
+
     /** The policy version the index reflects. */
     public long version() {
         return current.version();
@@ -90,25 +102,38 @@ public class DestinationResolver {
         }
     }
 
-    /** Rebuilds the index from one consistent read of the table and its version. */
+    /** Rebuilds the snapshots from one consistent read of the tables and the version. */
     public synchronized void reload() {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            long version = readVersion(c);
-            if (current != null && version <= current.version()) {
+            long[] v = readVersions(c);
+            Snapshot before = current;
+            if (before != null && v[0] <= before.version()) {
                 c.commit();
                 return;
             }
             long t0 = System.nanoTime();
-            DestinationIndex index = DestinationIndex.of(store.loadAll(c));
+            DestinationIndex index = before != null && before.destinationsVersion() == v[1] ? before.index()
+                    : DestinationIndex.of(store.loadAll(c));
+            InboundIndex inbound = inboundStore.load(c);
             c.commit();
-            current = new Snapshot(index, version);
-            LOG.debugf("destination index at version %d: %d entries in %d ms", version, index.size(),
+            current = new Snapshot(index, v[1], inbound, v[0]);
+            LOG.debugf("policy at version %d: %d destination entries (%s), %d listeners in %d ms", v[0], index.size(),
+                    before != null && before.index() == index ? "kept" : "rebuilt", inbound.listeners().size(),
                     (System.nanoTime() - t0) / 1_000_000);
-            changes.onNext(version);
+            changes.onNext(v[0]);
         } catch (SQLException e) {
-            throw new IllegalStateException("could not load destination controls", e);
+            throw new IllegalStateException("could not load policy", e);
+        }
+    }
+
+    private static long[] readVersions(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "select version, destinations_version from policy_version where id = 1");
+                ResultSet r = ps.executeQuery()) {
+            r.next();
+            return new long[] {r.getLong(1), r.getLong(2)};
         }
     }
 
