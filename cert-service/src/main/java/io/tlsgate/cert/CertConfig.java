@@ -10,4 +10,15 @@ public interface CertConfig {
     /** Largest PEM document accepted in one upload, in bytes. Default: 65536. */
     @WithDefault("65536")
     int maxPemSize();
+
+    /**
+     * The master key that seals every private key at rest: base64 of 32 random bytes (e.g.
+     * {@code openssl rand -base64 32}), from a Kubernetes Secret in a deployment. Required;
+     * the service does not start without it. Never logged.
+     */
+    String masterKey();
+
+    /** The host name (CN and DNS SAN) of the demo certificate made on the first start. Default: localhost. */
+    @WithDefault("localhost")
+    String demoHostname();
 }

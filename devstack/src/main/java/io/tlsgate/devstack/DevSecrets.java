@@ -11,8 +11,8 @@ import java.util.HexFormat;
 import java.util.Properties;
 
 /**
- * The dev stack's secrets: the admin REST token, the internal service token and the embedded
- * database's password. Generated once into {@code <data>/secrets.properties} (mode 0600) and
+ * The dev stack's secrets: the admin REST token, the internal service token, the embedded
+ * database's password and cert-service's master key. Generated once into {@code <data>/secrets.properties} (mode 0600) and
  * reused, so scripts and a second start keep working. The file is also the services' extra
  * configuration source ({@code QUARKUS_CONFIG_LOCATIONS}), exactly as a mounted Kubernetes
  * Secret would be.
@@ -23,6 +23,7 @@ final class DevSecrets {
     static final String ADMIN_ROLE = "tlsgate.auth.tokens.dev-admin.role";
     static final String SERVICE = "tlsgate.auth.service-token";
     static final String DB_PASSWORD = "devstack.db-password";
+    static final String MASTER_KEY = "tlsgate.cert.master-key";
 
     final Path file;
     final Properties values;
@@ -45,6 +46,7 @@ final class DevSecrets {
         changed |= p.putIfAbsent(ADMIN_ROLE, "admin") == null;
         changed |= p.putIfAbsent(SERVICE, "dev-service-" + random()) == null;
         changed |= p.putIfAbsent(DB_PASSWORD, random()) == null;
+        changed |= p.putIfAbsent(MASTER_KEY, masterKey()) == null;
         if (changed) {
             Files.createDirectories(dataDir);
             if (!Files.exists(file)) {
@@ -63,6 +65,13 @@ final class DevSecrets {
 
     String dbPassword() {
         return values.getProperty(DB_PASSWORD);
+    }
+
+    /** 32 random bytes, base64: cert-service's master key for private keys at rest. */
+    private static String masterKey() {
+        byte[] b = new byte[32];
+        new SecureRandom().nextBytes(b);
+        return java.util.Base64.getEncoder().encodeToString(b);
     }
 
     private static String random() {

@@ -1,9 +1,9 @@
 package io.tlsgate.policy;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.security.identity.SecurityIdentity;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import jakarta.enterprise.context.RequestScoped;
 
@@ -24,17 +24,7 @@ public class RequestSupport {
 
     /** The body as JSON; 400 naming {@code body} when it is empty, too large or not JSON. */
     public JsonNode json(String body, int maxBytes) {
-        if (body == null || body.isBlank()) {
-            throw InvalidRequestException.field("body", "a JSON object is required");
-        }
-        if (body.length() > maxBytes) {
-            throw InvalidRequestException.field("body", "larger than " + maxBytes + " bytes");
-        }
-        try {
-            return json.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw InvalidRequestException.field("body", "not valid JSON: " + e.getOriginalMessage());
-        }
+        return JsonFields.readBody(json, body, maxBytes);
     }
 
     /** The change's author and comment; 400 naming the header when the comment is too long. */

@@ -9,6 +9,14 @@ public final class TestTokens {
     public static final String OPERATOR = "test-operator-" + random();
     public static final String READER = "test-reader-" + random();
     public static final String SERVICE = "test-service-" + random();
+    /** cert-service's master key for this test run (base64 of 32 random bytes). */
+    public static final String MASTER_KEY = masterKey();
+
+    private static String masterKey() {
+        byte[] b = new byte[32];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.Base64.getEncoder().encodeToString(b);
+    }
 
     private TestTokens() {}
 

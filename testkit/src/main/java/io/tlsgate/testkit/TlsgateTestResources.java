@@ -75,6 +75,7 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("tlsgate.auth.tokens.test-reader.token", TestTokens.READER);
         config.put("tlsgate.auth.tokens.test-reader.role", "reader");
         config.put("tlsgate.auth.service-token", TestTokens.SERVICE);
+        config.put("tlsgate.cert.master-key", TestTokens.MASTER_KEY);
         return config;
     }
 

@@ -1,22 +1,43 @@
 package io.tlsgate.cert.grpc;
 
+import com.google.protobuf.ByteString;
+import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.common.annotation.Blocking;
+import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
+import io.tlsgate.cert.certs.CertChanges;
+import io.tlsgate.cert.certs.CertificateView;
+import io.tlsgate.cert.certs.Certificates;
 import io.tlsgate.cert.trust.TrustStore;
+import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.proto.cert.v1.CertService;
+import io.tlsgate.proto.cert.v1.CertificateBundle;
+import io.tlsgate.proto.cert.v1.GetBundleRequest;
 import io.tlsgate.proto.cert.v1.GetTrustRequest;
 import io.tlsgate.proto.cert.v1.TrustBundle;
 import io.tlsgate.proto.cert.v1.TrustedCa;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.util.Objects;
 
-/** gRPC edge of cert-service: maps wire types to the domain and back, nothing more. */
+/**
+ * gRPC edge of cert-service: maps wire types to the domain and back, nothing more. Every call
+ * needs the service token (platform interceptor); GetBundle and WatchBundle hand out private
+ * keys, so nothing else may reach them.
+ */
 @GrpcService
 public class CertGrpcService implements CertService {
 
     private final TrustStore trust;
+    private final Certificates certificates;
+    private final CertChanges changes;
 
-    CertGrpcService(TrustStore trust) {
+    CertGrpcService(TrustStore trust, Certificates certificates, CertChanges changes) {
         this.trust = trust;
+        this.certificates = certificates;
+        this.changes = changes;
     }
 
     @Override
@@ -29,5 +50,60 @@ public class CertGrpcService implements CertService {
                 .setSubject(ca.subject())
                 .setPem(ca.pem())));
         return Uni.createFrom().item(b.build());
+    }
+
+    @Override
+    @Blocking
+    public Uni<CertificateBundle> getBundle(GetBundleRequest request) {
+        try {
+            return Uni.createFrom().item(toProto(certificates.bundle(request.getSlot())));
+        } catch (InvalidRequestException e) {
+            return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription("slot: " + e.getMessage())
+                    .asRuntimeException());
+        }
+    }
+
+    @Override
+    public Multi<CertificateBundle> watchBundle(GetBundleRequest request) {
+        String slot = request.getSlot();
+        if (!Certificates.SLOT.matcher(slot).matches()) {
+            return Multi.createFrom().failure(Status.INVALID_ARGUMENT
+                    .withDescription("slot: must be listener:<name>, outbound or https").asRuntimeException());
+        }
+        // The bundle now, then after every revision; only bundles that differ from the last one go out.
+        Object[] last = {null};
+        return Multi.createBy().concatenating().streams(Multi.createFrom().item(0L), changes.revisions())
+                .emitOn(Infrastructure.getDefaultWorkerPool())
+                .map(v -> certificates.bundle(slot))
+                .filter(b -> {
+                    Object key = java.util.List.of(b.certificate(), b.assigned(),
+                            b.chain().stream().map(CertificateView::fingerprint).toList());
+                    if (Objects.equals(key, last[0])) {
+                        return false;
+                    }
+                    last[0] = key;
+                    return true;
+                })
+                .map(CertGrpcService::toProto);
+    }
+
+    private static CertificateBundle toProto(Certificates.Bundle b) {
+        CertificateBundle.Builder out = CertificateBundle.newBuilder()
+                .setSlot(b.slot())
+                .setCertificate(b.certificate())
+                .setDemo(b.demo())
+                .setAssigned(b.assigned())
+                .setPrivateKeyPkcs8(ByteString.copyFrom(b.privateKeyPkcs8()))
+                .setKeyAlgorithm(b.chain().get(0).getPublicKey().getAlgorithm())
+                .setRevision(b.revision());
+        java.util.Arrays.fill(b.privateKeyPkcs8(), (byte) 0);
+        for (X509Certificate x : b.chain()) {
+            try {
+                out.addChain(ByteString.copyFrom(x.getEncoded()));
+            } catch (CertificateEncodingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return out.build();
     }
 }

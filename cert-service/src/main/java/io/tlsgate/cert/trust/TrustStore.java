@@ -23,7 +23,7 @@ import javax.sql.DataSource;
 /**
  * The operator-added trusted CAs in the {@code cert} schema. {@link #add} accepts exactly one
  * PEM CA certificate (basic constraints CA=true) and refuses anything else with a reason;
- * every change bumps the trust revision in the same transaction.
+ * every change bumps the revision in the same transaction (a trigger).
  *
  * <p>Security-sensitive: a CA added here is trusted for verifying every peer.
  */
@@ -63,10 +63,7 @@ public class TrustStore {
                         c.rollback();
                         throw new IllegalArgumentException("this CA is already trusted (SHA-256 " + fingerprint + ")");
                     }
-                    try (PreparedStatement bump = c.prepareStatement(
-                            "update trust_revision set revision = revision + 1 where id = 1")) {
-                        bump.executeUpdate();
-                    }
+                    // The revision is bumped by the trusted_ca_changed trigger (V2__certificates.sql).
                     c.commit();
                     return new TrustedCa(r.getObject("id", UUID.class), cert.getSubjectX500Principal().getName(),
                             fingerprint, cert.getNotAfter().toInstant(), canonicalPem,

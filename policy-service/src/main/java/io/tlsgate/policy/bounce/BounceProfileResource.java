@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.problem.ProblemException;
-import io.tlsgate.policy.JsonFields;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.policy.PolicyConfig;
 import io.tlsgate.policy.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;

@@ -14,7 +14,7 @@ import io.tlsgate.core.inbound.SenderGroup;
 import io.tlsgate.core.inbound.SenderPattern;
 import io.tlsgate.core.inbound.SmtpRoute;
 import io.tlsgate.platform.problem.InvalidRequestException;
-import io.tlsgate.policy.JsonFields;
+import io.tlsgate.platform.json.JsonFields;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;

@@ -8,7 +8,7 @@ import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
-import io.tlsgate.policy.JsonFields;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.policy.PolicyConfig;
 import io.tlsgate.policy.PolicyResolver;
 import io.tlsgate.policy.RequestSupport;

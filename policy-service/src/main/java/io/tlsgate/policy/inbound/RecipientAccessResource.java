@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.policy.JsonFields;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.policy.PolicyConfig;
 import io.tlsgate.policy.PolicyResolver;
 import io.tlsgate.policy.RequestSupport;

@@ -1,7 +1,7 @@
 package io.tlsgate.policy.settings;
 
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.policy.JsonFields;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.policy.PolicyConfig;
 import io.tlsgate.policy.PolicyTransactions;
 import io.tlsgate.policy.RequestSupport;

@@ -1,4 +1,4 @@
-package io.tlsgate.policy;
+package io.tlsgate.platform.json;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tlsgate.platform.problem.InvalidRequestException;
@@ -22,6 +22,21 @@ public final class JsonFields {
 
     private JsonFields(JsonNode body) {
         this.body = body;
+    }
+
+    /** A request body as JSON; 400 naming {@code body} when it is empty, too large or not JSON. */
+    public static JsonNode readBody(com.fasterxml.jackson.databind.ObjectMapper json, String body, int maxBytes) {
+        if (body == null || body.isBlank()) {
+            throw InvalidRequestException.field("body", "a JSON object is required");
+        }
+        if (body.length() > maxBytes) {
+            throw InvalidRequestException.field("body", "larger than " + maxBytes + " bytes");
+        }
+        try {
+            return json.readTree(body);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw InvalidRequestException.field("body", "not valid JSON: " + e.getOriginalMessage());
+        }
     }
 
     /** Starts reading an object whose only allowed fields are {@code allowed}. */

@@ -1,0 +1,70 @@
+package io.tlsgate.cert.certs;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.security.identity.SecurityIdentity;
+import io.tlsgate.platform.auth.Roles;
+import io.tlsgate.platform.json.JsonFields;
+import jakarta.annotation.security.RolesAllowed;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+import java.util.Set;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/** REST: which certificate each slot ({@code listener:<name>}, {@code outbound}, {@code https}) serves. */
+@Path("/api/v1/assignments")
+@Produces(MediaType.APPLICATION_JSON)
+public class AssignmentResource {
+
+    private final Certificates certificates;
+    private final SecurityIdentity identity;
+    private final ObjectMapper json;
+
+    AssignmentResource(Certificates certificates, SecurityIdentity identity, ObjectMapper json) {
+        this.certificates = certificates;
+        this.identity = identity;
+        this.json = json;
+    }
+
+    @GET
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "Every assigned slot, plus outbound and https (which serve the demo certificate until assigned)")
+    public List<Certificates.AssignmentView> list() {
+        return certificates.assignments();
+    }
+
+    @GET
+    @Path("/{slot}")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "What a slot serves; an unassigned slot serves the demo certificate and says so")
+    public Certificates.AssignmentView get(@PathParam("slot") String slot) {
+        return certificates.assignment(slot);
+    }
+
+    @PUT
+    @Path("/{slot}")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Assign a certificate: {\"certificate\": \"name\"}; watchers get it within 2 seconds")
+    public Certificates.AssignmentView put(@PathParam("slot") String slot, String body) {
+        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, 4096), Set.of("certificate"));
+        String name = f.string("certificate", Certificates.NAME, "the name of a certificate");
+        f.require("certificate");
+        f.check();
+        return certificates.assign(slot, name, identity.getPrincipal().getName());
+    }
+
+    @DELETE
+    @Path("/{slot}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Remove an assignment: the slot serves the demo certificate again")
+    public Certificates.AssignmentView delete(@PathParam("slot") String slot) {
+        return certificates.unassign(slot);
+    }
+}

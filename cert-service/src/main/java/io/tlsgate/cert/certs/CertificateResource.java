@@ -1,0 +1,108 @@
+package io.tlsgate.cert.certs;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.security.identity.SecurityIdentity;
+import io.tlsgate.platform.auth.Roles;
+import io.tlsgate.platform.json.JsonFields;
+import jakarta.annotation.security.RolesAllowed;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.net.URI;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/** REST: certificates (generate, list, read, CSR, delete). The private key never leaves through REST. */
+@Path("/api/v1/certificates")
+@Produces(MediaType.APPLICATION_JSON)
+public class CertificateResource {
+
+    private static final int MAX_BODY = 65_536;
+    private static final Set<String> FIELDS = Set.of("name", "commonName", "subjectAltNames", "organization",
+            "organizationalUnit", "locality", "state", "country", "keyType", "validityDays");
+    private static final Pattern DNS_NAME = Pattern.compile(
+            "(\\*\\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?");
+    private static final Pattern TEXT = Pattern.compile("[^\\p{Cntrl}]{1,64}");
+    private static final Pattern COUNTRY = Pattern.compile("[A-Z]{2}");
+
+    private final Certificates certificates;
+    private final SecurityIdentity identity;
+    private final ObjectMapper json;
+
+    CertificateResource(Certificates certificates, SecurityIdentity identity, ObjectMapper json) {
+        this.certificates = certificates;
+        this.identity = identity;
+        this.json = json;
+    }
+
+    @GET
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "All certificates with status and assignments (never private keys)")
+    public List<CertificateView> list() {
+        return certificates.list();
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Generate a key pair, a self-signed certificate and a CSR")
+    public Response generate(String body) {
+        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, MAX_BODY), FIELDS);
+        String name = f.string("name", Certificates.NAME, "1 to 64 letters, digits, '.', '_' or '-'");
+        String cn = f.string("commonName", DNS_NAME, "a host name such as mail.example.com");
+        List<String> sans = f.list("subjectAltNames", 100, s -> {
+            if (!DNS_NAME.matcher(s).matches() || s.length() > 253) {
+                throw new IllegalArgumentException("must be a DNS name such as mail.example.com");
+            }
+            return s.toLowerCase(Locale.ROOT);
+        });
+        String o = f.string("organization", TEXT, "1 to 64 characters");
+        String ou = f.string("organizationalUnit", TEXT, "1 to 64 characters");
+        String l = f.string("locality", TEXT, "1 to 64 characters");
+        String st = f.string("state", TEXT, "1 to 64 characters");
+        String c = f.string("country", COUNTRY, "a two-letter upper-case ISO 3166 code such as DE");
+        KeyType type = f.enumValue("keyType", KeyType.class);
+        Integer days = f.integer("validityDays", 1, 3650);
+        f.require("name", "commonName");
+        f.check();
+        Pki.Subject subject = new Pki.Subject(cn.toLowerCase(Locale.ROOT), sans == null ? List.of() : sans, o, ou, l, st, c);
+        CertificateView v = certificates.generate(name, type == null ? KeyType.RSA_2048 : type, subject,
+                days == null ? 365 : days, identity.getPrincipal().getName());
+        return Response.created(URI.create("/api/v1/certificates/" + name)).entity(v).build();
+    }
+
+    @GET
+    @Path("/{name}")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "One certificate: subject, issuer, SANs, validity, fingerprint, key type, chain, status, slots")
+    public CertificateView get(@PathParam("name") String name) {
+        return certificates.get(name);
+    }
+
+    @GET
+    @Path("/{name}/csr")
+    @Produces("application/pkcs10")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "The certificate signing request (PEM) to send to a CA")
+    public String csr(@PathParam("name") String name) {
+        return certificates.csr(name);
+    }
+
+    @DELETE
+    @Path("/{name}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Delete a certificate and its key (409 while assigned, and for the demo certificate)")
+    public Response delete(@PathParam("name") String name) {
+        certificates.delete(name);
+        return Response.noContent().build();
+    }
+}

@@ -1,0 +1,150 @@
+package io.tlsgate.cert.certs;
+
+import io.tlsgate.cert.keys.KeyVault;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** SQL for certificates and assignments in the {@code cert} schema. No validation here. */
+@ApplicationScoped
+public class CertificateStore {
+
+    private static final String COLUMNS = "name, key_type, key_ciphertext, key_nonce, data_key_wrapped, data_key_nonce, "
+            + "master_key_id, chain_pem, csr_pem, demo, created_at, updated_at, created_by";
+
+    public List<StoredCertificate> all(Connection c) throws SQLException {
+        List<StoredCertificate> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from certificate order by name");
+                ResultSet r = ps.executeQuery()) {
+            while (r.next()) {
+                out.add(row(r));
+            }
+        }
+        return out;
+    }
+
+    public Optional<StoredCertificate> find(Connection c, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from certificate where name = ?")) {
+            ps.setString(1, name);
+            try (ResultSet r = ps.executeQuery()) {
+                return r.next() ? Optional.of(row(r)) : Optional.empty();
+            }
+        }
+    }
+
+    /** Inserts; false when the name exists. */
+    public boolean insert(Connection c, StoredCertificate s) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("insert into certificate (" + COLUMNS + ") "
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), now(), ?) on conflict (name) do nothing")) {
+            ps.setString(1, s.name());
+            ps.setString(2, s.keyType().name());
+            ps.setBytes(3, s.sealedKey().ciphertext());
+            ps.setBytes(4, s.sealedKey().nonce());
+            ps.setBytes(5, s.sealedKey().wrappedDataKey());
+            ps.setBytes(6, s.sealedKey().dataKeyNonce());
+            ps.setString(7, s.sealedKey().masterKeyId());
+            ps.setString(8, chainPem(s.chain()));
+            ps.setString(9, s.csrPem());
+            ps.setBoolean(10, s.demo());
+            ps.setString(11, s.createdBy());
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Replaces the chain (an uploaded CA-signed certificate). */
+    public void updateChain(Connection c, String name, List<X509Certificate> chain) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "update certificate set chain_pem = ?, updated_at = now() where name = ?")) {
+            ps.setString(1, chainPem(chain));
+            ps.setString(2, name);
+            ps.executeUpdate();
+        }
+    }
+
+    public boolean delete(Connection c, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("delete from certificate where name = ?")) {
+            ps.setString(1, name);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    /** Slot to certificate name, for every assigned slot. */
+    public Map<String, String> assignments(Connection c) throws SQLException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("select slot, certificate from assignment order by slot");
+                ResultSet r = ps.executeQuery()) {
+            while (r.next()) {
+                out.put(r.getString(1), r.getString(2));
+            }
+        }
+        return out;
+    }
+
+    public void assign(Connection c, String slot, String certificate, String principal) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("insert into assignment (slot, certificate, assigned_by) "
+                + "values (?, ?, ?) on conflict (slot) do update set certificate = excluded.certificate, "
+                + "assigned_at = now(), assigned_by = excluded.assigned_by")) {
+            ps.setString(1, slot);
+            ps.setString(2, certificate);
+            ps.setString(3, principal);
+            ps.executeUpdate();
+        }
+    }
+
+    public boolean unassign(Connection c, String slot) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("delete from assignment where slot = ?")) {
+            ps.setString(1, slot);
+            return ps.executeUpdate() == 1;
+        }
+    }
+
+    public static long revision(Connection c) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select revision from trust_revision where id = 1");
+                ResultSet r = ps.executeQuery()) {
+            r.next();
+            return r.getLong(1);
+        }
+    }
+
+    static String chainPem(List<X509Certificate> chain) {
+        StringBuilder b = new StringBuilder();
+        chain.forEach(x -> b.append(Pki.pem(x)));
+        return b.toString();
+    }
+
+    /** Every certificate in a PEM text, in order. */
+    public static List<X509Certificate> parseChain(String pem) throws CertificateException {
+        List<X509Certificate> out = new ArrayList<>();
+        for (java.security.cert.Certificate x : CertificateFactory.getInstance("X.509")
+                .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
+            out.add((X509Certificate) x);
+        }
+        return out;
+    }
+
+    private static StoredCertificate row(ResultSet r) throws SQLException {
+        List<X509Certificate> chain;
+        try {
+            chain = parseChain(r.getString("chain_pem"));
+        } catch (CertificateException e) {
+            throw new SQLException("stored chain of " + r.getString("name") + " does not parse", e);
+        }
+        KeyVault.Sealed sealed = new KeyVault.Sealed(r.getBytes("key_ciphertext"), r.getBytes("key_nonce"),
+                r.getBytes("data_key_wrapped"), r.getBytes("data_key_nonce"), r.getString("master_key_id"));
+        return new StoredCertificate(r.getString("name"), KeyType.valueOf(r.getString("key_type")), sealed, chain,
+                r.getString("csr_pem"), r.getBoolean("demo"), r.getTimestamp("created_at").toInstant(),
+                r.getTimestamp("updated_at").toInstant(), r.getString("created_by"));
+    }
+}

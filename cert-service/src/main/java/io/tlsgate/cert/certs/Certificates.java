@@ -1,0 +1,235 @@
+package io.tlsgate.cert.certs;
+
+import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.cert.CertConfig;
+import io.tlsgate.cert.keys.KeyVault;
+import io.tlsgate.platform.db.Jdbc;
+import io.tlsgate.platform.problem.InvalidRequestException;
+import io.tlsgate.platform.problem.ProblemException;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * Certificates and slot assignments (product.md §4). Keys are generated here and sealed by
+ * the {@link KeyVault} before they touch the database; only {@link #bundle} opens one, for
+ * gRPC callers holding the service token. A demo certificate exists from the first start
+ * and is what every slot without an assignment serves.
+ */
+@ApplicationScoped
+public class Certificates {
+
+    private static final Logger LOG = Logger.getLogger(Certificates.class);
+
+    public static final String DEMO = "demo";
+    public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    public static final Pattern SLOT = Pattern.compile("listener:[A-Za-z0-9][A-Za-z0-9._-]{0,63}|outbound|https");
+
+    /** What a slot serves: the certificate, its key (PKCS#8) and chain, and whether it is the demo fallback. */
+    public record Bundle(String slot, String certificate, boolean demo, boolean assigned, byte[] privateKeyPkcs8,
+            List<X509Certificate> chain, long revision) {}
+
+    private final DataSource dataSource;
+    private final CertificateStore store;
+    private final KeyVault vault;
+    private final CertConfig config;
+
+    Certificates(DataSource dataSource, CertificateStore store, KeyVault vault, CertConfig config) {
+        this.dataSource = dataSource;
+        this.store = store;
+        this.vault = vault;
+        this.config = config;
+    }
+
+    /** Makes the demo certificate on the first start (after the schema migration). */
+    void ensureDemo(@Observes @Priority(20) StartupEvent ignored) {
+        Jdbc.transaction(dataSource, c -> {
+            if (store.find(c, DEMO).isEmpty()) {
+                Pki.Subject s = new Pki.Subject(config.demoHostname(), List.of(), "tlsgate demo certificate - replace me",
+                        null, null, null, null);
+                store.insert(c, create(DEMO, KeyType.EC_P256, s, 825, true, "tlsgate"));
+                LOG.warnf("created the DEMO certificate (CN=%s); every slot without an assignment serves it until "
+                        + "you assign your own", config.demoHostname());
+            }
+            return null;
+        });
+    }
+
+    public CertificateView generate(String name, KeyType type, Pki.Subject subject, int days, String principal) {
+        StoredCertificate s = create(name, type, subject, days, false, principal);
+        return Jdbc.transaction(dataSource, c -> {
+            if (!store.insert(c, s)) {
+                throw ProblemException.conflict("a certificate named '" + name + "' exists already");
+            }
+            return view(s, List.of());
+        });
+    }
+
+    private StoredCertificate create(String name, KeyType type, Pki.Subject subject, int days, boolean demo,
+            String principal) {
+        KeyPair keys = type.generate();
+        X509Certificate cert = Pki.selfSigned(keys, type, subject, days);
+        String csr = Pki.csr(keys, type, subject);
+        byte[] pkcs8 = keys.getPrivate().getEncoded();
+        KeyVault.Sealed sealed = vault.seal(pkcs8, name);
+        Arrays.fill(pkcs8, (byte) 0);
+        Instant now = Instant.now();
+        return new StoredCertificate(name, type, sealed, List.of(cert), csr, demo, now, now, principal);
+    }
+
+    public List<CertificateView> list() {
+        return Jdbc.transaction(dataSource, c -> {
+            Map<String, String> assigned = store.assignments(c);
+            List<CertificateView> out = new ArrayList<>();
+            for (StoredCertificate s : store.all(c)) {
+                out.add(view(s, slotsOf(assigned, s.name())));
+            }
+            return out;
+        });
+    }
+
+    public CertificateView get(String name) {
+        return Jdbc.transaction(dataSource, c -> view(find(c, name), slotsOf(store.assignments(c), name)));
+    }
+
+    public String csr(String name) {
+        return Jdbc.transaction(dataSource, c -> Optional.ofNullable(find(c, name).csrPem())
+                .orElseThrow(() -> ProblemException.notFound("certificate '" + name + "' has no CSR (it was imported)")));
+    }
+
+    /** Deletes a certificate: 409 while a slot uses it, and for the demo certificate. */
+    public void delete(String name) {
+        if (DEMO.equals(name)) {
+            throw ProblemException.conflict("the demo certificate cannot be deleted: unassigned slots serve it");
+        }
+        Jdbc.transaction(dataSource, c -> {
+            find(c, name);
+            List<String> slots = slotsOf(store.assignments(c), name);
+            if (!slots.isEmpty()) {
+                throw ProblemException.conflict("certificate '" + name + "' is assigned to " + slots
+                        + "; assign another certificate first");
+            }
+            store.delete(c, name);
+            return null;
+        });
+    }
+
+    // --- assignments
+
+    /** What a slot serves, as the API shows it. */
+    public record AssignmentView(String slot, String certificate, boolean assigned, boolean demo, String note) {}
+
+    public List<AssignmentView> assignments() {
+        return Jdbc.transaction(dataSource, c -> {
+            Map<String, String> assigned = store.assignments(c);
+            List<AssignmentView> out = new ArrayList<>();
+            for (String slot : List.of("outbound", "https")) {
+                if (!assigned.containsKey(slot)) {
+                    out.add(demoView(slot));
+                }
+            }
+            assigned.forEach((slot, cert) -> out.add(new AssignmentView(slot, cert, true, DEMO.equals(cert), null)));
+            out.sort((a, b) -> a.slot().compareTo(b.slot()));
+            return out;
+        });
+    }
+
+    public AssignmentView assignment(String slot) {
+        checkSlot(slot);
+        return Jdbc.transaction(dataSource, c -> {
+            String cert = store.assignments(c).get(slot);
+            return cert == null ? demoView(slot) : new AssignmentView(slot, cert, true, DEMO.equals(cert), null);
+        });
+    }
+
+    /** Assigns a certificate to a slot; 400 when the slot or certificate is unusable. */
+    public AssignmentView assign(String slot, String certificate, String principal) {
+        checkSlot(slot);
+        return Jdbc.transaction(dataSource, c -> {
+            StoredCertificate s = store.find(c, certificate).orElseThrow(() -> InvalidRequestException.field("certificate",
+                    "no certificate named '" + certificate + "'"));
+            if (Instant.now().isAfter(s.leaf().getNotAfter().toInstant())) {
+                throw InvalidRequestException.field("certificate", "'" + certificate + "' expired on "
+                        + s.leaf().getNotAfter().toInstant());
+            }
+            store.assign(c, slot, certificate, principal);
+            LOG.infof("slot %s now serves certificate %s (by %s)", slot, certificate, principal);
+            return new AssignmentView(slot, certificate, true, s.demo(), null);
+        });
+    }
+
+    /** Removes an assignment: the slot serves the demo certificate again. */
+    public AssignmentView unassign(String slot) {
+        checkSlot(slot);
+        return Jdbc.transaction(dataSource, c -> {
+            store.unassign(c, slot);
+            return demoView(slot);
+        });
+    }
+
+    private static AssignmentView demoView(String slot) {
+        return new AssignmentView(slot, DEMO, false, true,
+                "nothing is assigned to this slot: it serves the DEMO certificate; assign your own");
+    }
+
+    private static void checkSlot(String slot) {
+        if (slot == null || !SLOT.matcher(slot).matches()) {
+            throw InvalidRequestException.field("slot", "must be listener:<name>, outbound or https");
+        }
+    }
+
+    /**
+     * The key and chain a slot serves: its assignment, or the demo certificate (logged).
+     * Security-sensitive: the only place a private key is opened.
+     */
+    public Bundle bundle(String slot) {
+        checkSlot(slot);
+        return Jdbc.transaction(dataSource, c -> {
+            String name = store.assignments(c).get(slot);
+            boolean assigned = name != null;
+            StoredCertificate s = find(c, assigned ? name : DEMO);
+            if (!assigned) {
+                LOG.warnf("slot %s has no certificate assigned: serving the DEMO certificate", slot);
+            }
+            byte[] key = vault.open(s.sealedKey(), s.name());
+            return new Bundle(slot, s.name(), s.demo(), assigned, key, s.chain(), CertificateStore.revision(c));
+        });
+    }
+
+    /** The private key of a bundle as a JCA key. */
+    public static PrivateKey privateKey(Bundle b, KeyType type) {
+        try {
+            return KeyFactory.getInstance(type.algorithm()).generatePrivate(new PKCS8EncodedKeySpec(b.privateKeyPkcs8()));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private StoredCertificate find(Connection c, String name) throws SQLException {
+        return store.find(c, name).orElseThrow(() -> ProblemException.notFound("no certificate named '" + name + "'"));
+    }
+
+    private static List<String> slotsOf(Map<String, String> assignments, String name) {
+        return assignments.entrySet().stream().filter(e -> e.getValue().equals(name)).map(Map.Entry::getKey).toList();
+    }
+
+    static CertificateView view(StoredCertificate s, List<String> slots) {
+        return CertificateView.of(s, slots, Instant.now());
+    }
+}
