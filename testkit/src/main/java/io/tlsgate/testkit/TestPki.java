@@ -53,6 +53,91 @@ public final class TestPki {
         }
     }
 
+    /** Options for {@link #issue}: validity window, CA or end entity, key usage and EKU. */
+    public record Spec(String commonName, java.util.List<String> dnsNames, Instant notBefore, Instant notAfter, boolean ca,
+            int keyUsage, org.bouncycastle.asn1.x509.KeyPurposeId[] extendedKeyUsage) {
+
+        /** A TLS server certificate for {@code commonName}, valid from an hour ago for 90 days. */
+        public static Spec server(String commonName, String... dnsNames) {
+            Instant now = Instant.now();
+            return new Spec(commonName, java.util.List.of(dnsNames), now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(90)),
+                    false, KeyUsage.digitalSignature | KeyUsage.keyEncipherment,
+                    new org.bouncycastle.asn1.x509.KeyPurposeId[] {org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_serverAuth,
+                        org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_clientAuth});
+        }
+
+        /** An intermediate CA, valid from an hour ago for a year. */
+        public static Spec intermediate(String commonName) {
+            Instant now = Instant.now();
+            return new Spec(commonName, java.util.List.of(), now.minus(Duration.ofHours(1)), now.plus(Duration.ofDays(365)),
+                    true, KeyUsage.keyCertSign | KeyUsage.cRLSign, null);
+        }
+
+        public Spec validity(Instant from, Instant to) {
+            return new Spec(commonName, dnsNames, from, to, ca, keyUsage, extendedKeyUsage);
+        }
+
+        public Spec usage(int ku, org.bouncycastle.asn1.x509.KeyPurposeId... eku) {
+            return new Spec(commonName, dnsNames, notBefore, notAfter, ca, ku, eku.length == 0 ? null : eku);
+        }
+    }
+
+    /** A new EC P-256 key pair. */
+    public static KeyPair ecKeys() {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(256);
+            return g.generateKeyPair();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A certificate for {@code subjectKey} issued (signed) by {@code issuer}. */
+    public static X509Certificate issue(Issued issuer, java.security.PublicKey subjectKey, Spec spec) {
+        try {
+            X500Name name = new X500Name("O=tlsgate tests,CN=" + spec.commonName());
+            X500Name issuerName = X500Name.getInstance(issuer.certificate().getSubjectX500Principal().getEncoded());
+            JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(issuerName,
+                    new BigInteger(64, new SecureRandom()), Date.from(spec.notBefore()), Date.from(spec.notAfter()), name,
+                    subjectKey);
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(spec.ca()));
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(spec.keyUsage()));
+            if (spec.extendedKeyUsage() != null) {
+                b.addExtension(Extension.extendedKeyUsage, false,
+                        new org.bouncycastle.asn1.x509.ExtendedKeyUsage(spec.extendedKeyUsage()));
+            }
+            if (!spec.dnsNames().isEmpty()) {
+                b.addExtension(Extension.subjectAlternativeName, false, new org.bouncycastle.asn1.x509.GeneralNames(
+                        spec.dnsNames().stream().map(n -> new org.bouncycastle.asn1.x509.GeneralName(
+                                org.bouncycastle.asn1.x509.GeneralName.dNSName, n))
+                                .toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
+            }
+            String alg = issuer.keys().getPrivate().getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
+            return new JcaX509CertificateConverter()
+                    .getCertificate(b.build(new JcaContentSignerBuilder(alg).build(issuer.keys().getPrivate())));
+        } catch (Exception e) {
+            throw new IllegalStateException("could not issue a test certificate", e);
+        }
+    }
+
+    /** An intermediate CA with a fresh key, issued by {@code issuer}. */
+    public static Issued intermediate(Issued issuer, String commonName) {
+        KeyPair kp = ecKeys();
+        return new Issued(kp, issue(issuer, kp.getPublic(), Spec.intermediate(commonName)));
+    }
+
+    /** The public key of a PEM certificate signing request. */
+    public static java.security.PublicKey csrPublicKey(String csrPem) {
+        try (org.bouncycastle.openssl.PEMParser p = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(csrPem))) {
+            org.bouncycastle.pkcs.PKCS10CertificationRequest req = (org.bouncycastle.pkcs.PKCS10CertificationRequest) p.readObject();
+            return new org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest(req)
+                    .setProvider(new org.bouncycastle.jce.provider.BouncyCastleProvider()).getPublicKey();
+        } catch (Exception e) {
+            throw new IllegalStateException("not a CSR", e);
+        }
+    }
+
     /** PEM encoding of a certificate (or key). */
     public static String pem(Object o) {
         StringWriter w = new StringWriter();

@@ -9,6 +9,7 @@ import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -35,11 +36,13 @@ public class CertificateResource {
     private static final Pattern COUNTRY = Pattern.compile("[A-Z]{2}");
 
     private final Certificates certificates;
+    private final TrustAnchors trust;
     private final SecurityIdentity identity;
     private final ObjectMapper json;
 
-    CertificateResource(Certificates certificates, SecurityIdentity identity, ObjectMapper json) {
+    CertificateResource(Certificates certificates, TrustAnchors trust, SecurityIdentity identity, ObjectMapper json) {
         this.certificates = certificates;
+        this.trust = trust;
         this.identity = identity;
         this.json = json;
     }
@@ -95,6 +98,15 @@ public class CertificateResource {
     @Operation(summary = "The certificate signing request (PEM) to send to a CA")
     public String csr(@PathParam("name") String name) {
         return certificates.csr(name);
+    }
+
+    @PUT
+    @Path("/{name}/certificate")
+    @Consumes({"application/x-pem-file", MediaType.TEXT_PLAIN})
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Upload the CA-signed certificate (PEM) with its intermediates; checked against the stored key")
+    public Certificates.Upload upload(@PathParam("name") String name, String pem) {
+        return certificates.upload(name, pem, trust.anchors());
     }
 
     @DELETE

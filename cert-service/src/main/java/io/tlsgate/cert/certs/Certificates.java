@@ -19,6 +19,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -127,6 +128,39 @@ public class Certificates {
             }
             store.delete(c, name);
             return null;
+        });
+    }
+
+    /** An accepted upload: the certificate as now stored and what was fixed on the way. */
+    public record Upload(CertificateView certificate, List<String> warnings) {}
+
+    /**
+     * Replaces a generated certificate with the CA-signed one (and its intermediates): the
+     * public key must be this entry's, the chain must hold together and end at a trusted CA
+     * or a root included in the upload. 400 naming {@code pem} with the reason otherwise.
+     */
+    public Upload upload(String name, String pem, Collection<X509Certificate> trustedCas) {
+        if (DEMO.equals(name)) {
+            throw ProblemException.conflict("the demo certificate cannot be replaced; generate your own certificate");
+        }
+        if (pem != null && pem.length() > config.maxPemSize()) {
+            throw InvalidRequestException.field("pem", "larger than " + config.maxPemSize() + " bytes");
+        }
+        return Jdbc.transaction(dataSource, c -> {
+            StoredCertificate s = find(c, name);
+            ChainValidator.Result r;
+            try {
+                r = ChainValidator.validate(pem, s.leaf().getPublicKey(), trustedCas, Instant.now());
+            } catch (ChainValidator.Rejected e) {
+                throw InvalidRequestException.field("pem", e.getMessage());
+            }
+            store.updateChain(c, name, r.chain());
+            StoredCertificate after = new StoredCertificate(s.name(), s.keyType(), s.sealedKey(), r.chain(), s.csrPem(),
+                    s.demo(), s.createdAt(), Instant.now(), s.createdBy());
+            LOG.infof("certificate %s replaced by %s issued by %s (%d in chain)", name,
+                    r.chain().get(0).getSubjectX500Principal().getName(),
+                    r.chain().get(0).getIssuerX500Principal().getName(), r.chain().size());
+            return new Upload(view(after, slotsOf(store.assignments(c), name)), r.warnings());
         });
     }
 
