@@ -21,6 +21,8 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.jboss.resteasy.reactive.RestForm;
+import org.jboss.resteasy.reactive.multipart.FileUpload;
 
 /** REST: certificates (generate, list, read, CSR, delete). The private key never leaves through REST. */
 @Path("/api/v1/certificates")
@@ -28,6 +30,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class CertificateResource {
 
     private static final int MAX_BODY = 65_536;
+    private static final long MAX_P12 = 1_048_576;
     private static final Set<String> FIELDS = Set.of("name", "commonName", "subjectAltNames", "organization",
             "organizationalUnit", "locality", "state", "country", "keyType", "validityDays");
     private static final Pattern DNS_NAME = Pattern.compile(
@@ -107,6 +110,57 @@ public class CertificateResource {
     @Operation(summary = "Upload the CA-signed certificate (PEM) with its intermediates; checked against the stored key")
     public Certificates.Upload upload(@PathParam("name") String name, String pem) {
         return certificates.upload(name, pem, trust.anchors());
+    }
+
+    @POST
+    @Path("/import")
+    @Consumes(MediaType.MULTIPART_FORM_DATA)
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Import a key and chain from PKCS#12: form fields name, password, file")
+    public Response importPkcs12(@RestForm("name") String name, @RestForm("password") String password,
+            @RestForm("file") FileUpload file) {
+        JsonFields f = JsonFields.of(json.createObjectNode(), Set.of());
+        if (name == null || !Certificates.NAME.matcher(name).matches()) {
+            f.error("name", "1 to 64 letters, digits, '.', '_' or '-'");
+        }
+        if (password == null) {
+            f.error("password", "required (may be empty)");
+        }
+        byte[] bytes = null;
+        if (file == null) {
+            f.error("file", "required: the PKCS#12 file");
+        } else {
+            try {
+                if (java.nio.file.Files.size(file.uploadedFile()) > MAX_P12) {
+                    f.error("file", "larger than " + MAX_P12 + " bytes");
+                } else {
+                    bytes = java.nio.file.Files.readAllBytes(file.uploadedFile());
+                }
+            } catch (java.io.IOException e) {
+                f.error("file", "could not be read: " + e.getMessage());
+            }
+        }
+        f.check();
+        Certificates.Upload u = certificates.importPkcs12(name, bytes, password.toCharArray(), trust.anchors(),
+                identity.getPrincipal().getName());
+        return Response.created(URI.create("/api/v1/certificates/" + name)).entity(u).build();
+    }
+
+    @POST
+    @Path("/{name}/export")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Produces({"application/x-pkcs12", MediaType.APPLICATION_JSON})
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Download the key and chain as PKCS#12 protected by {\"password\": \"...\"} (admin only)")
+    public Response exportPkcs12(@PathParam("name") String name, String body) {
+        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, 4096), Set.of("password"));
+        String password = f.string("password", Pattern.compile("[\\x20-\\x7e]{8,128}"),
+                "8 to 128 printable ASCII characters");
+        f.require("password");
+        f.check();
+        byte[] p12 = certificates.exportPkcs12(name, password.toCharArray(), identity.getPrincipal().getName());
+        return Response.ok(p12, "application/x-pkcs12")
+                .header("Content-Disposition", "attachment; filename=\"" + name + ".p12\"").build();
     }
 
     @DELETE

@@ -164,6 +164,92 @@ public class Certificates {
         });
     }
 
+    /**
+     * Imports a key and its chain from PKCS#12. 400 naming {@code password} when it does not
+     * open the file, {@code file} when it is not a (complete) PKCS#12 or holds no or several keys,
+     * or its chain does not hold together; 409 when the name exists.
+     */
+    public Upload importPkcs12(String name, byte[] p12, char[] password, Collection<X509Certificate> trustedCas,
+            String principal) {
+        java.security.KeyStore ks;
+        try {
+            ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(new java.io.ByteArrayInputStream(p12), password);
+        } catch (java.io.IOException e) {
+            if (e.getCause() instanceof java.security.UnrecoverableKeyException
+                    || String.valueOf(e.getMessage()).contains("password")) {
+                throw InvalidRequestException.field("password", "does not open this PKCS#12 file");
+            }
+            throw InvalidRequestException.field("file", "not a complete PKCS#12 file: " + e.getMessage());
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+            throw InvalidRequestException.field("file", "not a PKCS#12 file: " + e.getMessage());
+        }
+        PrivateKey key = null;
+        List<X509Certificate> chain = new ArrayList<>();
+        try {
+            int keys = 0;
+            for (String alias : java.util.Collections.list(ks.aliases())) {
+                if (ks.isKeyEntry(alias)) {
+                    keys++;
+                    key = (PrivateKey) ks.getKey(alias, password);
+                    for (java.security.cert.Certificate x : ks.getCertificateChain(alias)) {
+                        chain.add((X509Certificate) x);
+                    }
+                }
+            }
+            if (keys != 1) {
+                throw InvalidRequestException.field("file", "holds " + keys + " private keys; import exactly one");
+            }
+        } catch (java.security.GeneralSecurityException e) {
+            throw InvalidRequestException.field("password", "does not open the private key: " + e.getMessage());
+        }
+        KeyType type = KeyType.of(chain.get(0).getPublicKey()).orElseThrow(() -> InvalidRequestException.field("file",
+                "key type " + KeyType.describe(chain.get(0).getPublicKey()) + " is not supported (RSA 2048-4096, EC P-256/P-384)"));
+        StringBuilder pem = new StringBuilder();
+        chain.forEach(x -> pem.append(Pki.pem(x)));
+        ChainValidator.Result r;
+        X509Certificate leaf = chain.get(0);
+        boolean selfSigned = chain.size() == 1 && leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal());
+        try {
+            r = ChainValidator.validate(pem.toString(), leaf.getPublicKey(),
+                    selfSigned ? List.of(leaf) : trustedCas, Instant.now());
+        } catch (ChainValidator.Rejected e) {
+            throw InvalidRequestException.field("file", e.getMessage());
+        }
+        byte[] pkcs8 = key.getEncoded();
+        KeyVault.Sealed sealed = vault.seal(pkcs8, name);
+        Arrays.fill(pkcs8, (byte) 0);
+        Instant now = Instant.now();
+        StoredCertificate s = new StoredCertificate(name, type, sealed, r.chain(), null, false, now, now, principal);
+        return Jdbc.transaction(dataSource, c -> {
+            if (!store.insert(c, s)) {
+                throw ProblemException.conflict("a certificate named '" + name + "' exists already");
+            }
+            LOG.infof("certificate %s imported from PKCS#12 by %s", name, principal);
+            return new Upload(view(s, List.of()), r.warnings());
+        });
+    }
+
+    /** The key and chain as a PKCS#12 file protected by {@code password} (AES-256, PBKDF2 / HMAC-SHA-256). */
+    public byte[] exportPkcs12(String name, char[] password, String principal) {
+        StoredCertificate s = Jdbc.transaction(dataSource, c -> find(c, name));
+        byte[] pkcs8 = vault.open(s.sealedKey(), s.name());
+        try {
+            PrivateKey key = KeyFactory.getInstance(s.keyType().algorithm()).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry(name, key, password, s.chain().toArray(new X509Certificate[0]));
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            ks.store(out, password);
+            LOG.infof("certificate %s exported with its private key by %s", name, principal);
+            return out.toByteArray();
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException("PKCS#12 export failed: " + e.getMessage(), e);
+        } finally {
+            Arrays.fill(pkcs8, (byte) 0);
+        }
+    }
+
     // --- assignments
 
     /** What a slot serves, as the API shows it. */

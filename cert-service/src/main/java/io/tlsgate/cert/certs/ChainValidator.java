@@ -14,7 +14,7 @@ import java.util.Map;
 /**
  * Checks an uploaded certificate with its intermediates against the stored key and puts the
  * chain in order (product.md §4). Refused, each with its own message: garbage, no certificate
- * for the stored key, an expired or not-yet-valid certificate, a leaf that is a CA or whose
+ * for the stored key, an expired or not-yet-valid certificate, an issued leaf that is a CA, a leaf whose
  * key usage / extended key usage does not allow a TLS server, a broken link (a certificate
  * not signed by the one that claims to issue it), a missing link (nothing issued the last
  * certificate, and no trusted CA did either), an intermediate that is not a CA, and
@@ -68,7 +68,9 @@ public final class ChainValidator {
                 "no uploaded certificate has the public key of this entry (" + KeyType.describe(key)
                         + "): the certificate was issued for another key; sign this entry's CSR"));
         checkValidity(leaf, "the certificate", now);
-        if (leaf.getBasicConstraints() >= 0) {
+        // A self-signed certificate may carry CA=true (openssl req -x509 sets it by default);
+        // a certificate issued by someone else must be an end-entity certificate.
+        if (leaf.getBasicConstraints() >= 0 && !selfIssued(leaf)) {
             throw new Rejected("the certificate is a CA certificate (basic constraints CA=true), not a server certificate");
         }
         boolean[] ku = leaf.getKeyUsage();

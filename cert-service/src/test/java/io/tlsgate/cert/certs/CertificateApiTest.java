@@ -74,7 +74,8 @@ class CertificateApiTest {
         // Debian's openssl reads and verifies it too.
         Path f = Files.createTempFile("csr", ".pem");
         Files.writeString(f, csr);
-        Process p = new ProcessBuilder("openssl", "req", "-in", f.toString(), "-noout", "-verify", "-text")
+        String openssl = io.tlsgate.testkit.DebianTools.require("openssl", "openssl");
+        Process p = new ProcessBuilder(openssl, "req", "-in", f.toString(), "-noout", "-verify", "-text")
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));

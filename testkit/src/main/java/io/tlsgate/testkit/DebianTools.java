@@ -1,0 +1,50 @@
+package io.tlsgate.testkit;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Real peers from Debian's packages (openssl, swaks, postfix, ...) for tests: {@link #require}
+ * installs the package with apt-get when its command is missing, so a fresh machine needs no
+ * manual step.
+ */
+public final class DebianTools {
+
+    private DebianTools() {}
+
+    /** The path of {@code command}, installing {@code debianPackage} first when it is not on the PATH. */
+    public static synchronized String require(String command, String debianPackage) {
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            Path p = Path.of(dir, command);
+            if (Files.isExecutable(p)) {
+                return p.toString();
+            }
+        }
+        run("apt-get", "update", "-qq");
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
+        for (String dir : new String[] {"/usr/bin", "/usr/sbin", "/bin", "/sbin"}) {
+            if (Files.isExecutable(Path.of(dir, command))) {
+                return dir + "/" + command;
+            }
+        }
+        throw new IllegalStateException(command + " is still missing after installing " + debianPackage);
+    }
+
+    private static void run(String... command) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+            pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes());
+            if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot run " + command[0] + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}
