@@ -47,3 +47,10 @@ create trigger assignment_changed after insert or update or delete on assignment
     for each statement execute function bump_cert_revision();
 create trigger trusted_ca_changed after insert or update or delete on trusted_ca
     for each statement execute function bump_cert_revision();
+
+-- One expiry alert per certificate per day, whichever replica checks first.
+create table expiry_alert (
+    certificate text not null,
+    day         date not null,
+    primary key (certificate, day)
+);

@@ -18,6 +18,14 @@ public interface CertConfig {
      */
     String masterKey();
 
+    /** Certificates expiring within this many days raise a daily alert. Default: 30. */
+    @WithDefault("30")
+    int expiryWarningDays();
+
+    /** How often certificates are checked for expiry. Default: 1h. */
+    @WithDefault("1h")
+    java.time.Duration expiryCheckInterval();
+
     /** The host name (CN and DNS SAN) of the demo certificate made on the first start. Default: localhost. */
     @WithDefault("localhost")
     String demoHostname();

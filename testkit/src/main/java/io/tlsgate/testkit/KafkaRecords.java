@@ -26,14 +26,8 @@ public final class KafkaRecords {
      */
     public static ConsumerRecord<String, byte[]> await(String topic, Predicate<ConsumerRecord<String, byte[]>> match,
             Duration timeout) {
-        Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TlsgateTestResources.kafkaBootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-" + UUID.randomUUID());
-        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
-        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         long deadline = System.nanoTime() + timeout.toNanos();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+        try (KafkaConsumer<String, byte[]> consumer = fromTheBeginning()) {
             consumer.subscribe(List.of(topic));
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
@@ -44,6 +38,34 @@ public final class KafkaRecords {
             }
         }
         throw new AssertionError("no matching record on " + topic + " within " + timeout);
+    }
+
+    /** How many records on {@code topic} (from its beginning) match, reading for {@code window}. */
+    public static int count(String topic, Predicate<ConsumerRecord<String, byte[]>> match, Duration window) {
+        long deadline = System.nanoTime() + window.toNanos();
+        int n = 0;
+        try (KafkaConsumer<String, byte[]> consumer = fromTheBeginning()) {
+            consumer.subscribe(List.of(topic));
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (match.test(r)) {
+                        n++;
+                    }
+                }
+            }
+        }
+        return n;
+    }
+
+    /** A consumer in a fresh group that reads topics from their beginning. */
+    private static KafkaConsumer<String, byte[]> fromTheBeginning() {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TlsgateTestResources.kafkaBootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        return new KafkaConsumer<>(p);
     }
 
     /** A header's value as UTF-8, or null when absent. */

@@ -1,0 +1,130 @@
+package io.tlsgate.cert.certs;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.cert.CertConfig;
+import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.Topics;
+import io.tlsgate.platform.db.Jdbc;
+import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.EventsConfig;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.sql.PreparedStatement;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
+
+/**
+ * Publishes {@code io.tlsgate.cert.expiring} to {@code tlsgate.tls-alerts} for every
+ * certificate that expires within {@code tlsgate.cert.expiry-warning-days} (or has expired),
+ * at most once per certificate per UTC day across all replicas (a row in
+ * {@code expiry_alert} is claimed first). Checked at start and every
+ * {@code tlsgate.cert.expiry-check-interval}.
+ */
+@ApplicationScoped
+public class ExpiryAlerts {
+
+    private static final Logger LOG = Logger.getLogger(ExpiryAlerts.class);
+    public static final String EVENT_TYPE = "io.tlsgate.cert.expiring";
+
+    private final DataSource dataSource;
+    private final CertificateStore store;
+    private final EventPublisher events;
+    private final EventsConfig eventsConfig;
+    private final CertConfig config;
+    private final ObjectMapper json;
+    private ScheduledExecutorService timer;
+
+    ExpiryAlerts(DataSource dataSource, CertificateStore store, EventPublisher events, EventsConfig eventsConfig,
+            CertConfig config, ObjectMapper json) {
+        this.dataSource = dataSource;
+        this.store = store;
+        this.events = events;
+        this.eventsConfig = eventsConfig;
+        this.config = config;
+        this.json = json;
+    }
+
+    void start(@Observes @Priority(40) StartupEvent ignored) {
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "cert-expiry-check");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = config.expiryCheckInterval().toMillis();
+        timer.scheduleWithFixedDelay(() -> {
+            try {
+                check(Instant.now());
+            } catch (RuntimeException e) {
+                LOG.warnf("certificate expiry check failed: %s", e.toString());
+            }
+        }, 0, every, TimeUnit.MILLISECONDS);
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        if (timer != null) {
+            timer.shutdownNow();
+        }
+    }
+
+    /** Checks every certificate now; returns the names alerted this time. */
+    public List<String> check(Instant now) {
+        LocalDate day = LocalDate.ofInstant(now, ZoneOffset.UTC);
+        List<Map<String, Object>> alerts = Jdbc.transaction(dataSource, c -> {
+            List<Map<String, Object>> out = new ArrayList<>();
+            Map<String, String> assigned = store.assignments(c);
+            for (StoredCertificate s : store.all(c)) {
+                Instant notAfter = s.leaf().getNotAfter().toInstant();
+                long days = java.time.Duration.between(now, notAfter).toDays();
+                if (notAfter.isAfter(now.plus(java.time.Duration.ofDays(config.expiryWarningDays())))) {
+                    continue;
+                }
+                try (PreparedStatement ps = c.prepareStatement(
+                        "insert into expiry_alert (certificate, day) values (?, ?) on conflict do nothing")) {
+                    ps.setString(1, s.name());
+                    ps.setObject(2, day);
+                    if (ps.executeUpdate() == 0) {
+                        continue; // alerted today already (here or on another replica)
+                    }
+                }
+                Map<String, Object> a = new LinkedHashMap<>();
+                a.put("certificate", s.name());
+                a.put("subject", s.leaf().getSubjectX500Principal().getName());
+                a.put("notAfter", notAfter.toString());
+                a.put("daysToExpiry", days);
+                a.put("expired", now.isAfter(notAfter));
+                a.put("status", CertificateView.status(s, now).name());
+                a.put("assignedTo", assigned.entrySet().stream().filter(e -> e.getValue().equals(s.name()))
+                        .map(Map.Entry::getKey).toList());
+                out.add(a);
+            }
+            return out;
+        });
+        List<String> names = new ArrayList<>();
+        for (Map<String, Object> a : alerts) {
+            String name = (String) a.get("certificate");
+            try {
+                events.publish(CloudEvent.now(EVENT_TYPE, eventsConfig.source(), Topics.TLS_ALERTS, name,
+                        json.writeValueAsBytes(a)));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+            LOG.warnf("certificate %s expires %s (%d days), assigned to %s", name, a.get("notAfter"), a.get("daysToExpiry"),
+                    a.get("assignedTo"));
+            names.add(name);
+        }
+        return names;
+    }
+}
