@@ -55,6 +55,20 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         return postgres;
     }
 
+    private static TestDnsServer dns;
+
+    /** The DNS server every service of this test JVM resolves with; tests add their records to it. */
+    public static synchronized TestDnsServer dns() {
+        if (dns == null) {
+            try {
+                dns = new TestDnsServer();
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("cannot start the test DNS server", e);
+            }
+        }
+        return dns;
+    }
+
     public static String kafkaBootstrapServers() {
         ensureStarted();
         return kafka.bootstrapServers();
@@ -76,6 +90,7 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("tlsgate.auth.tokens.test-reader.role", "reader");
         config.put("tlsgate.auth.service-token", TestTokens.SERVICE);
         config.put("tlsgate.cert.master-key", TestTokens.MASTER_KEY);
+        config.put("tlsgate.dns.server", dns().address());
         return config;
     }
 

@@ -12,6 +12,7 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
@@ -39,12 +40,15 @@ public class CertificateResource {
     private static final Pattern COUNTRY = Pattern.compile("[A-Z]{2}");
 
     private final Certificates certificates;
+    private final Diagnosis diagnosis;
     private final TrustAnchors trust;
     private final SecurityIdentity identity;
     private final ObjectMapper json;
 
-    CertificateResource(Certificates certificates, TrustAnchors trust, SecurityIdentity identity, ObjectMapper json) {
+    CertificateResource(Certificates certificates, Diagnosis diagnosis, TrustAnchors trust, SecurityIdentity identity,
+            ObjectMapper json) {
         this.certificates = certificates;
+        this.diagnosis = diagnosis;
         this.trust = trust;
         this.identity = identity;
         this.json = json;
@@ -161,6 +165,17 @@ public class CertificateResource {
         byte[] p12 = certificates.exportPkcs12(name, password.toCharArray(), identity.getPrincipal().getName());
         return Response.ok(p12, "application/x-pkcs12")
                 .header("Content-Disposition", "attachment; filename=\"" + name + ".p12\"").build();
+    }
+
+    @GET
+    @Path("/{name}/diagnose")
+    @RolesAllowed(Roles.READER)
+    @Operation(summary = "Do the certificate's names match the listener host name and the domain's MX hosts; "
+            + "days to expiry; does the chain hold together")
+    public Diagnosis.Report diagnose(@PathParam("name") String name, @QueryParam("hostname") String hostname,
+            @QueryParam("domain") String domain) {
+        Certificates.Current c = certificates.current(name);
+        return diagnosis.diagnose(c.view(), c.chain(), hostname, domain, trust.anchors());
     }
 
     @DELETE

@@ -250,6 +250,16 @@ public class Certificates {
         }
     }
 
+    /** The stored chain (leaf first) and the view of a certificate, for diagnostics. */
+    public record Current(CertificateView view, List<X509Certificate> chain) {}
+
+    public Current current(String name) {
+        return Jdbc.transaction(dataSource, c -> {
+            StoredCertificate s = find(c, name);
+            return new Current(view(s, slotsOf(store.assignments(c), name)), s.chain());
+        });
+    }
+
     // --- assignments
 
     /** What a slot serves, as the API shows it. */
