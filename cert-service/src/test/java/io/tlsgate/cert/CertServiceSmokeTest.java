@@ -99,6 +99,15 @@ class CertServiceSmokeTest {
                 .then().statusCode(400).contentType("application/problem+json")
                 .body("errors[0].field", equalTo("pem"))
                 .body("errors[0].message", startsWith("this CA is already trusted"));
+
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER))
+                .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(403);
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(204);
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(404).contentType("application/problem+json");
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER))
+                .when().get("/api/v1/trusted-cas/" + id).then().statusCode(404);
     }
 
     @Test

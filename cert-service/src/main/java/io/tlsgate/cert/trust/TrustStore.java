@@ -78,6 +78,16 @@ public class TrustStore {
         }
     }
 
+    /** Removes a trusted CA; false when there is none with that id. */
+    public boolean remove(UUID id) {
+        return io.tlsgate.platform.db.Jdbc.transaction(dataSource, c -> {
+            try (PreparedStatement ps = c.prepareStatement("delete from trusted_ca where id = ?")) {
+                ps.setObject(1, id);
+                return ps.executeUpdate() == 1;
+            }
+        });
+    }
+
     /** Every trusted CA, oldest first, with the current revision (one consistent read). */
     public Snapshot snapshot() {
         try (Connection c = dataSource.getConnection()) {

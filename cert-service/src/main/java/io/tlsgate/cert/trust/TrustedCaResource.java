@@ -7,6 +7,7 @@ import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Problem;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -66,5 +67,16 @@ public class TrustedCaResource {
             throw InvalidRequestException.field("pem", e.getMessage());
         }
         return Response.created(URI.create("/api/v1/trusted-cas/" + added.id())).entity(added).build();
+    }
+
+    @DELETE
+    @Path("/{id}")
+    @RolesAllowed(Roles.OPERATOR)
+    @Operation(summary = "Stop trusting an operator-added CA")
+    public Response delete(@PathParam("id") UUID id) {
+        if (!store.remove(id)) {
+            return Problem.of(Response.Status.NOT_FOUND, "no trusted CA with id " + id).toResponse();
+        }
+        return Response.noContent().build();
     }
 }

@@ -129,6 +129,20 @@ class BundleTest {
 
             keyIsNotInTheDatabaseInClear(name, got.getPrivateKeyPkcs8().toByteArray());
 
+            // Uploading the CA-signed certificate for the assigned entry is pushed too.
+            io.tlsgate.testkit.TestPki.Issued root = io.tlsgate.testkit.TestPki.selfSignedCa("Bundle Root " + unique(),
+                    Duration.ofDays(365));
+            String csr = as(TestTokens.READER).when().get("/api/v1/certificates/" + name + "/csr").then().extract().asString();
+            X509Certificate signed = io.tlsgate.testkit.TestPki.issue(root, io.tlsgate.testkit.TestPki.csrPublicKey(csr),
+                    io.tlsgate.testkit.TestPki.Spec.server("mx.example.net", "mx.example.net"));
+            as(TestTokens.OPERATOR).contentType("application/x-pem-file")
+                    .body((io.tlsgate.testkit.TestPki.pem(signed) + root.certificatePem()).getBytes())
+                    .when().put("/api/v1/certificates/" + name + "/certificate").then().statusCode(200);
+            CertificateBundle rotated = pushed.poll(2, TimeUnit.SECONDS);
+            assertNotNull(rotated, "an upload is pushed to watchers within 2 seconds");
+            assertEquals(2, rotated.getChainCount());
+            handshake(rotated);
+
             as(TestTokens.OPERATOR).when().delete("/api/v1/assignments/" + slot).then().statusCode(200)
                     .body("certificate", equalTo("demo"));
             CertificateBundle back = pushed.poll(2, TimeUnit.SECONDS);
