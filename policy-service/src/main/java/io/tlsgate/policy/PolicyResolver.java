@@ -7,6 +7,7 @@ import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
 import io.tlsgate.core.destination.DestinationIndex;
 import io.tlsgate.core.destination.EffectivePolicy;
 import io.tlsgate.core.inbound.InboundIndex;
+import io.tlsgate.platform.db.PgChangeListener;
 import io.tlsgate.policy.destination.DestinationStore;
 import io.tlsgate.policy.inbound.InboundStore;
 import jakarta.annotation.Priority;
@@ -16,11 +17,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
-import org.postgresql.PGConnection;
-import org.postgresql.PGNotification;
 
 /**
  * Answers "which policy applies?" from in-memory snapshots, rebuilt from PostgreSQL whenever
@@ -48,8 +46,7 @@ public class PolicyResolver {
     private final PolicyConfig config;
     private final BroadcastProcessor<Long> changes = BroadcastProcessor.create();
     private volatile Snapshot current;
-    private volatile boolean running;
-    private Thread listener;
+    private PgChangeListener listener;
 
     PolicyResolver(DataSource dataSource, DestinationStore store, InboundStore inboundStore, PolicyConfig config) {
         this.dataSource = dataSource;
@@ -60,16 +57,13 @@ public class PolicyResolver {
 
     void start(@Observes @Priority(10) StartupEvent ignored) {
         reload();
-        running = true;
-        listener = new Thread(this::listen, "policy-change-listener");
-        listener.setDaemon(true);
-        listener.start();
+        listener = new PgChangeListener(dataSource, CHANNEL, "select version from policy_version where id = 1",
+                config.pollInterval(), this::reloadIfNewer);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
-        running = false;
         if (listener != null) {
-            listener.interrupt();
+            listener.close();
         }
         changes.onComplete();
     }
@@ -146,51 +140,4 @@ public class PolicyResolver {
         }
     }
 
-    private void listen() {
-        long pollMs = config.pollInterval().toMillis();
-        while (running) {
-            try (Connection c = dataSource.getConnection()) {
-                try (Statement s = c.createStatement()) {
-                    s.execute("LISTEN " + CHANNEL);
-                }
-                PGConnection pg = c.unwrap(PGConnection.class);
-                reloadIfNewer(readVersion(c)); // anything missed while not listening
-                long lastPoll = System.nanoTime();
-                while (running) {
-                    PGNotification[] ns = pg.getNotifications(500);
-                    long newest = -1;
-                    if (ns != null) {
-                        for (PGNotification n : ns) {
-                            newest = Math.max(newest, parseVersion(n.getParameter()));
-                        }
-                    }
-                    if (System.nanoTime() - lastPoll > pollMs * 1_000_000) {
-                        newest = Math.max(newest, readVersion(c));
-                        lastPoll = System.nanoTime();
-                    }
-                    if (newest >= 0) {
-                        reloadIfNewer(newest);
-                    }
-                }
-            } catch (Exception e) {
-                if (!running) {
-                    return;
-                }
-                LOG.warnf("policy change listener: %s; retrying in 1s", e.toString());
-                try {
-                    Thread.sleep(1000);
-                } catch (InterruptedException ie) {
-                    return;
-                }
-            }
-        }
-    }
-
-    private static long parseVersion(String payload) {
-        try {
-            return Long.parseLong(payload);
-        } catch (NumberFormatException e) {
-            return Long.MAX_VALUE; // unknown payload: reload to be safe
-        }
-    }
 }

@@ -104,11 +104,9 @@ public class PolicyGrpcService implements PolicyService {
 
     @Override
     public Uni<RecipientAccess> isAcceptedRecipient(IsAcceptedRecipientRequest request) {
-        String domain;
-        try {
-            domain = DomainName.normalise(request.getDomain());
-        } catch (IllegalArgumentException e) {
-            return invalid("domain: " + e.getMessage());
+        String domain = normalised(request.getDomain());
+        if (domain == null) {
+            return invalid("domain: '" + request.getDomain() + "' is not a domain name");
         }
         long version = resolver.version();
         InboundIndex.RecipientDecision d = resolver.inbound().acceptsRecipient(domain);
@@ -121,11 +119,9 @@ public class PolicyGrpcService implements PolicyService {
 
     @Override
     public Uni<Route> resolveRoute(ResolveRouteRequest request) {
-        String domain;
-        try {
-            domain = DomainName.normalise(request.getDomain());
-        } catch (IllegalArgumentException e) {
-            return invalid("domain: " + e.getMessage());
+        String domain = normalised(request.getDomain());
+        if (domain == null) {
+            return invalid("domain: '" + request.getDomain() + "' is not a domain name");
         }
         long version = resolver.version();
         InboundIndex.RouteDecision d = resolver.inbound().route(domain);
@@ -170,6 +166,15 @@ public class PolicyGrpcService implements PolicyService {
                 .setMaxRecipientsPerMessage(p.maxRecipientsPerMessage())
                 .setMaxMessagesPerConnection(p.maxMessagesPerConnection())
                 .build();
+    }
+
+    /** A normalised domain name; null when it is not one. */
+    private static String normalised(String domain) {
+        try {
+            return DomainName.normalise(domain);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
     }
 
     /** An IP literal, with or without brackets; null when it is not one. */
