@@ -17,7 +17,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.tlsgate.platform.events.EventPublisher;
 import io.tlsgate.platform.events.EventsConfig;
 import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
-import io.tlsgate.proto.delivery.v1.EnqueueRequest;
+import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.testkit.ApiChecks;
 import io.tlsgate.testkit.EventChecks;
 import io.tlsgate.testkit.GrpcChannels;
@@ -56,7 +56,8 @@ class DeliveryServiceSmokeTest {
         long mid;
         ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
         try {
-            mid = DeliveryServiceGrpc.newBlockingStub(ch).enqueue(request("a@example.com", "b@example.org")).getMid();
+            mid = Enqueue.send(ch, Enqueue.chunks(envelope("a@example.com", "b@example.org"),
+                    BODY.getBytes(StandardCharsets.UTF_8), 7));
         } finally {
             ch.shutdownNow();
         }
@@ -88,11 +89,11 @@ class DeliveryServiceSmokeTest {
         ManagedChannel bad = GrpcChannels.open(url, null);
         try {
             StatusRuntimeException noRcpt = assertThrows(StatusRuntimeException.class,
-                    () -> DeliveryServiceGrpc.newBlockingStub(good).enqueue(request()));
+                    () -> Enqueue.send(good, Enqueue.chunks(envelope(), BODY.getBytes(StandardCharsets.UTF_8), 100)));
             assertEquals(Status.Code.INVALID_ARGUMENT, noRcpt.getStatus().getCode());
             assertTrue(noRcpt.getStatus().getDescription().startsWith("rcpt_to:"));
             StatusRuntimeException noToken = assertThrows(StatusRuntimeException.class,
-                    () -> DeliveryServiceGrpc.newBlockingStub(bad).enqueue(request("a@example.com")));
+                    () -> Enqueue.send(bad, Enqueue.chunks(envelope("a@example.com"), new byte[0], 100)));
             assertEquals(Status.Code.UNAUTHENTICATED, noToken.getStatus().getCode());
         } finally {
             good.shutdownNow();
@@ -105,15 +106,8 @@ class DeliveryServiceSmokeTest {
         EventChecks.assertRoundTrip(events::publish, eventsConfig.source());
     }
 
-    private static EnqueueRequest request(String... rcpts) {
-        EnqueueRequest.Builder b = EnqueueRequest.newBuilder()
-                .setMailFrom("sender@example.net")
-                .setData(ByteString.copyFrom(BODY, StandardCharsets.UTF_8))
-                .setIcid(42)
-                .setListener("test");
-        for (String r : rcpts) {
-            b.addRcptTo(r);
-        }
-        return b.build();
+    private static Envelope envelope(String... rcpts) {
+        return Envelope.newBuilder().setMailFrom("sender@example.net").setIcid(42).setListener("test")
+                .addAllRcptTo(java.util.List.of(rcpts)).build();
     }
 }

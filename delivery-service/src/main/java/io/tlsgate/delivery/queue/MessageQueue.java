@@ -2,6 +2,9 @@ package io.tlsgate.delivery.queue;
 
 import io.tlsgate.delivery.DeliveryConfig;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -42,13 +45,20 @@ public class MessageQueue {
             c.setAutoCommit(false);
             try {
                 long mid;
-                try (PreparedStatement ps = c.prepareStatement(
-                        "insert into message (mail_from, data, size, icid, listener) values (?, ?, ?, ?, ?) returning mid")) {
+                try (PreparedStatement ps = c.prepareStatement("insert into message (mail_from, data, size, icid, listener, "
+                        + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified) "
+                        + "values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning mid");
+                        InputStream data = Files.newInputStream(m.data())) {
                     ps.setString(1, m.mailFrom());
-                    ps.setBytes(2, m.data());
-                    ps.setInt(3, m.data().length);
+                    // Streamed from the spool file to PostgreSQL: the content is never in the heap whole.
+                    ps.setBinaryStream(2, data, (int) m.size());
+                    ps.setInt(3, (int) m.size());
                     ps.setLong(4, m.icid());
                     ps.setString(5, m.listener());
+                    ps.setString(6, m.tls().protocol());
+                    ps.setString(7, m.tls().cipher());
+                    ps.setString(8, m.tls().clientSubject());
+                    ps.setBoolean(9, m.tls().clientVerified());
                     try (ResultSet r = ps.executeQuery()) {
                         r.next();
                         mid = r.getLong(1);
@@ -66,10 +76,12 @@ public class MessageQueue {
                 c.commit();
                 LOG.infof("Start MID %d ICID %d", mid, m.icid());
                 return mid;
-            } catch (SQLException | RuntimeException e) {
+            } catch (SQLException | IOException | RuntimeException e) {
                 c.rollback();
                 throw e;
             }
+        } catch (IOException e) {
+            throw new QueueUnavailableException("the spooled message could not be read", e);
         } catch (SQLException e) {
             throw new QueueUnavailableException("the queue database did not take the message", e);
         }
@@ -118,7 +130,7 @@ public class MessageQueue {
                 throw new IllegalArgumentException("rcpt_to: '" + r + "' is not a mailbox address");
             }
         }
-        if (m.data().length > config.maxMessageSize()) {
+        if (m.size() > config.maxMessageSize()) {
             throw new IllegalArgumentException("data: larger than " + config.maxMessageSize() + " bytes");
         }
     }

@@ -1,0 +1,98 @@
+package io.tlsgate.delivery.grpc;
+
+import io.grpc.Status;
+import io.tlsgate.delivery.queue.NewMessage;
+import io.tlsgate.proto.delivery.v1.EnqueueChunk;
+import io.tlsgate.proto.delivery.v1.Envelope;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * One Enqueue stream being received: the envelope, then data chunks appended to a temporary
+ * file as they arrive (bounded by the maximum message size), so a large message is never
+ * held in memory. Not thread-safe: chunks of one stream arrive in order on one thread.
+ */
+final class Spool implements AutoCloseable {
+
+    private final long maxSize;
+    private Envelope envelope;
+    private Path file;
+    private OutputStream out;
+    private long size;
+
+    Spool(long maxSize) {
+        this.maxSize = maxSize;
+    }
+
+    void accept(EnqueueChunk chunk) {
+        try {
+            switch (chunk.getPartCase()) {
+                case ENVELOPE -> {
+                    if (envelope != null) {
+                        throw invalid("envelope: sent twice; send it once, first");
+                    }
+                    envelope = chunk.getEnvelope();
+                    file = Files.createTempFile("tlsgate-enqueue-", ".eml");
+                    out = Files.newOutputStream(file);
+                }
+                case DATA -> {
+                    if (envelope == null) {
+                        throw invalid("envelope: must come before the data");
+                    }
+                    size += chunk.getData().size();
+                    if (size > maxSize) {
+                        throw invalid("data: larger than " + maxSize + " bytes");
+                    }
+                    chunk.getData().writeTo(out);
+                }
+                default -> throw invalid("chunk: neither envelope nor data");
+            }
+        } catch (IOException e) {
+            throw Status.UNAVAILABLE.withDescription("could not spool the message: " + e.getMessage()).asRuntimeException();
+        }
+    }
+
+    /** The complete message, after the client closed its stream. */
+    NewMessage message() {
+        if (envelope == null) {
+            throw invalid("envelope: missing");
+        }
+        try {
+            out.close();
+        } catch (IOException e) {
+            throw Status.UNAVAILABLE.withDescription("could not spool the message: " + e.getMessage()).asRuntimeException();
+        }
+        NewMessage.TlsFacts tls = envelope.hasTls() && envelope.getTls().getEncrypted()
+                ? new NewMessage.TlsFacts(envelope.getTls().getProtocol(), envelope.getTls().getCipher(),
+                        blankToNull(envelope.getTls().getClientCertificateSubject()),
+                        envelope.getTls().getClientCertificateVerified())
+                : NewMessage.TlsFacts.NONE;
+        return new NewMessage(envelope.getMailFrom(), List.copyOf(envelope.getRcptToList()), file, size,
+                envelope.getIcid(), envelope.getListener(), tls);
+    }
+
+    @Override
+    public void close() {
+        try {
+            if (out != null) {
+                out.close();
+            }
+            if (file != null) {
+                Files.deleteIfExists(file);
+            }
+        } catch (IOException ignored) {
+            // a temp file left behind is removed with the temp directory
+        }
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    private static RuntimeException invalid(String message) {
+        return Status.INVALID_ARGUMENT.withDescription(message).asRuntimeException();
+    }
+}
