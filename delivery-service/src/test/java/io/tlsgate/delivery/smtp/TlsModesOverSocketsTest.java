@@ -1,0 +1,167 @@
+package io.tlsgate.delivery.smtp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsgate.core.tls.OutboundTlsDecision.Action;
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
+import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
+import io.tlsgate.testkit.TestPki;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The six outbound modes against ten scripted peers over real sockets and real TLS: the same
+ * golden table as core's {@code OutboundTlsDecisionGoldenTest} (read from core's test
+ * resources, so there is one table), now checked end to end: delivered or not, encrypted or
+ * not, the alert, and the exact mail-log lines (protocol, cipher and details as patterns).
+ */
+class TlsModesOverSocketsTest {
+
+    private static final Path TABLE = Path.of("..", "core", "src", "test", "resources", "tls", "outbound-decisions.csv");
+    private static final AtomicLong DCID = new AtomicLong(1000);
+    private static TestPki.Issued root;
+    private static final Map<String, ScriptedSmtpPeer> PEERS = new LinkedHashMap<>();
+
+    @BeforeAll
+    static void peers() throws Exception {
+        root = TestPki.selfSignedCa("Peers Root", Duration.ofDays(30));
+        Instant now = Instant.now();
+        SSLContext valid = context(issued(TestPki.Spec.server("mx.peer.test", "mx.peer.test", "peer.test")));
+        SSLContext selfSigned = context(selfSigned());
+        SSLContext expired = context(issued(TestPki.Spec.server("mx.peer.test", "mx.peer.test", "peer.test")
+                .validity(now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)))));
+        SSLContext wrongHost = context(issued(TestPki.Spec.server("other.test", "other.test")));
+        SSLContext mxOnly = context(issued(TestPki.Spec.server("mx.peer.test", "mx.peer.test")));
+        SSLContext domainOnly = context(issued(TestPki.Spec.server("peer.test", "peer.test")));
+        Map<String, Script> scripts = new LinkedHashMap<>();
+        scripts.put("no-esmtp", Script.tls("no-esmtp", valid).noEsmtp());
+        scripts.put("no-starttls", Script.tls("no-starttls", valid).noStarttls());
+        scripts.put("starttls-454", Script.tls("starttls-454", valid)
+                .starttlsReply("454 4.7.0 TLS not available due to temporary reason"));
+        scripts.put("handshake-fails", Script.tls("handshake-fails", valid).failingHandshake());
+        scripts.put("valid", Script.tls("valid", valid));
+        scripts.put("self-signed", Script.tls("self-signed", selfSigned));
+        scripts.put("expired", Script.tls("expired", expired));
+        scripts.put("wrong-host", Script.tls("wrong-host", wrongHost));
+        scripts.put("mx-not-domain", Script.tls("mx-not-domain", mxOnly));
+        scripts.put("domain-not-mx", Script.tls("domain-not-mx", domainOnly));
+        for (Map.Entry<String, Script> e : scripts.entrySet()) {
+            PEERS.put(e.getKey(), new ScriptedSmtpPeer(e.getValue()));
+        }
+    }
+
+    @AfterAll
+    static void close() throws IOException {
+        for (ScriptedSmtpPeer p : PEERS.values()) {
+            p.close();
+        }
+    }
+
+    static Stream<Arguments> rows() throws IOException {
+        List<String[]> rows = new ArrayList<>();
+        boolean header = true;
+        for (String line : Files.readAllLines(TABLE, StandardCharsets.UTF_8)) {
+            if (line.startsWith("#") || line.isBlank()) {
+                continue;
+            }
+            if (header) {
+                header = false;
+                continue;
+            }
+            rows.add(line.split(",", -1));
+        }
+        assertEquals(60, rows.size());
+        return rows.stream().map(r -> Arguments.of(r[0], r[1], r));
+    }
+
+    @ParameterizedTest(name = "{0} vs {1}")
+    @MethodSource("rows")
+    void deliversAsTheGoldenTableSays(String mode, String peerName, String[] r) throws Exception {
+        ScriptedSmtpPeer peer = PEERS.get(peerName);
+        int before = peer.received().size();
+        long dcid = DCID.incrementAndGet();
+        SmtpDeliveryAttempt.Result result = new SmtpDeliveryAttempt(dcid).run(
+                new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
+                        List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), List.of(root.certificate()),
+                        "gateway.example"),
+                new SmtpDeliveryAttempt.Message("sender@example.com", List.of("user@peer.test"),
+                        "Subject: test\r\n\r\n.leading dot\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));
+
+        Action action = Action.valueOf(r[7]);
+        assertEquals(action, result.action(), "action; log " + result.log());
+        assertEquals(r[8].equals("yes"), result.encrypted(), "encrypted");
+        assertEquals(r[13].equals("yes"), result.alert(), "alert");
+        List<ScriptedSmtpPeer.Received> got = peer.received();
+        if (action == Action.TEMPFAIL) {
+            assertEquals(before, got.size(), "nothing may be sent");
+        } else {
+            assertTrue(result.delivered(), "delivered; log " + result.log());
+            ScriptedSmtpPeer.Received last = got.get(got.size() - 1);
+            assertEquals(result.encrypted(), last.tls(), "the peer saw the message over TLS or not");
+            assertEquals("Subject: test\r\n\r\n.leading dot\r\nbody\r\n", new String(last.data(), StandardCharsets.US_ASCII));
+        }
+        if (r[9].equals("yes")) {
+            assertTrue(peer.commands().stream().anyMatch(c -> c.startsWith("HELO ")), "HELO fallback");
+        }
+        List<String> expected = r[14].isEmpty() ? List.of() : Arrays.asList(r[14].split("\\|"));
+        List<String> tlsLines = result.log().stream().filter(l -> l.matches("DCID \\d+ (TLS|IP) .*")).toList();
+        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + expected);
+        for (int i = 0; i < expected.size(); i++) {
+            String pattern = "DCID " + dcid + " " + Pattern.quote(expected.get(i))
+                    .replace("{protocol}", "\\E\\S+\\Q").replace("{cipher}", "\\E\\S+\\Q")
+                    .replace("{reference}", "\\E\\S+\\Q").replace("{detail}", "\\E.+\\Q").replace("{ip}", "\\E\\S+\\Q");
+            if (!r[5].equals("ok")) {
+                pattern = pattern.replace(r[5], "\\E.+\\Q");
+            }
+            assertTrue(tlsLines.get(i).matches(pattern), tlsLines.get(i) + " should match " + pattern);
+        }
+        assertTrue(result.log().get(0).startsWith("New SMTP DCID " + dcid + " address 127.0.0.1 port "));
+    }
+
+    private static TestPki.Issued issued(TestPki.Spec spec) {
+        KeyPair kp = TestPki.ecKeys();
+        return new TestPki.Issued(kp, TestPki.issue(root, kp.getPublic(), spec));
+    }
+
+    private static TestPki.Issued selfSigned() {
+        TestPki.Issued ca = TestPki.selfSignedCa("mx.peer.test", Duration.ofDays(30));
+        return ca;
+    }
+
+    private static SSLContext context(TestPki.Issued id) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        X509Certificate[] chain = id.certificate().getIssuerX500Principal().equals(id.certificate().getSubjectX500Principal())
+                ? new X509Certificate[] {id.certificate()} : new X509Certificate[] {id.certificate(), root.certificate()};
+        ks.setKeyEntry("k", id.keys().getPrivate(), new char[0], chain);
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        return ctx;
+    }
+}
