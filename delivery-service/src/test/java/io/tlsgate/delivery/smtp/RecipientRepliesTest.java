@@ -1,0 +1,48 @@
+package io.tlsgate.delivery.smtp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
+import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** Per-recipient replies: accepted ones get the message, 4xx/5xx ones are reported, none: no DATA. */
+class RecipientRepliesTest {
+
+    private static SmtpDeliveryAttempt.Result send(ScriptedSmtpPeer peer, String... rcpts) throws Exception {
+        return new SmtpDeliveryAttempt(7).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
+                "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, List.of(), "gateway.example"),
+                new SmtpDeliveryAttempt.Message("", List.of(rcpts), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII)));
+    }
+
+    @Test
+    void eachRecipientGetsItsOwnReply() throws Exception {
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("rcpts", null).noStarttls()
+                .rcpt("full@peer.test", "452 4.2.2 Mailbox full").rcpt("gone@peer.test", "550 5.1.1 No such user"))) {
+            SmtpDeliveryAttempt.Result r = send(peer, "ok@peer.test", "full@peer.test", "gone@peer.test");
+            assertEquals(3, r.rcptReplies().size());
+            assertTrue(r.rcptReplies().get(0).startsWith("250"));
+            assertTrue(r.rcptReplies().get(1).startsWith("452"));
+            assertTrue(r.rcptReplies().get(2).startsWith("550"));
+            assertTrue(r.delivered());
+            assertEquals(List.of("ok@peer.test"), peer.received().get(0).rcptTo());
+            assertEquals("", peer.received().get(0).mailFrom(), "the null reverse-path");
+        }
+    }
+
+    @Test
+    void noAcceptedRecipientMeansNoData() throws Exception {
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("none", null).noStarttls()
+                .rcpt("gone@peer.test", "550 5.1.1 No such user"))) {
+            SmtpDeliveryAttempt.Result r = send(peer, "gone@peer.test");
+            assertNull(r.dataReply());
+            assertTrue(peer.received().isEmpty());
+            assertTrue(peer.commands().stream().noneMatch(c -> c.equals("DATA")));
+        }
+    }
+}
