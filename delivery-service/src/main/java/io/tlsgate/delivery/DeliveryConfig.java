@@ -11,6 +11,10 @@ public interface DeliveryConfig {
     @WithDefault("52428800")
     int maxMessageSize();
 
+    /** Required-TLS failure alerts for one domain and reason within this window are coalesced. Default: 15m. */
+    @WithDefault("15m")
+    java.time.Duration alertWindow();
+
     /** Most recipients of one message. Default: 1000. */
     @WithDefault("1000")
     int maxRecipients();

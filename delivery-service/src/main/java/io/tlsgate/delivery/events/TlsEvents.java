@@ -1,0 +1,120 @@
+package io.tlsgate.delivery.events;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.Topics;
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.delivery.DeliveryConfig;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.EventsConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Publishes one {@code io.tlsgate.tls.outcome} per outbound connection's TLS decision to
+ * {@code tlsgate.tls-outcomes}, and {@code io.tlsgate.tls.required-failure} alerts to
+ * {@code tlsgate.tls-alerts} for REQUIRED* failures, coalesced per domain and reason
+ * ({@code tlsgate.delivery.alert-window}, default 15 min). Key: the destination domain.
+ * Never blocks delivery: the platform publisher buffers while Kafka is away.
+ */
+@ApplicationScoped
+public class TlsEvents {
+
+    public static final String OUTCOME_TYPE = "io.tlsgate.tls.outcome";
+    public static final String ALERT_TYPE = "io.tlsgate.tls.required-failure";
+
+    /** Where the connection went and under which policy. */
+    public record Connection(long dcid, List<Long> mids, String ip, String host, int port, String domain,
+            OutboundTlsMode mode, String modeSource) {}
+
+    private final EventPublisher events;
+    private final EventsConfig eventsConfig;
+    private final ObjectMapper json;
+    private final AlertCoalescer coalescer;
+    private ScheduledExecutorService timer;
+
+    TlsEvents(EventPublisher events, EventsConfig eventsConfig, ObjectMapper json, DeliveryConfig config) {
+        this.events = events;
+        this.eventsConfig = eventsConfig;
+        this.json = json;
+        this.coalescer = new AlertCoalescer(config.alertWindow());
+    }
+
+    void start(@Observes StartupEvent ignored) {
+        timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "tls-alert-flush");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleWithFixedDelay(() -> coalescer.flush(Instant.now()).forEach(this::alert), 1, 1, TimeUnit.MINUTES);
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        if (timer != null) {
+            timer.shutdownNow();
+        }
+    }
+
+    /** Publishes the connection's outcome, and an alert when a required-TLS failure is due one. */
+    public void outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("direction", "outbound");
+        e.put("dcid", c.dcid());
+        e.put("mids", c.mids());
+        e.put("peerIp", c.ip());
+        e.put("peerHost", c.host());
+        e.put("peerPort", c.port());
+        e.put("domain", c.domain());
+        e.put("mode", c.mode().name());
+        e.put("modeSource", c.modeSource());
+        e.put("result", result(c.mode(), r));
+        e.put("resultType", r.resultType());
+        e.put("protocol", r.protocol());
+        e.put("cipher", r.cipher());
+        e.put("verification", r.verification());
+        e.put("time", now.toString());
+        publish(OUTCOME_TYPE, Topics.TLS_OUTCOMES, c.domain(), e);
+        if (r.alert()) {
+            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType(), now).forEach(this::alert);
+        }
+    }
+
+    private static String result(OutboundTlsMode mode, SmtpDeliveryAttempt.Result r) {
+        if (!mode.attemptsTls()) {
+            return "not-attempted";
+        }
+        if (r.encrypted()) {
+            return "success";
+        }
+        return r.action() == io.tlsgate.core.tls.OutboundTlsDecision.Action.TEMPFAIL ? "failure" : "plaintext-fallback";
+    }
+
+    private void alert(AlertCoalescer.Alert a) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("domain", a.domain());
+        e.put("reason", a.reason());
+        e.put("count", a.count());
+        e.put("since", a.since().toString());
+        e.put("until", a.until().toString());
+        e.put("followUp", a.followUp());
+        publish(ALERT_TYPE, Topics.TLS_ALERTS, a.domain(), e);
+    }
+
+    private void publish(String type, String topic, String key, Map<String, Object> payload) {
+        try {
+            events.publish(CloudEvent.now(type, eventsConfig.source(), topic, key, json.writeValueAsBytes(payload)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
