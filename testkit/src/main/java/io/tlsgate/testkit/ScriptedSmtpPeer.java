@@ -69,8 +69,13 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
 
     public ScriptedSmtpPeer(Script script) throws IOException {
+        this(script, InetAddress.getLoopbackAddress(), 0);
+    }
+
+    /** A peer on a given address and port (e.g. 127.0.0.2 and 127.0.0.3 on one port, as two MX hosts). */
+    public ScriptedSmtpPeer(Script script, InetAddress address, int port) throws IOException {
         this.script = script;
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this.server = new ServerSocket(port, 50, address);
         Thread t = new Thread(this::accept, "smtp-peer-" + script.name());
         t.setDaemon(true);
         t.start();

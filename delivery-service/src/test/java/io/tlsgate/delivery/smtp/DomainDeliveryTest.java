@@ -1,0 +1,95 @@
+package io.tlsgate.delivery.smtp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsgate.core.tls.OutboundTlsDecision.Action;
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
+import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
+import io.tlsgate.testkit.TestDnsServer;
+import io.tlsgate.testkit.TestPki;
+import io.tlsgate.testkit.TlsgateTestResources;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.Test;
+
+/** MX order, failover to the next host on TLS and connection failures, null MX, implicit MX, over DNS and sockets. */
+class DomainDeliveryTest {
+
+    private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message("a@example.com",
+            List.of("b@failover.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII));
+
+    @Test
+    void aTlsFailureOnTheFirstMxMovesOnToTheNext() throws Exception {
+        TestPki.Issued root = TestPki.selfSignedCa("Failover Root", Duration.ofDays(30));
+        KeyPair kp = TestPki.ecKeys();
+        X509Certificate leaf = TestPki.issue(root, kp.getPublic(), TestPki.Spec.server("mx2.failover.test", "mx2.failover.test"));
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.2"))) {
+            port = probe.getLocalPort();
+        }
+        TestDnsServer dns = TlsgateTestResources.dns()
+                .mx("failover.test", 10, "mx1.failover.test").mx("failover.test", 20, "mx2.failover.test")
+                .mx("failover.test", 5, "mx0.failover.test")
+                .address("mx0.failover.test", "127.0.0.4")
+                .address("mx1.failover.test", "127.0.0.2").address("mx2.failover.test", "127.0.0.3");
+        try (ScriptedSmtpPeer mx1 = new ScriptedSmtpPeer(Script.tls("mx1", null).noStarttls(),
+                InetAddress.getByName("127.0.0.2"), port);
+                ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", context(kp, leaf, root)),
+                        InetAddress.getByName("127.0.0.3"), port)) {
+            AtomicLong dcid = new AtomicLong();
+            DomainDelivery.Outcome o = new DomainDelivery(new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet)
+                    .deliver("failover.test", OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), "gateway.example",
+                            MESSAGE);
+            assertTrue(o.delivered(), o.toString());
+            // mx0 (preference 5) has nobody listening: a connection error; mx1 has no STARTTLS; mx2 works.
+            assertEquals(2, o.attempts().size(), "two SMTP sessions: mx1 refused TLS, mx2 delivered");
+            assertEquals(Action.TEMPFAIL, o.attempts().get(0).action());
+            assertTrue(o.last().encrypted());
+            assertTrue(mx1.received().isEmpty(), "nothing sent in plaintext under REQUIRED_VERIFY");
+            assertEquals(1, mx2.received().size());
+            assertTrue(o.last().log().stream().anyMatch(l -> l.contains("TLS verify success: mx2.failover.test")), o.last().log()
+                    .toString());
+        }
+    }
+
+    @Test
+    void nullMxAndNoMx() throws Exception {
+        TestDnsServer dns = TlsgateTestResources.dns().mx("nullmx.failover.test", 0, ".")
+                .address("nomx.failover.test", "127.0.0.9");
+        MxResolver r = new MxResolver(Optional.of(dns.address()));
+        MxResolver.Answer nullMx = r.resolve("nullmx.failover.test");
+        assertTrue(nullMx.nullMx());
+        assertTrue(nullMx.hosts().isEmpty());
+        MxResolver.Answer noMx = r.resolve("nomx.failover.test");
+        assertEquals(List.of("nomx.failover.test"), noMx.hosts().stream().map(MxResolver.Host::name).toList());
+        assertEquals("127.0.0.9", noMx.hosts().get(0).addresses().get(0).getHostAddress());
+        MxResolver.Answer missing = r.resolve("missing.failover.test");
+        assertTrue(missing.error().contains("does not exist"), missing.error());
+        assertFalse(new DomainDelivery(r, 25, () -> 1).deliver("nullmx.failover.test", OutboundTlsMode.NONE, List.of(),
+                "gateway.example", MESSAGE).delivered());
+    }
+
+    private static SSLContext context(KeyPair kp, X509Certificate leaf, TestPki.Issued root) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("k", kp.getPrivate(), new char[0], new X509Certificate[] {leaf, root.certificate()});
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        return ctx;
+    }
+}
