@@ -64,11 +64,14 @@ public class MessageQueue {
                         mid = r.getLong(1);
                     }
                 }
-                try (PreparedStatement ps = c.prepareStatement("insert into recipient (mid, rid, address) values (?, ?, ?)")) {
+                try (PreparedStatement ps = c.prepareStatement(
+                        "insert into recipient (mid, rid, address, domain) values (?, ?, ?, ?)")) {
                     for (int rid = 0; rid < m.recipients().size(); rid++) {
+                        String address = m.recipients().get(rid);
                         ps.setLong(1, mid);
                         ps.setInt(2, rid);
-                        ps.setString(3, m.recipients().get(rid));
+                        ps.setString(3, address);
+                        ps.setString(4, address.substring(address.lastIndexOf('@') + 1).toLowerCase(java.util.Locale.ROOT));
                         ps.addBatch();
                     }
                     ps.executeBatch();
