@@ -1,25 +1,17 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.platform.dns.MxResolver;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.net.InetSocketAddress;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
-import org.xbill.DNS.Lookup;
-import org.xbill.DNS.MXRecord;
-import org.xbill.DNS.Record;
-import org.xbill.DNS.Resolver;
-import org.xbill.DNS.SimpleResolver;
-import org.xbill.DNS.TextParseException;
-import org.xbill.DNS.Type;
 
 /**
  * The seed's "three things must match" check for a certificate: its names against the
@@ -41,10 +33,10 @@ public class Diagnosis {
     public record Report(String certificate, String status, List<String> names, NameCheck hostname, DomainCheck domain,
             long daysToExpiry, String chain, List<String> problems) {}
 
-    private final Optional<String> dnsServer;
+    private final MxResolver mx;
 
     Diagnosis(@ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
-        this.dnsServer = dnsServer;
+        this.mx = new MxResolver(dnsServer);
     }
 
     public Report diagnose(CertificateView view, List<X509Certificate> chain, String hostname, String domain,
@@ -104,53 +96,20 @@ public class Diagnosis {
 
     private DomainCheck domain(List<String> names, String raw) {
         String d = raw.toLowerCase(Locale.ROOT).replaceAll("\\.$", "");
+        MxResolver.Answer a;
         try {
-            Lookup lookup = new Lookup(d + ".", Type.MX);
-            lookup.setResolver(resolver());
-            lookup.setCache(null);
-            Record[] rs = lookup.run();
-            if (lookup.getResult() == Lookup.HOST_NOT_FOUND) {
-                return new DomainCheck(d, List.of(), "the domain " + d + " does not exist in DNS");
-            }
-            if (lookup.getResult() == Lookup.TRY_AGAIN || lookup.getResult() == Lookup.UNRECOVERABLE) {
-                return new DomainCheck(d, List.of(), "DNS lookup of " + d + " failed: " + lookup.getErrorString());
-            }
-            if (rs == null || rs.length == 0) {
-                // RFC 5321 §5.1: no MX means the domain itself is the mail host.
-                return new DomainCheck(d, List.of(check(names, d, 0)), "no MX records: mail goes to " + d + " itself");
-            }
-            List<MXRecord> mx = new ArrayList<>();
-            for (Record r : rs) {
-                mx.add((MXRecord) r);
-            }
-            mx.sort(Comparator.comparingInt(MXRecord::getPriority));
-            if (mx.size() == 1 && mx.get(0).getTarget().toString().equals(".")) {
-                return new DomainCheck(d, List.of(), "null MX (RFC 7505): " + d + " accepts no mail");
-            }
-            List<NameCheck> out = new ArrayList<>();
-            for (MXRecord r : mx) {
-                out.add(check(names, r.getTarget().toString(true), r.getPriority()));
-            }
-            return new DomainCheck(d, out, null);
-        } catch (TextParseException e) {
+            a = mx.resolve(d, false);
+        } catch (IllegalArgumentException e) {
             throw InvalidRequestException.field("domain", "'" + raw + "' is not a domain name");
         }
-    }
-
-    private Resolver resolver() {
-        try {
-            SimpleResolver r;
-            if (dnsServer.isPresent()) {
-                String[] hp = dnsServer.get().split(":");
-                r = new SimpleResolver(new InetSocketAddress(hp[0], hp.length > 1 ? Integer.parseInt(hp[1]) : 53));
-            } else {
-                r = new SimpleResolver();
-            }
-            r.setTimeout(Duration.ofSeconds(5));
-            return r;
-        } catch (java.net.UnknownHostException e) {
-            throw new IllegalStateException("tlsgate.dns.server: " + e.getMessage(), e);
+        if (a.hosts().isEmpty()) {
+            return new DomainCheck(d, List.of(), a.error());
         }
+        List<NameCheck> out = new ArrayList<>();
+        for (MxResolver.Host h : a.hosts()) {
+            out.add(check(names, h.name(), h.preference()));
+        }
+        return new DomainCheck(d, out, a.implicit() ? "no MX records: mail goes to " + d + " itself" : null);
     }
 
     static NameCheck check(List<String> names, String raw, Integer preference) {

@@ -2,6 +2,7 @@ package io.tlsgate.delivery.smtp;
 
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.dns.MxResolver;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.security.cert.X509Certificate;

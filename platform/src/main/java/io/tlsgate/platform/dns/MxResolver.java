@@ -1,4 +1,4 @@
-package io.tlsgate.delivery.smtp;
+package io.tlsgate.platform.dns;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -21,16 +21,17 @@ import org.xbill.DNS.Type;
 /**
  * Where mail for a domain goes (RFC 5321 §5.1): its MX hosts by preference (equal preferences
  * keep DNS order), or the domain itself when it has no MX; none for a null MX (RFC 7505).
- * Each host's addresses come from AAAA and A records. Resolver: {@code host:port} given, or
- * the system's.
+ * Each host's addresses come from AAAA and A records. Resolver: {@code tlsgate.dns.server}
+ * ({@code host:port}) when given, else the system's. Used by delivery (where mail goes) and by
+ * cert-service's diagnostics (which names a certificate must carry).
  */
 public final class MxResolver {
 
     /** One host to try, with its MX preference and addresses. */
     public record Host(String name, int preference, List<InetAddress> addresses) {}
 
-    /** The answer: hosts in order, or why there are none. */
-    public record Answer(List<Host> hosts, boolean nullMx, String error) {}
+    /** The answer: hosts in order (just the domain when {@code implicit}: no MX), or why there are none. */
+    public record Answer(List<Host> hosts, boolean nullMx, boolean implicit, String error) {}
 
     private final Optional<String> server;
 
@@ -38,34 +39,41 @@ public final class MxResolver {
         this.server = server;
     }
 
+    /** MX hosts with their addresses. */
     public Answer resolve(String domain) {
+        return resolve(domain, true);
+    }
+
+    /** MX hosts, with their addresses only when {@code addresses} (diagnostics need only names). */
+    public Answer resolve(String domain, boolean addresses) {
         String d = domain.toLowerCase(Locale.ROOT).replaceAll("\\.$", "");
         Lookup mx = lookup(d, Type.MX);
         Record[] rs = mx.run();
         if (mx.getResult() == Lookup.TRY_AGAIN || mx.getResult() == Lookup.UNRECOVERABLE) {
-            return new Answer(List.of(), false, "DNS lookup of " + d + " failed: " + mx.getErrorString());
+            return new Answer(List.of(), false, false, "DNS lookup of " + d + " failed: " + mx.getErrorString());
         }
         if (mx.getResult() == Lookup.HOST_NOT_FOUND) {
-            return new Answer(List.of(), false, "domain " + d + " does not exist");
+            return new Answer(List.of(), false, false, "domain " + d + " does not exist");
         }
         List<Host> hosts = new ArrayList<>();
-        if (rs == null || rs.length == 0) {
-            hosts.add(new Host(d, 0, addresses(d)));
+        boolean implicit = rs == null || rs.length == 0;
+        if (implicit) {
+            hosts.add(new Host(d, 0, addresses ? addresses(d) : List.of()));
         } else {
             List<MXRecord> records = new ArrayList<>();
             for (Record r : rs) {
                 records.add((MXRecord) r);
             }
             if (records.size() == 1 && records.get(0).getTarget().toString().equals(".")) {
-                return new Answer(List.of(), true, "null MX: " + d + " accepts no mail");
+                return new Answer(List.of(), true, false, "null MX: " + d + " accepts no mail");
             }
             records.sort(Comparator.comparingInt(MXRecord::getPriority));
             for (MXRecord r : records) {
                 String name = r.getTarget().toString(true).toLowerCase(Locale.ROOT);
-                hosts.add(new Host(name, r.getPriority(), addresses(name)));
+                hosts.add(new Host(name, r.getPriority(), addresses ? addresses(name) : List.of()));
             }
         }
-        return new Answer(List.copyOf(hosts), false, null);
+        return new Answer(List.copyOf(hosts), false, implicit, null);
     }
 
     private List<InetAddress> addresses(String host) {
