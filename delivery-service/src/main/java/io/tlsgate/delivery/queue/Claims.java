@@ -83,6 +83,13 @@ public class Claims {
                 + "where mid = ? and rid = any(?) and leased_by = ? and lease_until >= now() and state = 'QUEUED'";
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
+            // Results for one message are recorded one at a time: without this lock two workers
+            // finishing different domains of it concurrently would each still see the other's
+            // recipients queued, and the message would never become DONE.
+            try (PreparedStatement lock = c.prepareStatement("select 1 from message where mid = ? for update")) {
+                lock.setLong(1, mid);
+                lock.executeQuery().close();
+            }
             int n;
             try (PreparedStatement ps = c.prepareStatement(sql)) {
                 int i = 1;

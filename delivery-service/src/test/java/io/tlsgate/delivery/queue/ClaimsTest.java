@@ -112,6 +112,11 @@ class ClaimsTest {
         assertEquals(2, claims.defer("alive", mid, again.rids(), Instant.now().plus(Duration.ofHours(1)), "451 try later"));
         QueuedMessage m = queue.find(mid).orElseThrow();
         assertEquals("QUEUED", m.state());
+        // The queue summary shows the deferred recipients under their domain.
+        io.restassured.RestAssured.given().header("Authorization", io.tlsgate.testkit.TestTokens.bearer(
+                io.tlsgate.testkit.TestTokens.READER)).when().get("/api/v1/queue").then().statusCode(200)
+                .body("messagesByState.QUEUED", org.hamcrest.Matchers.greaterThanOrEqualTo(1))
+                .body("queuedByDestination.domain", org.hamcrest.Matchers.hasItem("one.test"));
         assertTrue(m.recipients().stream().filter(r -> r.address().endsWith("@one.test"))
                 .allMatch(r -> r.state().equals("QUEUED")));
     }
