@@ -1,7 +1,7 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.core.tls.CertificateIdentity;
 import java.security.MessageDigest;
-import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -33,7 +33,7 @@ public record CertificateView(String name, String subject, String issuer, List<S
         }
         Instant notAfter = leaf.getNotAfter().toInstant();
         return new CertificateView(s.name(), leaf.getSubjectX500Principal().getName(),
-                leaf.getIssuerX500Principal().getName(), dnsNames(leaf), leaf.getNotBefore().toInstant(), notAfter,
+                leaf.getIssuerX500Principal().getName(), CertificateIdentity.dnsNames(leaf), leaf.getNotBefore().toInstant(), notAfter,
                 Duration.between(now, notAfter).toDays(), fingerprint(leaf), KeyType.describe(leaf.getPublicKey()),
                 status(s, now).name(), chain, slots, s.csrPem() != null);
     }
@@ -47,23 +47,6 @@ public record CertificateView(String name, String subject, String issuer, List<S
             return Status.EXPIRED;
         }
         return leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal()) ? Status.SELF_SIGNED : Status.CA_SIGNED;
-    }
-
-    /** The DNS names of a certificate's subjectAltName extension. */
-    public static List<String> dnsNames(X509Certificate x) {
-        List<String> out = new ArrayList<>();
-        try {
-            if (x.getSubjectAlternativeNames() != null) {
-                for (List<?> san : x.getSubjectAlternativeNames()) {
-                    if (((Integer) san.get(0)) == 2) {
-                        out.add((String) san.get(1));
-                    }
-                }
-            }
-        } catch (CertificateParsingException e) {
-            // no readable SANs: shown as none
-        }
-        return out;
     }
 
     public static String fingerprint(X509Certificate x) {

@@ -342,15 +342,6 @@ public class Certificates {
         });
     }
 
-    /** The private key of a bundle as a JCA key. */
-    public static PrivateKey privateKey(Bundle b, KeyType type) {
-        try {
-            return KeyFactory.getInstance(type.algorithm()).generatePrivate(new PKCS8EncodedKeySpec(b.privateKeyPkcs8()));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     private StoredCertificate find(Connection c, String name) throws SQLException {
         return store.find(c, name).orElseThrow(() -> ProblemException.notFound("no certificate named '" + name + "'"));
     }

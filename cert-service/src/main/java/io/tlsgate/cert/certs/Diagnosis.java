@@ -1,5 +1,6 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.platform.dns.MxResolver;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -17,8 +18,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
  * The seed's "three things must match" check for a certificate: its names against the
  * listener's host name and against the MX host names of a domain (looked up in DNS, resolver
  * {@code tlsgate.dns.server} or the system's), plus days to expiry and whether the chain holds
- * together. Names match as TLS clients match them (RFC 6125: case-insensitive, a wildcard
- * covers exactly one left-most label).
+ * together. Names match exactly as delivery matches them ({@link CertificateIdentity#matches}:
+ * case-insensitive, a wildcard covers exactly one left-most label, never a top-level domain).
  */
 @ApplicationScoped
 public class Diagnosis {
@@ -42,9 +43,10 @@ public class Diagnosis {
     public Report diagnose(CertificateView view, List<X509Certificate> chain, String hostname, String domain,
             Collection<X509Certificate> trusted) {
         X509Certificate leaf = chain.get(0);
-        List<String> names = CertificateView.dnsNames(leaf);
+        List<String> names = CertificateIdentity.dnsNames(leaf);
         if (names.isEmpty()) {
-            names = List.of(commonName(leaf));
+            String cn = CertificateIdentity.commonName(leaf);
+            names = cn == null ? List.of() : List.of(cn);
         }
         List<String> problems = new ArrayList<>();
         NameCheck host = null;
@@ -115,28 +117,10 @@ public class Diagnosis {
     static NameCheck check(List<String> names, String raw, Integer preference) {
         String n = raw.toLowerCase(Locale.ROOT).replaceAll("\\.$", "");
         for (String pattern : names) {
-            if (matches(pattern.toLowerCase(Locale.ROOT), n)) {
+            if (CertificateIdentity.matches(pattern, n)) {
                 return new NameCheck(n, preference, true, pattern);
             }
         }
         return new NameCheck(n, preference, false, null);
-    }
-
-    /** RFC 6125 §6.4.3: exact, or {@code *.example.com} for exactly one label in front of example.com. */
-    static boolean matches(String pattern, String name) {
-        if (pattern.startsWith("*.")) {
-            int dot = name.indexOf('.');
-            return dot > 0 && name.substring(dot + 1).equals(pattern.substring(2));
-        }
-        return pattern.equals(name);
-    }
-
-    private static String commonName(X509Certificate x) {
-        for (String part : x.getSubjectX500Principal().getName().split(",")) {
-            if (part.startsWith("CN=")) {
-                return part.substring(3);
-            }
-        }
-        return "";
     }
 }

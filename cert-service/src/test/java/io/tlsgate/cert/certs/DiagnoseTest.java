@@ -88,7 +88,8 @@ class DiagnoseTest {
 
     @ParameterizedTest
     @CsvSource({"*.d1.example,mx1.d1.example,true", "*.d1.example,d1.example,false", "*.d1.example,a.b.d1.example,false",
-        "mx1.d1.example,MX1.D1.EXAMPLE.,true", "mx1.d1.example,mx2.d1.example,false"})
+        "mx1.d1.example,MX1.D1.EXAMPLE.,true", "mx1.d1.example,mx2.d1.example,false", "*.example,d1.example,false",
+        "m*.d1.example,mx1.d1.example,false"})
     void namesMatchAsTlsClientsMatchThem(String pattern, String name, boolean matches) {
         assertEquals(matches, Diagnosis.check(java.util.List.of(pattern), name, null).matches());
     }

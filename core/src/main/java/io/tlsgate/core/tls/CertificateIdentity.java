@@ -65,6 +65,38 @@ public final class CertificateIdentity {
         return firstMatch(presented, references(refs.toArray(new String[0])));
     }
 
+    /** The subjectAltName DNS names of a certificate, in order (none when it has no readable SAN). */
+    public static List<String> dnsNames(java.security.cert.X509Certificate x) {
+        List<String> out = new ArrayList<>();
+        try {
+            if (x.getSubjectAlternativeNames() != null) {
+                for (List<?> san : x.getSubjectAlternativeNames()) {
+                    if ((Integer) san.get(0) == 2) {
+                        out.add((String) san.get(1));
+                    }
+                }
+            }
+        } catch (java.security.cert.CertificateParsingException e) {
+            // no readable SANs: none presented
+        }
+        return out;
+    }
+
+    /** The (last) CN of a certificate's subject, parsed as an RFC 4514 name; null when it has none. */
+    public static String commonName(java.security.cert.X509Certificate x) {
+        try {
+            String cn = null;
+            for (javax.naming.ldap.Rdn rdn : new javax.naming.ldap.LdapName(x.getSubjectX500Principal().getName()).getRdns()) {
+                if (rdn.getType().equalsIgnoreCase("CN")) {
+                    cn = rdn.getValue().toString();
+                }
+            }
+            return cn;
+        } catch (javax.naming.InvalidNameException e) {
+            return null;
+        }
+    }
+
     /** Whether one presented name matches one (normalised) reference identity. */
     public static boolean matches(String presented, String reference) {
         String p = presented.toLowerCase(Locale.ROOT);

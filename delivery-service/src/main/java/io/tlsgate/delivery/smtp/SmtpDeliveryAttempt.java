@@ -190,24 +190,8 @@ public final class SmtpDeliveryAttempt {
     }
 
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {
-        String cn = null;
-        for (String part : leaf.getSubjectX500Principal().getName().split(",")) {
-            if (part.startsWith("CN=")) {
-                cn = part.substring(3);
-            }
-        }
-        List<String> sans = new ArrayList<>();
-        try {
-            if (leaf.getSubjectAlternativeNames() != null) {
-                for (List<?> san : leaf.getSubjectAlternativeNames()) {
-                    if ((Integer) san.get(0) == 2) {
-                        sans.add((String) san.get(1));
-                    }
-                }
-            }
-        } catch (java.security.cert.CertificateParsingException e) {
-            // no usable SANs
-        }
+        String cn = CertificateIdentity.commonName(leaf);
+        List<String> sans = CertificateIdentity.dnsNames(leaf);
         return t.mode().usesHostedIdentityRules()
                 ? CertificateIdentity.hostedVerify(cn, sans, t.recipientDomain(), t.mxHosts(), t.routeHost())
                 : CertificateIdentity.verify(cn, sans, t.connectedName(), t.recipientDomain());
