@@ -12,6 +12,9 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.specification.RequestSpecification;
+import io.tlsgate.proto.policy.v1.BounceProfile;
+import io.tlsgate.proto.policy.v1.GetOutboundSettingsRequest;
+import io.tlsgate.proto.policy.v1.OutboundSettings;
 import io.tlsgate.proto.policy.v1.PolicyChange;
 import io.tlsgate.proto.policy.v1.PolicyServiceGrpc;
 import io.tlsgate.proto.policy.v1.WatchChangesRequest;
@@ -117,6 +120,32 @@ class BounceProfileAndSettingsTest {
                 .body("errors[0].field", equalTo("since"));
         as(TestTokens.OPERATOR).contentType("application/json").body("{\"alertOnRequiredTlsFailure\":true}")
                 .when().put("/api/v1/settings/outbound").then().statusCode(200);
+    }
+
+    @Test
+    void grpcOutboundSettingsCarryEveryProfileAndTheNewVersionAfterAChange() {
+        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        try {
+            var stub = PolicyServiceGrpc.newBlockingStub(ch);
+            OutboundSettings before = stub.getOutboundSettings(GetOutboundSettingsRequest.getDefaultInstance());
+            assertEquals("outbound", before.getCertificateSlot());
+            assertTrue(before.getBounceProfilesList().stream().anyMatch(p -> p.getName().equals("default")));
+            String name = "g" + UUID.randomUUID().toString().substring(0, 8);
+            as(TestTokens.OPERATOR).contentType("application/json").body(profile(name, 3, 7200, 120, 1200))
+                    .when().post("/api/v1/bounce-profiles").then().statusCode(201);
+            OutboundSettings after = stub.getOutboundSettings(GetOutboundSettingsRequest.getDefaultInstance());
+            assertTrue(after.getVersion() > before.getVersion(), before.getVersion() + " -> " + after.getVersion());
+            BounceProfile p = after.getBounceProfilesList().stream().filter(x -> x.getName().equals(name)).findFirst()
+                    .orElseThrow();
+            assertEquals(3, p.getMaxRetries());
+            assertEquals(7200, p.getMaxTimeInQueueSeconds());
+            assertEquals(120, p.getInitialRetrySeconds());
+            assertEquals(1200, p.getMaxRetrySeconds());
+            assertTrue(p.getSendHardBounces());
+            as(TestTokens.OPERATOR).when().delete("/api/v1/bounce-profiles/" + name).then().statusCode(204);
+        } finally {
+            ch.shutdownNow();
+        }
     }
 
     @Test

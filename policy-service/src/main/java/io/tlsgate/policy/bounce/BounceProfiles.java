@@ -30,16 +30,19 @@ public class BounceProfiles {
     }
 
     public List<BounceProfile> all() {
-        return tx.read((c, a) -> {
-            List<BounceProfile> out = new ArrayList<>();
-            try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from bounce_profile order by name");
-                    ResultSet r = ps.executeQuery()) {
-                while (r.next()) {
-                    out.add(row(r));
-                }
+        return tx.read((c, a) -> all(c));
+    }
+
+    /** Every profile, by name, as of {@code c}'s transaction. */
+    public static List<BounceProfile> all(Connection c) throws SQLException {
+        List<BounceProfile> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("select " + COLUMNS + " from bounce_profile order by name");
+                ResultSet r = ps.executeQuery()) {
+            while (r.next()) {
+                out.add(row(r));
             }
-            return out;
-        });
+        }
+        return out;
     }
 
     public Optional<BounceProfile> get(String name) {

@@ -13,7 +13,14 @@ import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.core.inbound.Listener;
 import io.tlsgate.core.inbound.MailFlowPolicy;
 import io.tlsgate.core.inbound.SenderAddress;
+import io.smallrye.common.annotation.Blocking;
 import io.tlsgate.policy.PolicyResolver;
+import io.tlsgate.policy.PolicyTransactions;
+import io.tlsgate.policy.bounce.BounceProfiles;
+import io.tlsgate.policy.settings.OutboundSettingsResource;
+import io.tlsgate.proto.policy.v1.GetOutboundSettingsRequest;
+import io.tlsgate.proto.policy.v1.OutboundSettings;
+import io.tlsgate.proto.policy.v1.TrustedCaMode;
 import io.tlsgate.proto.policy.v1.Behaviour;
 import io.tlsgate.proto.policy.v1.InboundPolicy;
 import io.tlsgate.proto.policy.v1.InboundTls;
@@ -44,9 +51,36 @@ import io.tlsgate.proto.policy.v1.WatchChangesRequest;
 public class PolicyGrpcService implements PolicyService {
 
     private final PolicyResolver resolver;
+    private final PolicyTransactions tx;
 
-    PolicyGrpcService(PolicyResolver resolver) {
+    PolicyGrpcService(PolicyResolver resolver, PolicyTransactions tx) {
         this.resolver = resolver;
+        this.tx = tx;
+    }
+
+    /** Read from PostgreSQL in one snapshot with its version (rarely called: delivery caches it). */
+    @Override
+    @Blocking
+    public Uni<OutboundSettings> getOutboundSettings(GetOutboundSettingsRequest request) {
+        return Uni.createFrom().item(() -> tx.read((c, a) -> {
+            io.tlsgate.policy.settings.OutboundSettings s = OutboundSettingsResource.read(c);
+            OutboundSettings.Builder b = OutboundSettings.newBuilder()
+                    .setAlertOnRequiredTlsFailure(s.alertOnRequiredTlsFailure())
+                    .setCertificateSlot(s.certificateSlot())
+                    .setTrustedCaMode(TrustedCaMode.valueOf(s.trustedCaMode().name()))
+                    .setVersion(PolicyResolver.readVersion(c));
+            for (io.tlsgate.policy.bounce.BounceProfile p : BounceProfiles.all(c)) {
+                b.addBounceProfiles(io.tlsgate.proto.policy.v1.BounceProfile.newBuilder()
+                        .setName(p.name())
+                        .setMaxRetries(p.maxRetries())
+                        .setMaxTimeInQueueSeconds(p.maxTimeInQueueSeconds())
+                        .setInitialRetrySeconds(p.initialRetrySeconds())
+                        .setMaxRetrySeconds(p.maxRetrySeconds())
+                        .setSendHardBounces(p.sendHardBounces())
+                        .setSendDelayWarnings(p.sendDelayWarnings()));
+            }
+            return b.build();
+        }));
     }
 
     @Override

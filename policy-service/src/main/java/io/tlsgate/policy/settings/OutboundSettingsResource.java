@@ -73,7 +73,8 @@ public class OutboundSettingsResource {
         });
     }
 
-    private static OutboundSettings read(Connection c) throws SQLException {
+    /** The settings as of {@code c}'s transaction. */
+    public static OutboundSettings read(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select alert_on_required_tls_failure, certificate_slot, "
                 + "trusted_ca_mode from outbound_settings where id = 1");
                 ResultSet r = ps.executeQuery()) {
