@@ -18,4 +18,50 @@ public interface DeliveryConfig {
     /** Most recipients of one message. Default: 1000. */
     @WithDefault("1000")
     int maxRecipients();
+
+    /** policy-service's gRPC address (host:port). Default: localhost:8081. */
+    @WithDefault("localhost:8081")
+    String policyService();
+
+    /** cert-service's gRPC address (host:port). Default: localhost:8082. */
+    @WithDefault("localhost:8082")
+    String certService();
+
+    /** Deadline of each call to policy- and cert-service. Default: 5s. */
+    @WithDefault("5s")
+    java.time.Duration upstreamTimeout();
+
+    /** How long trust anchors and the outbound client certificate are kept before asking cert-service again. Default: 30s. */
+    @WithDefault("30s")
+    java.time.Duration certRefresh();
+
+    /** Port of remote MTAs found by MX lookup (routes may name their own). Default: 25. */
+    @WithDefault("25")
+    int smtpPort();
+
+    /** Delivery worker threads (each holds at most one SMTP connection). Default: 8. */
+    @WithDefault("8")
+    int workers();
+
+    /** Most recipients one worker claims at a time. Default: 50. */
+    @WithDefault("50")
+    int claimBatch();
+
+    /** How often an idle worker looks for due work. Default: 1s. */
+    @WithDefault("1s")
+    java.time.Duration pollInterval();
+
+    /**
+     * How long claimed work stays leased to this replica; if it dies, other replicas (or it,
+     * after a restart) take the work again when the lease runs out. Default: 5m.
+     */
+    @WithDefault("5m")
+    java.time.Duration lease();
+
+    /** Name sent in EHLO/HELO. Default: this machine's host name. */
+    java.util.Optional<String> heloName();
+
+    /** Whether the scheduler runs (off: the queue only takes messages). Default: true. */
+    @WithDefault("true")
+    boolean schedulerEnabled();
 }

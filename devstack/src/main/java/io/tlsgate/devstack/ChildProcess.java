@@ -72,6 +72,12 @@ final class ChildProcess {
         descendants.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
     }
 
+    /** SIGKILL, no warning: what a crash or an OOM kill looks like to the others. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(10, TimeUnit.SECONDS);
+    }
+
     /** The last lines of the log, for error messages. */
     String tail(int lines) {
         try {

@@ -44,7 +44,12 @@ public final class DevStack {
 
     private final DevOptions options;
     private final PrintStream out;
-    private final List<ChildProcess> children = new ArrayList<>();
+    private final List<ChildProcess> children = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final Map<String, ChildProcess> services = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, String> baseEnv = new HashMap<>();
+    private final Map<String, String> serviceEnv = new HashMap<>();
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private Path logs;
     private EmbeddedPostgresServer postgres;
     private ChildProcess kafka;
     private volatile boolean stopping;
@@ -134,28 +139,22 @@ public final class DevStack {
             bootstrap = "localhost:" + port;
         }
 
+        baseEnv.put("QUARKUS_DATASOURCE_JDBC_URL", dbUrl);
+        baseEnv.put("QUARKUS_DATASOURCE_USERNAME", dbUser);
+        baseEnv.put("QUARKUS_DATASOURCE_PASSWORD", dbPassword);
+        baseEnv.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
+        baseEnv.put("QUARKUS_CONFIG_LOCATIONS", secrets.file.toUri().toString());
+        // Where the services find each other (gRPC shares each service's HTTP port).
+        baseEnv.put("TLSGATE_DELIVERY_POLICY_SERVICE", "localhost:" + options.port(8081));
+        baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", "localhost:" + options.port(8082));
+        baseEnv.putAll(serviceEnv);
+        this.logs = logs;
         for (Map.Entry<String, Integer> s : SERVICES) {
-            Map<String, String> env = new HashMap<>();
-            env.put("QUARKUS_HTTP_PORT", String.valueOf(options.port(s.getValue())));
-            env.put("QUARKUS_DATASOURCE_JDBC_URL", dbUrl);
-            env.put("QUARKUS_DATASOURCE_USERNAME", dbUser);
-            env.put("QUARKUS_DATASOURCE_PASSWORD", dbPassword);
-            env.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
-            env.put("QUARKUS_CONFIG_LOCATIONS", secrets.file.toUri().toString());
-            List<String> cmd = new ArrayList<>();
-            cmd.add(ProcessHandle.current().info().command().orElse("java"));
-            cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
-            cmd.add("-jar");
-            cmd.add(runJar(s.getKey()).toString());
             out.println("starting " + s.getKey() + " on port " + options.port(s.getValue()));
-            children.add(ChildProcess.start(s.getKey(), cmd, env, options.root(), logs.resolve(s.getKey() + ".log")));
+            services.put(s.getKey(), launch(s.getKey()));
         }
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-        for (int i = 0; i < SERVICES.size(); i++) {
-            Map.Entry<String, Integer> s = SERVICES.get(i);
-            ChildProcess p = children.get(children.size() - SERVICES.size() + i);
-            URI ready = URI.create("http://localhost:" + options.port(s.getValue()) + "/q/health/ready");
-            waitFor(s.getKey(), () -> isUp(http, ready), p);
+        for (Map.Entry<String, Integer> s : SERVICES) {
+            awaitReady(s.getKey());
         }
         printTable(dbUrl, bootstrap, secrets, logs);
     }
@@ -198,6 +197,65 @@ public final class DevStack {
             postgres = null;
         }
         out.println("stopped");
+    }
+
+    /** Extra environment for every service (tests use it to point delivery at loopback peers). */
+    DevStack withServiceEnv(Map<String, String> env) {
+        serviceEnv.putAll(env);
+        return this;
+    }
+
+    /** A running service's process. */
+    ChildProcess service(String name) {
+        return services.get(name);
+    }
+
+    /** Starts a service again (after a kill or stop) with the same settings and waits until it is ready. */
+    void restart(String name) throws Exception {
+        ChildProcess old = services.get(name);
+        if (old != null && old.isAlive()) {
+            old.stop(20);
+        }
+        children.remove(old);
+        services.put(name, launch(name));
+        awaitReady(name);
+    }
+
+    /** Stops the embedded Kafka broker (its data stays). */
+    void stopKafka() {
+        if (kafka != null) {
+            kafka.stop(30);
+            children.remove(kafka);
+        }
+    }
+
+    /** Starts the embedded Kafka broker again on its port, with its data. */
+    void startKafka() throws Exception {
+        int port = options.port(KAFKA_PORT);
+        kafka = KafkaBroker.start(options.dataDir().resolve("kafka"), port, options.port(KAFKA_CONTROLLER_PORT),
+                logs.resolve("kafka.log"));
+        children.add(kafka);
+        waitFor("Kafka", () -> KafkaBroker.listening(port), kafka);
+    }
+
+    private ChildProcess launch(String name) throws IOException {
+        int base = SERVICES.stream().filter(e -> e.getKey().equals(name)).findFirst().orElseThrow().getValue();
+        Map<String, String> env = new HashMap<>(baseEnv);
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(options.port(base)));
+        List<String> cmd = new ArrayList<>();
+        cmd.add(ProcessHandle.current().info().command().orElse("java"));
+        cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
+        cmd.add("-jar");
+        cmd.add(runJar(name).toString());
+        ChildProcess p = ChildProcess.start(name, cmd, env, options.root(), logs.resolve(name + ".log"));
+        children.add(p);
+        return p;
+    }
+
+    private void awaitReady(String name) throws InterruptedException {
+        int base = SERVICES.stream().filter(e -> e.getKey().equals(name)).findFirst().orElseThrow().getValue();
+        URI ready = URI.create("http://localhost:" + options.port(base) + "/q/health/ready");
+        waitFor(name, () -> isUp(http, ready), services.get(name));
     }
 
     private Path runJar(String service) {

@@ -29,33 +29,38 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
 
     /** How the peer behaves. */
     public record Script(String name, boolean esmtp, boolean advertiseStarttls, String starttlsReply, SSLContext tls,
-            boolean failHandshake, Map<String, String> rcptReplies) {
+            boolean failHandshake, Map<String, String> rcptReplies, boolean pipelining) {
 
         /** A well-behaved ESMTP peer offering STARTTLS with {@code tls}. */
         public static Script tls(String name, SSLContext tls) {
-            return new Script(name, true, true, "220 2.0.0 Ready to start TLS", tls, false, Map.of());
+            return new Script(name, true, true, "220 2.0.0 Ready to start TLS", tls, false, Map.of(), true);
         }
 
         public Script noEsmtp() {
-            return new Script(name, false, false, starttlsReply, tls, failHandshake, rcptReplies);
+            return new Script(name, false, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining);
         }
 
         public Script noStarttls() {
-            return new Script(name, esmtp, false, starttlsReply, tls, failHandshake, rcptReplies);
+            return new Script(name, esmtp, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining);
         }
 
         public Script starttlsReply(String reply) {
-            return new Script(name, esmtp, advertiseStarttls, reply, tls, failHandshake, rcptReplies);
+            return new Script(name, esmtp, advertiseStarttls, reply, tls, failHandshake, rcptReplies, pipelining);
         }
 
         public Script failingHandshake() {
-            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, true, rcptReplies);
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, true, rcptReplies, pipelining);
+        }
+
+        /** Does not advertise PIPELINING (RFC 2920). */
+        public Script noPipelining() {
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, rcptReplies, false);
         }
 
         public Script rcpt(String address, String reply) {
             Map<String, String> m = new java.util.HashMap<>(rcptReplies);
             m.put(address.toLowerCase(Locale.ROOT), reply);
-            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, Map.copyOf(m));
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, Map.copyOf(m), pipelining);
         }
     }
 
@@ -67,6 +72,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private final List<Received> received = new CopyOnWriteArrayList<>();
     private final List<String> commands = new CopyOnWriteArrayList<>();
     private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger pipelined = new java.util.concurrent.atomic.AtomicInteger();
 
     public ScriptedSmtpPeer(Script script) throws IOException {
         this(script, InetAddress.getLoopbackAddress(), 0);
@@ -87,6 +93,11 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
 
     public List<Received> received() {
         return List.copyOf(received);
+    }
+
+    /** How many MAIL commands arrived together with the command after them (a pipelining client). */
+    public int pipelinedTransactions() {
+        return pipelined.get();
     }
 
     /** Every command line received, in order (after STARTTLS too). */
@@ -128,9 +139,11 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                         if (!script.esmtp()) {
                             send(out, "500 5.5.1 Command unrecognized");
                         } else if (script.advertiseStarttls() && !tls) {
-                            send(out, "250-peer." + script.name() + ".test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME");
+                            send(out, "250-peer." + script.name() + ".test\r\n" + (script.pipelining() ? "250-PIPELINING\r\n" : "")
+                                    + "250-STARTTLS\r\n250 8BITMIME");
                         } else {
-                            send(out, "250-peer." + script.name() + ".test\r\n250-PIPELINING\r\n250 8BITMIME");
+                            send(out, "250-peer." + script.name() + ".test\r\n" + (script.pipelining() ? "250-PIPELINING\r\n" : "")
+                                    + "250 8BITMIME");
                         }
                     }
                     case "HELO" -> send(out, "250 peer." + script.name() + ".test");
@@ -162,6 +175,10 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                         rcpts.clear();
                     }
                     case "MAIL" -> {
+                        if (r.ready()) {
+                            // The next command was sent before this one's reply: the client pipelines.
+                            pipelined.incrementAndGet();
+                        }
                         from = between(line);
                         rcpts.clear();
                         send(out, "250 2.1.0 Ok");

@@ -65,8 +65,11 @@ public class TlsEvents {
         }
     }
 
-    /** Publishes the connection's outcome, and an alert when a required-TLS failure is due one. */
-    public void outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now) {
+    /**
+     * Publishes the connection's outcome, and an alert when a required-TLS failure is due one
+     * and {@code alerts} (the global setting "alert on required-TLS failure") is on.
+     */
+    public void outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
         Map<String, Object> e = new LinkedHashMap<>();
         e.put("direction", "outbound");
         e.put("dcid", c.dcid());
@@ -84,12 +87,13 @@ public class TlsEvents {
         e.put("verification", r.verification());
         e.put("time", now.toString());
         publish(OUTCOME_TYPE, Topics.TLS_OUTCOMES, c.domain(), e);
-        if (r.alert()) {
+        if (r.alert() && alerts) {
             coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType(), now).forEach(this::alert);
         }
     }
 
-    private static String result(OutboundTlsMode mode, SmtpDeliveryAttempt.Result r) {
+    /** The event's {@code result}: success, failure, plaintext-fallback or not-attempted. */
+    public static String result(OutboundTlsMode mode, SmtpDeliveryAttempt.Result r) {
         if (!mode.attemptsTls()) {
             return "not-attempted";
         }

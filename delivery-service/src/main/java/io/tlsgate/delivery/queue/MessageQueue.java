@@ -90,13 +90,31 @@ public class MessageQueue {
         }
     }
 
+    /** What delivery needs of a message: the envelope sender, when it arrived, and the content. */
+    public record Content(String mailFrom, java.time.Instant receivedAt, byte[] data) {}
+
+    /** The message's content for delivery; empty when it is gone. */
+    public Optional<Content> content(long mid) {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement ps = c.prepareStatement("select mail_from, received_at, data from message where mid = ?")) {
+            ps.setLong(1, mid);
+            try (ResultSet r = ps.executeQuery()) {
+                return r.next() ? Optional.of(new Content(r.getString(1), r.getTimestamp(2).toInstant(), r.getBytes(3)))
+                        : Optional.empty();
+            }
+        } catch (SQLException e) {
+            throw new QueueUnavailableException("could not read message " + mid, e);
+        }
+    }
+
     /** A queued message and its recipients, without the content. */
     public Optional<QueuedMessage> find(long mid) {
         try (Connection c = dataSource.getConnection();
                 PreparedStatement m = c.prepareStatement(
                         "select mid, mail_from, size, icid, listener, received_at, state from message where mid = ?");
                 PreparedStatement r = c.prepareStatement(
-                        "select rid, address, state from recipient where mid = ? order by rid")) {
+                        "select rid, address, state, attempts, next_attempt_at, last_reply from recipient where mid = ? "
+                                + "order by rid")) {
             m.setLong(1, mid);
             r.setLong(1, mid);
             try (ResultSet mr = m.executeQuery()) {
@@ -106,12 +124,13 @@ public class MessageQueue {
                 List<QueuedMessage.Recipient> rcpts = new ArrayList<>();
                 try (ResultSet rr = r.executeQuery()) {
                     while (rr.next()) {
-                        rcpts.add(new QueuedMessage.Recipient(rr.getInt(1), rr.getString(2), rr.getString(3)));
+                        rcpts.add(new QueuedMessage.Recipient(rr.getInt(1), rr.getString(2), rr.getString(3), rr.getInt(4),
+                                "QUEUED".equals(rr.getString(3)) ? rr.getTimestamp(5).toInstant() : null, rr.getString(6)));
                     }
                 }
                 return Optional.of(new QueuedMessage(mr.getLong("mid"), mr.getString("mail_from"), mr.getInt("size"),
                         mr.getLong("icid"), mr.getString("listener"), mr.getTimestamp("received_at").toInstant(),
-                        mr.getString("state"), rcpts));
+                        mr.getString("state"), rcpts, List.of()));
             }
         } catch (SQLException e) {
             throw new QueueUnavailableException("could not read the queue", e);

@@ -18,19 +18,22 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class MessageResource {
 
     private final MessageQueue queue;
+    private final Attempts attempts;
 
-    MessageResource(MessageQueue queue) {
+    MessageResource(MessageQueue queue, Attempts attempts) {
         this.queue = queue;
+        this.attempts = attempts;
     }
 
     @GET
     @Path("/{mid}")
     @RolesAllowed(Roles.READER)
-    @Operation(summary = "A queued message's envelope and per-recipient state (never its content)")
+    @Operation(summary = "A message's envelope, per-recipient state and delivery attempts with their TLS facts (never its content)")
     public Response get(@PathParam("mid") String midParam) {
         long mid = Params.longParam("mid", midParam, 0L, 1, Long.MAX_VALUE);
         return queue.find(mid)
-                .map(m -> Response.ok(m).build())
+                .map(m -> Response.ok(new QueuedMessage(m.mid(), m.mailFrom(), m.size(), m.icid(), m.listener(),
+                        m.receivedAt(), m.state(), m.recipients(), attempts.of(mid))).build())
                 .orElseGet(() -> Problem.of(Response.Status.NOT_FOUND, "no message with MID " + mid).toResponse());
     }
 }

@@ -5,8 +5,8 @@ import java.util.List;
 
 /** A message as the queue holds it (without its content). */
 public record QueuedMessage(long mid, String mailFrom, int size, long icid, String listener, Instant receivedAt,
-        String state, List<Recipient> recipients) {
+        String state, List<Recipient> recipients, List<Attempts.Attempt> attempts) {
 
     /** One recipient of a message; {@code rid} is its index, as in the mail log's {@code RID [n]}. */
-    public record Recipient(int rid, String address, String state) {}
+    public record Recipient(int rid, String address, String state, int attempts, Instant nextAttemptAt, String lastReply) {}
 }

@@ -19,11 +19,13 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509KeyManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -36,10 +38,22 @@ public final class SmtpDeliveryAttempt {
 
     /** Where to deliver and under which rules. */
     public record Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
-            String routeHost, OutboundTlsMode mode, List<X509Certificate> trustAnchors, String heloName) {}
+            String routeHost, OutboundTlsMode mode, List<X509Certificate> trustAnchors, String heloName,
+            X509KeyManager clientKey) {}
 
-    /** A message for one domain. */
-    public record Message(String mailFrom, List<String> rcptTo, byte[] data) {}
+    /**
+     * A message for one domain.
+     *
+     * @param rids the recipients' indexes in the message, for the log ({@code RID [0, 2]})
+     */
+    public record Message(long mid, List<Integer> rids, String mailFrom, List<String> rcptTo, byte[] data) {
+
+        public Message {
+            if (rids.size() != rcptTo.size()) {
+                throw new IllegalArgumentException("one RID per recipient");
+            }
+        }
+    }
 
     /** What happened: the TLS outcome, per-recipient replies, and the mail-log lines. */
     public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
@@ -59,10 +73,11 @@ public final class SmtpDeliveryAttempt {
     }
 
     public Result run(Target t, Message m) throws IOException {
-        log.add("New SMTP DCID " + dcid + " address " + t.host() + " port " + t.port());
         try (Socket plain = new Socket()) {
             plain.connect(new InetSocketAddress(t.host(), t.port()), 10_000);
             plain.setSoTimeout(30_000);
+            log.add("New SMTP DCID " + dcid + " interface " + plain.getLocalAddress().getHostAddress() + " address "
+                    + t.host() + " port " + t.port());
             Conn c = new Conn(plain);
             String greeting = c.reply();
             if (!greeting.startsWith("220")) {
@@ -85,7 +100,9 @@ public final class SmtpDeliveryAttempt {
             if (s.action() == Action.SEND_PLAINTEXT && s.helo()) {
                 c.send("HELO " + t.heloName());
                 c.reply();
+                ehlo = "";
             }
+            c.ehlo = ehlo;
             return finish(t, s, c, m, null);
         }
     }
@@ -96,7 +113,7 @@ public final class SmtpDeliveryAttempt {
         TrustCheck trust = new TrustCheck(t.trustAnchors());
         try {
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, new TrustManager[] {trust}, null);
+            ctx.init(t.clientKey() == null ? null : new KeyManager[] {t.clientKey()}, new TrustManager[] {trust}, null);
             ssl = (SSLSocket) ctx.getSocketFactory().createSocket(plain, t.connectedName(), t.port(), false);
             ssl.setUseClientMode(true);
             ssl.startHandshake();
@@ -152,27 +169,49 @@ public final class SmtpDeliveryAttempt {
         if (c != null && m != null && (s.action() == Action.SEND_PLAINTEXT || s.action() == Action.SEND_ENCRYPTED)) {
             if (s.action() == Action.SEND_ENCRYPTED) {
                 c.send("EHLO " + t.heloName());
-                c.reply();
+                c.ehlo = c.reply();
             }
-            log.add("Delivery start DCID " + dcid + " to " + m.rcptTo().size() + " recipient(s)");
-            c.send("MAIL FROM:<" + m.mailFrom() + ">");
-            c.reply();
-            int accepted = 0;
-            for (String r : m.rcptTo()) {
-                c.send("RCPT TO:<" + r + ">");
-                String reply = c.reply();
-                rcptReplies.add(reply);
-                if (reply.startsWith("2")) {
-                    accepted++;
+            log.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
+            boolean pipelining = advertises(c.ehlo, "PIPELINING");
+            String mailReply;
+            if (pipelining) {
+                // RFC 2920: MAIL and every RCPT in one write, then the replies in order.
+                StringBuilder batch = new StringBuilder("MAIL FROM:<" + m.mailFrom() + ">\r\n");
+                m.rcptTo().forEach(r -> batch.append("RCPT TO:<").append(r).append(">\r\n"));
+                c.write(batch.toString());
+                mailReply = c.reply();
+                for (int i = 0; i < m.rcptTo().size(); i++) {
+                    rcptReplies.add(c.reply());
+                }
+            } else {
+                c.send("MAIL FROM:<" + m.mailFrom() + ">");
+                mailReply = c.reply();
+                if (mailReply.startsWith("2")) {
+                    for (String r : m.rcptTo()) {
+                        c.send("RCPT TO:<" + r + ">");
+                        rcptReplies.add(c.reply());
+                    }
                 }
             }
-            if (accepted > 0) {
+            if (!mailReply.startsWith("2")) {
+                // The sender was refused: that reply is every recipient's.
+                rcptReplies.clear();
+                m.rcptTo().forEach(r -> rcptReplies.add(mailReply));
+            }
+            List<Integer> accepted = new ArrayList<>();
+            for (int i = 0; i < rcptReplies.size(); i++) {
+                if (rcptReplies.get(i).startsWith("2")) {
+                    accepted.add(m.rids().get(i));
+                }
+            }
+            if (!accepted.isEmpty()) {
                 c.send("DATA");
-                if (c.reply().startsWith("354")) {
+                dataReply = c.reply();
+                if (dataReply.startsWith("354")) {
                     c.data(m.data());
                     dataReply = c.reply();
                     if (dataReply.startsWith("2")) {
-                        log.add("Message done DCID " + dcid + " to " + accepted + " recipient(s)");
+                        log.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
                     }
                 }
             }
@@ -279,6 +318,8 @@ public final class SmtpDeliveryAttempt {
     private static final class Conn {
         private final BufferedReader in;
         private final OutputStream out;
+        /** The EHLO reply that applies to the transaction (after STARTTLS: the second one). */
+        String ehlo = "";
 
         Conn(Socket s) throws IOException {
             in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
@@ -286,7 +327,11 @@ public final class SmtpDeliveryAttempt {
         }
 
         void send(String line) throws IOException {
-            out.write((line + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            write(line + "\r\n");
+        }
+
+        void write(String lines) throws IOException {
+            out.write(lines.getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
         }
 

@@ -38,11 +38,11 @@ class TlsEventsTest {
             for (long dcid = 1; dcid <= 3; dcid++) {
                 SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(dcid).run(
                         new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx." + domain, domain, List.of("mx." + domain),
-                                null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example"),
-                        new SmtpDeliveryAttempt.Message("a@example.com", List.of("b@" + domain),
+                                null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null),
+                        new SmtpDeliveryAttempt.Message(100L + dcid, List.of(0), "a@example.com", List.of("b@" + domain),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 events.outcome(new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(),
-                        domain, OutboundTlsMode.REQUIRED, domain), r, Instant.now());
+                        domain, OutboundTlsMode.REQUIRED, domain), r, Instant.now(), true);
             }
         }
         ConsumerRecord<String, byte[]> outcome = KafkaRecords.await(Topics.TLS_OUTCOMES, r -> domain.equals(r.key()),

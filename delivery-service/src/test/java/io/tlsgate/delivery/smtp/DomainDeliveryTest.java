@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 /** MX order, failover to the next host on TLS and connection failures, null MX, implicit MX, over DNS and sockets. */
 class DomainDeliveryTest {
 
-    private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message("a@example.com",
+    private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message(1, List.of(0), "a@example.com",
             List.of("b@failover.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII));
 
     @Test
@@ -51,13 +51,18 @@ class DomainDeliveryTest {
                 ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", context(kp, leaf, root)),
                         InetAddress.getByName("127.0.0.3"), port)) {
             AtomicLong dcid = new AtomicLong();
-            DomainDelivery.Outcome o = new DomainDelivery(new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet)
-                    .deliver("failover.test", OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), "gateway.example",
-                            MESSAGE);
+            DomainDelivery d = new DomainDelivery(new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet);
+            DomainDelivery.Plan plan = d.plan("failover.test", List.of(), List.of(), true, null);
+            assertEquals(List.of("mx0.failover.test", "mx1.failover.test", "mx2.failover.test"), plan.mxNames());
+            DomainDelivery.Outcome o = d.deliver("failover.test", plan,
+                    new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), null), "gateway.example",
+                    MESSAGE);
             assertTrue(o.delivered(), o.toString());
             // mx0 (preference 5) has nobody listening: a connection error; mx1 has no STARTTLS; mx2 works.
-            assertEquals(2, o.attempts().size(), "two SMTP sessions: mx1 refused TLS, mx2 delivered");
-            assertEquals(Action.TEMPFAIL, o.attempts().get(0).action());
+            assertEquals(3, o.attempts().size(), "a connection error, then two SMTP sessions: mx1 refused TLS, mx2 delivered");
+            assertTrue(o.attempts().get(0).error().startsWith("Connection Error: DCID 1 domain: failover.test IP: 127.0.0.4"),
+                    o.attempts().get(0).error());
+            assertEquals(Action.TEMPFAIL, o.attempts().get(1).result().action());
             assertTrue(o.last().encrypted());
             assertTrue(mx1.received().isEmpty(), "nothing sent in plaintext under REQUIRED_VERIFY");
             assertEquals(1, mx2.received().size());
@@ -79,8 +84,15 @@ class DomainDeliveryTest {
         assertEquals("127.0.0.9", noMx.hosts().get(0).addresses().get(0).getHostAddress());
         MxResolver.Answer missing = r.resolve("missing.failover.test");
         assertTrue(missing.error().contains("does not exist"), missing.error());
-        assertFalse(new DomainDelivery(r, 25, () -> 1).deliver("nullmx.failover.test", OutboundTlsMode.NONE, List.of(),
+        DomainDelivery d = new DomainDelivery(r, 25, () -> 1);
+        DomainDelivery.Plan plan = d.plan("nullmx.failover.test", List.of(), List.of(), true, null);
+        assertTrue(plan.permanent(), "null MX: the recipients bounce at once");
+        assertFalse(d.deliver("nullmx.failover.test", plan, new DomainDelivery.Tls(OutboundTlsMode.NONE, List.of(), null),
                 "gateway.example", MESSAGE).delivered());
+        assertTrue(d.plan("missing.failover.test", List.of(), List.of(), true, null).permanent(), "no such domain");
+        DomainDelivery.Plan routed = d.plan("nullmx.failover.test", List.of("[127.0.0.9]"), List.of(2526), false, null);
+        assertEquals(1, routed.hops().size(), "a route with use_dns off: its hosts only");
+        assertEquals(2526, routed.hops().get(0).port());
     }
 
     private static SSLContext context(KeyPair kp, X509Certificate leaf, TestPki.Issued root) throws Exception {

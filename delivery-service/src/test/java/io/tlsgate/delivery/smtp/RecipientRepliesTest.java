@@ -16,8 +16,9 @@ class RecipientRepliesTest {
 
     private static SmtpDeliveryAttempt.Result send(ScriptedSmtpPeer peer, String... rcpts) throws Exception {
         return new SmtpDeliveryAttempt(7).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
-                "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, List.of(), "gateway.example"),
-                new SmtpDeliveryAttempt.Message("", List.of(rcpts), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII)));
+                "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, List.of(), "gateway.example", null),
+                new SmtpDeliveryAttempt.Message(9, java.util.stream.IntStream.range(0, rcpts.length).boxed().toList(), "",
+                        List.of(rcpts), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII)));
     }
 
     @Test
@@ -32,6 +33,24 @@ class RecipientRepliesTest {
             assertTrue(r.delivered());
             assertEquals(List.of("ok@peer.test"), peer.received().get(0).rcptTo());
             assertEquals("", peer.received().get(0).mailFrom(), "the null reverse-path");
+        }
+    }
+
+    @Test
+    void pipelinesMailAndRcptWhenOfferedAndNotOtherwise() throws Exception {
+        try (ScriptedSmtpPeer offers = new ScriptedSmtpPeer(Script.tls("pipe", null).noStarttls()
+                .rcpt("full@peer.test", "452 4.2.2 Mailbox full"));
+                ScriptedSmtpPeer plain = new ScriptedSmtpPeer(Script.tls("nopipe", null).noStarttls().noPipelining()
+                        .rcpt("full@peer.test", "452 4.2.2 Mailbox full"))) {
+            for (ScriptedSmtpPeer peer : List.of(offers, plain)) {
+                SmtpDeliveryAttempt.Result r = send(peer, "a@peer.test", "full@peer.test", "b@peer.test");
+                assertEquals(3, r.rcptReplies().size());
+                assertTrue(r.rcptReplies().get(1).startsWith("452"), "replies stay in order: " + r.rcptReplies());
+                assertEquals(List.of("a@peer.test", "b@peer.test"), peer.received().get(0).rcptTo());
+                assertTrue(r.log().contains("Message done DCID 7 MID 9 to RID [0, 2]"), r.log().toString());
+            }
+            assertEquals(1, offers.pipelinedTransactions(), "MAIL and the RCPTs in one write");
+            assertEquals(0, plain.pipelinedTransactions(), "one command at a time without PIPELINING");
         }
     }
 

@@ -107,8 +107,8 @@ class TlsModesOverSocketsTest {
         SmtpDeliveryAttempt.Result result = new SmtpDeliveryAttempt(dcid).run(
                 new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
                         List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), List.of(root.certificate()),
-                        "gateway.example"),
-                new SmtpDeliveryAttempt.Message("sender@example.com", List.of("user@peer.test"),
+                        "gateway.example", null),
+                new SmtpDeliveryAttempt.Message(7, List.of(0), "sender@example.com", List.of("user@peer.test"),
                         "Subject: test\r\n\r\n.leading dot\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));
 
         Action action = Action.valueOf(r[7]);
@@ -139,7 +139,7 @@ class TlsModesOverSocketsTest {
             }
             assertTrue(tlsLines.get(i).matches(pattern), tlsLines.get(i) + " should match " + pattern);
         }
-        assertTrue(result.log().get(0).startsWith("New SMTP DCID " + dcid + " address 127.0.0.1 port "));
+        assertTrue(result.log().get(0).startsWith("New SMTP DCID " + dcid + " interface 127.0.0.1 address 127.0.0.1 port "));
     }
 
     private static TestPki.Issued issued(TestPki.Spec spec) {

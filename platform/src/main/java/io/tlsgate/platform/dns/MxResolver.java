@@ -76,7 +76,8 @@ public final class MxResolver {
         return new Answer(List.copyOf(hosts), false, implicit, null);
     }
 
-    private List<InetAddress> addresses(String host) {
+    /** A host's AAAA and A addresses (empty when it has none or the lookup failed). */
+    public List<InetAddress> addresses(String host) {
         List<InetAddress> out = new ArrayList<>();
         for (int type : new int[] {Type.AAAA, Type.A}) {
             Record[] rs = lookup(host, type).run();

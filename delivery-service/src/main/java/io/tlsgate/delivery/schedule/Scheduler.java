@@ -1,0 +1,384 @@
+package io.tlsgate.delivery.schedule;
+
+import io.grpc.StatusRuntimeException;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.core.tls.OutboundTlsDecision.Action;
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.delivery.DeliveryConfig;
+import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.queue.Attempts;
+import io.tlsgate.delivery.queue.Claims;
+import io.tlsgate.delivery.queue.MessageQueue;
+import io.tlsgate.delivery.queue.NewMessage;
+import io.tlsgate.delivery.queue.QueueUnavailableException;
+import io.tlsgate.delivery.smtp.DomainDelivery;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.delivery.upstream.CertClient;
+import io.tlsgate.delivery.upstream.PolicyClient;
+import io.tlsgate.platform.dns.MxResolver;
+import io.tlsgate.proto.policy.v1.BounceProfile;
+import io.tlsgate.proto.policy.v1.NextHop;
+import io.tlsgate.proto.policy.v1.OutboundPolicy;
+import io.tlsgate.proto.policy.v1.OutboundSettings;
+import io.tlsgate.proto.policy.v1.Route;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * Delivery workers: each claims due recipients (grouped by message and domain, leased, see
+ * {@link Claims}), asks policy-service for the domain's outbound policy, route and bounce
+ * profile, cert-service for trust anchors and the client certificate, delivers over SMTP
+ * along the route or MX hosts with the mode's TLS rules, and records per recipient:
+ * delivered, deferred under the bounce profile's back-off, or bounced (with a DSN to the
+ * sender when the profile says so). Writes the mail-log lines and one TLS event per
+ * connection.
+ */
+@ApplicationScoped
+public class Scheduler {
+
+    private static final Logger LOG = Logger.getLogger("io.tlsgate.maillog");
+    private static final Pattern ENHANCED = Pattern.compile("^([245])\\d\\d[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\s*(.*)$",
+            Pattern.DOTALL);
+    private static final Duration UPSTREAM_RETRY = Duration.ofMinutes(1);
+
+    private final DeliveryConfig config;
+    private final Claims claims;
+    private final MessageQueue queue;
+    private final Attempts attempts;
+    private final PolicyClient policy;
+    private final CertClient certs;
+    private final TlsEvents events;
+    private final DomainDelivery delivery;
+    private final String heloName;
+    private final String worker = host() + "-" + UUID.randomUUID().toString().substring(0, 8);
+    private final List<Thread> threads = new ArrayList<>();
+    private volatile boolean running;
+
+    Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
+            TlsEvents events, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+        this.config = config;
+        this.claims = claims;
+        this.queue = queue;
+        this.attempts = attempts;
+        this.policy = policy;
+        this.certs = certs;
+        this.events = events;
+        this.delivery = new DomainDelivery(new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid);
+        this.heloName = config.heloName().orElse(host());
+    }
+
+    void start(@Observes StartupEvent ignored) {
+        if (!config.schedulerEnabled()) {
+            LOG.info("delivery scheduler is off (tlsgate.delivery.scheduler-enabled=false)");
+            return;
+        }
+        running = true;
+        for (int i = 0; i < config.workers(); i++) {
+            Thread t = new Thread(this::work, "delivery-worker-" + i);
+            t.setDaemon(true);
+            threads.add(t);
+            t.start();
+        }
+        LOG.infof("delivery scheduler: %d workers as %s, EHLO %s", config.workers(), worker, heloName);
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        running = false;
+        threads.forEach(Thread::interrupt);
+        for (Thread t : threads) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private void work() {
+        while (running) {
+            try {
+                long claimed = System.nanoTime();
+                List<Claims.Work> due = claims.claim(worker, config.claimBatch(), config.lease());
+                for (Claims.Work w : due) {
+                    // Work whose lease is half gone is left to run out and be claimed again,
+                    // rather than delivered late by a worker that may no longer hold it.
+                    if (!running || System.nanoTime() - claimed > config.lease().toNanos() / 2) {
+                        break;
+                    }
+                    deliverSafely(w);
+                }
+                if (due.isEmpty()) {
+                    Thread.sleep(config.pollInterval().toMillis());
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (QueueUnavailableException e) {
+                LOG.warnf("delivery queue unavailable: %s", e.getMessage());
+                sleep(config.pollInterval().multipliedBy(5));
+            }
+        }
+    }
+
+    private void deliverSafely(Claims.Work w) {
+        try {
+            deliver(w);
+        } catch (QueueUnavailableException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "MID %d: delivery to %s failed unexpectedly", w.mid(), w.domain());
+            claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), "451 4.3.0 internal error");
+        }
+    }
+
+    /** Delivers one message to one domain and records the result of every recipient. */
+    void deliver(Claims.Work w) {
+        Optional<MessageQueue.Content> content = queue.content(w.mid());
+        if (content.isEmpty()) {
+            return;
+        }
+        MessageQueue.Content m = content.get();
+        Instant now = Instant.now();
+        OutboundSettings settings;
+        OutboundPolicy p;
+        Route route;
+        try {
+            settings = policy.settings();
+            p = policy.outbound(w.domain());
+            route = policy.route(w.domain());
+        } catch (StatusRuntimeException e) {
+            // Without the policy nobody knows whether TLS is required: wait rather than guess.
+            deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
+            return;
+        }
+        OutboundTlsMode mode = OutboundTlsMode.valueOf(p.getTls().name());
+        RetrySchedule schedule = schedule(settings, p.getBounceProfile());
+        boolean hardBounces = profile(settings, p.getBounceProfile()).getSendHardBounces();
+        CertClient.Material tls = new CertClient.Material(List.of(), null, null);
+        if (mode.attemptsTls()) {
+            try {
+                tls = certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
+            } catch (StatusRuntimeException | IllegalStateException e) {
+                if (mode.verifiesCertificate()) {
+                    deferUpstream(w, "451 4.4.3 cert-service unavailable: " + e.getMessage());
+                    return;
+                }
+                LOG.warnf("cert-service unavailable (%s): %s mode goes on without a client certificate", e.getMessage(), mode);
+            }
+        }
+        DomainDelivery.Plan plan = delivery.plan(w.domain(), route.getHopsList().stream().map(NextHop::getHost).toList(),
+                route.getHopsList().stream().map(NextHop::getPort).toList(), route.getUseDns() || route.getHopsCount() == 0,
+                preference(p));
+        SmtpDeliveryAttempt.Message message = new SmtpDeliveryAttempt.Message(w.mid(), w.rids(), m.mailFrom(), w.addresses(),
+                m.data());
+        DomainDelivery.Outcome o = delivery.deliver(w.domain(), plan, new DomainDelivery.Tls(mode, tls.anchors(), tls.clientKey()),
+                heloName, message);
+
+        String modeSource = p.getSourcesOrDefault("tls", p.getMatchedKey());
+        for (DomainDelivery.Tried t : o.attempts()) {
+            if (t.result() != null) {
+                t.result().log().forEach(LOG::info);
+                events.outcome(new TlsEvents.Connection(t.dcid(), List.of(w.mid()), t.ip(), t.host(), t.port(), w.domain(), mode,
+                        modeSource), t.result(), now, settings.getAlertOnRequiredTlsFailure());
+            } else {
+                LOG.info(t.error());
+            }
+        }
+
+        Map<Integer, String> delivered = new LinkedHashMap<>();
+        Map<Integer, String> bounced = new LinkedHashMap<>();
+        Map<Integer, String> deferred = new LinkedHashMap<>();
+        classify(w, mode, plan, o, delivered, bounced, deferred);
+        long dcid = o.attempts().isEmpty() ? 0 : o.attempts().get(o.attempts().size() - 1).dcid();
+        int attempt = w.attempts() + 1;
+        Map<Instant, List<Integer>> retries = new LinkedHashMap<>();
+        for (Map.Entry<Integer, String> d : new ArrayList<>(deferred.entrySet())) {
+            Optional<Instant> next = schedule.next(attempt, m.receivedAt(), now);
+            if (next.isPresent()) {
+                retries.computeIfAbsent(next.get(), k -> new ArrayList<>()).add(d.getKey());
+            } else {
+                deferred.remove(d.getKey());
+                bounced.put(d.getKey(), "554 5.4.7 Delivery time expired after " + attempt + " attempt(s): " + text(d.getValue()));
+            }
+        }
+        record(w, o, mode, modeSource, delivered, bounced, deferred);
+
+        if (!delivered.isEmpty()) {
+            claims.finish(worker, w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED,
+                    delivered.values().iterator().next());
+        }
+        for (Map.Entry<Instant, List<Integer>> r : retries.entrySet()) {
+            String reply = deferred.get(r.getValue().get(0));
+            claims.defer(worker, w.mid(), r.getValue(), r.getKey(), reply);
+            LOG.infof("Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), r.getValue(), status(reply), text(reply));
+        }
+        if (!bounced.isEmpty()) {
+            List<Dsn.Failed> failed = new ArrayList<>();
+            for (Map.Entry<Integer, String> b : bounced.entrySet()) {
+                claims.finish(worker, w.mid(), List.of(b.getKey()), Claims.Result.BOUNCED, b.getValue());
+                LOG.infof("Bounced: DCID %d MID %d to RID [%d] - %s - %s", dcid, w.mid(), b.getKey(), status(b.getValue()),
+                        text(b.getValue()));
+                failed.add(new Dsn.Failed(w.addresses().get(w.rids().indexOf(b.getKey())), status(b.getValue()), b.getValue(),
+                        o.last() == null || o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host()));
+            }
+            if (hardBounces && !m.mailFrom().isEmpty()) {
+                bounce(w.mid(), m.mailFrom(), failed);
+            }
+        }
+    }
+
+    /** Sorts the recipients into delivered, bounced and deferred, each with the reply that decided it. */
+    private static void classify(Claims.Work w, OutboundTlsMode mode, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
+            Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
+        SmtpDeliveryAttempt.Result last = o.last();
+        if (last != null && last.action() != Action.TEMPFAIL && last.rcptReplies().size() == w.rids().size()) {
+            for (int i = 0; i < w.rids().size(); i++) {
+                int rid = w.rids().get(i);
+                String reply = last.rcptReplies().get(i);
+                if (reply.startsWith("2")) {
+                    String data = last.dataReply() == null ? "451 4.4.2 connection lost during DATA" : last.dataReply();
+                    (data.startsWith("2") ? delivered : data.startsWith("5") ? bounced : deferred).put(rid, data);
+                } else {
+                    (reply.startsWith("5") ? bounced : deferred).put(rid, reply);
+                }
+            }
+            return;
+        }
+        String reply;
+        if (last != null && last.action() == Action.TEMPFAIL && o.attempts().stream().allMatch(t -> t.result() != null)) {
+            reply = mode.requiresTls() ? "421 4.7.5 TLS required by policy" : "421 4.7.0 TLS negotiation failed";
+        } else if (o.attempts().isEmpty() && plan.permanent()) {
+            reply = plan.error() != null && plan.error().startsWith("null MX") ? "550 5.1.10 " + plan.error()
+                    : "550 5.1.2 Bad destination host: " + plan.error();
+        } else if (o.attempts().isEmpty()) {
+            reply = "451 4.4.3 " + (plan.error() == null ? "no host to deliver to" : plan.error());
+        } else {
+            reply = "421 4.4.1 " + (o.error() == null ? "connection failed" : o.error());
+        }
+        for (int rid : w.rids()) {
+            (reply.startsWith("5") ? bounced : deferred).put(rid, reply);
+        }
+    }
+
+    private void record(Claims.Work w, DomainDelivery.Outcome o, OutboundTlsMode mode, String modeSource,
+            Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
+        String finalOutcome = delivered.size() == w.rids().size() ? "delivered" : bounced.size() == w.rids().size() ? "bounced"
+                : deferred.size() == w.rids().size() ? "deferred" : "partly";
+        String finalReply = !delivered.isEmpty() ? delivered.values().iterator().next()
+                : !deferred.isEmpty() ? deferred.values().iterator().next() : bounced.values().iterator().next();
+        if (o.attempts().isEmpty()) {
+            attempts.record(w.mid(), new Attempts.Attempt(0, Instant.now(), w.rids(), w.domain(), null, null, null,
+                    new Attempts.Tls(mode.name(), modeSource, null, null, null, null, null), finalOutcome, finalReply));
+            return;
+        }
+        for (int i = 0; i < o.attempts().size(); i++) {
+            DomainDelivery.Tried t = o.attempts().get(i);
+            boolean lastOne = i == o.attempts().size() - 1;
+            SmtpDeliveryAttempt.Result r = t.result();
+            Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), modeSource, null, null, null, null, null)
+                    : new Attempts.Tls(mode.name(), modeSource, TlsEvents.result(mode, r), r.protocol(), r.cipher(),
+                            r.verification(), r.resultType());
+            attempts.record(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
+                    tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
+                            : "TLS: " + r.resultType()));
+        }
+    }
+
+    private void bounce(long mid, String sender, List<Dsn.Failed> failed) {
+        Path file = null;
+        try {
+            file = Files.createTempFile("tlsgate-dsn-", ".eml");
+            Files.write(file, Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC)));
+            long dsn = queue.enqueue(new NewMessage("", List.of(sender), file, Files.size(file), 0, null,
+                    NewMessage.TlsFacts.NONE));
+            LOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsn, mid, failed.size());
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.warnf("MID %d: no DSN could be queued for %s: %s", mid, sender, e.getMessage());
+        } finally {
+            if (file != null) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException ignored) {
+                    // a temp file
+                }
+            }
+        }
+    }
+
+    private void deferUpstream(Claims.Work w, String reply) {
+        claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), reply);
+        LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply));
+    }
+
+    private static BounceProfile profile(OutboundSettings s, String name) {
+        return s.getBounceProfilesList().stream().filter(b -> b.getName().equals(name)).findFirst()
+                .or(() -> s.getBounceProfilesList().stream().filter(b -> b.getName().equals("default")).findFirst())
+                .orElse(BounceProfile.newBuilder().setName("built-in").setMaxRetries(100).setMaxTimeInQueueSeconds(5 * 86_400)
+                        .setInitialRetrySeconds(60).setMaxRetrySeconds(3600).setSendHardBounces(true).build());
+    }
+
+    private static RetrySchedule schedule(OutboundSettings s, String name) {
+        BounceProfile b = profile(s, name);
+        return new RetrySchedule(b.getMaxRetries(), Duration.ofSeconds(b.getMaxTimeInQueueSeconds()),
+                Duration.ofSeconds(b.getInitialRetrySeconds()), Duration.ofSeconds(b.getMaxRetrySeconds()));
+    }
+
+    private static DomainDelivery.IpPreference preference(OutboundPolicy p) {
+        return switch (p.getIpPreference()) {
+            case IPV4_ONLY -> DomainDelivery.IpPreference.IPV4_ONLY;
+            case IPV6_ONLY -> DomainDelivery.IpPreference.IPV6_ONLY;
+            case IPV6_PREFERRED -> DomainDelivery.IpPreference.IPV6_PREFERRED;
+            default -> DomainDelivery.IpPreference.IPV4_PREFERRED;
+        };
+    }
+
+    /** The enhanced status code of a reply ("5.1.1"), or one made from its basic code. */
+    static String status(String reply) {
+        Matcher m = ENHANCED.matcher(reply);
+        if (m.matches()) {
+            return m.group(2);
+        }
+        return reply.isEmpty() ? "4.0.0" : reply.charAt(0) + ".0.0";
+    }
+
+    /** A reply's text after the codes, on one line. */
+    static String text(String reply) {
+        Matcher m = ENHANCED.matcher(reply);
+        String t = m.matches() ? m.group(3) : reply.length() > 4 ? reply.substring(4) : reply;
+        return t.replaceAll("[\\r\\n]+\\d{3}[ -]", " ").replaceAll("[\\r\\n]+", " ").strip();
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String host() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (IOException e) {
+            return "localhost";
+        }
+    }
+}

@@ -1,0 +1,136 @@
+package io.tlsgate.delivery.upstream;
+
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.quarkus.runtime.ShutdownEvent;
+import io.tlsgate.delivery.DeliveryConfig;
+import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.proto.cert.v1.CertServiceGrpc;
+import io.tlsgate.proto.cert.v1.CertificateBundle;
+import io.tlsgate.proto.cert.v1.GetBundleRequest;
+import io.tlsgate.proto.cert.v1.GetTrustRequest;
+import io.tlsgate.proto.cert.v1.TrustBundle;
+import io.tlsgate.proto.cert.v1.TrustedCa;
+import io.tlsgate.proto.policy.v1.TrustedCaMode;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509KeyManager;
+import javax.net.ssl.X509TrustManager;
+
+/**
+ * delivery-service's view of cert-service: the trust anchors the verify modes use (the
+ * system bundle and/or the operator's CAs, per the trusted-CA mode) and the client
+ * certificate of the outbound slot, fetched over gRPC with the service token and kept for
+ * {@code tlsgate.delivery.cert-refresh} (a rotation applies to connections opened after
+ * that). The private key lives only in memory, in the key manager; it is never logged.
+ */
+@ApplicationScoped
+public class CertClient {
+
+    /** What a TLS connection needs: the anchors and, when a certificate is assigned, the client key. */
+    public record Material(List<X509Certificate> anchors, X509KeyManager clientKey, String clientCertificate) {}
+
+    private static final List<X509Certificate> SYSTEM = systemAnchors();
+
+    private final ManagedChannel channel;
+    private final DeliveryConfig config;
+    private volatile Cached cached;
+
+    private record Cached(String slot, TrustedCaMode mode, long until, Material material) {}
+
+    CertClient(DeliveryConfig config, ServiceTokenClientInterceptor token) {
+        this.config = config;
+        this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        channel.shutdownNow();
+    }
+
+    /** The anchors for {@code mode} and the client key of {@code slot} (none when only the demo certificate is there). */
+    public Material material(String slot, TrustedCaMode mode) {
+        Cached c = cached;
+        long now = System.nanoTime();
+        if (c != null && c.slot().equals(slot) && c.mode() == mode && now - c.until() < 0) {
+            return c.material();
+        }
+        var stub = CertServiceGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        List<X509Certificate> anchors = new ArrayList<>();
+        if (mode != TrustedCaMode.CUSTOM_ONLY) {
+            anchors.addAll(SYSTEM);
+        }
+        if (mode != TrustedCaMode.SYSTEM_ONLY) {
+            TrustBundle trust = stub.getTrust(GetTrustRequest.getDefaultInstance());
+            for (TrustedCa ca : trust.getCasList()) {
+                anchors.addAll(pem(ca.getPem()));
+            }
+        }
+        CertificateBundle bundle = stub.getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
+        X509KeyManager key = bundle.getAssigned() && !bundle.getDemo() ? keyManager(bundle) : null;
+        Material m = new Material(List.copyOf(anchors), key, key == null ? null : bundle.getCertificate());
+        cached = new Cached(slot, mode, now + config.certRefresh().toNanos(), m);
+        return m;
+    }
+
+    private static X509KeyManager keyManager(CertificateBundle b) {
+        try {
+            PrivateKey key = KeyFactory.getInstance(b.getKeyAlgorithm())
+                    .generatePrivate(new PKCS8EncodedKeySpec(b.getPrivateKeyPkcs8().toByteArray()));
+            CertificateFactory f = CertificateFactory.getInstance("X.509");
+            List<Certificate> chain = new ArrayList<>();
+            for (var der : b.getChainList()) {
+                chain.add(f.generateCertificate(new ByteArrayInputStream(der.toByteArray())));
+            }
+            char[] pw = new char[0];
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry("outbound", key, pw, chain.toArray(new Certificate[0]));
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pw);
+            return (X509KeyManager) kmf.getKeyManagers()[0];
+        } catch (GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException("the certificate of slot " + b.getSlot() + " cannot be used: " + e.getMessage(), e);
+        }
+    }
+
+    private static List<X509Certificate> pem(String pem) {
+        try {
+            List<X509Certificate> out = new ArrayList<>();
+            for (Certificate c : CertificateFactory.getInstance("X.509")
+                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
+                out.add((X509Certificate) c);
+            }
+            return out;
+        } catch (GeneralSecurityException e) {
+            return List.of();
+        }
+    }
+
+    private static List<X509Certificate> systemAnchors() {
+        try {
+            TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            f.init((KeyStore) null);
+            return Arrays.stream(f.getTrustManagers()).filter(X509TrustManager.class::isInstance)
+                    .flatMap(t -> Arrays.stream(((X509TrustManager) t).getAcceptedIssuers())).toList();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
