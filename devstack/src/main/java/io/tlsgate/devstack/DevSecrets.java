@@ -63,6 +63,10 @@ final class DevSecrets {
         return values.getProperty(ADMIN);
     }
 
+    String serviceToken() {
+        return values.getProperty(SERVICE);
+    }
+
     String dbPassword() {
         return values.getProperty(DB_PASSWORD);
     }

@@ -212,12 +212,17 @@ public final class DevStack {
 
     /** Starts a service again (after a kill or stop) with the same settings and waits until it is ready. */
     void restart(String name) throws Exception {
+        restart(name, Map.of());
+    }
+
+    /** Starts a service again with some settings changed for this run only. */
+    void restart(String name, Map<String, String> env) throws Exception {
         ChildProcess old = services.get(name);
         if (old != null && old.isAlive()) {
             old.stop(20);
         }
         children.remove(old);
-        services.put(name, launch(name));
+        services.put(name, launch(name, env));
         awaitReady(name);
     }
 
@@ -239,8 +244,13 @@ public final class DevStack {
     }
 
     private ChildProcess launch(String name) throws IOException {
+        return launch(name, Map.of());
+    }
+
+    private ChildProcess launch(String name, Map<String, String> overrides) throws IOException {
         int base = SERVICES.stream().filter(e -> e.getKey().equals(name)).findFirst().orElseThrow().getValue();
         Map<String, String> env = new HashMap<>(baseEnv);
+        env.putAll(overrides);
         env.put("QUARKUS_HTTP_PORT", String.valueOf(options.port(base)));
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));

@@ -57,10 +57,31 @@ public final class KafkaRecords {
         return n;
     }
 
+    /**
+     * Every record on {@code topic} of the broker at {@code bootstrap}, from its beginning,
+     * read until {@code enough} holds for them or {@code timeout} passes (then what was read).
+     */
+    public static List<ConsumerRecord<String, byte[]>> readUntil(String bootstrap, String topic,
+            Predicate<List<ConsumerRecord<String, byte[]>>> enough, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<ConsumerRecord<String, byte[]>> all = new java.util.ArrayList<>();
+        try (KafkaConsumer<String, byte[]> consumer = fromTheBeginning(bootstrap)) {
+            consumer.subscribe(List.of(topic));
+            while (System.nanoTime() < deadline && !enough.test(all)) {
+                consumer.poll(Duration.ofMillis(200)).forEach(all::add);
+            }
+        }
+        return all;
+    }
+
     /** A consumer in a fresh group that reads topics from their beginning. */
     private static KafkaConsumer<String, byte[]> fromTheBeginning() {
+        return fromTheBeginning(TlsgateTestResources.kafkaBootstrapServers());
+    }
+
+    private static KafkaConsumer<String, byte[]> fromTheBeginning(String bootstrap) {
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, TlsgateTestResources.kafkaBootstrapServers());
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ConsumerConfig.GROUP_ID_CONFIG, "test-" + UUID.randomUUID());
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());

@@ -1,0 +1,564 @@
+package io.tlsgate.devstack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
+import io.tlsgate.proto.delivery.v1.EnqueueChunk;
+import io.tlsgate.proto.delivery.v1.EnqueueReply;
+import io.tlsgate.proto.delivery.v1.Envelope;
+import io.tlsgate.testkit.KafkaRecords;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
+import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
+import io.tlsgate.testkit.TestDnsServer;
+import io.tlsgate.testkit.TestPki;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * delivery-service in the cluster, as an operator runs it: real policy-service (destination
+ * controls, bounce profile, alert setting), real cert-service (the trusted CA), PostgreSQL,
+ * a Kafka broker process, a DNS server on loopback for the MX records and scripted SMTP peers
+ * on loopback addresses. Messages go in through gRPC Enqueue; what comes out is read where an
+ * operator reads it: the peers, GET /api/v1/messages/{mid}, the mail log file, the Kafka topics.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DeliveryClusterIT {
+
+    private static final int OFFSET = 2000;
+    private static final Path TABLE = Path.of("..", "core", "src", "test", "resources", "tls", "outbound-decisions.csv");
+    private static final List<String> PEER_KINDS = List.of("no-esmtp", "no-starttls", "starttls-454", "handshake-fails", "valid",
+            "self-signed", "expired", "wrong-host", "mx-not-domain", "domain-not-mx");
+    private static final List<String> MODES = List.of("NONE", "PREFERRED", "REQUIRED", "PREFERRED_VERIFY", "REQUIRED_VERIFY",
+            "REQUIRED_VERIFY_HOSTED_DOMAINS");
+    private static final Pattern MAIL_LOG = Pattern.compile(".*\\[io\\.tlsgate\\.maillog\\] \\([^)]*\\) (.*)$");
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private static Path data;
+    private static DevStack stack;
+    private static DevSecrets secrets;
+    private static TestDnsServer dns;
+    private static TestPki.Issued root;
+    private static int smtpPort;
+    private static final Map<String, ScriptedSmtpPeer> PEERS = new LinkedHashMap<>();
+    private static ManagedChannel delivery;
+
+    @BeforeAll
+    static void cluster() throws Exception {
+        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
+        data = Files.createTempDirectory("tlsgate-delivery-it-");
+        dns = new TestDnsServer();
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.1.1"))) {
+            smtpPort = probe.getLocalPort();
+        }
+        Map<String, String> env = new HashMap<>();
+        env.put("TLSGATE_DNS_SERVER", dns.address());
+        env.put("TLSGATE_DELIVERY_SMTP_PORT", String.valueOf(smtpPort));
+        env.put("TLSGATE_DELIVERY_HELO_NAME", "gateway.tlsgate.test");
+        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        // A killed replica's work comes back after its lease: short here so the test is quick.
+        env.put("TLSGATE_DELIVERY_LEASE", "20s");
+        env.put("TLSGATE_DELIVERY_CERT_REFRESH", "1s");
+        stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
+                String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
+        stack.start();
+        secrets = DevSecrets.loadOrCreate(data);
+
+        root = TestPki.selfSignedCa("Cluster IT Peers Root", Duration.ofDays(30));
+        HttpResponse<String> ca = send("POST", 8082, "/api/v1/trusted-cas", "application/x-pem-file", root.certificatePem());
+        assertEquals(201, ca.statusCode(), ca.body());
+        // No retry during the test: a temporary failure stays queued with its next attempt an hour away.
+        ok(send("POST", 8081, "/api/v1/bounce-profiles", "application/json", "{\"name\":\"it\",\"maxRetries\":5,"
+                + "\"maxTimeInQueueSeconds\":86400,\"initialRetrySeconds\":3600,\"maxRetrySeconds\":3600,"
+                + "\"sendHardBounces\":false,\"sendDelayWarnings\":false}"));
+        for (String mode : MODES) {
+            ok(send("POST", 8081, "/api/v1/destinations", "application/json", "{\"key\":\"." + label(mode) + ".test\",\"tls\":\""
+                    + mode + "\",\"bounceProfile\":\"it\"}"));
+        }
+        startPeers();
+        delivery = ManagedChannelBuilder.forAddress("localhost", 8083 + OFFSET).usePlaintext()
+                .intercept(MetadataUtils.newAttachHeadersInterceptor(bearer(secrets.serviceToken()))).build();
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (delivery != null) {
+            delivery.shutdownNow();
+        }
+        for (ScriptedSmtpPeer p : PEERS.values()) {
+            p.close();
+        }
+        if (stack != null) {
+            stack.stop();
+        }
+        if (dns != null) {
+            dns.close();
+        }
+        try (var files = Files.walk(data)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+
+    /**
+     * The golden table of the six modes against the ten peers (core's outbound-decisions.csv),
+     * now through the whole path: one domain per row ({@code <peer>.<mode>.test}, its mode from
+     * a destination entry), MX on the peer's loopback address.
+     */
+    @Test
+    @Order(1)
+    void everyModeAgainstEveryPeerThroughTheCluster() throws Exception {
+        List<String[]> rows = table();
+        assertEquals(60, rows.size());
+        Map<String, Long> mids = new LinkedHashMap<>();
+        for (String[] r : rows) {
+            String domain = domain(r[1], r[0]);
+            mids.put(domain, enqueue("sender@origin.test", "user@" + domain, "X-Row: " + r[0] + " " + r[1]));
+        }
+        Map<String, JsonNode> messages = new LinkedHashMap<>();
+        for (Map.Entry<String, Long> e : mids.entrySet()) {
+            messages.put(e.getKey(), awaitAttempt(e.getValue(), Duration.ofSeconds(180)));
+        }
+        List<String> log = mailLog();
+        List<ConsumerRecord<String, byte[]>> outcomes = KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes",
+                rs -> mids.keySet().stream().allMatch(d -> rs.stream().anyMatch(x -> d.equals(x.key()))), Duration.ofSeconds(60));
+        List<ConsumerRecord<String, byte[]>> alerts = KafkaRecords.readUntil(kafka(), "tlsgate.tls-alerts",
+                rs -> false, Duration.ofSeconds(5));
+
+        List<String> failures = new ArrayList<>();
+        for (String[] r : rows) {
+            String domain = domain(r[1], r[0]);
+            try {
+                checkRow(r, domain, mids.get(domain), messages.get(domain), log, outcomes, alerts);
+            } catch (AssertionError e) {
+                failures.add(r[0] + " vs " + r[1] + ": " + e.getMessage());
+            }
+        }
+        assertTrue(failures.isEmpty(), failures.size() + " of 60 rows failed:\n" + String.join("\n", failures));
+    }
+
+    private void checkRow(String[] r, String domain, long mid, JsonNode m, List<String> log,
+            List<ConsumerRecord<String, byte[]>> outcomes, List<ConsumerRecord<String, byte[]>> alerts) throws Exception {
+        boolean sends = !r[7].equals("TEMPFAIL");
+        JsonNode attempts = m.get("attempts");
+        assertEquals(1, attempts.size(), "one connection (one MX): " + attempts);
+        JsonNode a = attempts.get(0);
+        long dcid = a.get("dcid").asLong();
+        JsonNode rcpt = m.get("recipients").get(0);
+        List<ScriptedSmtpPeer.Received> got = PEERS.get(r[1]).received().stream()
+                .filter(x -> new String(x.data(), StandardCharsets.US_ASCII).contains("X-Row: " + r[0] + " " + r[1] + "\r\n"))
+                .toList();
+        if (sends) {
+            assertEquals("DONE", m.get("state").asText(), "queue state");
+            assertEquals("DELIVERED", rcpt.get("state").asText());
+            assertEquals(1, got.size(), "the peer got it once");
+            assertEquals(r[8].equals("yes"), got.get(0).tls(), "encrypted");
+            assertEquals("delivered", a.get("outcome").asText());
+        } else {
+            assertEquals("QUEUED", m.get("state").asText(), "queue state");
+            assertEquals("QUEUED", rcpt.get("state").asText());
+            assertEquals(1, rcpt.get("attempts").asInt());
+            assertTrue(Instant.parse(rcpt.get("nextAttemptAt").asText()).isAfter(Instant.now().plusSeconds(3000)),
+                    "retried under the bounce profile (an hour): " + rcpt);
+            assertEquals(0, got.size(), "nothing may be sent");
+            assertEquals("deferred", a.get("outcome").asText());
+        }
+        // The attempt's TLS facts, as GET /messages/{mid} shows them.
+        JsonNode tls = a.get("tls");
+        assertEquals(r[0], tls.get("mode").asText());
+        assertEquals("." + label(r[0]) + ".test", tls.get("modeSource").asText());
+        assertEquals(r[10], tls.get("result").asText(), "attempt TLS result");
+        assertEquals(r[11], text(tls.get("failure")), "attempt TLS failure type");
+        assertEquals(r[12], tls.get("verification").asText(), "attempt verification");
+
+        // The mail log: the connection's lines, the TLS lines exactly as the table says.
+        String ip = a.get("ip").asText();
+        List<String> lines = log.stream().filter(l -> l.matches(".*DCID " + dcid + "\\b.*")).toList();
+        assertTrue(lines.contains("New SMTP DCID " + dcid + " interface 127.0.0.1 address " + ip + " port " + smtpPort)
+                || lines.stream().anyMatch(l -> l.startsWith("New SMTP DCID " + dcid + " interface ")
+                        && l.endsWith(" address " + ip + " port " + smtpPort)), "New SMTP line in " + lines);
+        List<String> expected = r[14].isEmpty() ? List.of() : Arrays.asList(r[14].split("\\|"));
+        List<String> tlsLines = lines.stream().filter(l -> l.matches("DCID \\d+ (TLS|IP) .*")).toList();
+        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + expected);
+        for (int i = 0; i < expected.size(); i++) {
+            String pattern = "DCID " + dcid + " " + Pattern.quote(expected.get(i))
+                    .replace("{protocol}", "\\E\\S+\\Q").replace("{cipher}", "\\E\\S+\\Q")
+                    .replace("{reference}", "\\E\\S+\\Q").replace("{detail}", "\\E.+\\Q").replace("{ip}", "\\E\\S+\\Q");
+            if (!r[5].equals("ok")) {
+                pattern = pattern.replace(r[5], "\\E.+\\Q");
+            }
+            assertTrue(tlsLines.get(i).matches(pattern), tlsLines.get(i) + " should match " + pattern);
+        }
+        if (sends) {
+            assertTrue(lines.contains("Delivery start DCID " + dcid + " MID " + mid + " to RID [0]"), lines.toString());
+            assertTrue(lines.contains("Message done DCID " + dcid + " MID " + mid + " to RID [0]"), lines.toString());
+        } else {
+            String code = r[0].startsWith("REQUIRED") ? "4.7.5 - TLS required by policy" : "4.7.0 - TLS negotiation failed";
+            assertTrue(lines.contains("Delayed: DCID " + dcid + " MID " + mid + " to RID [0] - " + code), lines.toString());
+        }
+
+        // One outcome event for the connection, and an alert only for the REQUIRED* failures.
+        List<JsonNode> events = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> o : outcomes) {
+            if (domain.equals(o.key())) {
+                events.add(JSON.readTree(o.value()));
+            }
+        }
+        assertEquals(1, events.size(), "one outcome event: " + events);
+        JsonNode e = events.get(0);
+        assertEquals(dcid, e.get("dcid").asLong());
+        assertEquals(mid, e.get("mids").get(0).asLong());
+        assertEquals(r[10], e.get("result").asText(), "event result");
+        assertEquals(r[11], text(e.get("resultType")), "event reason");
+        assertEquals(r[12], e.get("verification").asText(), "event verification");
+        assertEquals(r[0], e.get("mode").asText());
+        long alertCount = alerts.stream().filter(x -> domain.equals(x.key())).count();
+        assertEquals(r[13].equals("yes") ? 1 : 0, alertCount, "alerts on tlsgate.tls-alerts");
+    }
+
+    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    @Test
+    @Order(2)
+    void noAlertWhenTheGlobalSettingIsOff() throws Exception {
+        ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
+        try {
+            String domain = "quiet.required.test";
+            dns.mx(domain, 10, "mx." + domain).address("mx." + domain, "127.0.1.2"); // no-starttls peer
+            long mid = enqueue("sender@origin.test", "user@" + domain, "X-Row: quiet");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("QUEUED", m.get("state").asText());
+            KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes", rs -> rs.stream().anyMatch(x -> domain.equals(x.key())),
+                    Duration.ofSeconds(30)).stream().filter(x -> domain.equals(x.key())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no outcome event for " + domain));
+            assertEquals(0, KafkaRecords.readUntil(kafka(), "tlsgate.tls-alerts", rs -> false, Duration.ofSeconds(5)).stream()
+                    .filter(x -> domain.equals(x.key())).count(), "no alert with the setting off");
+        } finally {
+            ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":true}"));
+        }
+    }
+
+    /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
+    @Test
+    @Order(3)
+    void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
+        String domain = "valid.preferred.test";
+        stack.stopKafka();
+        List<Long> mids = new ArrayList<>();
+        try {
+            for (int i = 0; i < 10; i++) {
+                mids.add(enqueue("sender@origin.test", "user" + i + "@" + domain, "X-Row: kafka-down " + i));
+            }
+            for (long mid : mids) {
+                JsonNode m = awaitAttempt(mid, Duration.ofSeconds(120));
+                assertEquals("DONE", m.get("state").asText(), "delivered while Kafka is down: " + m);
+            }
+        } finally {
+            stack.startKafka();
+        }
+        List<ConsumerRecord<String, byte[]>> outcomes = KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes",
+                rs -> midsSeen(rs, domain).containsAll(mids), Duration.ofSeconds(120));
+        assertTrue(midsSeen(outcomes, domain).containsAll(mids), "buffered events after Kafka came back: saw "
+                + midsSeen(outcomes, domain) + ", wanted " + mids);
+    }
+
+    /**
+     * kill -9 of delivery-service with 1,000 messages queued and in flight: after a restart
+     * every message is delivered; duplicates only for the ones that were in flight.
+     */
+    @Test
+    @Order(4)
+    void killMinus9WithAThousandMessagesLosesNone() throws Exception {
+        String domain = "bulk.none.test";
+        InetAddress address = InetAddress.getByName("127.0.2.1");
+        dns.mx(domain, 10, "mx." + domain).address("mx." + domain, address.getHostAddress());
+        try (ScriptedSmtpPeer bulk = new ScriptedSmtpPeer(Script.tls("bulk", null).noStarttls(), address, smtpPort)) {
+            // Queue all 1,000 first (scheduler off), then let it run and kill it mid-way.
+            stack.restart("delivery-service", Map.of("TLSGATE_DELIVERY_SCHEDULER_ENABLED", "false"));
+            List<Long> mids = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                mids.add(enqueue("sender@origin.test", "user@" + domain, "X-Seq: " + i));
+            }
+            assertEquals(0, bulk.received().size());
+            stack.restart("delivery-service");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (bulk.received().size() < 150 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            stack.service("delivery-service").kill();
+            int atKill = bulk.received().size();
+            assertTrue(atKill >= 150 && atKill < 1000, "killed mid-way: " + atKill + " delivered at the kill");
+            stack.restart("delivery-service");
+
+            deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(300);
+            JsonNode queue = null;
+            while (System.nanoTime() < deadline) {
+                queue = JSON.readTree(ok(send("GET", 8083, "/api/v1/queue", null, null)));
+                if (queue.path("recipientsByState").path("QUEUED").asLong(0) == 0) {
+                    break;
+                }
+                Thread.sleep(500);
+            }
+            assertNotNull(queue);
+            assertEquals(0, queue.path("recipientsByState").path("QUEUED").asLong(0), "all delivered after the restart: " + queue);
+            Map<String, Long> seen = bulk.received().stream()
+                    .map(x -> seq(new String(x.data(), StandardCharsets.US_ASCII)))
+                    .collect(Collectors.groupingBy(s -> s, Collectors.counting()));
+            List<String> missing = new ArrayList<>();
+            for (int i = 0; i < 1000; i++) {
+                if (!seen.containsKey(String.valueOf(i))) {
+                    missing.add(String.valueOf(i));
+                }
+            }
+            assertTrue(missing.isEmpty(), "lost: " + missing);
+            long duplicates = bulk.received().size() - 1000L;
+            System.out.printf("kill -9 test: %d delivered before the kill, %d received in all, %d duplicates%n", atKill,
+                    bulk.received().size(), duplicates);
+            // Only work claimed by the killed replica can come twice: at most a claim batch per worker.
+            assertTrue(duplicates <= 8 * 50, duplicates + " duplicates");
+            for (long mid : List.of(mids.get(0), mids.get(999))) {
+                assertEquals("DONE", JSON.readTree(ok(send("GET", 8083, "/api/v1/messages/" + mid, null, null)))
+                        .get("state").asText());
+            }
+        }
+    }
+
+    // --- helpers
+
+    private static void startPeers() throws Exception {
+        Instant now = Instant.now();
+        List<String> domains = new ArrayList<>();
+        List<String> mxs = new ArrayList<>();
+        for (int i = 0; i < PEER_KINDS.size(); i++) {
+            String kind = PEER_KINDS.get(i);
+            String ip = "127.0.1." + (i + 1);
+            List<String> ds = MODES.stream().map(m -> domain(kind, m)).toList();
+            for (String d : ds) {
+                dns.mx(d, 10, "mx." + d).address("mx." + d, ip);
+            }
+            domains.clear();
+            mxs.clear();
+            domains.addAll(ds);
+            ds.forEach(d -> mxs.add("mx." + d));
+            List<String> all = new ArrayList<>(mxs);
+            all.addAll(domains);
+            SSLContext ctx = switch (kind) {
+                case "self-signed" -> context(TestPki.selfSignedCa(mxs.get(0), Duration.ofDays(30)), true);
+                case "expired" -> context(issued(TestPki.Spec.server(mxs.get(0), all.toArray(String[]::new))
+                        .validity(now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)))), false);
+                case "wrong-host" -> context(issued(TestPki.Spec.server("other.test", "other.test")), false);
+                case "mx-not-domain" -> context(issued(TestPki.Spec.server(mxs.get(0), mxs.toArray(String[]::new))), false);
+                case "domain-not-mx" -> context(issued(TestPki.Spec.server(domains.get(0), domains.toArray(String[]::new))), false);
+                default -> context(issued(TestPki.Spec.server(mxs.get(0), all.toArray(String[]::new))), false);
+            };
+            Script s = Script.tls(kind, ctx);
+            s = switch (kind) {
+                case "no-esmtp" -> s.noEsmtp();
+                case "no-starttls" -> s.noStarttls();
+                case "starttls-454" -> s.starttlsReply("454 4.7.0 TLS not available due to temporary reason");
+                case "handshake-fails" -> s.failingHandshake();
+                default -> s;
+            };
+            PEERS.put(kind, new ScriptedSmtpPeer(s, InetAddress.getByName(ip), smtpPort));
+        }
+    }
+
+    private static String domain(String peer, String mode) {
+        return peer + "." + label(mode) + ".test";
+    }
+
+    private static String label(String mode) {
+        return mode.toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    private static List<String[]> table() throws Exception {
+        List<String[]> rows = new ArrayList<>();
+        boolean header = true;
+        for (String line : Files.readAllLines(TABLE, StandardCharsets.UTF_8)) {
+            if (line.startsWith("#") || line.isBlank()) {
+                continue;
+            }
+            if (header) {
+                header = false;
+                continue;
+            }
+            rows.add(line.split(",", -1));
+        }
+        return rows;
+    }
+
+    private static long enqueue(String from, String to, String header) {
+        byte[] body = ("From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: cluster test\r\n" + header
+                + "\r\n\r\n.a line with a leading dot\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
+        CompletableFuture<EnqueueReply> reply = new CompletableFuture<>();
+        StreamObserver<EnqueueChunk> req = DeliveryServiceGrpc.newStub(delivery).enqueue(new StreamObserver<>() {
+            @Override
+            public void onNext(EnqueueReply value) {
+                reply.complete(value);
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                reply.completeExceptionally(t);
+            }
+
+            @Override
+            public void onCompleted() {
+                reply.completeExceptionally(new IllegalStateException("completed without a reply"));
+            }
+        });
+        req.onNext(EnqueueChunk.newBuilder().setEnvelope(Envelope.newBuilder().setMailFrom(from).addRcptTo(to).setIcid(1)
+                .setListener("inbound")).build());
+        req.onNext(EnqueueChunk.newBuilder().setData(ByteString.copyFrom(body)).build());
+        req.onCompleted();
+        try {
+            return reply.get(60, TimeUnit.SECONDS).getMid();
+        } catch (Exception e) {
+            throw new AssertionError("Enqueue failed: " + e, e);
+        }
+    }
+
+    /** The message once a delivery attempt is recorded for it. */
+    private static JsonNode awaitAttempt(long mid, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        JsonNode m = null;
+        while (System.nanoTime() < deadline) {
+            m = JSON.readTree(ok(send("GET", 8083, "/api/v1/messages/" + mid, null, null)));
+            if (m.get("attempts").size() > 0) {
+                return m;
+            }
+            Thread.sleep(200);
+        }
+        fail("no delivery attempt for MID " + mid + " within " + timeout + ": " + m + "\n" + stack.service("delivery-service")
+                .tail(40));
+        return null;
+    }
+
+    private static List<String> mailLog() throws Exception {
+        List<String> out = new ArrayList<>();
+        for (String l : Files.readAllLines(data.resolve("logs").resolve("delivery-service.log"), StandardCharsets.UTF_8)) {
+            Matcher m = MAIL_LOG.matcher(l);
+            if (m.matches()) {
+                out.add(m.group(1));
+            }
+        }
+        return out;
+    }
+
+    private static java.util.Set<Long> midsSeen(List<ConsumerRecord<String, byte[]>> rs, String domain) {
+        java.util.Set<Long> out = new java.util.HashSet<>();
+        for (ConsumerRecord<String, byte[]> r : rs) {
+            if (domain.equals(r.key())) {
+                try {
+                    JSON.readTree(r.value()).get("mids").forEach(x -> out.add(x.asLong()));
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String seq(String data) {
+        Matcher m = Pattern.compile("X-Seq: (\\d+)\r\n").matcher(data);
+        return m.find() ? m.group(1) : "?";
+    }
+
+    private static String text(JsonNode n) {
+        return n == null || n.isNull() ? "" : n.asText();
+    }
+
+    private static String kafka() {
+        return "localhost:" + (DevStack.KAFKA_PORT + OFFSET);
+    }
+
+    private static Metadata bearer(String token) {
+        Metadata m = new Metadata();
+        m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+        return m;
+    }
+
+    private static HttpResponse<String> send(String method, int basePort, String path, String type, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + (basePort + OFFSET) + path))
+                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + secrets().adminToken());
+        if (type != null) {
+            b.header("Content-Type", type);
+        }
+        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static DevSecrets secrets() throws java.io.IOException {
+        if (secrets == null) {
+            secrets = DevSecrets.loadOrCreate(data);
+        }
+        return secrets;
+    }
+
+    private static String ok(HttpResponse<String> r) {
+        assertTrue(r.statusCode() / 100 == 2, r.statusCode() + " " + r.request().uri() + ": " + r.body());
+        return r.body();
+    }
+
+    private static TestPki.Issued issued(TestPki.Spec spec) {
+        KeyPair kp = TestPki.ecKeys();
+        return new TestPki.Issued(kp, TestPki.issue(root, kp.getPublic(), spec));
+    }
+
+    private static SSLContext context(TestPki.Issued id, boolean selfSigned) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        X509Certificate[] chain = selfSigned ? new X509Certificate[] {id.certificate()}
+                : new X509Certificate[] {id.certificate(), root.certificate()};
+        ks.setKeyEntry("k", id.keys().getPrivate(), new char[0], chain);
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, new char[0]);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        return ctx;
+    }
+
+}
