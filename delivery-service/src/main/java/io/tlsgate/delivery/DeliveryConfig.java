@@ -7,8 +7,8 @@ import io.smallrye.config.WithDefault;
 @ConfigMapping(prefix = "tlsgate.delivery")
 public interface DeliveryConfig {
 
-    /** Largest message accepted by Enqueue, in bytes. Default: 52428800 (50 MiB). */
-    @WithDefault("52428800")
+    /** Largest message accepted by Enqueue, in bytes. Default: 33554432 (32 MiB). */
+    @WithDefault("33554432")
     int maxMessageSize();
 
     /** Required-TLS failure alerts for one domain and reason within this window are coalesced. Default: 15m. */

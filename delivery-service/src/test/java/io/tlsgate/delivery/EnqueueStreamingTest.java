@@ -94,8 +94,8 @@ class EnqueueStreamingTest {
         refused(twoEnvelopes, "envelope: sent twice; send it once, first");
         refused(Enqueue.chunks(envelope(), new byte[0], 1).subList(1, 1), "envelope: missing");
         refused(List.of(EnqueueChunk.getDefaultInstance()), "chunk: neither envelope nor data");
-        // One byte over the 50 MiB default limit, in 1 MiB chunks: refused as soon as it is over.
-        refused(Enqueue.chunks(envelope(), new byte[50 * 1024 * 1024 + 1], 1024 * 1024), "data: larger than 52428800 bytes");
+        // One byte over the 32 MiB default limit, in 1 MiB chunks: refused as soon as it is over.
+        refused(Enqueue.chunks(envelope(), new byte[32 * 1024 * 1024 + 1], 1024 * 1024), "data: larger than 33554432 bytes");
         try (Connection c = TlsgateTestResources.postgres().connect();
                 PreparedStatement ps = c.prepareStatement("select count(*) from delivery.message where icid = ?")) {
             ps.setLong(1, icid);

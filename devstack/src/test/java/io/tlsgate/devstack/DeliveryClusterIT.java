@@ -1,6 +1,7 @@
 package io.tlsgate.devstack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -260,9 +261,100 @@ class DeliveryClusterIT {
         assertEquals(r[13].equals("yes") ? 1 : 0, alertCount, "alerts on tlsgate.tls-alerts");
     }
 
-    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    /**
+     * Per-recipient results under a bounce profile without retries: one recipient accepted,
+     * one refused (5xx), one temporarily refused (4xx, no retry left); the sender gets one DSN
+     * naming the two that bounced, from the null reverse-path.
+     */
     @Test
     @Order(2)
+    void perRecipientResultsAndADsnToTheSender() throws Exception {
+        ok(send("POST", 8081, "/api/v1/bounce-profiles", "application/json", "{\"name\":\"no-retry\",\"maxRetries\":0,"
+                + "\"maxTimeInQueueSeconds\":3600,\"initialRetrySeconds\":60,\"maxRetrySeconds\":600,"
+                + "\"sendHardBounces\":true,\"sendDelayWarnings\":false}"));
+        String domain = "rcpts.test";
+        ok(send("POST", 8081, "/api/v1/destinations", "application/json", "{\"key\":\"" + domain
+                + "\",\"tls\":\"NONE\",\"bounceProfile\":\"no-retry\"}"));
+        InetAddress address = InetAddress.getByName("127.0.2.2");
+        dns.mx(domain, 10, "mx." + domain).address("mx." + domain, address.getHostAddress());
+        String sender = "sender@valid.none.test"; // the valid peer takes the DSN
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("rcpts", null).noStarttls()
+                .rcpt("gone@" + domain, "550 5.1.1 No such user").rcpt("full@" + domain, "452 4.2.2 Mailbox full"),
+                address, smtpPort)) {
+            long mid = enqueue(sender, List.of("ok@" + domain, "gone@" + domain, "full@" + domain), "X-Row: rcpts");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("DONE", m.get("state").asText(), m.toString());
+            JsonNode r = m.get("recipients");
+            assertEquals("DELIVERED", r.get(0).get("state").asText());
+            assertEquals("BOUNCED", r.get(1).get("state").asText());
+            assertTrue(r.get(1).get("lastReply").asText().startsWith("550 5.1.1"), r.toString());
+            assertEquals("BOUNCED", r.get(2).get("state").asText());
+            assertTrue(r.get(2).get("lastReply").asText().startsWith("554 5.4.7 Delivery time expired after 1 attempt(s): "
+                    + "Mailbox full"), r.toString());
+            assertEquals(List.of("ok@" + domain), peer.received().get(0).rcptTo());
+            assertEquals("partly", m.get("attempts").get(0).get("outcome").asText());
+
+            ScriptedSmtpPeer valid = PEERS.get("valid");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            ScriptedSmtpPeer.Received dsn = null;
+            while (dsn == null && System.nanoTime() < deadline) {
+                dsn = valid.received().stream().filter(x -> new String(x.data(), StandardCharsets.US_ASCII)
+                        .contains("X-Tlsgate-MID: " + mid + "\r\n")).findFirst().orElse(null);
+                Thread.sleep(200);
+            }
+            assertNotNull(dsn, "no DSN reached the sender's MX");
+            assertEquals("", dsn.mailFrom(), "a DSN comes from <>");
+            assertEquals(List.of(sender), dsn.rcptTo());
+            String body = new String(dsn.data(), StandardCharsets.US_ASCII);
+            assertTrue(body.contains("Content-Type: multipart/report; report-type=delivery-status"), body);
+            assertTrue(body.contains("Final-Recipient: rfc822; gone@" + domain + "\r\nAction: failed\r\nStatus: 5.1.1"), body);
+            assertTrue(body.contains("Final-Recipient: rfc822; full@" + domain + "\r\nAction: failed\r\nStatus: 5.4.7"), body);
+            assertFalse(body.contains("Final-Recipient: rfc822; ok@"), body);
+            List<String> log = mailLog();
+            long dcid = m.get("attempts").get(0).get("dcid").asLong();
+            assertTrue(log.contains("Bounced: DCID " + dcid + " MID " + mid + " to RID [1] - 5.1.1 - No such user"), log.toString());
+            assertTrue(log.contains("Message done DCID " + dcid + " MID " + mid + " to RID [0]"), log.toString());
+        }
+    }
+
+    /**
+     * The certificate assigned to slot {@code outbound} in cert-service is presented as TLS
+     * client certificate; the peer (asking for one) sees its subject.
+     */
+    @Test
+    @Order(3)
+    void theOutboundSlotsCertificateIsPresentedAsClientCertificate() throws Exception {
+        ok(send("POST", 8081, "/api/v1/destinations", "application/json",
+                "{\"key\":\"clientcert.test\",\"tls\":\"REQUIRED_VERIFY\"}"));
+        ok(send("POST", 8082, "/api/v1/certificates", "application/json", "{\"name\":\"outbound-it\","
+                + "\"commonName\":\"gateway.tlsgate.test\",\"subjectAltNames\":[\"gateway.tlsgate.test\"],"
+                + "\"keyType\":\"EC_P256\",\"validityDays\":30}"));
+        String csr = ok(send("GET", 8082, "/api/v1/certificates/outbound-it/csr", null, null));
+        X509Certificate signed = TestPki.issue(root, TestPki.csrPublicKey(csr),
+                TestPki.Spec.server("gateway.tlsgate.test", "gateway.tlsgate.test"));
+        ok(send("PUT", 8082, "/api/v1/certificates/outbound-it/certificate", "application/x-pem-file",
+                TestPki.pem(signed) + root.certificatePem()));
+        ok(send("PUT", 8082, "/api/v1/assignments/outbound", "application/json", "{\"certificate\":\"outbound-it\"}"));
+
+        InetAddress address = InetAddress.getByName("127.0.2.3");
+        dns.mx("clientcert.test", 10, "mx.clientcert.test").address("mx.clientcert.test", address.getHostAddress());
+        SSLContext ctx = context(issued(TestPki.Spec.server("mx.clientcert.test", "mx.clientcert.test")), false, true);
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("clientcert", ctx).requestClientCertificate(), address,
+                smtpPort)) {
+            Thread.sleep(1500); // past delivery's certificate refresh (1 s here)
+            long mid = enqueue("sender@origin.test", List.of("user@clientcert.test"), "X-Row: clientcert");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("DONE", m.get("state").asText(), m.toString());
+            ScriptedSmtpPeer.Received got = peer.received().get(0);
+            assertTrue(got.tls());
+            assertTrue(got.clientSubject() != null && got.clientSubject().startsWith("CN=gateway.tlsgate.test,"),
+                    "the outbound slot's certificate: " + got.clientSubject());
+        }
+    }
+
+    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    @Test
+    @Order(4)
     void noAlertWhenTheGlobalSettingIsOff() throws Exception {
         ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
         try {
@@ -283,7 +375,7 @@ class DeliveryClusterIT {
 
     /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
     @Test
-    @Order(3)
+    @Order(5)
     void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
         String domain = "valid.preferred.test";
         stack.stopKafka();
@@ -310,7 +402,7 @@ class DeliveryClusterIT {
      * every message is delivered; duplicates only for the ones that were in flight.
      */
     @Test
-    @Order(4)
+    @Order(6)
     void killMinus9WithAThousandMessagesLosesNone() throws Exception {
         String domain = "bulk.none.test";
         InetAddress address = InetAddress.getByName("127.0.2.1");
@@ -337,13 +429,13 @@ class DeliveryClusterIT {
             JsonNode queue = null;
             while (System.nanoTime() < deadline) {
                 queue = JSON.readTree(ok(send("GET", 8083, "/api/v1/queue", null, null)));
-                if (queue.path("recipientsByState").path("QUEUED").asLong(0) == 0) {
+                if (queued(queue, domain) == 0) {
                     break;
                 }
                 Thread.sleep(500);
             }
             assertNotNull(queue);
-            assertEquals(0, queue.path("recipientsByState").path("QUEUED").asLong(0), "all delivered after the restart: " + queue);
+            assertEquals(0, queued(queue, domain), "all delivered after the restart: " + queue);
             Map<String, Long> seen = bulk.received().stream()
                     .map(x -> seq(new String(x.data(), StandardCharsets.US_ASCII)))
                     .collect(Collectors.groupingBy(s -> s, Collectors.counting()));
@@ -431,7 +523,11 @@ class DeliveryClusterIT {
     }
 
     private static long enqueue(String from, String to, String header) {
-        byte[] body = ("From: <" + from + ">\r\nTo: <" + to + ">\r\nSubject: cluster test\r\n" + header
+        return enqueue(from, List.of(to), header);
+    }
+
+    private static long enqueue(String from, List<String> to, String header) {
+        byte[] body = ("From: <" + from + ">\r\nTo: <" + to.get(0) + ">\r\nSubject: cluster test\r\n" + header
                 + "\r\n\r\n.a line with a leading dot\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
         CompletableFuture<EnqueueReply> reply = new CompletableFuture<>();
         StreamObserver<EnqueueChunk> req = DeliveryServiceGrpc.newStub(delivery).enqueue(new StreamObserver<>() {
@@ -450,7 +546,7 @@ class DeliveryClusterIT {
                 reply.completeExceptionally(new IllegalStateException("completed without a reply"));
             }
         });
-        req.onNext(EnqueueChunk.newBuilder().setEnvelope(Envelope.newBuilder().setMailFrom(from).addRcptTo(to).setIcid(1)
+        req.onNext(EnqueueChunk.newBuilder().setEnvelope(Envelope.newBuilder().setMailFrom(from).addAllRcptTo(to).setIcid(1)
                 .setListener("inbound")).build());
         req.onNext(EnqueueChunk.newBuilder().setData(ByteString.copyFrom(body)).build());
         req.onCompleted();
@@ -502,6 +598,16 @@ class DeliveryClusterIT {
         return out;
     }
 
+    /** Recipients of {@code domain} still queued, from GET /api/v1/queue. */
+    private static long queued(JsonNode queue, String domain) {
+        for (JsonNode d : queue.path("queuedByDestination")) {
+            if (domain.equals(d.path("domain").asText())) {
+                return d.path("recipients").asLong();
+            }
+        }
+        return 0;
+    }
+
     private static String seq(String data) {
         Matcher m = Pattern.compile("X-Seq: (\\d+)\r\n").matcher(data);
         return m.find() ? m.group(1) : "?";
@@ -549,6 +655,11 @@ class DeliveryClusterIT {
     }
 
     private static SSLContext context(TestPki.Issued id, boolean selfSigned) throws Exception {
+        return context(id, selfSigned, false);
+    }
+
+    /** A peer's TLS context; {@code trustRoot}: client certificates from the test root are accepted. */
+    private static SSLContext context(TestPki.Issued id, boolean selfSigned, boolean trustRoot) throws Exception {
         KeyStore ks = KeyStore.getInstance("PKCS12");
         ks.load(null, null);
         X509Certificate[] chain = selfSigned ? new X509Certificate[] {id.certificate()}
@@ -556,8 +667,17 @@ class DeliveryClusterIT {
         ks.setKeyEntry("k", id.keys().getPrivate(), new char[0], chain);
         KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
         kmf.init(ks, new char[0]);
+        javax.net.ssl.TrustManager[] tms = null;
+        if (trustRoot) {
+            KeyStore ts = KeyStore.getInstance("PKCS12");
+            ts.load(null, null);
+            ts.setCertificateEntry("root", root.certificate());
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+            tmf.init(ts);
+            tms = tmf.getTrustManagers();
+        }
         SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), null, null);
+        ctx.init(kmf.getKeyManagers(), tms, null);
         return ctx;
     }
 

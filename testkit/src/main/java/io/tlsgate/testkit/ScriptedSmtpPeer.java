@@ -29,43 +29,52 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
 
     /** How the peer behaves. */
     public record Script(String name, boolean esmtp, boolean advertiseStarttls, String starttlsReply, SSLContext tls,
-            boolean failHandshake, Map<String, String> rcptReplies, boolean pipelining) {
+            boolean failHandshake, Map<String, String> rcptReplies, boolean pipelining, boolean clientAuth) {
 
         /** A well-behaved ESMTP peer offering STARTTLS with {@code tls}. */
         public static Script tls(String name, SSLContext tls) {
-            return new Script(name, true, true, "220 2.0.0 Ready to start TLS", tls, false, Map.of(), true);
+            return new Script(name, true, true, "220 2.0.0 Ready to start TLS", tls, false, Map.of(), true, false);
         }
 
         public Script noEsmtp() {
-            return new Script(name, false, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining);
+            return new Script(name, false, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining, clientAuth);
         }
 
         public Script noStarttls() {
-            return new Script(name, esmtp, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining);
+            return new Script(name, esmtp, false, starttlsReply, tls, failHandshake, rcptReplies, pipelining, clientAuth);
         }
 
         public Script starttlsReply(String reply) {
-            return new Script(name, esmtp, advertiseStarttls, reply, tls, failHandshake, rcptReplies, pipelining);
+            return new Script(name, esmtp, advertiseStarttls, reply, tls, failHandshake, rcptReplies, pipelining, clientAuth);
         }
 
         public Script failingHandshake() {
-            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, true, rcptReplies, pipelining);
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, true, rcptReplies, pipelining, clientAuth);
+        }
+
+        /**
+         * Asks for a client certificate during the handshake and records its subject; the
+         * {@code tls} context's trust managers decide which issuers are acceptable.
+         */
+        public Script requestClientCertificate() {
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, rcptReplies, pipelining, true);
         }
 
         /** Does not advertise PIPELINING (RFC 2920). */
         public Script noPipelining() {
-            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, rcptReplies, false);
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, rcptReplies, false, clientAuth);
         }
 
         public Script rcpt(String address, String reply) {
             Map<String, String> m = new java.util.HashMap<>(rcptReplies);
             m.put(address.toLowerCase(Locale.ROOT), reply);
-            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, Map.copyOf(m), pipelining);
+            return new Script(name, esmtp, advertiseStarttls, starttlsReply, tls, failHandshake, Map.copyOf(m), pipelining,
+                    clientAuth);
         }
     }
 
     /** One message as received. */
-    public record Received(String mailFrom, List<String> rcptTo, byte[] data, boolean tls) {}
+    public record Received(String mailFrom, List<String> rcptTo, byte[] data, boolean tls, String clientSubject) {}
 
     private final Script script;
     private final ServerSocket server;
@@ -127,6 +136,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
             OutputStream out = s.getOutputStream();
             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1));
             boolean tls = false;
+            String clientSubject = null;
             String from = null;
             List<String> rcpts = new ArrayList<>();
             send(out, "220 peer." + script.name() + ".test ESMTP scripted");
@@ -139,11 +149,11 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                         if (!script.esmtp()) {
                             send(out, "500 5.5.1 Command unrecognized");
                         } else if (script.advertiseStarttls() && !tls) {
-                            send(out, "250-peer." + script.name() + ".test\r\n" + (script.pipelining() ? "250-PIPELINING\r\n" : "")
-                                    + "250-STARTTLS\r\n250 8BITMIME");
+                            send(out, "250-peer." + script.name() + ".test\r\n"
+                                    + (script.pipelining() ? "250-PIPELINING\r\n" : "") + "250-STARTTLS\r\n250 8BITMIME");
                         } else {
-                            send(out, "250-peer." + script.name() + ".test\r\n" + (script.pipelining() ? "250-PIPELINING\r\n" : "")
-                                    + "250 8BITMIME");
+                            send(out, "250-peer." + script.name() + ".test\r\n"
+                                    + (script.pipelining() ? "250-PIPELINING\r\n" : "") + "250 8BITMIME");
                         }
                     }
                     case "HELO" -> send(out, "250 peer." + script.name() + ".test");
@@ -165,7 +175,14 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                         SSLSocket ssl = (SSLSocket) script.tls().getSocketFactory().createSocket(s,
                                 s.getInetAddress().getHostAddress(), s.getPort(), true);
                         ssl.setUseClientMode(false);
+                        ssl.setWantClientAuth(script.clientAuth());
                         ssl.startHandshake();
+                        try {
+                            clientSubject = ((java.security.cert.X509Certificate) ssl.getSession().getPeerCertificates()[0])
+                                    .getSubjectX500Principal().getName();
+                        } catch (javax.net.ssl.SSLPeerUnverifiedException none) {
+                            clientSubject = null;
+                        }
                         s = ssl;
                         in = ssl.getInputStream();
                         out = ssl.getOutputStream();
@@ -204,7 +221,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                             data.write('\r');
                             data.write('\n');
                         }
-                        received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls));
+                        received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls, clientSubject));
                         send(out, "250 2.0.0 Ok: queued");
                     }
                     case "RSET" -> {
