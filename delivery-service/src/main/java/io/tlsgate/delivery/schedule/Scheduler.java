@@ -73,7 +73,7 @@ public class Scheduler {
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
-            TlsEvents events, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+            TlsEvents events, io.vertx.core.Vertx vertx, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
         this.config = config;
         this.claims = claims;
         this.queue = queue;
@@ -81,7 +81,7 @@ public class Scheduler {
         this.policy = policy;
         this.certs = certs;
         this.events = events;
-        this.delivery = new DomainDelivery(new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid);
+        this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid);
         this.heloName = config.heloName().orElse(host());
     }
 

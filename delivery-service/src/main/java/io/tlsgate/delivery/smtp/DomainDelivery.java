@@ -49,11 +49,13 @@ public final class DomainDelivery {
     /** Address order by the destination's IP preference. */
     public enum IpPreference { IPV6_PREFERRED, IPV4_PREFERRED, IPV6_ONLY, IPV4_ONLY }
 
+    private final io.vertx.core.Vertx vertx;
     private final MxResolver mx;
     private final int port;
     private final LongSupplier dcids;
 
-    public DomainDelivery(MxResolver mx, int port, LongSupplier dcids) {
+    public DomainDelivery(io.vertx.core.Vertx vertx, MxResolver mx, int port, LongSupplier dcids) {
+        this.vertx = vertx;
         this.mx = mx;
         this.port = port;
         this.dcids = dcids;
@@ -107,7 +109,7 @@ public final class DomainDelivery {
                         plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
                 long dcid = dcids.getAsLong();
                 try {
-                    SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(dcid).run(t, message);
+                    SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid).run(t, message);
                     attempts.add(new Tried(dcid, ip, h.name(), h.port(), r, null));
                     last = r;
                     if (r.action() != Action.TEMPFAIL) {

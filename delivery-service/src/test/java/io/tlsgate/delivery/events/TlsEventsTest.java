@@ -31,12 +31,15 @@ class TlsEventsTest {
     @Inject
     ObjectMapper json;
 
+    @Inject
+    io.vertx.core.Vertx vertx;
+
     @Test
     void outcomesAndCoalescedAlertsReachKafka() throws Exception {
         String domain = "d" + UUID.randomUUID().toString().substring(0, 8) + ".example";
         try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("nostarttls", null).noStarttls())) {
             for (long dcid = 1; dcid <= 3; dcid++) {
-                SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(dcid).run(
+                SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid).run(
                         new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx." + domain, domain, List.of("mx." + domain),
                                 null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null),
                         new SmtpDeliveryAttempt.Message(100L + dcid, List.of(0), "a@example.com", List.of("b@" + domain),

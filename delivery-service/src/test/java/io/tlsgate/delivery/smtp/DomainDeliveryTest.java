@@ -29,6 +29,13 @@ import org.junit.jupiter.api.Test;
 /** MX order, failover to the next host on TLS and connection failures, null MX, implicit MX, over DNS and sockets. */
 class DomainDeliveryTest {
 
+    private static final io.vertx.core.Vertx VERTX = io.vertx.core.Vertx.vertx();
+
+    @org.junit.jupiter.api.AfterAll
+    static void closeVertx() {
+        VERTX.close();
+    }
+
     private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message(1, List.of(0), "a@example.com",
             List.of("b@failover.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII));
 
@@ -51,7 +58,7 @@ class DomainDeliveryTest {
                 ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", context(kp, leaf, root)),
                         InetAddress.getByName("127.0.0.3"), port)) {
             AtomicLong dcid = new AtomicLong();
-            DomainDelivery d = new DomainDelivery(new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet);
+            DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet);
             DomainDelivery.Plan plan = d.plan("failover.test", List.of(), List.of(), true, null);
             assertEquals(List.of("mx0.failover.test", "mx1.failover.test", "mx2.failover.test"), plan.mxNames());
             DomainDelivery.Outcome o = d.deliver("failover.test", plan,
@@ -84,7 +91,7 @@ class DomainDeliveryTest {
         assertEquals("127.0.0.9", noMx.hosts().get(0).addresses().get(0).getHostAddress());
         MxResolver.Answer missing = r.resolve("missing.failover.test");
         assertTrue(missing.error().contains("does not exist"), missing.error());
-        DomainDelivery d = new DomainDelivery(r, 25, () -> 1);
+        DomainDelivery d = new DomainDelivery(VERTX, r, 25, () -> 1);
         DomainDelivery.Plan plan = d.plan("nullmx.failover.test", List.of(), List.of(), true, null);
         assertTrue(plan.permanent(), "null MX: the recipients bounce at once");
         assertFalse(d.deliver("nullmx.failover.test", plan, new DomainDelivery.Tls(OutboundTlsMode.NONE, List.of(), null),

@@ -14,8 +14,15 @@ import org.junit.jupiter.api.Test;
 /** Per-recipient replies: accepted ones get the message, 4xx/5xx ones are reported, none: no DATA. */
 class RecipientRepliesTest {
 
+    private static final io.vertx.core.Vertx VERTX = io.vertx.core.Vertx.vertx();
+
+    @org.junit.jupiter.api.AfterAll
+    static void closeVertx() {
+        VERTX.close();
+    }
+
     private static SmtpDeliveryAttempt.Result send(ScriptedSmtpPeer peer, String... rcpts) throws Exception {
-        return new SmtpDeliveryAttempt(7).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
+        return new SmtpDeliveryAttempt(VERTX, 7).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
                 "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, List.of(), "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(9, java.util.stream.IntStream.range(0, rcpts.length).boxed().toList(), "",
                         List.of(rcpts), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII)));
@@ -51,6 +58,25 @@ class RecipientRepliesTest {
             }
             assertEquals(1, offers.pipelinedTransactions(), "MAIL and the RCPTs in one write");
             assertEquals(0, plain.pipelinedTransactions(), "one command at a time without PIPELINING");
+        }
+    }
+
+    @Test
+    void aLargeMessageWithDotsArrivesByteForByte() throws Exception {
+        StringBuilder b = new StringBuilder("Subject: dots\r\n\r\n");
+        for (int i = 0; b.length() < 300_000; i++) {
+            b.append(i % 3 == 0 ? "." : i % 3 == 1 ? ".. two dots " + i : "plain line " + i).append("\r\n");
+        }
+        b.append("last line without CRLF");
+        String content = b.toString();
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("large", null).noStarttls())) {
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 3).run(new SmtpDeliveryAttempt.Target("127.0.0.1",
+                    peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(),
+                    "gateway.example", null), new SmtpDeliveryAttempt.Message(3, List.of(0), "a@example.com",
+                    List.of("b@peer.test"), content.getBytes(StandardCharsets.US_ASCII)));
+            assertTrue(r.delivered(), r.toString());
+            // The peer undoes the dot-stuffing; the message gains the CRLF it lacked before the final dot.
+            assertEquals(content + "\r\n", new String(peer.received().get(0).data(), StandardCharsets.US_ASCII));
         }
     }
 

@@ -41,6 +41,13 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class TlsModesOverSocketsTest {
 
+    private static final io.vertx.core.Vertx VERTX = io.vertx.core.Vertx.vertx();
+
+    @org.junit.jupiter.api.AfterAll
+    static void closeVertx() {
+        VERTX.close();
+    }
+
     private static final Path TABLE = Path.of("..", "core", "src", "test", "resources", "tls", "outbound-decisions.csv");
     private static final AtomicLong DCID = new AtomicLong(1000);
     private static TestPki.Issued root;
@@ -104,7 +111,7 @@ class TlsModesOverSocketsTest {
         ScriptedSmtpPeer peer = PEERS.get(peerName);
         int before = peer.received().size();
         long dcid = DCID.incrementAndGet();
-        SmtpDeliveryAttempt.Result result = new SmtpDeliveryAttempt(dcid).run(
+        SmtpDeliveryAttempt.Result result = new SmtpDeliveryAttempt(VERTX, dcid).run(
                 new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
                         List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), List.of(root.certificate()),
                         "gateway.example", null),
