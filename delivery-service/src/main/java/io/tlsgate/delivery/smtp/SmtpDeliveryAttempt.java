@@ -113,6 +113,16 @@ public final class SmtpDeliveryAttempt {
 
     /** Runs the attempt; the future fails with an IOException when the connection could not be made or broke. */
     public Future<Result> start(Target t, Message m) {
+        // Everything happens on one event loop, starting there: a listener attached from
+        // another thread after a fast connect would run as a later task, and the greeting,
+        // read before the socket had a handler, would be lost.
+        Context context = vertx.getOrCreateContext();
+        Promise<Result> result = Promise.promise();
+        context.runOnContext(v -> connect(t, m).onComplete(result));
+        return result.future();
+    }
+
+    private Future<Result> connect(Target t, Message m) {
         TrustCheck trust = new TrustCheck(t.trustAnchors());
         NetClientOptions options = new NetClientOptions()
                 .setConnectTimeout(10_000)
@@ -205,7 +215,7 @@ public final class SmtpDeliveryAttempt {
                     return finish(OutboundTlsDecision.afterHandshake(t.mode(), "handshake failure: " + why), false, null);
                 }
                 SSLSession session = socket.sslSession();
-                String[] facts = {session.getProtocol(), session.getCipherSuite()};
+                String[] facts = {session.getProtocol(), openSslName(session.getCipherSuite())};
                 log.add("DCID " + dcid + " TLS success protocol " + facts[0] + " cipher " + facts[1]);
                 Step s = OutboundTlsDecision.afterHandshake(t.mode(), null);
                 if (s.action() != Action.CONTINUE) {
@@ -471,6 +481,12 @@ public final class SmtpDeliveryAttempt {
             }
             return chunk;
         }
+    }
+
+    /** The cipher suite as OpenSSL spells it (product.md §7: ECDHE-RSA-AES256-GCM-SHA384), else as given. */
+    static String openSslName(String javaName) {
+        String name = io.netty.handler.ssl.CipherSuiteConverter.toOpenSsl(javaName, false);
+        return name == null ? javaName : name;
     }
 
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {

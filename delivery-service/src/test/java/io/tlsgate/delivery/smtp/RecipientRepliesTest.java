@@ -80,6 +80,16 @@ class RecipientRepliesTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_AES_256_GCM_SHA384, TLS_AES_256_GCM_SHA384",
+    })
+    void cipherNamesAreLoggedInOpenSslSpelling(String java, String openSsl) {
+        assertEquals(openSsl, SmtpDeliveryAttempt.openSslName(java));
+    }
+
     @Test
     void noAcceptedRecipientMeansNoData() throws Exception {
         try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("none", null).noStarttls()

@@ -111,12 +111,19 @@ class TlsModesOverSocketsTest {
         ScriptedSmtpPeer peer = PEERS.get(peerName);
         int before = peer.received().size();
         long dcid = DCID.incrementAndGet();
-        SmtpDeliveryAttempt.Result result = new SmtpDeliveryAttempt(VERTX, dcid).run(
+        SmtpDeliveryAttempt.Result result;
+        try {
+            result = new SmtpDeliveryAttempt(VERTX, dcid).run(
                 new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
                         List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), List.of(root.certificate()),
                         "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(7, List.of(0), "sender@example.com", List.of("user@peer.test"),
                         "Subject: test\r\n\r\n.leading dot\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));
+        } catch (IOException e) {
+            List<String> c = peer.commands();
+            throw new AssertionError("connection broke; the peer's last commands: " + c.subList(Math.max(0, c.size() - 10),
+                    c.size()), e);
+        }
 
         Action action = Action.valueOf(r[7]);
         assertEquals(action, result.action(), "action; log " + result.log());
