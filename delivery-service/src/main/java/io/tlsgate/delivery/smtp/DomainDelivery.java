@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.LongSupplier;
-import javax.net.ssl.X509KeyManager;
+import javax.net.ssl.KeyManagerFactory;
 
 /**
  * Delivers one message to one domain: tries its next hops (an SMTP route's hosts, then or
@@ -33,7 +33,7 @@ public final class DomainDelivery {
     public record Plan(List<Hop> hops, List<String> mxNames, String error, boolean permanent) {}
 
     /** How to protect the connection. */
-    public record Tls(OutboundTlsMode mode, List<X509Certificate> anchors, X509KeyManager clientKey) {}
+    public record Tls(OutboundTlsMode mode, List<X509Certificate> anchors, KeyManagerFactory clientKey) {}
 
     /** One connection: its DCID and address, and its result, or the connection error. */
     public record Tried(long dcid, String ip, String host, int port, SmtpDeliveryAttempt.Result result, String error) {}

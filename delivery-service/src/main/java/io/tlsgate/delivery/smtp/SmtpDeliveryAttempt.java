@@ -32,7 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509KeyManager;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -48,7 +48,7 @@ public final class SmtpDeliveryAttempt {
     /** Where to deliver and under which rules. */
     public record Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
             String routeHost, OutboundTlsMode mode, List<X509Certificate> trustAnchors, String heloName,
-            X509KeyManager clientKey) {}
+            KeyManagerFactory clientKey) {}
 
     /**
      * A message for one domain.
@@ -78,6 +78,7 @@ public final class SmtpDeliveryAttempt {
     /** RFC 5321 §4.5.3.2.6: wait at least 10 minutes for the reply to the end of DATA. */
     private static final long DATA_END_TIMEOUT_MS = 600_000;
     private static final int MAX_REPLY_LINE = 64 * 1024;
+    private static final long HANDSHAKE_TIMEOUT_MS = 60_000;
 
     private final Vertx vertx;
     private final long dcid;
@@ -132,7 +133,7 @@ public final class SmtpDeliveryAttempt {
                 .setSslHandshakeTimeout(60)
                 .setSslHandshakeTimeoutUnit(TimeUnit.SECONDS);
         if (t.clientKey() != null) {
-            options.setKeyCertOptions(KeyCertOptions.wrap(t.clientKey()));
+            options.setKeyCertOptions(new ClientKey(t.clientKey()));
         }
         NetClient client = vertx.createNetClient(options);
         return client.connect(t.port(), t.host())
@@ -209,7 +210,7 @@ public final class SmtpDeliveryAttempt {
                 return finish(OutboundTlsDecision.afterHandshake(t.mode(),
                         "handshake failure: data after the STARTTLS reply"), false, null);
             }
-            return socket.upgradeToSsl(t.connectedName()).transform(ar -> {
+            return upgrade().transform(ar -> {
                 if (ar.failed()) {
                     String why = ar.cause().getMessage() == null ? ar.cause().toString() : ar.cause().getMessage();
                     return finish(OutboundTlsDecision.afterHandshake(t.mode(), "handshake failure: " + why), false, null);
@@ -246,6 +247,33 @@ public final class SmtpDeliveryAttempt {
                 return finish(verified, true, facts).map(r -> new Result(r.action(), r.encrypted(), r.protocol(), r.cipher(),
                         type == null ? "success" : "failure", type, r.alert(), r.rcptReplies(), r.dataReply(), r.log()));
             });
+        }
+
+        /**
+         * The TLS handshake on this socket. Bounded by its own timer: a failure while the TLS
+         * context is being built (a broken client key) surfaces as an exception on the event
+         * loop, not on the upgrade's future, which would otherwise never complete.
+         */
+        private Future<Void> upgrade() {
+            Promise<Void> done = Promise.promise();
+            long guard = vertx.setTimer(HANDSHAKE_TIMEOUT_MS, id -> {
+                done.tryFail(new IOException("no TLS handshake within " + HANDSHAKE_TIMEOUT_MS / 1000 + " s"));
+                socket.close();
+            });
+            try {
+                socket.upgradeToSsl(t.connectedName()).onComplete(ar -> {
+                    vertx.cancelTimer(guard);
+                    if (ar.succeeded()) {
+                        done.tryComplete();
+                    } else {
+                        done.tryFail(ar.cause());
+                    }
+                });
+            } catch (RuntimeException e) {
+                vertx.cancelTimer(guard);
+                done.tryFail(e);
+            }
+            return done.future();
         }
 
         /** Logs the TLS outcome, sends the message when the step says so, says QUIT, and builds the result. */
@@ -483,6 +511,27 @@ public final class SmtpDeliveryAttempt {
         }
     }
 
+    /**
+     * The client key for every server name. Vert.x's own wrapper looks a key up by the SNI
+     * name when the socket is upgraded with one, which a client key manager cannot answer.
+     */
+    private record ClientKey(KeyManagerFactory factory) implements KeyCertOptions {
+        @Override
+        public KeyCertOptions copy() {
+            return this;
+        }
+
+        @Override
+        public KeyManagerFactory getKeyManagerFactory(Vertx vertx) {
+            return factory;
+        }
+
+        @Override
+        public java.util.function.Function<String, KeyManagerFactory> keyManagerFactoryMapper(Vertx vertx) {
+            return serverName -> factory;
+        }
+    }
+
     /** The cipher suite as OpenSSL spells it (product.md §7: ECDHE-RSA-AES256-GCM-SHA384), else as given. */
     static String openSslName(String javaName) {
         String name = io.netty.handler.ssl.CipherSuiteConverter.toOpenSsl(javaName, false);
@@ -524,6 +573,11 @@ public final class SmtpDeliveryAttempt {
         private String failure;
 
         TrustCheck(List<X509Certificate> anchors) {
+            if (anchors.isEmpty()) {
+                // PKIX refuses to run without anchors; with none, no chain can be trusted.
+                pkix = null;
+                return;
+            }
             try {
                 KeyStore ks = KeyStore.getInstance("PKCS12");
                 ks.load(null, null);
@@ -546,6 +600,11 @@ public final class SmtpDeliveryAttempt {
             } catch (CertificateExpiredException | CertificateNotYetValidException e) {
                 failureType = "certificate-expired";
                 failure = "certificate expired or not yet valid: " + e.getMessage();
+                return;
+            }
+            if (pkix == null) {
+                failureType = "certificate-not-trusted";
+                failure = "no trusted CA is configured";
                 return;
             }
             try {

@@ -30,7 +30,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509KeyManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
@@ -44,7 +43,7 @@ import javax.net.ssl.X509TrustManager;
 public class CertClient {
 
     /** What a TLS connection needs: the anchors and, when a certificate is assigned, the client key. */
-    public record Material(List<X509Certificate> anchors, X509KeyManager clientKey, String clientCertificate) {}
+    public record Material(List<X509Certificate> anchors, KeyManagerFactory clientKey, String clientCertificate) {}
 
     private static final List<X509Certificate> SYSTEM = systemAnchors();
 
@@ -83,13 +82,13 @@ public class CertClient {
             }
         }
         CertificateBundle bundle = stub.getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
-        X509KeyManager key = bundle.getAssigned() && !bundle.getDemo() ? keyManager(bundle) : null;
+        KeyManagerFactory key = bundle.getAssigned() && !bundle.getDemo() ? keyManager(bundle) : null;
         Material m = new Material(List.copyOf(anchors), key, key == null ? null : bundle.getCertificate());
         cached = new Cached(slot, mode, now + config.certRefresh().toNanos(), m);
         return m;
     }
 
-    private static X509KeyManager keyManager(CertificateBundle b) {
+    private static KeyManagerFactory keyManager(CertificateBundle b) {
         try {
             PrivateKey key = KeyFactory.getInstance(b.getKeyAlgorithm())
                     .generatePrivate(new PKCS8EncodedKeySpec(b.getPrivateKeyPkcs8().toByteArray()));
@@ -104,7 +103,7 @@ public class CertClient {
             ks.setKeyEntry("outbound", key, pw, chain.toArray(new Certificate[0]));
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(ks, pw);
-            return (X509KeyManager) kmf.getKeyManagers()[0];
+            return kmf;
         } catch (GeneralSecurityException | java.io.IOException e) {
             throw new IllegalStateException("the certificate of slot " + b.getSlot() + " cannot be used: " + e.getMessage(), e);
         }
