@@ -19,6 +19,7 @@ import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.EnqueueReply;
 import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.testkit.KafkaRecords;
+import io.tlsgate.testkit.OutboundDecisionTable;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import io.tlsgate.testkit.TestDnsServer;
@@ -34,12 +35,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,7 +49,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.AfterAll;
@@ -71,7 +69,6 @@ import org.junit.jupiter.api.TestMethodOrder;
 class DeliveryClusterIT {
 
     private static final int OFFSET = 2000;
-    private static final Path TABLE = Path.of("..", "core", "src", "test", "resources", "tls", "outbound-decisions.csv");
     private static final List<String> PEER_KINDS = List.of("no-esmtp", "no-starttls", "starttls-454", "handshake-fails", "valid",
             "self-signed", "expired", "wrong-host", "mx-not-domain", "domain-not-mx");
     private static final List<String> MODES = List.of("NONE", "PREFERRED", "REQUIRED", "PREFERRED_VERIFY", "REQUIRED_VERIFY",
@@ -153,12 +150,12 @@ class DeliveryClusterIT {
     @Test
     @Order(1)
     void everyModeAgainstEveryPeerThroughTheCluster() throws Exception {
-        List<String[]> rows = table();
+        List<OutboundDecisionTable.Row> rows = OutboundDecisionTable.rows();
         assertEquals(60, rows.size());
         Map<String, Long> mids = new LinkedHashMap<>();
-        for (String[] r : rows) {
-            String domain = domain(r[1], r[0]);
-            mids.put(domain, enqueue("sender@origin.test", "user@" + domain, "X-Row: " + r[0] + " " + r[1]));
+        for (OutboundDecisionTable.Row r : rows) {
+            String domain = domain(r.peer(), r.mode());
+            mids.put(domain, enqueue("sender@origin.test", "user@" + domain, "X-Row: " + r.mode() + " " + r.peer()));
         }
         Map<String, JsonNode> messages = new LinkedHashMap<>();
         for (Map.Entry<String, Long> e : mids.entrySet()) {
@@ -171,33 +168,33 @@ class DeliveryClusterIT {
                 rs -> false, Duration.ofSeconds(5));
 
         List<String> failures = new ArrayList<>();
-        for (String[] r : rows) {
-            String domain = domain(r[1], r[0]);
+        for (OutboundDecisionTable.Row r : rows) {
+            String domain = domain(r.peer(), r.mode());
             try {
                 checkRow(r, domain, mids.get(domain), messages.get(domain), log, outcomes, alerts);
             } catch (AssertionError e) {
-                failures.add(r[0] + " vs " + r[1] + ": " + e.getMessage());
+                failures.add(r.mode() + " vs " + r.peer() + ": " + e.getMessage());
             }
         }
         assertTrue(failures.isEmpty(), failures.size() + " of 60 rows failed:\n" + String.join("\n", failures));
     }
 
-    private void checkRow(String[] r, String domain, long mid, JsonNode m, List<String> log,
+    private void checkRow(OutboundDecisionTable.Row r, String domain, long mid, JsonNode m, List<String> log,
             List<ConsumerRecord<String, byte[]>> outcomes, List<ConsumerRecord<String, byte[]>> alerts) throws Exception {
-        boolean sends = !r[7].equals("TEMPFAIL");
+        boolean sends = !r.action().equals("TEMPFAIL");
         JsonNode attempts = m.get("attempts");
         assertEquals(1, attempts.size(), "one connection (one MX): " + attempts);
         JsonNode a = attempts.get(0);
         long dcid = a.get("dcid").asLong();
         JsonNode rcpt = m.get("recipients").get(0);
-        List<ScriptedSmtpPeer.Received> got = PEERS.get(r[1]).received().stream()
-                .filter(x -> new String(x.data(), StandardCharsets.US_ASCII).contains("X-Row: " + r[0] + " " + r[1] + "\r\n"))
+        List<ScriptedSmtpPeer.Received> got = PEERS.get(r.peer()).received().stream()
+                .filter(x -> new String(x.data(), StandardCharsets.US_ASCII).contains("X-Row: " + r.mode() + " " + r.peer() + "\r\n"))
                 .toList();
         if (sends) {
             assertEquals("DONE", m.get("state").asText(), "queue state");
             assertEquals("DELIVERED", rcpt.get("state").asText());
             assertEquals(1, got.size(), "the peer got it once");
-            assertEquals(r[8].equals("yes"), got.get(0).tls(), "encrypted");
+            assertEquals(r.encrypted(), got.get(0).tls(), "encrypted");
             assertEquals("delivered", a.get("outcome").asText());
         } else {
             assertEquals("QUEUED", m.get("state").asText(), "queue state");
@@ -210,11 +207,11 @@ class DeliveryClusterIT {
         }
         // The attempt's TLS facts, as GET /messages/{mid} shows them.
         JsonNode tls = a.get("tls");
-        assertEquals(r[0], tls.get("mode").asText());
-        assertEquals("." + label(r[0]) + ".test", tls.get("modeSource").asText());
-        assertEquals(r[10], tls.get("result").asText(), "attempt TLS result");
-        assertEquals(r[11], text(tls.get("failure")), "attempt TLS failure type");
-        assertEquals(r[12], tls.get("verification").asText(), "attempt verification");
+        assertEquals(r.mode(), tls.get("mode").asText());
+        assertEquals("." + label(r.mode()) + ".test", tls.get("modeSource").asText());
+        assertEquals(r.result(), tls.get("result").asText(), "attempt TLS result");
+        assertEquals(r.resultType(), text(tls.get("failure")), "attempt TLS failure type");
+        assertEquals(r.verification(), tls.get("verification").asText(), "attempt verification");
 
         // The mail log: the connection's lines, the TLS lines exactly as the table says.
         String ip = a.get("ip").asText();
@@ -222,23 +219,17 @@ class DeliveryClusterIT {
         assertTrue(lines.contains("New SMTP DCID " + dcid + " interface 127.0.0.1 address " + ip + " port " + smtpPort)
                 || lines.stream().anyMatch(l -> l.startsWith("New SMTP DCID " + dcid + " interface ")
                         && l.endsWith(" address " + ip + " port " + smtpPort)), "New SMTP line in " + lines);
-        List<String> expected = r[14].isEmpty() ? List.of() : Arrays.asList(r[14].split("\\|"));
+        List<String> expected = r.logPatterns(dcid);
         List<String> tlsLines = lines.stream().filter(l -> l.matches("DCID \\d+ (TLS|IP) .*")).toList();
-        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + expected);
+        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + r.logLines());
         for (int i = 0; i < expected.size(); i++) {
-            String pattern = "DCID " + dcid + " " + Pattern.quote(expected.get(i))
-                    .replace("{protocol}", "\\E\\S+\\Q").replace("{cipher}", "\\E\\S+\\Q")
-                    .replace("{reference}", "\\E\\S+\\Q").replace("{detail}", "\\E.+\\Q").replace("{ip}", "\\E\\S+\\Q");
-            if (!r[5].equals("ok")) {
-                pattern = pattern.replace(r[5], "\\E.+\\Q");
-            }
-            assertTrue(tlsLines.get(i).matches(pattern), tlsLines.get(i) + " should match " + pattern);
+            assertTrue(tlsLines.get(i).matches(expected.get(i)), tlsLines.get(i) + " should match " + expected.get(i));
         }
         if (sends) {
             assertTrue(lines.contains("Delivery start DCID " + dcid + " MID " + mid + " to RID [0]"), lines.toString());
             assertTrue(lines.contains("Message done DCID " + dcid + " MID " + mid + " to RID [0]"), lines.toString());
         } else {
-            String code = r[0].startsWith("REQUIRED") ? "4.7.5 - TLS required by policy" : "4.7.0 - TLS negotiation failed";
+            String code = r.mode().startsWith("REQUIRED") ? "4.7.5 - TLS required by policy" : "4.7.0 - TLS negotiation failed";
             assertTrue(lines.contains("Delayed: DCID " + dcid + " MID " + mid + " to RID [0] - " + code), lines.toString());
         }
 
@@ -253,12 +244,12 @@ class DeliveryClusterIT {
         JsonNode e = events.get(0);
         assertEquals(dcid, e.get("dcid").asLong());
         assertEquals(mid, e.get("mids").get(0).asLong());
-        assertEquals(r[10], e.get("result").asText(), "event result");
-        assertEquals(r[11], text(e.get("resultType")), "event reason");
-        assertEquals(r[12], e.get("verification").asText(), "event verification");
-        assertEquals(r[0], e.get("mode").asText());
+        assertEquals(r.result(), e.get("result").asText(), "event result");
+        assertEquals(r.resultType(), text(e.get("resultType")), "event reason");
+        assertEquals(r.verification(), e.get("verification").asText(), "event verification");
+        assertEquals(r.mode(), e.get("mode").asText());
         long alertCount = alerts.stream().filter(x -> domain.equals(x.key())).count();
-        assertEquals(r[13].equals("yes") ? 1 : 0, alertCount, "alerts on tlsgate.tls-alerts");
+        assertEquals(r.alert() ? 1 : 0, alertCount, "alerts on tlsgate.tls-alerts");
     }
 
     /**
@@ -506,22 +497,6 @@ class DeliveryClusterIT {
         return mode.toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    private static List<String[]> table() throws Exception {
-        List<String[]> rows = new ArrayList<>();
-        boolean header = true;
-        for (String line : Files.readAllLines(TABLE, StandardCharsets.UTF_8)) {
-            if (line.startsWith("#") || line.isBlank()) {
-                continue;
-            }
-            if (header) {
-                header = false;
-                continue;
-            }
-            rows.add(line.split(",", -1));
-        }
-        return rows;
-    }
-
     private static long enqueue(String from, String to, String header) {
         return enqueue(from, List.of(to), header);
     }
@@ -654,31 +629,15 @@ class DeliveryClusterIT {
         return new TestPki.Issued(kp, TestPki.issue(root, kp.getPublic(), spec));
     }
 
-    private static SSLContext context(TestPki.Issued id, boolean selfSigned) throws Exception {
-        return context(id, selfSigned, false);
-    }
-
     /** A peer's TLS context; {@code trustRoot}: client certificates from the test root are accepted. */
-    private static SSLContext context(TestPki.Issued id, boolean selfSigned, boolean trustRoot) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
+    private static SSLContext context(TestPki.Issued id, boolean selfSigned, boolean trustRoot) {
         X509Certificate[] chain = selfSigned ? new X509Certificate[] {id.certificate()}
                 : new X509Certificate[] {id.certificate(), root.certificate()};
-        ks.setKeyEntry("k", id.keys().getPrivate(), new char[0], chain);
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, new char[0]);
-        javax.net.ssl.TrustManager[] tms = null;
-        if (trustRoot) {
-            KeyStore ts = KeyStore.getInstance("PKCS12");
-            ts.load(null, null);
-            ts.setCertificateEntry("root", root.certificate());
-            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
-            tmf.init(ts);
-            tms = tmf.getTrustManagers();
-        }
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), tms, null);
-        return ctx;
+        return TestPki.serverContext(id.keys(), trustRoot ? root.certificate() : null, chain);
+    }
+
+    private static SSLContext context(TestPki.Issued id, boolean selfSigned) {
+        return context(id, selfSigned, false);
     }
 
 }

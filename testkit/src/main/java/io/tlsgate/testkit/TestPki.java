@@ -148,4 +148,42 @@ public final class TestPki {
         }
         return w.toString();
     }
+
+    /** A key manager for {@code keys} presenting {@code chain} (leaf first). */
+    public static javax.net.ssl.KeyManagerFactory keyManagers(KeyPair keys, X509Certificate... chain) {
+        try {
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry("k", keys.getPrivate(), new char[0], chain);
+            javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                    javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, new char[0]);
+            return kmf;
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A TLS context for a test server presenting {@code chain}; with {@code trusted} not null,
+     * client certificates issued by it are accepted (otherwise the JDK's defaults apply).
+     */
+    public static javax.net.ssl.SSLContext serverContext(KeyPair keys, X509Certificate trusted, X509Certificate... chain) {
+        try {
+            javax.net.ssl.TrustManager[] tms = null;
+            if (trusted != null) {
+                java.security.KeyStore ts = java.security.KeyStore.getInstance("PKCS12");
+                ts.load(null, null);
+                ts.setCertificateEntry("trusted", trusted);
+                javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+                tmf.init(ts);
+                tms = tmf.getTrustManagers();
+            }
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(keyManagers(keys, chain).getKeyManagers(), tms, null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
 }

@@ -16,14 +16,11 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.Test;
 
 /** MX order, failover to the next host on TLS and connection failures, null MX, implicit MX, over DNS and sockets. */
@@ -55,7 +52,7 @@ class DomainDeliveryTest {
                 .address("mx1.failover.test", "127.0.0.2").address("mx2.failover.test", "127.0.0.3");
         try (ScriptedSmtpPeer mx1 = new ScriptedSmtpPeer(Script.tls("mx1", null).noStarttls(),
                 InetAddress.getByName("127.0.0.2"), port);
-                ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", context(kp, leaf, root)),
+                ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", TestPki.serverContext(kp, null, leaf, root.certificate())),
                         InetAddress.getByName("127.0.0.3"), port)) {
             AtomicLong dcid = new AtomicLong();
             DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet);
@@ -102,14 +99,4 @@ class DomainDeliveryTest {
         assertEquals(2526, routed.hops().get(0).port());
     }
 
-    private static SSLContext context(KeyPair kp, X509Certificate leaf, TestPki.Issued root) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setKeyEntry("k", kp.getPrivate(), new char[0], new X509Certificate[] {leaf, root.certificate()});
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, new char[0]);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), null, null);
-        return ctx;
-    }
 }

@@ -100,18 +100,13 @@ class RecipientRepliesTest {
         java.security.KeyPair clientKeys = io.tlsgate.testkit.TestPki.ecKeys();
         java.security.cert.X509Certificate client = io.tlsgate.testkit.TestPki.issue(root, clientKeys.getPublic(),
                 io.tlsgate.testkit.TestPki.Spec.server("gateway.example", "gateway.example"));
-        javax.net.ssl.SSLContext peerTls = javax.net.ssl.SSLContext.getInstance("TLS");
-        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
-        java.security.KeyStore trust = java.security.KeyStore.getInstance("PKCS12");
-        trust.load(null, null);
-        trust.setCertificateEntry("root", root.certificate());
-        tmf.init(trust);
-        peerTls.init(keys(serverKeys, server, root).getKeyManagers(), tmf.getTrustManagers(), null);
+        javax.net.ssl.SSLContext peerTls = io.tlsgate.testkit.TestPki.serverContext(serverKeys, root.certificate(), server,
+                root.certificate());
         try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("client-cert", peerTls).requestClientCertificate())) {
             for (boolean withKey : List.of(true, false)) {
                 SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 4).run(new SmtpDeliveryAttempt.Target("127.0.0.1",
                         peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.REQUIRED,
-                        List.of(), "gateway.example", withKey ? keys(clientKeys, client, root) : null),
+                        List.of(), "gateway.example", withKey ? io.tlsgate.testkit.TestPki.keyManagers(clientKeys, client, root.certificate()) : null),
                         new SmtpDeliveryAttempt.Message(4, List.of(0), "a@example.com", List.of("b@peer.test"),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 assertTrue(r.delivered() && r.encrypted(), r.toString());
@@ -120,17 +115,6 @@ class RecipientRepliesTest {
             assertTrue(subject != null && subject.startsWith("CN=gateway.example,"), "client certificate: " + subject);
             assertNull(peer.received().get(1).clientSubject(), "none without a key");
         }
-    }
-
-    private static javax.net.ssl.KeyManagerFactory keys(java.security.KeyPair kp, java.security.cert.X509Certificate cert,
-            io.tlsgate.testkit.TestPki.Issued root) throws Exception {
-        java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setKeyEntry("k", kp.getPrivate(), new char[0], new java.security.cert.X509Certificate[] {cert, root.certificate()});
-        javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
-                javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, new char[0]);
-        return kmf;
     }
 
     @Test

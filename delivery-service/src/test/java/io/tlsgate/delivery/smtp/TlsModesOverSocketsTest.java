@@ -5,27 +5,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.testkit.OutboundDecisionTable;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import io.tlsgate.testkit.TestPki;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -48,7 +44,6 @@ class TlsModesOverSocketsTest {
         VERTX.close();
     }
 
-    private static final Path TABLE = Path.of("..", "core", "src", "test", "resources", "tls", "outbound-decisions.csv");
     private static final AtomicLong DCID = new AtomicLong(1000);
     private static TestPki.Issued root;
     private static final Map<String, ScriptedSmtpPeer> PEERS = new LinkedHashMap<>();
@@ -89,25 +84,14 @@ class TlsModesOverSocketsTest {
     }
 
     static Stream<Arguments> rows() throws IOException {
-        List<String[]> rows = new ArrayList<>();
-        boolean header = true;
-        for (String line : Files.readAllLines(TABLE, StandardCharsets.UTF_8)) {
-            if (line.startsWith("#") || line.isBlank()) {
-                continue;
-            }
-            if (header) {
-                header = false;
-                continue;
-            }
-            rows.add(line.split(",", -1));
-        }
+        List<OutboundDecisionTable.Row> rows = OutboundDecisionTable.rows();
         assertEquals(60, rows.size());
-        return rows.stream().map(r -> Arguments.of(r[0], r[1], r));
+        return rows.stream().map(r -> Arguments.of(r.mode(), r.peer(), r));
     }
 
     @ParameterizedTest(name = "{0} vs {1}")
     @MethodSource("rows")
-    void deliversAsTheGoldenTableSays(String mode, String peerName, String[] r) throws Exception {
+    void deliversAsTheGoldenTableSays(String mode, String peerName, OutboundDecisionTable.Row r) throws Exception {
         ScriptedSmtpPeer peer = PEERS.get(peerName);
         int before = peer.received().size();
         long dcid = DCID.incrementAndGet();
@@ -125,10 +109,13 @@ class TlsModesOverSocketsTest {
                     c.size()), e);
         }
 
-        Action action = Action.valueOf(r[7]);
+        Action action = Action.valueOf(r.action());
         assertEquals(action, result.action(), "action; log " + result.log());
-        assertEquals(r[8].equals("yes"), result.encrypted(), "encrypted");
-        assertEquals(r[13].equals("yes"), result.alert(), "alert");
+        assertEquals(r.encrypted(), result.encrypted(), "encrypted");
+        assertEquals(r.alert(), result.alert(), "alert");
+        assertEquals(r.result(), TlsEvents.result(OutboundTlsMode.valueOf(mode), result), "TLS result");
+        assertEquals(r.resultType(), result.resultType() == null ? "" : result.resultType(), "failure type");
+        assertEquals(r.verification(), result.verification(), "verification");
         List<ScriptedSmtpPeer.Received> got = peer.received();
         if (action == Action.TEMPFAIL) {
             assertEquals(before, got.size(), "nothing may be sent");
@@ -138,20 +125,14 @@ class TlsModesOverSocketsTest {
             assertEquals(result.encrypted(), last.tls(), "the peer saw the message over TLS or not");
             assertEquals("Subject: test\r\n\r\n.leading dot\r\nbody\r\n", new String(last.data(), StandardCharsets.US_ASCII));
         }
-        if (r[9].equals("yes")) {
+        if (r.helo()) {
             assertTrue(peer.commands().stream().anyMatch(c -> c.startsWith("HELO ")), "HELO fallback");
         }
-        List<String> expected = r[14].isEmpty() ? List.of() : Arrays.asList(r[14].split("\\|"));
+        List<String> expected = r.logPatterns(dcid);
         List<String> tlsLines = result.log().stream().filter(l -> l.matches("DCID \\d+ (TLS|IP) .*")).toList();
-        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + expected);
+        assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + r.logLines());
         for (int i = 0; i < expected.size(); i++) {
-            String pattern = "DCID " + dcid + " " + Pattern.quote(expected.get(i))
-                    .replace("{protocol}", "\\E\\S+\\Q").replace("{cipher}", "\\E\\S+\\Q")
-                    .replace("{reference}", "\\E\\S+\\Q").replace("{detail}", "\\E.+\\Q").replace("{ip}", "\\E\\S+\\Q");
-            if (!r[5].equals("ok")) {
-                pattern = pattern.replace(r[5], "\\E.+\\Q");
-            }
-            assertTrue(tlsLines.get(i).matches(pattern), tlsLines.get(i) + " should match " + pattern);
+            assertTrue(tlsLines.get(i).matches(expected.get(i)), tlsLines.get(i) + " should match " + expected.get(i));
         }
         assertTrue(result.log().get(0).startsWith("New SMTP DCID " + dcid + " interface 127.0.0.1 address 127.0.0.1 port "));
     }
@@ -166,16 +147,9 @@ class TlsModesOverSocketsTest {
         return ca;
     }
 
-    private static SSLContext context(TestPki.Issued id) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
+    private static SSLContext context(TestPki.Issued id) {
         X509Certificate[] chain = id.certificate().getIssuerX500Principal().equals(id.certificate().getSubjectX500Principal())
                 ? new X509Certificate[] {id.certificate()} : new X509Certificate[] {id.certificate(), root.certificate()};
-        ks.setKeyEntry("k", id.keys().getPrivate(), new char[0], chain);
-        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-        kmf.init(ks, new char[0]);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(kmf.getKeyManagers(), null, null);
-        return ctx;
+        return TestPki.serverContext(id.keys(), null, chain);
     }
 }
