@@ -170,8 +170,7 @@ public class Scheduler {
             return;
         }
         OutboundTlsMode mode = OutboundTlsMode.valueOf(p.getTls().name());
-        RetrySchedule schedule = schedule(settings, p.getBounceProfile());
-        boolean hardBounces = profile(settings, p.getBounceProfile()).getSendHardBounces();
+        BounceProfile profile = profile(settings, p.getBounceProfile());
         CertClient.Material tls = new CertClient.Material(List.of(), null, null);
         if (mode.attemptsTls()) {
             try {
@@ -209,15 +208,12 @@ public class Scheduler {
         classify(w, mode, plan, o, delivered, bounced, deferred);
         long dcid = o.attempts().isEmpty() ? 0 : o.attempts().get(o.attempts().size() - 1).dcid();
         int attempt = w.attempts() + 1;
-        Map<Instant, List<Integer>> retries = new LinkedHashMap<>();
-        for (Map.Entry<Integer, String> d : new ArrayList<>(deferred.entrySet())) {
-            Optional<Instant> next = schedule.next(attempt, m.receivedAt(), now);
-            if (next.isPresent()) {
-                retries.computeIfAbsent(next.get(), k -> new ArrayList<>()).add(d.getKey());
-            } else {
-                deferred.remove(d.getKey());
-                bounced.put(d.getKey(), "554 5.4.7 Delivery time expired after " + attempt + " attempt(s): " + text(d.getValue()));
-            }
+        // The group's recipients are on one attempt number: one retry time for all of them.
+        Optional<Instant> next = deferred.isEmpty() ? Optional.empty() : schedule(profile).next(attempt, m.receivedAt(), now);
+        if (next.isEmpty()) {
+            deferred.forEach((rid, reply) -> bounced.put(rid, "554 5.4.7 Delivery time expired after " + attempt
+                    + " attempt(s): " + text(reply)));
+            deferred.clear();
         }
         record(w, o, mode, modeSource, delivered, bounced, deferred);
 
@@ -225,11 +221,12 @@ public class Scheduler {
             claims.finish(worker, w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED,
                     delivered.values().iterator().next());
         }
-        for (Map.Entry<Instant, List<Integer>> r : retries.entrySet()) {
-            String reply = deferred.get(r.getValue().get(0));
-            claims.defer(worker, w.mid(), r.getValue(), r.getKey(), reply);
-            LOG.infof("Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), r.getValue(), status(reply), text(reply));
-        }
+        Map<String, List<Integer>> byReply = new LinkedHashMap<>();
+        deferred.forEach((rid, reply) -> byReply.computeIfAbsent(reply, k -> new ArrayList<>()).add(rid));
+        byReply.forEach((reply, rids) -> {
+            claims.defer(worker, w.mid(), rids, next.orElseThrow(), reply);
+            LOG.infof("Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), rids, status(reply), text(reply));
+        });
         if (!bounced.isEmpty()) {
             List<Dsn.Failed> failed = new ArrayList<>();
             for (Map.Entry<Integer, String> b : bounced.entrySet()) {
@@ -239,7 +236,7 @@ public class Scheduler {
                 failed.add(new Dsn.Failed(w.addresses().get(w.rids().indexOf(b.getKey())), status(b.getValue()), b.getValue(),
                         o.last() == null || o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host()));
             }
-            if (hardBounces && !m.mailFrom().isEmpty()) {
+            if (profile.getSendHardBounces() && !m.mailFrom().isEmpty()) {
                 bounce(w.mid(), m.mailFrom(), failed);
             }
         }
@@ -335,8 +332,7 @@ public class Scheduler {
                         .setInitialRetrySeconds(60).setMaxRetrySeconds(3600).setSendHardBounces(true).build());
     }
 
-    private static RetrySchedule schedule(OutboundSettings s, String name) {
-        BounceProfile b = profile(s, name);
+    private static RetrySchedule schedule(BounceProfile b) {
         return new RetrySchedule(b.getMaxRetries(), Duration.ofSeconds(b.getMaxTimeInQueueSeconds()),
                 Duration.ofSeconds(b.getInitialRetrySeconds()), Duration.ofSeconds(b.getMaxRetrySeconds()));
     }
