@@ -199,7 +199,7 @@ class DeliveryClusterIT {
         } else {
             assertEquals("QUEUED", m.get("state").asText(), "queue state");
             assertEquals("QUEUED", rcpt.get("state").asText());
-            assertEquals(1, rcpt.get("attempts").asInt());
+            assertEquals(1, rcpt.get("attempts").asInt(), "recipient attempts");
             assertTrue(Instant.parse(rcpt.get("nextAttemptAt").asText()).isAfter(Instant.now().plusSeconds(3000)),
                     "retried under the bounce profile (an hour): " + rcpt);
             assertEquals(0, got.size(), "nothing may be sent");
@@ -532,13 +532,18 @@ class DeliveryClusterIT {
         }
     }
 
-    /** The message once a delivery attempt is recorded for it. */
+    /** The message once a delivery attempt and its recipients' results are recorded. */
     private static JsonNode awaitAttempt(long mid, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         JsonNode m = null;
         while (System.nanoTime() < deadline) {
             m = JSON.readTree(ok(send("GET", 8083, "/api/v1/messages/" + mid, null, null)));
-            if (m.get("attempts").size() > 0) {
+            // The attempt is recorded just before the recipients' results: wait for both.
+            boolean settled = true;
+            for (JsonNode r : m.get("recipients")) {
+                settled &= !r.get("state").asText().equals("QUEUED") || r.get("attempts").asInt() > 0;
+            }
+            if (m.get("attempts").size() > 0 && settled) {
                 return m;
             }
             Thread.sleep(200);
