@@ -52,8 +52,9 @@ public interface DeliveryConfig {
     java.time.Duration pollInterval();
 
     /**
-     * How long claimed work stays leased to this replica; if it dies, other replicas (or it,
-     * after a restart) take the work again when the lease runs out. Default: 5m.
+     * How long claimed work stays leased to this replica; renewed every third of it while the
+     * work is in hand; if the replica dies, other replicas (or it, after a restart) take the
+     * work again when the lease runs out. Default: 5m.
      */
     @WithDefault("5m")
     java.time.Duration lease();

@@ -62,6 +62,28 @@ public class Claims {
         }
     }
 
+    /**
+     * Extends this worker's unexpired leases on the given messages' queued recipients, so that
+     * work taking longer than one lease (a big message, a slow MX) is not claimed again by
+     * another replica meanwhile; returns how many leases were extended. Work that is no longer
+     * renewed (its worker died or gave it up) comes back when the lease runs out.
+     */
+    public int renew(String worker, java.util.Collection<Long> mids, Duration lease) {
+        if (mids.isEmpty()) {
+            return 0;
+        }
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement ps = c.prepareStatement("update recipient set lease_until = now() + make_interval(secs => ?) "
+                        + "where leased_by = ? and mid = any(?) and state = 'QUEUED' and lease_until >= now()")) {
+            ps.setDouble(1, lease.toMillis() / 1000.0);
+            ps.setString(2, worker);
+            ps.setArray(3, c.createArrayOf("bigint", mids.toArray()));
+            return ps.executeUpdate();
+        } catch (SQLException e) {
+            throw new QueueUnavailableException("could not renew leases", e);
+        }
+    }
+
     /** Final states per recipient. */
     public enum Result { DELIVERED, BOUNCED }
 

@@ -36,7 +36,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -70,6 +75,9 @@ public class Scheduler {
     private final String heloName;
     private final String worker = host() + "-" + UUID.randomUUID().toString().substring(0, 8);
     private final List<Thread> threads = new ArrayList<>();
+    /** Messages each worker thread holds leases on, for {@link #renewLeases}. */
+    private final Map<Thread, Set<Long>> holding = new ConcurrentHashMap<>();
+    private ScheduledExecutorService renewer;
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
@@ -97,11 +105,21 @@ public class Scheduler {
             threads.add(t);
             t.start();
         }
+        renewer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "delivery-lease-renewer");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = Math.max(1, config.lease().toMillis() / 3);
+        renewer.scheduleWithFixedDelay(this::renewLeases, every, every, TimeUnit.MILLISECONDS);
         LOG.infof("delivery scheduler: %d workers as %s, EHLO %s", config.workers(), worker, heloName);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
         running = false;
+        if (renewer != null) {
+            renewer.shutdownNow();
+        }
         threads.forEach(Thread::interrupt);
         for (Thread t : threads) {
             try {
@@ -116,15 +134,21 @@ public class Scheduler {
     private void work() {
         while (running) {
             try {
-                long claimed = System.nanoTime();
                 List<Claims.Work> due = claims.claim(worker, config.claimBatch(), config.lease());
-                for (Claims.Work w : due) {
-                    // Work whose lease is half gone is left to run out and be claimed again,
-                    // rather than delivered late by a worker that may no longer hold it.
-                    if (!running || System.nanoTime() - claimed > config.lease().toNanos() / 2) {
-                        break;
+                // Held while this thread works through the batch: the renewer keeps these
+                // leases alive; whatever is left when the thread stops runs out and returns.
+                Set<Long> held = ConcurrentHashMap.newKeySet();
+                due.forEach(w -> held.add(w.mid()));
+                holding.put(Thread.currentThread(), held);
+                try {
+                    for (Claims.Work w : due) {
+                        if (!running) {
+                            break;
+                        }
+                        deliverSafely(w);
                     }
-                    deliverSafely(w);
+                } finally {
+                    holding.remove(Thread.currentThread());
                 }
                 if (due.isEmpty()) {
                     Thread.sleep(config.pollInterval().toMillis());
@@ -135,6 +159,17 @@ public class Scheduler {
                 LOG.warnf("delivery queue unavailable: %s", e.getMessage());
                 sleep(config.pollInterval().multipliedBy(5));
             }
+        }
+    }
+
+    /** Extends the leases of the work in hand (every third of a lease), so long deliveries keep their claim. */
+    private void renewLeases() {
+        Set<Long> mids = new java.util.HashSet<>();
+        holding.values().forEach(mids::addAll);
+        try {
+            claims.renew(worker, mids, config.lease());
+        } catch (QueueUnavailableException e) {
+            LOG.warnf("could not renew delivery leases: %s", e.getMessage());
         }
     }
 

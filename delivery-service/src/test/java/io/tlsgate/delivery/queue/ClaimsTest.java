@@ -120,4 +120,38 @@ class ClaimsTest {
         assertTrue(m.recipients().stream().filter(r -> r.address().endsWith("@one.test"))
                 .allMatch(r -> r.state().equals("QUEUED")));
     }
+
+    @Test
+    void aRenewedLeaseIsNotClaimedAgainAndRunsOutOnceRenewalStops() throws Exception {
+        long icid = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+        long mid = enqueue(1, icid).get(0);
+        Duration lease = Duration.ofSeconds(3);
+        Claims.Work ours = null;
+        List<Claims.Work> got;
+        while (ours == null && !(got = claims.claim("slow", 100, lease)).isEmpty()) {
+            ours = got.stream().filter(w -> w.mid() == mid && w.domain().equals("one.test")).findFirst().orElse(null);
+        }
+        assertTrue(ours != null, "our work was claimed");
+        for (int i = 0; i < 8; i++) {
+            Thread.sleep(500);
+            assertTrue(claims.renew("slow", List.of(mid), lease) >= 2, "both one.test recipients renewed");
+        }
+        // 4 s after the claim, longer than one lease: still ours.
+        assertTrue(claimedBy("thief", mid).isEmpty(), "a renewed lease is not claimed again");
+        assertEquals(0, claims.renew("thief", List.of(mid), lease), "only the holder renews");
+        Thread.sleep(3500);
+        assertEquals(ours.rids(), claimedBy("thief", mid).orElseThrow().rids(), "without renewal the lease ran out");
+    }
+
+    private java.util.Optional<Claims.Work> claimedBy(String worker, long mid) {
+        List<Claims.Work> got;
+        while (!(got = claims.claim(worker, 100, Duration.ofMinutes(5))).isEmpty()) {
+            java.util.Optional<Claims.Work> w = got.stream().filter(x -> x.mid() == mid && x.domain().equals("one.test"))
+                    .findFirst();
+            if (w.isPresent()) {
+                return w;
+            }
+        }
+        return java.util.Optional.empty();
+    }
 }
