@@ -111,6 +111,7 @@ public final class DevStack {
         }
         DevSecrets secrets = DevSecrets.loadOrCreate(data);
         Path logs = data.resolve("logs");
+        this.logs = logs;
 
         String dbUrl;
         String dbUser = options.dbUser();
@@ -132,10 +133,7 @@ public final class DevStack {
         } else {
             int port = options.port(KAFKA_PORT);
             out.println("starting Kafka on port " + port + " (data: " + data.resolve("kafka") + ")");
-            kafka = KafkaBroker.start(data.resolve("kafka"), port, options.port(KAFKA_CONTROLLER_PORT),
-                    logs.resolve("kafka.log"));
-            children.add(kafka);
-            waitFor("Kafka", () -> KafkaBroker.listening(port), kafka);
+            startKafka();
             bootstrap = "localhost:" + port;
         }
 
@@ -148,10 +146,9 @@ public final class DevStack {
         baseEnv.put("TLSGATE_DELIVERY_POLICY_SERVICE", "localhost:" + options.port(8081));
         baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", "localhost:" + options.port(8082));
         baseEnv.putAll(serviceEnv);
-        this.logs = logs;
         for (Map.Entry<String, Integer> s : SERVICES) {
             out.println("starting " + s.getKey() + " on port " + options.port(s.getValue()));
-            services.put(s.getKey(), launch(s.getKey()));
+            services.put(s.getKey(), launch(s.getKey(), Map.of()));
         }
         for (Map.Entry<String, Integer> s : SERVICES) {
             awaitReady(s.getKey());
@@ -234,7 +231,7 @@ public final class DevStack {
         }
     }
 
-    /** Starts the embedded Kafka broker again on its port, with its data. */
+    /** Starts the embedded Kafka broker on its port, with its data (kept from earlier runs). */
     void startKafka() throws Exception {
         int port = options.port(KAFKA_PORT);
         kafka = KafkaBroker.start(options.dataDir().resolve("kafka"), port, options.port(KAFKA_CONTROLLER_PORT),
@@ -243,15 +240,10 @@ public final class DevStack {
         waitFor("Kafka", () -> KafkaBroker.listening(port), kafka);
     }
 
-    private ChildProcess launch(String name) throws IOException {
-        return launch(name, Map.of());
-    }
-
     private ChildProcess launch(String name, Map<String, String> overrides) throws IOException {
-        int base = SERVICES.stream().filter(e -> e.getKey().equals(name)).findFirst().orElseThrow().getValue();
         Map<String, String> env = new HashMap<>(baseEnv);
         env.putAll(overrides);
-        env.put("QUARKUS_HTTP_PORT", String.valueOf(options.port(base)));
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(httpPort(name)));
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
@@ -263,9 +255,12 @@ public final class DevStack {
     }
 
     private void awaitReady(String name) throws InterruptedException {
-        int base = SERVICES.stream().filter(e -> e.getKey().equals(name)).findFirst().orElseThrow().getValue();
-        URI ready = URI.create("http://localhost:" + options.port(base) + "/q/health/ready");
+        URI ready = URI.create("http://localhost:" + httpPort(name) + "/q/health/ready");
         waitFor(name, () -> isUp(http, ready), services.get(name));
+    }
+
+    private int httpPort(String service) {
+        return options.port(SERVICES.stream().filter(e -> e.getKey().equals(service)).findFirst().orElseThrow().getValue());
     }
 
     private Path runJar(String service) {

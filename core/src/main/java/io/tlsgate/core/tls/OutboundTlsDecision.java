@@ -111,6 +111,21 @@ public final class OutboundTlsDecision {
                 false);
     }
 
+    /**
+     * The connection's TLS result as events report it: {@code not-attempted},
+     * {@code failure}, {@code success} (a failed check in PREFERRED_VERIFY shows in the
+     * verification, not here) or {@code plaintext-fallback}.
+     */
+    public static String result(OutboundTlsMode mode, Action finalAction) {
+        if (!mode.attemptsTls()) {
+            return "not-attempted";
+        }
+        if (finalAction == Action.TEMPFAIL) {
+            return "failure";
+        }
+        return finalAction == Action.SEND_ENCRYPTED ? "success" : "plaintext-fallback";
+    }
+
     /** All steps over what a peer did. */
     public static Outcome decide(OutboundTlsMode mode, PeerFacts peer) {
         List<String> log = new ArrayList<>();
@@ -137,16 +152,7 @@ public final class OutboundTlsDecision {
             log.add("TLS failed: " + s.reason());
         }
         boolean encrypted = s.action() == Action.SEND_ENCRYPTED;
-        String result;
-        if (!mode.attemptsTls()) {
-            result = "not-attempted";
-        } else if (s.action() == Action.TEMPFAIL) {
-            result = "failure";
-        } else if (encrypted) {
-            result = "success"; // a failed check in PREFERRED_VERIFY shows in verification
-        } else {
-            result = "plaintext-fallback";
-        }
+        String result = result(mode, s.action());
         boolean alert = mode.alertsOnFailure() && s.action() == Action.TEMPFAIL;
         if (alert) {
             log.add("IP {ip} TLS was required but could not be successfully negotiated");

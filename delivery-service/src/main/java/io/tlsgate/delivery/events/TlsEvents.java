@@ -5,6 +5,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.core.events.Topics;
+import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
@@ -80,7 +81,7 @@ public class TlsEvents {
         e.put("domain", c.domain());
         e.put("mode", c.mode().name());
         e.put("modeSource", c.modeSource());
-        e.put("result", result(c.mode(), r));
+        e.put("result", OutboundTlsDecision.result(c.mode(), r.action()));
         e.put("resultType", r.resultType());
         e.put("protocol", r.protocol());
         e.put("cipher", r.cipher());
@@ -90,17 +91,6 @@ public class TlsEvents {
         if (r.alert() && alerts) {
             coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType(), now).forEach(this::alert);
         }
-    }
-
-    /** The event's {@code result}: success, failure, plaintext-fallback or not-attempted. */
-    public static String result(OutboundTlsMode mode, SmtpDeliveryAttempt.Result r) {
-        if (!mode.attemptsTls()) {
-            return "not-attempted";
-        }
-        if (r.encrypted()) {
-            return "success";
-        }
-        return r.action() == io.tlsgate.core.tls.OutboundTlsDecision.Action.TEMPFAIL ? "failure" : "plaintext-fallback";
     }
 
     private void alert(AlertCoalescer.Alert a) {

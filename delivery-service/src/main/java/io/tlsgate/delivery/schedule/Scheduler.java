@@ -3,6 +3,8 @@ package io.tlsgate.delivery.schedule;
 import io.grpc.StatusRuntimeException;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.core.destination.IpPreference;
+import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.DeliveryConfig;
@@ -326,7 +328,7 @@ public class Scheduler {
             boolean lastOne = i == o.attempts().size() - 1;
             SmtpDeliveryAttempt.Result r = t.result();
             Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), modeSource, null, null, null, null, null)
-                    : new Attempts.Tls(mode.name(), modeSource, TlsEvents.result(mode, r), r.protocol(), r.cipher(),
+                    : new Attempts.Tls(mode.name(), modeSource, OutboundTlsDecision.result(mode, r.action()), r.protocol(), r.cipher(),
                             r.verification(), r.resultType());
             attempts.record(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
                     tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
@@ -372,12 +374,12 @@ public class Scheduler {
                 Duration.ofSeconds(b.getInitialRetrySeconds()), Duration.ofSeconds(b.getMaxRetrySeconds()));
     }
 
-    private static DomainDelivery.IpPreference preference(OutboundPolicy p) {
+    private static IpPreference preference(OutboundPolicy p) {
         return switch (p.getIpPreference()) {
-            case IPV4_ONLY -> DomainDelivery.IpPreference.IPV4_ONLY;
-            case IPV6_ONLY -> DomainDelivery.IpPreference.IPV6_ONLY;
-            case IPV6_PREFERRED -> DomainDelivery.IpPreference.IPV6_PREFERRED;
-            default -> DomainDelivery.IpPreference.IPV4_PREFERRED;
+            case IPV4_ONLY -> IpPreference.IPV4_ONLY;
+            case IPV6_ONLY -> IpPreference.IPV6_ONLY;
+            case IPV6_PREFERRED -> IpPreference.IPV6_PREFERRED;
+            default -> IpPreference.IPV4_PREFERRED;
         };
     }
 

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.dns.MxResolver;
@@ -45,9 +46,6 @@ public final class DomainDelivery {
             return last != null && last.delivered();
         }
     }
-
-    /** Address order by the destination's IP preference. */
-    public enum IpPreference { IPV6_PREFERRED, IPV4_PREFERRED, IPV6_ONLY, IPV4_ONLY }
 
     private final io.vertx.core.Vertx vertx;
     private final MxResolver mx;

@@ -79,6 +79,7 @@ public final class SmtpDeliveryAttempt {
     private static final long DATA_END_TIMEOUT_MS = 600_000;
     private static final int MAX_REPLY_LINE = 64 * 1024;
     private static final long HANDSHAKE_TIMEOUT_MS = 60_000;
+    private static final String NOT_CHECKED = "not-checked";
 
     private final Vertx vertx;
     private final long dcid;
@@ -178,7 +179,7 @@ public final class SmtpDeliveryAttempt {
                     + t.port());
             return reply().compose(greeting -> {
                 if (!greeting.startsWith("220")) {
-                    return finish(new Step(Action.TEMPFAIL, "greeting " + greeting, null, false), true, null);
+                    return finish(new Step(Action.TEMPFAIL, "greeting " + greeting, null, false), true, null, NOT_CHECKED);
                 }
                 return command("EHLO " + t.heloName()).compose(ehloReply -> {
                     Step s = OutboundTlsDecision.afterEhlo(t.mode(), ehloReply.startsWith("250"));
@@ -198,29 +199,30 @@ public final class SmtpDeliveryAttempt {
 
         private Future<Result> plaintext(Step s, String ehloReply) {
             if (s.action() == Action.SEND_PLAINTEXT && s.helo()) {
-                return command("HELO " + t.heloName()).compose(r -> finish(s, true, null));
+                return command("HELO " + t.heloName()).compose(r -> finish(s, true, null, NOT_CHECKED));
             }
             ehlo = ehloReply;
-            return finish(s, true, null);
+            return finish(s, true, null, NOT_CHECKED);
         }
 
         private Future<Result> tls() {
             if (!replies.isEmpty() || partial.length() > 0) {
                 // Bytes sent before the handshake would be read as if protected (RFC 3207 §6).
                 return finish(OutboundTlsDecision.afterHandshake(t.mode(),
-                        "handshake failure: data after the STARTTLS reply"), false, null);
+                        "handshake failure: data after the STARTTLS reply"), false, null, NOT_CHECKED);
             }
             return upgrade().transform(ar -> {
                 if (ar.failed()) {
                     String why = ar.cause().getMessage() == null ? ar.cause().toString() : ar.cause().getMessage();
-                    return finish(OutboundTlsDecision.afterHandshake(t.mode(), "handshake failure: " + why), false, null);
+                    return finish(OutboundTlsDecision.afterHandshake(t.mode(), "handshake failure: " + why), false, null,
+                            NOT_CHECKED);
                 }
                 SSLSession session = socket.sslSession();
                 String[] facts = {session.getProtocol(), openSslName(session.getCipherSuite())};
                 log.add("DCID " + dcid + " TLS success protocol " + facts[0] + " cipher " + facts[1]);
                 Step s = OutboundTlsDecision.afterHandshake(t.mode(), null);
                 if (s.action() != Action.CONTINUE) {
-                    return finish(s, true, facts);
+                    return finish(s, true, facts, NOT_CHECKED);
                 }
                 X509Certificate leaf;
                 try {
@@ -243,9 +245,7 @@ public final class SmtpDeliveryAttempt {
                 Step verified = OutboundTlsDecision.afterVerification(t.mode(), failureType, detail);
                 log.add(failureType == null ? "DCID " + dcid + " TLS verify success: " + reference
                         : "DCID " + dcid + " TLS verify failed: " + failureType + ": " + detail);
-                String type = failureType;
-                return finish(verified, true, facts).map(r -> new Result(r.action(), r.encrypted(), r.protocol(), r.cipher(),
-                        type == null ? "success" : "failure", type, r.alert(), r.rcptReplies(), r.dataReply(), r.log()));
+                return finish(verified, true, facts, failureType == null ? "success" : "failure");
             });
         }
 
@@ -276,10 +276,13 @@ public final class SmtpDeliveryAttempt {
             return done.future();
         }
 
-        /** Logs the TLS outcome, sends the message when the step says so, says QUIT, and builds the result. */
-        private Future<Result> finish(Step s, boolean connected, String[] tls) {
-            if (s.reason() != null && s.action() != Action.SEND_ENCRYPTED && !(s.resultType() != null
-                    && s.resultType().startsWith("certificate"))) {
+        /**
+         * Logs the TLS outcome, sends the message when the step says so, says QUIT, and builds
+         * the result. {@code verification}: {@code success}/{@code failure} after a certificate
+         * check (whose line is logged already), else {@code not-checked}.
+         */
+        private Future<Result> finish(Step s, boolean connected, String[] tls, String verification) {
+            if (s.reason() != null && verification.equals(NOT_CHECKED)) {
                 log.add("DCID " + dcid + " TLS failed: " + s.reason());
             }
             boolean alert = t.mode().alertsOnFailure() && s.action() == Action.TEMPFAIL;
@@ -290,7 +293,7 @@ public final class SmtpDeliveryAttempt {
             boolean send = connected && (s.action() == Action.SEND_PLAINTEXT || s.action() == Action.SEND_ENCRYPTED);
             Future<String> transaction = send ? transaction(s, rcptReplies) : Future.succeededFuture(null);
             return transaction.compose(dataReply -> quit(connected).map(v -> new Result(s.action(),
-                    s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0], tls == null ? null : tls[1], "not-checked",
+                    s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0], tls == null ? null : tls[1], verification,
                     s.resultType(), alert, List.copyOf(rcptReplies), dataReply, List.copyOf(log))));
         }
 

@@ -3,9 +3,9 @@ package io.tlsgate.delivery.smtp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
-import io.tlsgate.delivery.events.TlsEvents;
 import io.tlsgate.testkit.OutboundDecisionTable;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
@@ -113,7 +113,7 @@ class TlsModesOverSocketsTest {
         assertEquals(action, result.action(), "action; log " + result.log());
         assertEquals(r.encrypted(), result.encrypted(), "encrypted");
         assertEquals(r.alert(), result.alert(), "alert");
-        assertEquals(r.result(), TlsEvents.result(OutboundTlsMode.valueOf(mode), result), "TLS result");
+        assertEquals(r.result(), OutboundTlsDecision.result(OutboundTlsMode.valueOf(mode), result.action()), "TLS result");
         assertEquals(r.resultType(), result.resultType() == null ? "" : result.resultType(), "failure type");
         assertEquals(r.verification(), result.verification(), "verification");
         List<ScriptedSmtpPeer.Received> got = peer.received();
