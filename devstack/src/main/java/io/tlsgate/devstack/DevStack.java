@@ -145,6 +145,11 @@ public final class DevStack {
         // Where the services find each other (gRPC shares each service's HTTP port).
         baseEnv.put("TLSGATE_DELIVERY_POLICY_SERVICE", "localhost:" + options.port(8081));
         baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", "localhost:" + options.port(8082));
+        baseEnv.put("TLSGATE_LISTENER_POLICY_SERVICE", "localhost:" + options.port(8081));
+        baseEnv.put("TLSGATE_LISTENER_CERT_SERVICE", "localhost:" + options.port(8082));
+        baseEnv.put("TLSGATE_LISTENER_DELIVERY_SERVICE", "localhost:" + options.port(8083));
+        // The SMTP listeners' ports (2525 for the default one) move with the stack's port offset.
+        baseEnv.put("TLSGATE_LISTENER_PORT_OFFSET", String.valueOf(options.port(0)));
         baseEnv.putAll(serviceEnv);
         for (Map.Entry<String, Integer> s : SERVICES) {
             out.println("starting " + s.getKey() + " on port " + options.port(s.getValue()));

@@ -3,8 +3,9 @@ package io.tlsgate.listener;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.Optional;
 
-/** listener-service settings ({@code tlsgate.listener.*}). */
+/** listener-service settings ({@code tlsgate.listener.*}); docs/configuration.md lists them. */
 @ConfigMapping(prefix = "tlsgate.listener")
 public interface ListenerConfig {
 
@@ -14,4 +15,72 @@ public interface ListenerConfig {
      */
     @WithDefault("30s")
     Duration heartbeatInterval();
+
+    /** policy-service's gRPC address (host:port): listeners, HAT, RAT. */
+    @WithDefault("localhost:8081")
+    String policyService();
+
+    /** cert-service's gRPC address: the listeners' certificates and the trusted CAs. */
+    @WithDefault("localhost:8082")
+    String certService();
+
+    /** delivery-service's gRPC address: Enqueue. */
+    @WithDefault("localhost:8083")
+    String deliveryService();
+
+    /** Deadline of one policy lookup (HAT, RAT). */
+    @WithDefault("5s")
+    Duration upstreamTimeout();
+
+    /** Deadline of one Enqueue, from the end of DATA to the commit. */
+    @WithDefault("60s")
+    Duration enqueueTimeout();
+
+    /**
+     * Added to every listener's configured port. 0 in a deployment; devstack sets its own
+     * port offset so that two stacks on one machine do not collide.
+     */
+    @WithDefault("0")
+    int portOffset();
+
+    /** When set, every listener binds this address instead of its configured one (devstack: 127.0.0.1). */
+    Optional<String> bindAddress();
+
+    /**
+     * Octets a command line may have beyond RFC 5321's 512 (CRLF included); a longer line is
+     * answered {@code 500 5.5.2} and discarded without being buffered. Default 512 (1024 in all).
+     */
+    @WithDefault("512")
+    int commandLineTolerance();
+
+    /** A client that sends nothing for this long gets {@code 421 4.4.2} and is disconnected (RFC 5321 §4.5.3.2: 5 min). */
+    @WithDefault("5m")
+    Duration idleTimeout();
+
+    /** Longest session, however busy (slowloris): then {@code 421 4.4.2} and disconnect. */
+    @WithDefault("30m")
+    Duration sessionTimeout();
+
+    /** Longest TLS handshake after {@code 220 Ready to start TLS}. */
+    @WithDefault("30s")
+    Duration handshakeTimeout();
+
+    /** Reverse-DNS (PTR + forward confirmation) budget per connection; after it the client is "unknown". */
+    @WithDefault("5s")
+    Duration reverseDnsTimeout();
+
+    /** Protocol errors (unknown commands, bad syntax) after which the session is closed with 421. */
+    @WithDefault("20")
+    int maxErrors();
+
+    /** TLS protocols offered to clients. */
+    @WithDefault("TLSv1.3,TLSv1.2")
+    java.util.List<String> tlsProtocols();
+
+    /** Cipher suites offered (JSSE names): forward secrecy and AEAD only by default. */
+    @WithDefault("TLS_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256,TLS_CHACHA20_POLY1305_SHA256,"
+            + "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,"
+            + "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,"
+            + "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+    java.util.List<String> tlsCiphers();
 }

@@ -61,6 +61,16 @@ public final class TestDnsServer implements AutoCloseable {
         }
     }
 
+    /** Adds a PTR record: the reverse name of {@code ip} points to {@code host}. */
+    public TestDnsServer ptr(String ip, String host) {
+        try {
+            return add(new org.xbill.DNS.PTRRecord(org.xbill.DNS.ReverseMap.fromAddress(InetAddress.getByName(ip)), DClass.IN, 60,
+                    name(host)));
+        } catch (IOException e) {
+            throw new IllegalArgumentException(ip, e);
+        }
+    }
+
     private TestDnsServer add(Record r) {
         records.computeIfAbsent(r.getName().toString().toLowerCase(), k -> new CopyOnWriteArrayList<>()).add(r);
         return this;

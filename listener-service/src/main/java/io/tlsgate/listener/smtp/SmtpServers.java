@@ -1,0 +1,240 @@
+package io.tlsgate.listener.smtp;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import io.tlsgate.listener.ListenerConfig;
+import io.tlsgate.listener.upstream.CertClient;
+import io.tlsgate.listener.upstream.DeliveryClient;
+import io.tlsgate.listener.upstream.PolicyClient;
+import io.tlsgate.platform.dns.ReverseDns;
+import io.tlsgate.proto.policy.v1.Listener;
+import io.vertx.core.Vertx;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+import org.jboss.logging.Logger;
+
+/**
+ * The SMTP listeners policy-service lists, served by Netty on Vert.x's event loops (no thread
+ * per connection). Listeners are re-read at start, on every policy version and every 30
+ * seconds: new ones are bound, removed ones unbound (their open sessions finish), a changed
+ * address or port is re-bound; other changes (host name, limits) apply to new connections.
+ */
+@ApplicationScoped
+public class SmtpServers {
+
+    private static final Logger LOG = Logger.getLogger(SmtpServers.class);
+
+    /** A bound listener: its settings (replaced on change), server channel and connection counts. */
+    public static final class Bound {
+        volatile Listener listener;
+        final Channel server;
+        final Admission admission;
+
+        Bound(Listener listener, Channel server, Admission admission) {
+            this.listener = listener;
+            this.server = server;
+            this.admission = admission;
+        }
+
+        public String address() {
+            InetSocketAddress a = (InetSocketAddress) server.localAddress();
+            return a.getAddress().getHostAddress() + ":" + a.getPort();
+        }
+
+        public int connections() {
+            return admission.total.get();
+        }
+    }
+
+    /** The listener's connection limits: in all and per client address. */
+    public static final class Admission {
+        private final AtomicInteger total = new AtomicInteger();
+        private final Map<String, AtomicInteger> perClient = new ConcurrentHashMap<>();
+        private volatile Listener limits;
+
+        Admission(Listener limits) {
+            this.limits = limits;
+        }
+
+        /** Null when admitted (then {@link #release} must follow), else the 421 to answer. */
+        Reply admit(String ip) {
+            Listener l = limits;
+            if (total.incrementAndGet() > l.getMaxConcurrentConnections()) {
+                total.decrementAndGet();
+                return Reply.TOO_MANY_CONNECTIONS;
+            }
+            AtomicInteger mine = perClient.computeIfAbsent(ip, k -> new AtomicInteger());
+            if (mine.incrementAndGet() > Math.max(1, l.getMaxConnectionsPerClient())) {
+                release(ip);
+                return Reply.TOO_MANY_CONNECTIONS_FROM_CLIENT;
+            }
+            return null;
+        }
+
+        void release(String ip) {
+            total.decrementAndGet();
+            perClient.computeIfPresent(ip, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+        }
+    }
+
+    private final ListenerConfig config;
+    private final PolicyClient policy;
+    private final CertClient certs;
+    private final Vertx vertx;
+    private final SmtpContext context;
+    private final Map<String, Bound> bound = new ConcurrentHashMap<>();
+    private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final AtomicLong icids = new AtomicLong(1 + new SecureRandom().nextInt(Integer.MAX_VALUE));
+    private final ScheduledExecutorService reconciler;
+    private volatile boolean listed;
+    private volatile String lastError;
+
+    SmtpServers(ListenerConfig config, PolicyClient policy, CertClient certs, DeliveryClient delivery, InboundEvents events,
+            Vertx vertx, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+        this.config = config;
+        this.policy = policy;
+        this.certs = certs;
+        this.vertx = vertx;
+        this.context = new SmtpContext(config, policy, certs, delivery, events, new ReverseDns(dnsServer, config.reverseDnsTimeout()));
+        this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "smtp-listeners");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    void start(@Observes StartupEvent ignored) {
+        policy.watch(version -> reconciler.execute(this::reconcile));
+        reconciler.scheduleWithFixedDelay(this::reconcile, 0, 30, TimeUnit.SECONDS);
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        reconciler.shutdownNow();
+        for (Bound b : bound.values()) {
+            b.server.close().syncUninterruptibly();
+        }
+        // Open sessions end with 421; a message not yet answered 250 is not queued, the client retries.
+        for (Channel c : sessions) {
+            SmtpSession s = c.pipeline().get(SmtpSession.class);
+            if (s != null) {
+                c.eventLoop().execute(s::shutdown);
+            }
+        }
+        sessions.newCloseFuture().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+
+    /** Listeners now bound, by name. */
+    public Map<String, Bound> bound() {
+        return Map.copyOf(bound);
+    }
+
+    /** Whether every listener policy-service lists is bound. */
+    public boolean ready() {
+        return listed && lastError == null;
+    }
+
+    public String lastError() {
+        return lastError;
+    }
+
+    synchronized void reconcile() {
+        Map<String, Listener> wanted = new LinkedHashMap<>();
+        try {
+            for (Listener l : policy.listeners().getListenersList()) {
+                wanted.put(l.getName(), l);
+            }
+        } catch (RuntimeException e) {
+            LOG.debugf("listeners not refreshed (policy-service: %s); keeping %s", e.getMessage(), bound.keySet());
+            if (!listed) {
+                lastError = "policy-service not reachable: " + e.getMessage();
+            }
+            return;
+        }
+        String error = null;
+        for (String name : bound.keySet()) {
+            Bound b = bound.get(name);
+            Listener l = wanted.get(name);
+            if (l == null || !l.getBindAddress().equals(b.listener.getBindAddress()) || l.getPort() != b.listener.getPort()) {
+                LOG.infof("listener %s: unbinding %s", name, b.address());
+                b.server.close().syncUninterruptibly();
+                bound.remove(name);
+            } else {
+                b.listener = l;
+                b.admission.limits = l;
+            }
+        }
+        for (Listener l : wanted.values()) {
+            certs.follow(l.getCertificateSlot());
+            if (!bound.containsKey(l.getName())) {
+                try {
+                    bound.put(l.getName(), bind(l));
+                } catch (RuntimeException e) {
+                    error = "listener " + l.getName() + " could not bind " + host(l) + ":" + port(l) + ": " + e.getMessage();
+                    LOG.error(error);
+                }
+            }
+        }
+        listed = true;
+        lastError = error;
+    }
+
+    private Bound bind(Listener l) {
+        Admission admission = new Admission(l);
+        Bound[] self = new Bound[1];
+        int maxLine = 512 + Math.max(0, config.commandLineTolerance());
+        ServerBootstrap b = new ServerBootstrap()
+                .group(vertx.nettyEventLoopGroup())
+                .channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        sessions.add(ch);
+                        Listener now = self[0] == null ? l : self[0].listener;
+                        SmtpSession session = new SmtpSession(context, now, admission, icids.getAndIncrement());
+                        ch.pipeline().addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, session));
+                        ch.pipeline().addLast("smtp", session);
+                    }
+                });
+        Channel server = b.bind(host(l), port(l)).syncUninterruptibly().channel();
+        Bound result = new Bound(l, server, admission);
+        self[0] = result;
+        LOG.infof("listener %s: SMTP on %s (host name %s, certificate slot %s)", l.getName(), result.address(), l.getHostname(),
+                l.getCertificateSlot());
+        return result;
+    }
+
+    private String host(Listener l) {
+        return config.bindAddress().orElse(l.getBindAddress().isEmpty() ? "0.0.0.0" : l.getBindAddress());
+    }
+
+    private int port(Listener l) {
+        return l.getPort() + config.portOffset();
+    }
+}

@@ -1,0 +1,194 @@
+package io.tlsgate.listener.upstream;
+
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.runtime.ShutdownEvent;
+import io.tlsgate.listener.ListenerConfig;
+import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.proto.cert.v1.CertServiceGrpc;
+import io.tlsgate.proto.cert.v1.CertificateBundle;
+import io.tlsgate.proto.cert.v1.GetBundleRequest;
+import io.tlsgate.proto.cert.v1.GetTrustRequest;
+import io.tlsgate.proto.cert.v1.TrustBundle;
+import io.tlsgate.proto.cert.v1.TrustedCa;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.KeyFactory;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import org.jboss.logging.Logger;
+
+/**
+ * The listeners' certificates: one {@code WatchBundle} stream per slot ({@code listener:<name>})
+ * from cert-service, each new bundle turned into a fresh {@link SSLContext} that STARTTLS uses
+ * from then on. Sessions already encrypted keep theirs (a rotation drops nothing); a broken
+ * stream keeps the last good certificate and reconnects. The operator's CAs (for client
+ * certificates) are fetched again with every bundle and every minute. Keys stay in memory.
+ */
+@ApplicationScoped
+public class CertClient {
+
+    /** What STARTTLS on a listener uses: the context, and which certificate it serves. */
+    public record ServerTls(SSLContext context, String certificate, boolean demo, long revision) {}
+
+    private static final Logger LOG = Logger.getLogger(CertClient.class);
+
+    private final ManagedChannel channel;
+    private final ClientCertificateTrust trust = new ClientCertificateTrust();
+    private final Map<String, ServerTls> current = new ConcurrentHashMap<>();
+    private final Map<String, Boolean> followed = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService timer;
+    private volatile boolean running = true;
+
+    CertClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+        this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
+        this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "cert-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        timer.scheduleWithFixedDelay(this::refreshTrust, 0, 60, TimeUnit.SECONDS);
+    }
+
+    void stop(@Observes ShutdownEvent ignored) {
+        running = false;
+        timer.shutdownNow();
+        channel.shutdownNow();
+    }
+
+    /** The TLS context of a slot now; null until cert-service has answered once. */
+    public ServerTls tls(String slot) {
+        return current.get(slot);
+    }
+
+    /** Starts following a slot (once). */
+    public void follow(String slot) {
+        if (followed.putIfAbsent(slot, Boolean.TRUE) == null) {
+            watch(slot);
+        }
+    }
+
+    public ClientCertificateTrust trust() {
+        return trust;
+    }
+
+    private void watch(String slot) {
+        if (!running) {
+            return;
+        }
+        CertServiceGrpc.newStub(channel).watchBundle(GetBundleRequest.newBuilder().setSlot(slot).build(), new StreamObserver<>() {
+            @Override
+            public void onNext(CertificateBundle b) {
+                try {
+                    ServerTls tls = new ServerTls(context(b), b.getCertificate(), b.getDemo(), b.getRevision());
+                    ServerTls before = current.put(slot, tls);
+                    if (before == null || before.revision() != tls.revision() || !before.certificate().equals(tls.certificate())) {
+                        LOG.infof("slot %s: serving certificate %s%s (revision %d)", slot, tls.certificate(),
+                                tls.demo() ? " (demo certificate, not verifiable)" : "", tls.revision());
+                    }
+                } catch (RuntimeException e) {
+                    LOG.errorf("slot %s: the certificate from cert-service cannot be used (%s); keeping the previous one", slot,
+                            e.getMessage());
+                }
+                refreshTrust();
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                again(slot, t.getMessage());
+            }
+
+            @Override
+            public void onCompleted() {
+                again(slot, "stream ended");
+            }
+        });
+    }
+
+    private void again(String slot, String why) {
+        if (running) {
+            LOG.debugf("slot %s: certificate stream %s; reconnecting", slot, why);
+            timer.schedule(() -> watch(slot), 2, TimeUnit.SECONDS);
+        }
+    }
+
+    private void refreshTrust() {
+        if (!running) {
+            return;
+        }
+        CertServiceGrpc.newStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS).getTrust(GetTrustRequest.getDefaultInstance(),
+                new StreamObserver<>() {
+                    @Override
+                    public void onNext(TrustBundle bundle) {
+                        List<X509Certificate> cas = new ArrayList<>();
+                        for (TrustedCa ca : bundle.getCasList()) {
+                            cas.addAll(pem(ca.getPem()));
+                        }
+                        trust.operatorCas(cas);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        LOG.debugf("trusted CAs not refreshed: %s", t.getMessage());
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                    }
+                });
+    }
+
+    private SSLContext context(CertificateBundle b) {
+        try {
+            PrivateKey key = KeyFactory.getInstance(b.getKeyAlgorithm())
+                    .generatePrivate(new PKCS8EncodedKeySpec(b.getPrivateKeyPkcs8().toByteArray()));
+            CertificateFactory f = CertificateFactory.getInstance("X.509");
+            List<Certificate> chain = new ArrayList<>();
+            for (var der : b.getChainList()) {
+                chain.add(f.generateCertificate(new ByteArrayInputStream(der.toByteArray())));
+            }
+            char[] pw = new char[0];
+            KeyStore ks = KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry("server", key, pw, chain.toArray(new Certificate[0]));
+            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pw);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(kmf.getKeyManagers(), new TrustManager[] {trust}, null);
+            return ctx;
+        } catch (GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static List<X509Certificate> pem(String pem) {
+        try {
+            List<X509Certificate> out = new ArrayList<>();
+            for (Certificate c : CertificateFactory.getInstance("X.509")
+                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
+                out.add((X509Certificate) c);
+            }
+            return out;
+        } catch (GeneralSecurityException e) {
+            return List.of();
+        }
+    }
+}
