@@ -31,6 +31,24 @@ public final class DebianTools {
         throw new IllegalStateException(command + " is still missing after installing " + debianPackage);
     }
 
+    /** Installs {@code debianPackage} (a library without a command, e.g. a Perl module) unless dpkg has it. */
+    public static synchronized void requirePackage(String debianPackage) {
+        try {
+            Process p = new ProcessBuilder("dpkg-query", "-W", "-f=${Status}", debianPackage).redirectErrorStream(true).start();
+            String status = new String(p.getInputStream().readAllBytes());
+            if (p.waitFor(1, TimeUnit.MINUTES) && p.exitValue() == 0 && status.contains("install ok installed")) {
+                return;
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot run dpkg-query: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        run("apt-get", "update", "-qq");
+        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
+    }
+
     private static void run(String... command) {
         try {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);

@@ -157,8 +157,8 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         }
         if (lf < 0) {
             if (buf.readableBytes() >= maxLine) {
-                discarding = true;
-                buf.skipBytes(buf.readableBytes());
+                discarding = true; // drop it up to its end, which may already be here
+                return frameLine();
             }
             return false;
         }

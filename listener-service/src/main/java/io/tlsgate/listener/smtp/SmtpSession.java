@@ -434,6 +434,25 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         if (recipients.isEmpty()) {
             return error(Reply.NEED_RCPT);
         }
+        // Ask first whether delivery-service is there: when it is not, say so now (451), before
+        // the client sends the message.
+        env.delivery().ready().whenCompleteAsync((ok, failed) -> {
+            if (!ctx.channel().isActive()) {
+                return;
+            }
+            if (failed != null) {
+                MAILLOG.infof("ICID %d message not queued: delivery-service unavailable (%s)", icid, message(failed));
+                resetTransaction();
+                reply(Reply.QUEUE_UNAVAILABLE);
+            } else {
+                startData();
+            }
+            framer.resume();
+        }, ctx.executor());
+        return false;
+    }
+
+    private void startData() {
         Envelope.Builder e = Envelope.newBuilder().setMailFrom(mailFrom).addAllRcptTo(recipients).setIcid(icid)
                 .setListener(listener.getName());
         InboundTlsFacts.Builder facts = InboundTlsFacts.newBuilder().setEncrypted(tlsActive);
@@ -451,7 +470,6 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         call.data(ByteString.copyFrom(receivedHeader(), StandardCharsets.UTF_8));
         reply(Reply.START_DATA);
         framer.dataMode();
-        return true;
     }
 
     @Override

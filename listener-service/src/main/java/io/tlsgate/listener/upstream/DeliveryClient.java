@@ -73,9 +73,13 @@ public class DeliveryClient {
         }
     }
 
+    private static final long RECONNECT_WAIT_MS = 2000;
+
     private final ManagedChannel channel;
+    private final ListenerConfig config;
 
     DeliveryClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+        this.config = config;
         this.channel = ManagedChannelBuilder.forTarget(config.deliveryService()).usePlaintext().intercept(token)
                 .maxInboundMessageSize(64 * 1024).build();
     }
@@ -84,9 +88,52 @@ public class DeliveryClient {
         channel.shutdownNow();
     }
 
+    /**
+     * After delivery-service was away, gRPC waits longer and longer before it reconnects; a
+     * message arriving now should not fail because of that, so try again at once.
+     */
+    static void awake(ManagedChannel channel) {
+        if (channel.getState(false) == io.grpc.ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
+    }
+
+    /**
+     * Completes when delivery-service can be called: at once when connected (or never tried),
+     * else after a reconnect attempt made now, not after gRPC's back-off; fails when that
+     * attempt fails or takes longer than the upstream timeout (the caller answers 451 then).
+     * Completes on a gRPC thread.
+     */
+    public CompletableFuture<Void> ready() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        io.grpc.ConnectivityState s = channel.getState(true);
+        if (s == io.grpc.ConnectivityState.READY || s == io.grpc.ConnectivityState.IDLE) {
+            f.complete(null);
+            return f;
+        }
+        awake(channel);
+        follow(f, channel.getState(false));
+        // gRPC keeps reporting TRANSIENT_FAILURE until a connection is READY again, so a failed
+        // attempt shows only as time passing: a live server answers a reconnect in milliseconds.
+        return f.orTimeout(Math.min(RECONNECT_WAIT_MS, config.upstreamTimeout().toMillis()), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void follow(CompletableFuture<Void> f, io.grpc.ConnectivityState seen) {
+        switch (seen) {
+            case READY -> f.complete(null);
+            case SHUTDOWN -> f.completeExceptionally(Status.UNAVAILABLE.withDescription("stopping").asRuntimeException());
+            default -> channel.notifyWhenStateChanged(seen, () -> {
+                if (!f.isDone()) {
+                    follow(f, channel.getState(false));
+                }
+            });
+        }
+    }
+
     /** Opens an Enqueue and sends the envelope. */
     public Call enqueue(Envelope envelope) {
         Call call = new Call();
+        awake(channel);
         DeliveryServiceGrpc.newStub(channel).enqueue(new ClientResponseObserver<EnqueueChunk, EnqueueReply>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<EnqueueChunk> s) {

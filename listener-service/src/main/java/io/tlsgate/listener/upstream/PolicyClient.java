@@ -103,6 +103,7 @@ public class PolicyClient {
             return CompletableFuture.completedFuture(hit);
         }
         CompletableFuture<T> f = new CompletableFuture<>();
+        DeliveryClient.awake(channel);
         call.accept(new StreamObserver<>() {
             @Override
             public void onNext(T fresh) {

@@ -1,0 +1,924 @@
+package io.tlsgate.devstack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tlsgate.testkit.DebianTools;
+import io.tlsgate.testkit.KafkaRecords;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
+import io.tlsgate.testkit.SmtpDialogue;
+import io.tlsgate.testkit.TestDnsServer;
+import io.tlsgate.testkit.TestPki;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLContext;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * listener-service in the cluster: real policy-service (listeners, HAT, mail flow policies,
+ * RAT, SMTP route), cert-service (the listener's certificate, trusted CAs for client
+ * certificates), delivery-service (the queue) with PostgreSQL and Kafka, and a DNS server on
+ * loopback for reverse DNS. Clients connect from loopback addresses 127.0.3.x, one per sender
+ * group, and follow send/expect scripts over real sockets; accepted mail goes on to a scripted
+ * "internal" server through the SMTP route.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ListenerClusterIT {
+
+    private static final int OFFSET = 3000;
+    private static final String MX = "mx.tlsgate.test";
+    private static final String HELLO = "S: 220 " + MX + " ESMTP tlsgate";
+
+    private static Path data;
+    private static DevStack stack;
+    private static ClusterApi api;
+    private static TestDnsServer dns;
+    private static ScriptedSmtpPeer inside;
+    private static TestPki.Issued root;
+    private static int smtp;
+    private static int tiny;
+
+    @BeforeAll
+    static void cluster() throws Exception {
+        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
+        data = Files.createTempDirectory("tlsgate-listener-it-");
+        dns = new TestDnsServer();
+        // Reverse DNS: 127.0.3.10 is forward-confirmed, 127.0.3.11's PTR name points elsewhere.
+        dns.ptr("127.0.3.10", "mx1.partner.test").address("mx1.partner.test", "127.0.3.10");
+        dns.ptr("127.0.3.11", "mx2.partner.test").address("mx2.partner.test", "127.0.3.99");
+        Map<String, String> env = new HashMap<>();
+        env.put("TLSGATE_DNS_SERVER", dns.address());
+        env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
+        env.put("TLSGATE_LISTENER_SESSION_TIMEOUT", "25s");
+        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
+                String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
+        stack.start();
+        api = new ClusterApi(data, OFFSET);
+        smtp = api.port(2525);
+        tiny = api.port(2526);
+
+        root = TestPki.selfSignedCa("Listener IT Client Root", Duration.ofDays(30));
+        assertEquals(201, api.send("POST", 8082, "/api/v1/trusted-cas", "application/x-pem-file", root.certificatePem()).statusCode());
+
+        KeyPair insideKeys = TestPki.ecKeys();
+        TestPki.Issued insideCa = TestPki.selfSignedCa("inside.accepted.test", Duration.ofDays(30));
+        inside = new ScriptedSmtpPeer(ScriptedSmtpPeer.Script.tls("inside", TestPki.serverContext(insideCa.keys(), null,
+                insideCa.certificate())), InetAddress.getByName("127.0.0.1"), 0);
+        assertNotNull(insideKeys);
+
+        // Policies: one per TLS setting, the built-in ones for RELAY and REJECT, TCPREFUSE, limits.
+        policy("T_OFF", "ACCEPT", "OFF", "");
+        policy("T_PREF", "ACCEPT", "PREFERRED", ",\"tlsMandatorySenders\":[\"@bank.test\"]");
+        policy("T_REQ", "ACCEPT", "REQUIRED", "");
+        policy("T_PREFV", "ACCEPT", "PREFERRED_VERIFY", "");
+        policy("T_REQV", "ACCEPT", "REQUIRED_VERIFY", "");
+        policy("T_REFUSE", "TCPREFUSE", "OFF", "");
+        policy("T_LIMITS", "ACCEPT", "OFF", ",\"maxRecipientsPerMessage\":2,\"maxMessagesPerConnection\":2");
+        group("OFFS", "T_OFF", "127.0.3.1");
+        group("PREFS", "T_PREF", "127.0.3.2");
+        group("REQS", "T_REQ", "127.0.3.3");
+        group("PREFVS", "T_PREFV", "127.0.3.4");
+        group("REQVS", "T_REQV", "127.0.3.5");
+        group("REFUSES", "T_REFUSE", "127.0.3.8");
+        group("LIMITS", "T_LIMITS", "127.0.3.9");
+        group("PARTNERS", "T_OFF", ".partner.test");
+        api.ok("PUT", 8081, "/api/v1/sender-groups/RELAYLIST", "{\"policy\":\"RELAYED\",\"senders\":[\"127.0.3.6\"]}");
+        api.ok("PUT", 8081, "/api/v1/sender-groups/BLOCKLIST", "{\"policy\":\"BLOCKED\",\"senders\":[\"127.0.3.7\"]}");
+        api.ok("PUT", 8081, "/api/v1/listeners/inbound", "{\"port\":2525,\"hostname\":\"" + MX + "\",\"maxMessageSizeBytes\":65536}");
+        api.ok("PUT", 8081, "/api/v1/listeners/inbound/hat", "{\"hostAccessTable\":[\"BLOCKLIST\",\"RELAYLIST\",\"OFFS\",\"PREFS\","
+                + "\"REQS\",\"PREFVS\",\"REQVS\",\"REFUSES\",\"LIMITS\",\"PARTNERS\"]}");
+        api.ok("POST", 8081, "/api/v1/listeners", "{\"name\":\"tiny\",\"port\":2526,\"hostname\":\"tiny.tlsgate.test\","
+                + "\"maxConcurrentConnections\":3,\"maxConnectionsPerClient\":2,\"maxMessageSizeBytes\":1024}");
+        api.ok("PUT", 8081, "/api/v1/rat", "{\"domains\":[\"accepted.test\"]}");
+        api.ok("POST", 8081, "/api/v1/smtp-routes", "{\"domain\":\"accepted.test\",\"hops\":[\"127.0.0.1:" + inside.port() + "\"]}");
+        awaitListeners(Duration.ofSeconds(30));
+    }
+
+    @AfterAll
+    static void down() throws Exception {
+        if (inside != null) {
+            inside.close();
+        }
+        if (stack != null) {
+            stack.stop();
+        }
+        if (dns != null) {
+            dns.close();
+        }
+        try (var files = Files.walk(data)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
+    }
+
+    /** Greeting, EHLO with every extension, and the replies that need no transaction. */
+    @Test
+    @Order(1)
+    void greetingEhloAndSessionCommands() throws Exception {
+        dialogue("127.0.0.1", """
+                S: 220 mx.tlsgate.test ESMTP tlsgate
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: 250-SIZE 65536
+                S: 250-PIPELINING
+                S: 250-8BITMIME
+                S: 250-ENHANCEDSTATUSCODES
+                S: 250-SMTPUTF8
+                S: 250 STARTTLS
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: NOOP
+                S: 250 2.0.0 Ok
+                C: RSET
+                S: 250 2.0.0 Ok
+                C: RSET now
+                S: 501 5.5.4 Syntax: RSET
+                C: VRFY postmaster
+                S: 502 5.5.1 VRFY command is disabled
+                C: EXPN staff
+                S: 502 5.5.1 EXPN command is disabled
+                C: HELP
+                S: 214 2.0.0 See RFC 5321
+                C: AUTH PLAIN AGFhAGI=
+                S: 502 5.5.1 Error: command not implemented
+                C: BDAT 10 LAST
+                S: 502 5.5.1 Error: command not implemented
+                C: FROBNICATE
+                S: 500 5.5.2 Error: command not recognized
+                C: EHLO
+                S: 501 5.5.4 Syntax: EHLO hostname
+                C: HELO
+                S: 501 5.5.4 Syntax: HELO hostname
+                C: QUIT
+                S: 221 2.0.0 Bye
+                CLOSED
+                """);
+    }
+
+    /** Every transaction reply: order, syntax, parameters, the relay check. */
+    @Test
+    @Order(2)
+    void transactionReplies() throws Exception {
+        dialogue("127.0.0.1", HELLO + """
+
+                C: MAIL FROM:<a@origin.test>
+                S: 503 5.5.1 Error: send HELO/EHLO first
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 STARTTLS
+                C: RCPT TO:<b@accepted.test>
+                S: 503 5.5.1 Error: need MAIL command
+                C: DATA
+                S: 503 5.5.1 Error: need MAIL command
+                C: MAIL a@origin.test
+                S: 501 5.5.4 Syntax: MAIL FROM:<address>
+                C: MAIL FROM:<a@@origin..test>
+                S: 501 5.1.7 Bad sender address syntax
+                C: MAIL FROM:<a@origin.test> SIZE=65537
+                S: 552 5.3.4 Error: message size exceeds fixed limit
+                C: MAIL FROM:<a@origin.test> FOO=BAR
+                S: 555 5.5.4 Unsupported option: FOO
+                C: MAIL FROM:<a@origin.test> BODY=BINARYMIME
+                S: 555 5.5.4 Unsupported option: BODY=BINARYMIME
+                C: MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME SMTPUTF8
+                S: 250 2.1.0 Ok
+                C: MAIL FROM:<a@origin.test>
+                S: 503 5.5.1 Error: nested MAIL command
+                C: DATA
+                S: 503 5.5.1 Error: need RCPT command
+                C: RCPT b@accepted.test
+                S: 501 5.5.4 Syntax: RCPT TO:<address>
+                C: RCPT TO:<>
+                S: 501 5.1.3 Bad recipient address syntax
+                C: RCPT TO:<b@accepted.test> NOTIFY=NEVER
+                S: 555 5.5.4 Unsupported option: NOTIFY
+                C: RCPT TO:<b@elsewhere.test>
+                S: 550 5.7.1 <b@elsewhere.test>: Relay access denied
+                C: RCPT TO:<b@[127.0.0.1]>
+                S: 550 5.7.1 <b@[127.0.0.1]>: Relay access denied
+                C: RCPT TO:<B@Accepted.Test.>
+                S: 501 5.1.3 Bad recipient address syntax
+                C: RCPT TO:<b@ACCEPTED.test>
+                S: 250 2.1.5 Ok
+                C: DATA now
+                S: 501 5.5.4 Syntax: DATA
+                C: RSET
+                S: 250 2.0.0 Ok
+                C: RCPT TO:<b@accepted.test>
+                S: 503 5.5.1 Error: need MAIL command
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """);
+    }
+
+    /**
+     * A message through the whole path: pipelined MAIL/RCPT/DATA, dot-stuffing, 250 with the
+     * MID only after the commit; the queue has it, the internal server gets it with our
+     * Received header; the mail log and the outcome event tell the story.
+     */
+    @Test
+    @Order(3)
+    void acceptedMessageIsQueuedThenDelivered() throws Exception {
+        SmtpDialogue d = dialogue("127.0.0.1", HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 STARTTLS
+                C: MAIL FROM:<sender@origin.test>\\r\\nRCPT TO:<one@accepted.test>\\r\\nRCPT TO:<nobody@elsewhere.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 550 5.7.1 <nobody@elsewhere.test>: Relay access denied
+                S: 354 End data with <CR><LF>.<CR><LF>
+                C: Subject: through the listener\\r\\nX-Test: accepted\\r\\n\\r\\nline one\\r\\n..a stuffed dot\\r\\n.
+                S: 250 2.0.0 Ok: queued as *
+                C: QUIT
+                S: 221 2.0.0 Bye
+                CLOSED
+                """);
+        String queued = d.transcript().lines().filter(l -> l.startsWith("S: 250 2.0.0 Ok: queued as ")).findFirst().orElseThrow();
+        long mid = Long.parseLong(queued.substring("S: 250 2.0.0 Ok: queued as ".length()));
+        JsonNode m = api.get(8083, "/api/v1/messages/" + mid);
+        assertEquals("sender@origin.test", m.get("mailFrom").asText());
+        assertEquals(1, m.get("recipients").size(), "only the accepted recipient: " + m);
+        assertEquals("one@accepted.test", m.get("recipients").get(0).get("address").asText());
+        long icid = m.get("icid").asLong();
+        assertEquals("inbound", m.get("listener").asText());
+
+        ScriptedSmtpPeer.Received got = awaitInside("X-Test: accepted", Duration.ofSeconds(60));
+        String content = new String(got.data(), StandardCharsets.UTF_8);
+        assertTrue(content.startsWith("Received: from client.test (unknown [127.0.0.1])\r\n\tby mx.tlsgate.test (tlsgate) with ESMTP id "
+                + icid + ";\r\n"), content);
+        assertTrue(content.endsWith("\r\n\r\nline one\r\n.a stuffed dot\r\n"), "unstuffed once: " + content);
+
+        List<String> log = icidLines(icid);
+        assertTrue(log.contains("New SMTP ICID " + icid + " interface inbound (127.0.0.1) address 127.0.0.1 reverse dns host unknown "
+                + "verified no"), log.toString());
+        assertTrue(log.contains("ICID " + icid + " ACCEPT SG ALL match ALL"), log.toString());
+        assertTrue(log.contains("Start MID " + mid + " ICID " + icid), log.toString());
+        assertTrue(log.contains("MID " + mid + " ICID " + icid + " RID 0 To: <one@accepted.test>"), log.toString());
+        assertTrue(log.contains("ICID " + icid + " close"), log.toString());
+        JsonNode e = outcome(icid);
+        assertEquals("plaintext-fallback", e.get("result").asText(), "PREFERRED, the client stayed in plaintext: " + e);
+        assertEquals(mid, e.get("mids").get(0).asLong());
+        assertEquals("inbound", e.get("listener").asText());
+        assertEquals("ALL", e.get("senderGroup").asText());
+        assertEquals("PREFERRED", e.get("mode").asText());
+    }
+
+    /** Each TLS setting of a mail flow policy, as product.md §3 says, with its outcome event. */
+    @Test
+    @Order(4)
+    void everyInboundTlsSetting() throws Exception {
+        // OFF: not advertised, STARTTLS refused, mail accepted in plaintext.
+        long off = icidOf(dialogue("127.0.3.1", HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 SMTPUTF8
+                C: STARTTLS
+                S: 502 5.5.1 Error: command not implemented
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """));
+        assertEquals("not-attempted", outcome(off).get("result").asText());
+
+        // PREFERRED: plaintext fine, except for the TLS-mandatory senders; after TLS they may send.
+        long pref = icidOf(dialogue("127.0.3.2", HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 STARTTLS
+                C: MAIL FROM:<ceo@bank.test>
+                S: 530 5.7.0 Must issue a STARTTLS command first
+                C: MAIL FROM:<someone@origin.test>
+                S: 250 2.1.0 Ok
+                C: RSET
+                S: 250 2.0.0 Ok
+                C: STARTTLS now
+                S: 501 5.5.4 Syntax: STARTTLS
+                C: STARTTLS
+                S: 220 2.0.0 Ready to start TLS
+                TLS
+                C: MAIL FROM:<ceo@bank.test>
+                S: 503 5.5.1 Error: send HELO/EHLO first
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 SMTPUTF8
+                C: STARTTLS
+                S: 503 5.5.1 Error: TLS already active
+                C: MAIL FROM:<ceo@bank.test>
+                S: 250 2.1.0 Ok
+                C: RCPT TO:<x@accepted.test>
+                S: 250 2.1.5 Ok
+                C: DATA
+                S: 354 *
+                C: X-Test: preferred-tls\\r\\n\\r\\nbody\\r\\n.
+                S: 250 2.0.0 Ok: queued as *
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """));
+        JsonNode e = outcome(pref);
+        assertEquals("success", e.get("result").asText());
+        assertTrue(e.get("protocol").asText().startsWith("TLSv1."), e.toString());
+        assertEquals("not-checked", e.get("verification").asText());
+        assertTrue(icidLines(pref).stream().anyMatch(l -> l.matches("ICID " + pref + " TLS success protocol TLSv1\\.[23] cipher \\S+")));
+        assertTrue(awaitInside("X-Test: preferred-tls", Duration.ofSeconds(60)).data().length > 0);
+
+        // REQUIRED: everything but EHLO/HELO/NOOP/RSET/QUIT/STARTTLS is 530 before TLS.
+        long req = icidOf(dialogue("127.0.3.3", HELLO + """
+
+                C: NOOP
+                S: 250 2.0.0 Ok
+                C: MAIL FROM:<a@origin.test>
+                S: 530 5.7.0 Must issue a STARTTLS command first
+                C: VRFY x
+                S: 530 5.7.0 Must issue a STARTTLS command first
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: RCPT TO:<x@accepted.test>
+                S: 530 5.7.0 Must issue a STARTTLS command first
+                C: RSET
+                S: 250 2.0.0 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """));
+        e = outcome(req);
+        assertEquals("failure", e.get("result").asText());
+        assertEquals("starttls-not-supported", e.get("resultType").asText());
+        assertTrue(icidLines(req).contains("ICID " + req + " TLS was required but remote host did not initiate it"));
+        long reqTls = icidOf(dialogue("127.0.3.3", HELLO + """
+
+                C: STARTTLS
+                S: 220 2.0.0 Ready to start TLS
+                TLS
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 SMTPUTF8
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """));
+        assertEquals("success", outcome(reqTls).get("result").asText());
+
+        // *_VERIFY: a client certificate from a trusted CA, none, one from an unknown CA.
+        KeyPair keys = TestPki.ecKeys();
+        X509Certificate good = TestPki.issue(root, keys.getPublic(), TestPki.Spec.server("client.partner.test", "client.partner.test"));
+        SSLContext withGood = SmtpDialogue.trustAll(TestPki.keyManagers(keys, good, root.certificate()).getKeyManagers());
+        TestPki.Issued stranger = TestPki.selfSignedCa("stranger.test", Duration.ofDays(30));
+        SSLContext withBad = SmtpDialogue.trustAll(TestPki.keyManagers(stranger.keys(), stranger.certificate()).getKeyManagers());
+        String tlsThenMail = HELLO + """
+
+                C: STARTTLS
+                S: 220 2.0.0 Ready to start TLS
+                TLS
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 SMTPUTF8
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """;
+        String tlsRefused = HELLO + """
+
+                C: STARTTLS
+                S: 220 2.0.0 Ready to start TLS
+                TLS fails
+                """;
+        for (String ip : List.of("127.0.3.4", "127.0.3.5")) {
+            boolean required = ip.endsWith(".5");
+            long withCert = icidOf(dialogue(ip, withGood, tlsThenMail));
+            e = outcome(withCert);
+            assertEquals("success", e.get("result").asText(), ip + " " + e);
+            assertEquals("success", e.get("verification").asText(), ip + " " + e);
+            assertTrue(e.get("clientCertificate").asText().contains("CN=client.partner.test"), e.toString());
+            assertTrue(icidLines(withCert).stream().anyMatch(l -> l.startsWith("ICID " + withCert + " TLS client certificate verified: ")));
+
+            long none = icidOf(dialogue(ip, SmtpDialogue.trustAll(null), required ? tlsRefused : tlsThenMail));
+            e = outcome(none);
+            assertEquals(required ? "failure" : "success", e.get("result").asText(), ip + " without a certificate: " + e);
+            assertEquals(required ? "failure" : "not-presented", e.get("verification").asText(), e.toString());
+
+            long bad = icidOf(dialogue(ip, withBad, tlsRefused));
+            e = outcome(bad);
+            assertEquals("failure", e.get("result").asText(), ip + " untrusted certificate: " + e);
+            assertEquals("certificate-not-trusted", e.get("resultType").asText(), e.toString());
+            assertTrue(icidLines(bad).stream().anyMatch(l -> l.startsWith("ICID " + bad + " TLS failed: client certificate ")),
+                    icidLines(bad).toString());
+        }
+    }
+
+    /** RFC 3207 §5: plaintext pipelined after STARTTLS (same packet, or next packet before the handshake) never counts. */
+    @Test
+    @Order(5)
+    void starttlsCommandInjectionClosesTheConnection() throws Exception {
+        long same = icidOf(dialogue("127.0.3.2", HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 STARTTLS
+                C: STARTTLS\\r\\nMAIL FROM:<injected@evil.test>
+                S: 220 2.0.0 Ready to start TLS
+                CLOSED
+                """));
+        assertTrue(icidLines(same).stream().anyMatch(l -> l.startsWith("ICID " + same + " TLS failed: command injection: ")),
+                icidLines(same).toString());
+        assertEquals("failure", outcome(same).get("result").asText());
+
+        long next = icidOf(dialogue("127.0.3.2", HELLO + """
+
+                C: STARTTLS
+                S: 220 2.0.0 Ready to start TLS
+                C: MAIL FROM:<injected@evil.test>
+                CLOSED
+                """));
+        assertTrue(icidLines(next).stream().anyMatch(l -> l.startsWith("ICID " + next + " TLS failed: ")), icidLines(next).toString());
+        assertTrue(icidLines(next).stream().noneMatch(l -> l.contains("injected@evil.test")), "never taken as a command");
+    }
+
+    /** The host access table: REJECT, TCPREFUSE, RELAY, forward-confirmed reverse DNS. */
+    @Test
+    @Order(6)
+    void hostAccessTable() throws Exception {
+        long rejected = icidOf(dialogue("127.0.3.7", """
+                S: 554 5.7.1 mx.tlsgate.test Access denied
+                C: EHLO client.test
+                S: 503 5.5.1 Error: access denied; only QUIT
+                C: MAIL FROM:<a@origin.test>
+                S: 503 5.5.1 Error: access denied; only QUIT
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """));
+        assertTrue(icidLines(rejected).contains("ICID " + rejected + " REJECT SG BLOCKLIST match 127.0.3.7"));
+
+        try (SmtpDialogue d = SmtpDialogue.connect("127.0.3.8", "127.0.0.1", smtp)) {
+            d.expectClosed();
+        }
+
+        dialogue("127.0.3.6", HELLO + """
+
+                C: HELO relay.client.test
+                S: 250 mx.tlsgate.test
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                C: RCPT TO:<anyone@elsewhere.test>
+                S: 250 2.1.5 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """);
+
+        long verified = icidOf(dialogue("127.0.3.10", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n"));
+        List<String> v = icidLines(verified);
+        assertTrue(v.contains("New SMTP ICID " + verified + " interface inbound (127.0.0.1) address 127.0.3.10 reverse dns host "
+                + "mx1.partner.test verified yes"), v.toString());
+        assertTrue(v.contains("ICID " + verified + " ACCEPT SG PARTNERS match .partner.test"), v.toString());
+        long spoofed = icidOf(dialogue("127.0.3.11", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n"));
+        List<String> s = icidLines(spoofed);
+        assertTrue(s.contains("New SMTP ICID " + spoofed + " interface inbound (127.0.0.1) address 127.0.3.11 reverse dns host "
+                + "mx2.partner.test verified no"), s.toString());
+        assertTrue(s.contains("ICID " + spoofed + " ACCEPT SG ALL match ALL"), "an unverified name matches no .domain entry: " + s);
+    }
+
+    /** Limits of the flow policy and the listener, line length, errors, idle and session time. */
+    @Test
+    @Order(7)
+    void limits() throws Exception {
+        dialogue("127.0.3.9", HELLO + """
+
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                C: RCPT TO:<one@accepted.test>
+                S: 250 2.1.5 Ok
+                C: RCPT TO:<two@accepted.test>
+                S: 250 2.1.5 Ok
+                C: RCPT TO:<three@accepted.test>
+                S: 452 4.5.3 Error: too many recipients
+                C: DATA
+                S: 354 *
+                C: X-Test: limits 1\\r\\n\\r\\n.
+                S: 250 2.0.0 Ok: queued as *
+                C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<one@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: X-Test: limits 2\\r\\n\\r\\n.
+                S: 250 2.0.0 Ok: queued as *
+                C: MAIL FROM:<a@origin.test>
+                S: 421 4.7.0 mx.tlsgate.test Error: too many messages in this session
+                CLOSED
+                """);
+
+        // 512 + 512 octets per command line; a longer one is refused without being kept.
+        try (SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp)) {
+            d.run(HELLO);
+            d.send("NOOP " + "x".repeat(1017) + "\r\n").expect("250 2.0.0 Ok");
+            d.send("NOOP " + "x".repeat(1024 * 1024) + "\r\nNOOP\r\n");
+            d.run("""
+                    S: 500 5.5.2 Error: line too long
+                    S: 250 2.0.0 Ok
+                    C: QUIT
+                    S: 221 2.0.0 Bye
+                    """);
+        }
+
+        // Too many errors.
+        try (SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp)) {
+            d.run(HELLO);
+            d.send("JUNK\r\n".repeat(20));
+            for (int i = 0; i < 20; i++) {
+                d.expect("500 5.5.2 Error: command not recognized");
+            }
+            d.run("S: 421 4.7.0 mx.tlsgate.test Error: too many errors\nCLOSED");
+        }
+
+        // The tiny listener: 1,024 octets per message, 2 connections per client, 3 in all.
+        dialogue("127.0.0.1", tiny, """
+                S: 220 tiny.tlsgate.test ESMTP tlsgate
+                C: HELO client.test
+                S: 250 tiny.tlsgate.test
+                C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<big@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: X-Test: too big\\r\\n\\r\\n%s\\r\\n.
+                S: 552 5.3.4 Error: message size exceeds fixed limit
+                C: QUIT
+                S: 221 2.0.0 Bye
+                CLOSED
+                """.formatted("y".repeat(1100)));
+        try (SmtpDialogue a = SmtpDialogue.connect("127.0.3.20", "127.0.0.1", tiny);
+                SmtpDialogue b = SmtpDialogue.connect("127.0.3.20", "127.0.0.1", tiny)) {
+            a.expect("220 *");
+            b.expect("220 *");
+            try (SmtpDialogue c = SmtpDialogue.connect("127.0.3.20", "127.0.0.1", tiny)) {
+                c.run("S: 421 4.7.0 tiny.tlsgate.test Error: too many connections from 127.0.3.20\nCLOSED");
+            }
+            try (SmtpDialogue c = SmtpDialogue.connect("127.0.3.21", "127.0.0.1", tiny)) {
+                c.expect("220 *");
+                try (SmtpDialogue over = SmtpDialogue.connect("127.0.3.22", "127.0.0.1", tiny)) {
+                    over.run("S: 421 4.7.0 tiny.tlsgate.test Error: too many connections\nCLOSED");
+                }
+            }
+        }
+
+        // Idle for longer than the idle timeout (4 s here).
+        try (SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp)) {
+            d.run(HELLO + "\nS: 421 4.4.2 mx.tlsgate.test Error: timeout exceeded\nCLOSED");
+        }
+        // Busy but endless (slowloris): the session limit (25 s here) ends it.
+        try (SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp)) {
+            d.run(HELLO);
+            long until = System.nanoTime() + Duration.ofSeconds(40).toNanos();
+            String last = "";
+            while (System.nanoTime() < until) {
+                if (d.socket().getInputStream().available() == 0) {
+                    d.send("NOOP\r\n");
+                }
+                last = d.reply().get(0);
+                if (!last.startsWith("250")) {
+                    break;
+                }
+                Thread.sleep(2000);
+            }
+            assertEquals("421 4.4.2 mx.tlsgate.test Error: session time limit exceeded", last);
+            d.expectClosed();
+        }
+    }
+
+    /** Real clients: swaks --tls and Python's smtplib with starttls() deliver through the listener to the internal server. */
+    @Test
+    @Order(8)
+    void swaksAndSmtplibDeliverOverStarttls() throws Exception {
+        String swaks = DebianTools.require("swaks", "swaks");
+        DebianTools.requirePackage("libnet-ssleay-perl");
+        DebianTools.requirePackage("libio-socket-ssl-perl");
+        String python = DebianTools.require("python3", "python3");
+        Process p = new ProcessBuilder(swaks, "--server", "127.0.0.1:" + smtp, "--tls", "--ehlo", "swaks.client.test",
+                "--from", "swaks@origin.test", "--to", "rcpt@accepted.test", "--header", "X-Test: swaks",
+                "--body", "sent by swaks").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), out);
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("<-  220 2.0.0 Ready to start TLS") && out.contains(" ~> QUIT"), "swaks used STARTTLS:\n" + out);
+        assertTrue(out.matches("(?s).*<~  250 2\\.0\\.0 Ok: queued as \\d+.*"), out);
+        ScriptedSmtpPeer.Received bySwaks = awaitInside("X-Test: swaks", Duration.ofSeconds(60));
+        assertTrue(new String(bySwaks.data(), StandardCharsets.UTF_8).contains("with ESMTPS id"), "the Received header says TLS");
+
+        String script = """
+                import smtplib, ssl, sys
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="python.client.test", timeout=30) as s:
+                    s.ehlo()
+                    s.starttls(context=ctx)
+                    s.ehlo()
+                    assert s.sock.version().startswith("TLSv1."), s.sock.version()
+                    refused = s.sendmail("py@origin.test", ["rcpt@accepted.test"], b"X-Test: smtplib\\r\\n\\r\\nsent by smtplib\\r\\n")
+                    assert refused == {}, refused
+                print("ok", s.sock is None)
+                """;
+        p = new ProcessBuilder(python, "-c", script, String.valueOf(smtp)).redirectErrorStream(true).start();
+        out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS), out);
+        assertEquals(0, p.exitValue(), out);
+        ScriptedSmtpPeer.Received byPython = awaitInside("X-Test: smtplib", Duration.ofSeconds(60));
+        assertTrue(new String(byPython.data(), StandardCharsets.UTF_8).contains("with ESMTPS id"), "the Received header says TLS");
+    }
+
+    /** A new certificate assigned to the listener's slot serves new sessions; an open TLS session goes on untouched. */
+    @Test
+    @Order(9)
+    void certificateRotationKeepsOpenSessions() throws Exception {
+        SmtpDialogue open = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp);
+        try {
+            open.run(HELLO + """
+
+                    C: STARTTLS
+                    S: 220 2.0.0 Ready to start TLS
+                    TLS
+                    """);
+            String before = subject(open);
+            api.ok("POST", 8082, "/api/v1/certificates", "{\"name\":\"mx-rotated\",\"commonName\":\"" + MX + "\",\"keyType\":\"EC_P256\"}");
+            api.ok("PUT", 8082, "/api/v1/assignments/listener:inbound", "{\"certificate\":\"mx-rotated\"}");
+            String after = before;
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (after.equals(before) && System.nanoTime() < deadline) {
+                SmtpDialogue fresh = dialogue("127.0.0.1", HELLO + """
+
+                        C: STARTTLS
+                        S: 220 2.0.0 Ready to start TLS
+                        TLS
+                        C: QUIT
+                        S: 221 2.0.0 Bye
+                        """);
+                after = subject(fresh);
+                Thread.sleep(200);
+            }
+            assertTrue(after.contains("CN=" + MX), "new sessions get the rotated certificate: " + after + " (before: " + before + ")");
+            open.run("""
+                    C: EHLO still.open.test
+                    S: 250-mx.tlsgate.test
+                    S: *
+                    S: *
+                    S: *
+                    S: *
+                    S: 250 SMTPUTF8
+                    C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<rotation@accepted.test>\\r\\nDATA
+                    S: 250 2.1.0 Ok
+                    S: 250 2.1.5 Ok
+                    S: 354 *
+                    C: X-Test: across rotation\\r\\n\\r\\n.
+                    S: 250 2.0.0 Ok: queued as *
+                    C: QUIT
+                    S: 221 2.0.0 Bye
+                    """);
+            assertEquals(before, subject(open), "the open session kept its certificate");
+            JsonNode status = api.get(8084, "/api/v1/smtp/listeners").get(0);
+            assertEquals("mx-rotated", status.get("certificate").asText());
+            assertEquals(false, status.get("demoCertificate").asBoolean());
+        } finally {
+            open.close();
+        }
+    }
+
+    /** delivery-service down: the end of DATA gets 451 4.3.0, never 250; back up, mail is accepted again. */
+    @Test
+    @Order(10)
+    void deliveryDownMeans451() throws Exception {
+        stack.service("delivery-service").kill();
+        try {
+            // The first message may already be streaming when the Enqueue fails (451 after the
+            // content), later ones learn at DATA that delivery-service is away (451 at once).
+            int atData = 0;
+            for (int i = 0; i < 3; i++) {
+                try (SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp)) {
+                    d.run(HELLO + """
+
+                            C: HELO client.test
+                            S: 250 mx.tlsgate.test
+                            C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<down@accepted.test>\\r\\nDATA
+                            S: 250 2.1.0 Ok
+                            S: 250 2.1.5 Ok
+                            """);
+                    String r = d.reply().get(0);
+                    if (r.startsWith("354")) {
+                        d.send("X-Test: delivery down\r\n\r\n.\r\n");
+                        r = d.reply().get(0);
+                    } else {
+                        atData++;
+                    }
+                    assertEquals("451 4.3.0 Error: queue unavailable, message not accepted, try again later", r, d.transcript());
+                    d.run("C: QUIT\nS: 221 2.0.0 Bye");
+                    long icid = icidOf(d);
+                    assertTrue(icidLines(icid).stream().anyMatch(l -> l.startsWith("ICID " + icid + " message not queued: ")),
+                            icidLines(icid).toString());
+                }
+            }
+            assertTrue(atData >= 2, "once the connection is known to be down, DATA itself gets 451 (" + atData + " of 3)");
+        } finally {
+            stack.restart("delivery-service");
+        }
+        dialogue("127.0.0.1", HELLO + """
+
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<up@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: X-Test: delivery up\\r\\n\\r\\n.
+                S: 250 2.0.0 Ok: queued as *
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """);
+    }
+
+    private static String subject(SmtpDialogue d) throws Exception {
+        return ((X509Certificate) d.tlsSession().getPeerCertificates()[0]).getSubjectX500Principal().getName();
+    }
+
+    // ---- helpers
+
+    private static SmtpDialogue dialogue(String from, String script) throws Exception {
+        return dialogue(from, smtp, SmtpDialogue.trustAll(null), script);
+    }
+
+    private static SmtpDialogue dialogue(String from, int port, String script) throws Exception {
+        return dialogue(from, port, SmtpDialogue.trustAll(null), script);
+    }
+
+    private static SmtpDialogue dialogue(String from, SSLContext tls, String script) throws Exception {
+        return dialogue(from, smtp, tls, script);
+    }
+
+    /** Runs a script from a source address; the connection is closed afterwards (the transcript stays readable). */
+    private static SmtpDialogue dialogue(String from, int port, SSLContext tls, String script) throws Exception {
+        SmtpDialogue d = SmtpDialogue.connect(from, "127.0.0.1", port).tls(tls);
+        try {
+            d.run(script);
+        } finally {
+            d.close();
+        }
+        return d;
+    }
+
+    /**
+     * The ICID of a finished dialogue: the newest connection from its source address (the
+     * dialogues run one after the other), once the mail log shows it ended.
+     */
+    private static long icidOf(SmtpDialogue d) throws Exception {
+        String ip = d.localAddress().getAddress().getHostAddress();
+        Pattern p = Pattern.compile("New SMTP ICID (\\d+) interface \\S+ \\([^)]*\\) address " + Pattern.quote(ip) + " .*");
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (System.nanoTime() < deadline) {
+            List<String> log = api.mailLog("listener-service");
+            for (int i = log.size() - 1; i >= 0; i--) {
+                Matcher m = p.matcher(log.get(i));
+                if (m.matches()) {
+                    if (closedLine(log, m.group(1))) {
+                        return Long.parseLong(m.group(1));
+                    }
+                    break;
+                }
+            }
+            Thread.sleep(100);
+        }
+        fail("no finished ICID for " + ip + "\n" + d.transcript());
+        return -1;
+    }
+
+    private static boolean closedLine(List<String> log, String icid) {
+        return log.contains("ICID " + icid + " close") || log.contains("ICID " + icid + " lost");
+    }
+
+    private static List<String> icidLines(long icid) throws Exception {
+        Pattern p = Pattern.compile(".*\\bICID " + icid + "\\b.*");
+        return api.mailLog("listener-service").stream().filter(l -> p.matcher(l).matches()).toList();
+    }
+
+    /** The one outcome event of a connection. */
+    private static JsonNode outcome(long icid) throws Exception {
+        List<ConsumerRecord<String, byte[]>> rs = KafkaRecords.readUntil(api.kafka(), "tlsgate.tls-outcomes",
+                all -> all.stream().anyMatch(r -> icidOf(r) == icid), Duration.ofSeconds(30));
+        List<JsonNode> mine = new ArrayList<>();
+        for (ConsumerRecord<String, byte[]> r : rs) {
+            if (icidOf(r) == icid) {
+                mine.add(ClusterApi.JSON.readTree(r.value()));
+            }
+        }
+        assertEquals(1, mine.size(), "one outcome event for ICID " + icid + ": " + mine);
+        return mine.get(0);
+    }
+
+    private static long icidOf(ConsumerRecord<String, byte[]> r) {
+        try {
+            JsonNode n = ClusterApi.JSON.readTree(r.value());
+            return "inbound".equals(n.path("direction").asText()) ? n.path("icid").asLong() : -1;
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+    }
+
+    private static ScriptedSmtpPeer.Received awaitInside(String marker, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            for (ScriptedSmtpPeer.Received r : inside.received()) {
+                if (new String(r.data(), StandardCharsets.UTF_8).contains(marker + "\r\n")) {
+                    return r;
+                }
+            }
+            Thread.sleep(200);
+        }
+        fail("the internal server never got '" + marker + "'; it has " + inside.received().size() + " messages");
+        return null;
+    }
+
+    private static void policy(String name, String behaviour, String tls, String more) throws Exception {
+        api.ok("POST", 8081, "/api/v1/mail-flow-policies", "{\"name\":\"" + name + "\",\"behaviour\":\"" + behaviour
+                + "\",\"tls\":\"" + tls + "\"" + more + "}");
+    }
+
+    private static void group(String name, String policy, String sender) throws Exception {
+        api.ok("POST", 8081, "/api/v1/sender-groups", "{\"name\":\"" + name + "\",\"policy\":\"" + policy + "\",\"senders\":[\""
+                + sender + "\"]}");
+    }
+
+    private static void awaitListeners(Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            JsonNode ls = api.get(8084, "/api/v1/smtp/listeners");
+            boolean both = false;
+            for (JsonNode l : ls) {
+                both |= l.get("name").asText().equals("tiny");
+            }
+            if (both && ls.size() == 2 && ls.get(0).get("hostname").asText().equals(MX)) {
+                return;
+            }
+            Thread.sleep(200);
+        }
+        fail("listeners not bound: " + api.get(8084, "/api/v1/smtp/listeners"));
+    }
+}
