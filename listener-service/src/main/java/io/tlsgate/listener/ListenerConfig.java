@@ -16,6 +16,13 @@ public interface ListenerConfig {
     @WithDefault("30s")
     Duration heartbeatInterval();
 
+    /**
+     * Whether this replica serves SMTP (default true). Off in the module's own tests, which run
+     * without the other services; the cluster tests in devstack run it for real.
+     */
+    @WithDefault("true")
+    boolean smtpEnabled();
+
     /** policy-service's gRPC address (host:port): listeners, HAT, RAT. */
     @WithDefault("localhost:8081")
     String policyService();

@@ -126,6 +126,11 @@ public class SmtpServers {
     }
 
     void start(@Observes StartupEvent ignored) {
+        if (!config.smtpEnabled()) {
+            LOG.info("SMTP disabled (tlsgate.listener.smtp-enabled=false)");
+            listed = true;
+            return;
+        }
         policy.watch(version -> reconciler.execute(this::reconcile));
         reconciler.scheduleWithFixedDelay(this::reconcile, 0, 30, TimeUnit.SECONDS);
     }
