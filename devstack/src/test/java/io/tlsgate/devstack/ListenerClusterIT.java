@@ -796,6 +796,377 @@ class ListenerClusterIT {
                 """);
     }
 
+    /** testssl.sh (Debian's) against STARTTLS on the listener: no SSLv2/3, TLS 1.0/1.1, and no weak cipher category. */
+    @Test
+    @Order(11)
+    void testsslFindsNoOldProtocolsAndNoWeakCiphers() throws Exception {
+        String testssl = DebianTools.require("testssl", "testssl.sh");
+        Path json = data.resolve("testssl.json");
+        Process p = new ProcessBuilder(testssl, "--starttls", "smtp", "--quiet", "--color", "0", "--warnings", "off",
+                "--jsonfile", json.toString(), "-p", "-s", "127.0.0.1:" + smtp).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(5, java.util.concurrent.TimeUnit.MINUTES), out);
+        Map<String, String> findings = new HashMap<>();
+        for (JsonNode f : ClusterApi.JSON.readTree(json.toFile())) {
+            findings.put(f.get("id").asText(), f.get("finding").asText());
+        }
+        for (String id : List.of("SSLv2", "SSLv3", "TLS1", "TLS1_1", "cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT",
+                "cipherlist_LOW", "cipherlist_3DES_IDEA", "cipherlist_AVERAGE")) {
+            assertEquals("not offered", findings.get(id), id + " in\n" + out);
+        }
+        assertTrue(findings.get("TLS1_2").startsWith("offered"), out);
+        assertTrue(findings.get("TLS1_3").startsWith("offered"), out);
+        assertTrue(findings.get("cipherlist_STRONG").startsWith("offered"), out);
+    }
+
+    /**
+     * 10,000 sessions of junk (binary, 1 MB lines, half-open TLS, early disconnects, resets,
+     * command soup, cut DATA) from 16 clients at once, while a well-formed client sends a
+     * message every half second: every one of its messages is accepted, and afterwards no
+     * session is left behind.
+     */
+    @Test
+    @Order(12)
+    void fuzzedSessionsNeverStopTheListener() throws Exception {
+        int sessions = Integer.getInteger("tlsgate.fuzz.sessions", 10_000);
+        int clients = 16;
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean fuzzing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        java.util.concurrent.ConcurrentHashMap<Integer, Integer> kinds = new java.util.concurrent.ConcurrentHashMap<>();
+        byte[] clientHello = clientHello();
+        long pid = stack.service("listener-service").pid();
+        long rssBefore = rssKb(pid);
+        java.util.concurrent.atomic.AtomicLong rssPeak = new java.util.concurrent.atomic.AtomicLong(rssBefore);
+        List<String> wellFormedFailures = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicInteger wellFormed = new java.util.concurrent.atomic.AtomicInteger();
+        Thread good = new Thread(() -> {
+            while (fuzzing.get()) {
+                int n = wellFormed.incrementAndGet();
+                try {
+                    dialogue("127.0.0.1", HELLO + """
+
+                            C: EHLO good.client.test
+                            S: 250-mx.tlsgate.test
+                            S: *
+                            S: *
+                            S: *
+                            S: *
+                            S: *
+                            S: 250 STARTTLS
+                            C: MAIL FROM:<good@origin.test>\\r\\nRCPT TO:<good@accepted.test>\\r\\nDATA
+                            S: 250 2.1.0 Ok
+                            S: 250 2.1.5 Ok
+                            S: 354 *
+                            C: X-Test: well-formed %d\\r\\n\\r\\nbody\\r\\n.
+                            S: 250 2.0.0 Ok: queued as *
+                            C: QUIT
+                            S: 221 2.0.0 Bye
+                            """.formatted(n));
+                } catch (Throwable e) {
+                    wellFormedFailures.add(n + ": " + e.getMessage());
+                }
+                rssPeak.accumulateAndGet(rssKb(pid), Math::max);
+                sleep(500);
+            }
+        });
+        long started = System.nanoTime();
+        good.start();
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(clients);
+        List<java.util.concurrent.Future<?>> work = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            String from = "127.0.4." + (c + 1);
+            java.util.Random random = new java.util.Random(1000 + c);
+            work.add(pool.submit(() -> {
+                int i;
+                while ((i = next.getAndIncrement()) < sessions) {
+                    int kind = random.nextInt(8);
+                    kinds.merge(kind, 1, Integer::sum);
+                    try {
+                        junkSession(from, kind, random, clientHello);
+                    } catch (java.io.IOException expected) {
+                        // the listener hung up on us: fine
+                    }
+                }
+                return null;
+            }));
+        }
+        for (var w : work) {
+            w.get(15, java.util.concurrent.TimeUnit.MINUTES);
+        }
+        pool.shutdown();
+        fuzzing.set(false);
+        good.join(60_000);
+        long seconds = Duration.ofNanos(System.nanoTime() - started).toSeconds();
+        System.out.printf("fuzz: %d sessions in %d s (kinds %s); well-formed messages %d, failed %d; listener RSS %d MB before, "
+                + "peak %d MB%n", sessions, seconds, kinds, wellFormed.get(), wellFormedFailures.size(), rssBefore / 1024,
+                rssPeak.get() / 1024);
+        assertTrue(stack.service("listener-service").isAlive(), "listener-service survived");
+        assertTrue(wellFormedFailures.isEmpty(), "the well-formed client was always served: " + wellFormedFailures);
+        assertTrue(wellFormed.get() >= 5, "the well-formed client ran during the fuzzing: " + wellFormed.get());
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        int open = -1;
+        while (System.nanoTime() < deadline && open != 0) {
+            open = api.get(8084, "/api/v1/smtp/listeners").get(0).get("connections").asInt();
+            sleep(250);
+        }
+        assertEquals(0, open, "every junk session ended; no connection slot leaked");
+        assertTrue(rssPeak.get() < 1024 * 1024, "resident memory stayed bounded (peak " + rssPeak.get() / 1024 + " MB)");
+    }
+
+    private static void junkSession(String from, int kind, java.util.Random random, byte[] clientHello) throws java.io.IOException {
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.bind(new java.net.InetSocketAddress(from, 0));
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", smtp), 5000);
+            s.setSoTimeout(10_000);
+            var out = s.getOutputStream();
+            var in = s.getInputStream();
+            switch (kind) {
+                case 0 -> { // binary junk
+                    byte[] junk = new byte[1 + random.nextInt(8192)];
+                    random.nextBytes(junk);
+                    out.write(junk);
+                }
+                case 1 -> { // a 1 MB line (every other time only 64 KB), maybe with its end
+                    byte[] line = new byte[random.nextBoolean() ? 1 << 20 : 1 << 16];
+                    java.util.Arrays.fill(line, (byte) 'A');
+                    out.write(line);
+                    if (random.nextBoolean()) {
+                        out.write("\r\nQUIT\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
+                }
+                case 2 -> { // half-open TLS: STARTTLS, then part of a ClientHello, then gone
+                    readUntil(in, "220 ");
+                    out.write("STARTTLS\r\n".getBytes(StandardCharsets.US_ASCII));
+                    readUntil(in, "220 2.0.0");
+                    out.write(clientHello, 0, 1 + random.nextInt(clientHello.length - 1));
+                }
+                case 3 -> { // early disconnect, before or after the greeting
+                    if (random.nextBoolean()) {
+                        readUntil(in, "220 ");
+                    }
+                }
+                case 4 -> { // command soup, some lines LF-only, some with NULs and bad UTF-8
+                    StringBuilder b = new StringBuilder();
+                    String[] verbs = {"EHLO", "HELO", "MAIL FROM:", "RCPT TO:", "DATA", "RSET", "NOOP", "VRFY", "STARTTLS", "BDAT",
+                        "AUTH", "\u0000", "MAIL", "RCPT", "QUIT "};
+                    for (int i = 0, n = 1 + random.nextInt(40); i < n; i++) {
+                        b.append(verbs[random.nextInt(verbs.length)]).append(random.nextBoolean() ? " <" : "")
+                                .append(Long.toString(random.nextLong(), 36)).append(random.nextBoolean() ? "@x.test>" : "")
+                                .append(random.nextInt(4) == 0 ? "\n" : "\r\n");
+                    }
+                    out.write(b.toString().getBytes(StandardCharsets.UTF_8));
+                    out.write(new byte[] {(byte) 0xff, (byte) 0xfe, '\r', '\n'});
+                }
+                case 5 -> { // DATA cut off in the middle
+                    out.write("EHLO cut.test\r\nMAIL FROM:<cut@origin.test>\r\nRCPT TO:<cut@accepted.test>\r\nDATA\r\n"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    readUntil(in, "354 ");
+                    out.write(("X-Test: cut\r\n\r\n" + "z".repeat(random.nextInt(20_000))).getBytes(StandardCharsets.US_ASCII));
+                }
+                case 6 -> { // a reset instead of a close
+                    out.write("EHLO reset.test\r\n".getBytes(StandardCharsets.US_ASCII));
+                    s.setSoLinger(true, 0);
+                }
+                default -> { // slow and small: a few bytes at a time
+                    for (int i = 0; i < 5; i++) {
+                        out.write(("NO").getBytes(StandardCharsets.US_ASCII));
+                        out.flush();
+                    }
+                    out.write("OP\r\nQUIT\r\n".getBytes(StandardCharsets.US_ASCII));
+                    readUntil(in, "221 ");
+                }
+            }
+            out.flush();
+        }
+    }
+
+    /** Reads until a line starting with {@code prefix} (or the end). */
+    private static void readUntil(java.io.InputStream in, String prefix) throws java.io.IOException {
+        StringBuilder line = new StringBuilder();
+        int c;
+        while ((c = in.read()) >= 0) {
+            if (c == '\n') {
+                if (line.toString().startsWith(prefix)) {
+                    return;
+                }
+                line.setLength(0);
+            } else {
+                line.append((char) c);
+            }
+        }
+    }
+
+    /** The first flight of a real TLS client, to cut short. */
+    private static byte[] clientHello() throws Exception {
+        javax.net.ssl.SSLEngine e = SmtpDialogue.trustAll(null).createSSLEngine("127.0.0.1", smtp);
+        e.setUseClientMode(true);
+        java.nio.ByteBuffer out = java.nio.ByteBuffer.allocate(e.getSession().getPacketBufferSize());
+        e.beginHandshake();
+        e.wrap(java.nio.ByteBuffer.allocate(0), out);
+        out.flip();
+        byte[] b = new byte[out.remaining()];
+        out.get(b);
+        return b;
+    }
+
+    private static long rssKb(long pid) {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                if (l.startsWith("VmRSS:")) {
+                    return Long.parseLong(l.replaceAll("\\D", ""));
+                }
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Upstreams away: policy-service down means 421 4.3.0 at connect; no certificate yet means 454 to STARTTLS. */
+    @Test
+    @Order(13)
+    void upstreamsDown() throws Exception {
+        stack.service("policy-service").kill();
+        try {
+            Thread.sleep(500);
+            dialogue("127.0.3.30", """
+                    S: 421 4.3.0 mx.tlsgate.test Error: policy temporarily unavailable, try again later
+                    CLOSED
+                    """);
+        } finally {
+            stack.restart("policy-service");
+        }
+        dialogue("127.0.3.30", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n");
+
+        // A fresh listener-service while cert-service is away has no certificate to offer.
+        stack.service("cert-service").kill();
+        try {
+            stack.restart("listener-service");
+            dialogue("127.0.3.31", HELLO + """
+
+                    C: EHLO client.test
+                    S: 250-mx.tlsgate.test
+                    S: *
+                    S: *
+                    S: *
+                    S: *
+                    S: *
+                    S: 250 STARTTLS
+                    C: STARTTLS
+                    S: 454 4.7.0 TLS not available due to temporary reason
+                    C: MAIL FROM:<a@origin.test>
+                    S: 250 2.1.0 Ok
+                    C: QUIT
+                    S: 221 2.0.0 Bye
+                    """);
+        } finally {
+            stack.restart("cert-service");
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                dialogue("127.0.3.31", HELLO + """
+
+                        C: STARTTLS
+                        S: 220 2.0.0 Ready to start TLS
+                        TLS
+                        C: QUIT
+                        S: 221 2.0.0 Bye
+                        """);
+                break;
+            } catch (AssertionError e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(500);
+            }
+        }
+    }
+
+    /**
+     * kill -9 of listener-service while 200 clients send 1,000 messages: every message
+     * answered 250 is in delivery-service's queue under the MID the 250 named (its sender
+     * says which message it is).
+     */
+    @Test
+    @Order(14)
+    void killMinus9DuringConcurrentSendsLosesNothingAcknowledged() throws Exception {
+        int clients = 200;
+        int each = 5;
+        java.util.concurrent.ConcurrentHashMap<String, Long> acknowledged = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.atomic.AtomicInteger refused = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            String from = "127.0.5." + (c + 1);
+            int client = c;
+            Thread t = new Thread(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int m = 0; m < each; m++) {
+                    String sender = "kill-" + client + "-" + m + "@origin.test";
+                    try (SmtpDialogue d = SmtpDialogue.connect(from, "127.0.0.1", smtp)) {
+                        d.run(HELLO + """
+
+                                C: HELO kill.client.test
+                                S: 250 mx.tlsgate.test
+                                C: MAIL FROM:<%s>\\r\\nRCPT TO:<kill@accepted.test>\\r\\nDATA
+                                S: 250 2.1.0 Ok
+                                S: 250 2.1.5 Ok
+                                S: 354 *
+                                C: X-Test: %s\\r\\n\\r\\nbody\\r\\n.
+                                """.formatted(sender, sender));
+                        String r = d.reply().get(0);
+                        if (r.startsWith("250 2.0.0 Ok: queued as ")) {
+                            acknowledged.put(sender, Long.parseLong(r.substring("250 2.0.0 Ok: queued as ".length())));
+                        } else {
+                            refused.incrementAndGet();
+                        }
+                    } catch (Throwable e) {
+                        refused.incrementAndGet();
+                    }
+                }
+            });
+            t.start();
+            threads.add(t);
+        }
+        go.countDown();
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (acknowledged.size() < 250 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        stack.service("listener-service").kill();
+        int atKill = acknowledged.size();
+        for (Thread t : threads) {
+            t.join(120_000);
+        }
+        System.out.printf("kill -9: %d of %d answered 250 (%d at the kill), %d not%n", acknowledged.size(), clients * each, atKill,
+                refused.get());
+        assertTrue(atKill >= 250, "killed while sending: " + atKill);
+        assertTrue(refused.get() > 0, "some sends were cut off by the kill");
+        List<String> lost = new ArrayList<>();
+        for (var e : acknowledged.entrySet()) {
+            var r = api.send("GET", 8083, "/api/v1/messages/" + e.getValue(), null, null);
+            if (r.statusCode() != 200 || !e.getKey().equals(ClusterApi.JSON.readTree(r.body()).get("mailFrom").asText())) {
+                lost.add(e.getKey() + " MID " + e.getValue() + ": " + r.statusCode() + " " + r.body());
+            }
+        }
+        assertTrue(lost.isEmpty(), lost.size() + " acknowledged messages are not queued: " + lost);
+        stack.restart("listener-service");
+        dialogue("127.0.0.1", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n");
+    }
+
     private static String subject(SmtpDialogue d) throws Exception {
         return ((X509Certificate) d.tlsSession().getPeerCertificates()[0]).getSubjectX500Principal().getName();
     }

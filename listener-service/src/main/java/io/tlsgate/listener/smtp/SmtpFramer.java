@@ -101,6 +101,11 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         return buf == null ? 0 : buf.readableBytes();
     }
 
+    /** Whether framing waits for {@link #resume()} (the session waits for another service, not for the client). */
+    public boolean paused() {
+        return paused;
+    }
+
     /** Stops framing and reading until {@link #resume()}. */
     public void pause() {
         paused = true;

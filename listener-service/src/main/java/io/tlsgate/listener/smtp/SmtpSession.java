@@ -208,7 +208,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         if (evt instanceof SslHandshakeCompletionEvent hs) {
             handshakeDone(hs);
         } else if (evt instanceof IdleStateEvent) {
-            closeWith(Reply.IDLE_TIMEOUT, listener.getHostname());
+            // Idle means the client is silent while it is its turn; while this session waits for
+            // another service (which has its own deadline), the client is not to blame.
+            if (!framer.paused()) {
+                closeWith(Reply.IDLE_TIMEOUT, listener.getHostname());
+            }
         } else {
             ctx.fireUserEventTriggered(evt);
         }

@@ -131,8 +131,13 @@ public class PolicyClient {
         return f;
     }
 
+    /**
+     * Lookups wait (up to the timeout) for a connection instead of failing at once while gRPC
+     * is between reconnect attempts: policy-service coming back must not cost clients a 421.
+     */
     private PolicyServiceGrpc.PolicyServiceStub stub() {
-        return PolicyServiceGrpc.newStub(channel).withDeadlineAfter(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        return PolicyServiceGrpc.newStub(channel).withWaitForReady()
+                .withDeadlineAfter(config.upstreamTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void openWatch() {
