@@ -72,6 +72,8 @@ class ListenerClusterIT {
         env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
         env.put("TLSGATE_LISTENER_SESSION_TIMEOUT", "25s");
         env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        // Smaller than the inbound listener's 64 KiB, so that delivery-service refuses a message the listener let through.
+        env.put("TLSGATE_DELIVERY_MAX_MESSAGE_SIZE", "40000");
         stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
                 String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
         stack.start();
@@ -842,8 +844,10 @@ class ListenerClusterIT {
         Thread good = new Thread(() -> {
             while (fuzzing.get()) {
                 int n = wellFormed.incrementAndGet();
+                SmtpDialogue d = null;
                 try {
-                    dialogue("127.0.0.1", HELLO + """
+                    d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp);
+                    d.run(HELLO + """
 
                             C: EHLO good.client.test
                             S: 250-mx.tlsgate.test
@@ -863,7 +867,18 @@ class ListenerClusterIT {
                             S: 221 2.0.0 Bye
                             """.formatted(n));
                 } catch (Throwable e) {
-                    wellFormedFailures.add(n + ": " + e.getMessage());
+                    String log;
+                    try {
+                        d.close();
+                        log = icidLines(icidOf(d)) + "\ndelivery-service:\n" + stack.service("delivery-service").tail(30);
+                    } catch (Throwable t) {
+                        log = "(no log: " + t + ")";
+                    }
+                    wellFormedFailures.add(n + ": " + e.getMessage() + "\n" + log);
+                } finally {
+                    if (d != null) {
+                        d.close();
+                    }
                 }
                 rssPeak.accumulateAndGet(rssKb(pid), Math::max);
                 sleep(500);
@@ -1030,26 +1045,48 @@ class ListenerClusterIT {
         }
     }
 
-    /** Upstreams away: policy-service down means 421 4.3.0 at connect; no certificate yet means 454 to STARTTLS. */
+    /**
+     * Upstreams away: policy-service down means 421 4.3.0 at connect and 451 4.3.0 to a RCPT
+     * that needs the RAT; no certificate yet means 454 to STARTTLS; a stopping listener-service
+     * says 421 4.3.2 to its open sessions.
+     */
     @Test
     @Order(13)
     void upstreamsDown() throws Exception {
+        SmtpDialogue open = SmtpDialogue.connect("127.0.3.32", "127.0.0.1", smtp);
+        open.run(HELLO + """
+
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: MAIL FROM:<a@origin.test>
+                S: 250 2.1.0 Ok
+                """);
         stack.service("policy-service").kill();
         try {
             Thread.sleep(500);
+            open.run("""
+                    C: RCPT TO:<someone@never-looked-up.test>
+                    S: 451 4.3.0 Error: temporary failure, try again later
+                    C: QUIT
+                    S: 221 2.0.0 Bye
+                    """);
+            open.close();
             dialogue("127.0.3.30", """
                     S: 421 4.3.0 mx.tlsgate.test Error: policy temporarily unavailable, try again later
                     CLOSED
                     """);
         } finally {
+            open.close();
             stack.restart("policy-service");
         }
         dialogue("127.0.3.30", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n");
 
         // A fresh listener-service while cert-service is away has no certificate to offer.
         stack.service("cert-service").kill();
-        try {
+        try (SmtpDialogue stopping = SmtpDialogue.connect("127.0.3.33", "127.0.0.1", smtp)) {
+            stopping.run(HELLO);
             stack.restart("listener-service");
+            stopping.run("S: 421 4.3.2 mx.tlsgate.test Service shutting down\nCLOSED");
             dialogue("127.0.3.31", HELLO + """
 
                     C: EHLO client.test
@@ -1165,6 +1202,25 @@ class ListenerClusterIT {
         assertTrue(lost.isEmpty(), lost.size() + " acknowledged messages are not queued: " + lost);
         stack.restart("listener-service");
         dialogue("127.0.0.1", HELLO + "\nC: QUIT\nS: 221 2.0.0 Bye\n");
+    }
+
+    /** delivery-service refuses a message for good (here: over its own size limit): 554 5.6.0 with its reason, nothing queued. */
+    @Test
+    @Order(15)
+    void aMessageDeliveryRefusesGets554() throws Exception {
+        dialogue("127.0.0.1", HELLO + """
+
+                C: HELO client.test
+                S: 250 mx.tlsgate.test
+                C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<refused@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: X-Test: refused\\r\\n\\r\\n%s\\r\\n.
+                S: 554 5.6.0 Error: message refused: data: larger than 40000 bytes
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """.formatted("r".repeat(50_000)));
     }
 
     private static String subject(SmtpDialogue d) throws Exception {
