@@ -96,6 +96,12 @@ class EnqueueStreamingTest {
         refused(List.of(EnqueueChunk.getDefaultInstance()), "chunk: neither envelope nor data");
         // One byte over the 32 MiB default limit, in 1 MiB chunks: refused as soon as it is over.
         refused(Enqueue.chunks(envelope(), new byte[32 * 1024 * 1024 + 1], 1024 * 1024), "data: larger than 33554432 bytes");
+        // The sender abandons a message with an Abort chunk: ABORTED, nothing queued.
+        List<EnqueueChunk> abandoned = new ArrayList<>(Enqueue.chunks(envelope(), small, 4));
+        abandoned.add(EnqueueChunk.newBuilder().setAbort(io.tlsgate.proto.delivery.v1.Abort.newBuilder().setReason("client gone")).build());
+        StatusRuntimeException aborted = assertThrows(StatusRuntimeException.class, () -> Enqueue.send(ch, abandoned));
+        assertEquals(Status.Code.ABORTED, aborted.getStatus().getCode(), aborted.getStatus().toString());
+        assertEquals("abandoned by the sender: client gone", aborted.getStatus().getDescription());
         try (Connection c = TlsgateTestResources.postgres().connect();
                 PreparedStatement ps = c.prepareStatement("select count(*) from delivery.message where icid = ?")) {
             ps.setLong(1, icid);

@@ -884,6 +884,7 @@ class ListenerClusterIT {
                 sleep(500);
             }
         });
+        long notQueuedBefore = api.mailLog("listener-service").stream().filter(l -> l.contains(" message not queued: ")).count();
         long started = System.nanoTime();
         good.start();
         java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(clients);
@@ -918,6 +919,11 @@ class ListenerClusterIT {
         assertTrue(stack.service("listener-service").isAlive(), "listener-service survived");
         assertTrue(wellFormedFailures.isEmpty(), "the well-formed client was always served: " + wellFormedFailures);
         assertTrue(wellFormed.get() >= 5, "the well-formed client ran during the fuzzing: " + wellFormed.get());
+        // 1,200 clients hanging up mid-DATA abandon their Enqueue with an Abort chunk, not a stream
+        // reset: resets would trip delivery-service's HTTP/2 rapid-reset guard (GOAWAY), failing
+        // every message on the connection, well-formed ones included.
+        List<String> notQueued = api.mailLog("listener-service").stream().filter(l -> l.contains(" message not queued: ")).toList();
+        assertEquals(notQueuedBefore, notQueued.size(), "no message failed at delivery-service: " + notQueued);
         long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         int open = -1;
         while (System.nanoTime() < deadline && open != 0) {
@@ -1221,6 +1227,50 @@ class ListenerClusterIT {
                 C: QUIT
                 S: 221 2.0.0 Bye
                 """.formatted("r".repeat(50_000)));
+    }
+
+    /**
+     * A client that pipelines commands and never reads the replies: the listener stops reading
+     * once 64 KiB of replies wait (the client's writes block, nothing piles up in memory), and
+     * the connection is cut after the idle timeout plus the linger time, freeing its slot.
+     */
+    @Test
+    @Order(16)
+    void aClientThatNeverReadsIsCutOffWithoutBuffering() throws Exception {
+        java.util.concurrent.atomic.AtomicLong written = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<Throwable> ended = new java.util.concurrent.atomic.AtomicReference<>();
+        java.net.Socket s = new java.net.Socket();
+        s.setReceiveBufferSize(4096);
+        s.bind(new java.net.InetSocketAddress("127.0.3.40", 0));
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", smtp), 5000);
+        byte[] noops = "NOOP\r\n".repeat(10_000).getBytes(StandardCharsets.US_ASCII);
+        long limit = 200L * 1024 * 1024;
+        Thread writer = new Thread(() -> {
+            try {
+                while (written.get() < limit) {
+                    s.getOutputStream().write(noops);
+                    written.addAndGet(noops.length);
+                }
+            } catch (Throwable e) {
+                ended.set(e);
+            }
+        });
+        long started = System.nanoTime();
+        writer.start();
+        writer.join(60_000);
+        long seconds = Duration.ofNanos(System.nanoTime() - started).toSeconds();
+        s.close();
+        System.out.printf("never-reading client: wrote %d KB, cut off after %d s (%s)%n", written.get() / 1024, seconds, ended.get());
+        assertTrue(written.get() < 32L * 1024 * 1024, "the listener stopped reading: only " + written.get() / 1024 + " KB went in");
+        assertNotNull(ended.get(), "the connection was cut off");
+        assertTrue(seconds < 45, "within the idle timeout (4 s) plus the linger time (10 s), not the session limit: " + seconds);
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        int open = -1;
+        while (System.nanoTime() < deadline && open != 0) {
+            open = api.get(8084, "/api/v1/smtp/listeners").get(0).get("connections").asInt();
+            sleep(250);
+        }
+        assertEquals(0, open, "its connection slot is free again");
     }
 
     private static String subject(SmtpDialogue d) throws Exception {

@@ -48,6 +48,8 @@ final class Spool implements AutoCloseable {
                     }
                     chunk.getData().writeTo(out);
                 }
+                case ABORT -> throw Status.ABORTED.withDescription("abandoned by the sender: " + chunk.getAbort().getReason())
+                        .asRuntimeException();
                 default -> throw invalid("chunk: neither envelope nor data");
             }
         } catch (IOException e) {

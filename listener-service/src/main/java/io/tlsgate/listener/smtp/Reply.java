@@ -52,7 +52,8 @@ public enum Reply {
     TOO_MANY_ERRORS(421, "4.7.0", "%s Error: too many errors"),
     IDLE_TIMEOUT(421, "4.4.2", "%s Error: timeout exceeded"),
     SESSION_TIMEOUT(421, "4.4.2", "%s Error: session time limit exceeded"),
-    SHUTTING_DOWN(421, "4.3.2", "%s Service shutting down");
+    SHUTTING_DOWN(421, "4.3.2", "%s Service shutting down"),
+    INTERNAL_ERROR(421, "4.3.0", "%s Error: local error, try again later");
 
     private final int code;
     private final String enhanced;

@@ -49,6 +49,8 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     private boolean data;
     private int dataState;
     private boolean paused;
+    private boolean writeBlocked;
+    private boolean stopped;
     private boolean discarding;
     private boolean draining;
 
@@ -112,14 +114,37 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         ctx.channel().config().setAutoRead(false);
     }
 
+    /** Stops for good: the session is ending; nothing more is framed, whatever comes. */
+    public void stop() {
+        stopped = true;
+        pause();
+    }
+
     /** Goes on with what is buffered, then reads from the socket again. Call on the event loop. */
     public void resume() {
-        if (!paused) {
+        if (!paused || stopped) {
             return;
         }
         paused = false;
+        proceed();
+    }
+
+    /**
+     * Replies pile up in the outbound buffer when a client pipelines commands but does not read
+     * the answers: then framing stops until the buffer drains below its low-water mark.
+     */
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (ctx.channel().isWritable() && writeBlocked) {
+            writeBlocked = false;
+            proceed();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    private void proceed() {
         drain();
-        if (!paused && ctx.channel().isActive()) {
+        if (!paused && !writeBlocked && !stopped && ctx.channel().isActive()) {
             ctx.channel().config().setAutoRead(true);
             ctx.read();
         }
@@ -127,12 +152,17 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     }
 
     private void drain() {
-        if (draining) {
+        if (draining || stopped) {
             return; // a sink call resumed us synchronously: the loop below goes on by itself
         }
         draining = true;
         try {
-            while (!paused && buf != null && buf.isReadable() && ctx.channel().isActive()) {
+            while (!paused && !stopped && buf != null && buf.isReadable() && ctx.channel().isActive()) {
+                if (!ctx.channel().isWritable()) {
+                    writeBlocked = true;
+                    ctx.channel().config().setAutoRead(false);
+                    break;
+                }
                 if (!(data ? frameData() : frameLine())) {
                     break; // paused, or not enough input for a whole line yet
                 }

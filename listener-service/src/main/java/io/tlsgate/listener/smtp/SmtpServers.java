@@ -71,7 +71,7 @@ public class SmtpServers {
     /** The listener's connection limits: in all and per client address. */
     public static final class Admission {
         private final AtomicInteger total = new AtomicInteger();
-        private final Map<String, AtomicInteger> perClient = new ConcurrentHashMap<>();
+        private final Map<String, Integer> perClient = new ConcurrentHashMap<>();
         private volatile Listener limits;
 
         Admission(Listener limits) {
@@ -85,9 +85,18 @@ public class SmtpServers {
                 total.decrementAndGet();
                 return Reply.TOO_MANY_CONNECTIONS;
             }
-            AtomicInteger mine = perClient.computeIfAbsent(ip, k -> new AtomicInteger());
-            if (mine.incrementAndGet() > Math.max(1, l.getMaxConnectionsPerClient())) {
-                release(ip);
+            boolean[] over = new boolean[1];
+            // Check and count in one step, so a release on another event loop cannot lose a count.
+            perClient.compute(ip, (k, n) -> {
+                int now = n == null ? 0 : n;
+                if (now >= Math.max(1, l.getMaxConnectionsPerClient())) {
+                    over[0] = true;
+                    return n;
+                }
+                return now + 1;
+            });
+            if (over[0]) {
+                total.decrementAndGet();
                 return Reply.TOO_MANY_CONNECTIONS_FROM_CLIENT;
             }
             return null;
@@ -95,7 +104,7 @@ public class SmtpServers {
 
         void release(String ip) {
             total.decrementAndGet();
-            perClient.computeIfPresent(ip, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+            perClient.computeIfPresent(ip, (k, n) -> n <= 1 ? null : n - 1);
         }
     }
 
@@ -216,6 +225,8 @@ public class SmtpServers {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                // Replies beyond 64 KiB unread by the client stop the session from reading more commands.
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new io.netty.channel.WriteBufferWaterMark(16 * 1024, 64 * 1024))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

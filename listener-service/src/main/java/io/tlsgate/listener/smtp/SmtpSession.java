@@ -107,6 +107,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
     private boolean requiredLogged;
     private final List<Long> mids = new ArrayList<>();
     private boolean closedOnPurpose;
+    private boolean closing;
+    private static final int LINGER_SECONDS = 10;
 
     SmtpSession(SmtpContext env, Listener listener, SmtpServers.Admission admission, long icid) {
         this.env = env;
@@ -136,18 +138,14 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         admitted = true;
         sessionTimer = ctx.executor().schedule(() -> closeWith(Reply.SESSION_TIMEOUT, listener.getHostname()),
                 env.config().sessionTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        env.reverseDns().lookup(remote.getAddress())
-                .thenCompose(r -> {
-                    rdns = r;
-                    return env.policy().inbound(listener.getName(), ip, r.verified() ? r.host() : "");
-                })
-                .whenCompleteAsync(this::greet, ctx.executor());
+        env.reverseDns().lookup(remote.getAddress()).whenCompleteAsync(onLoop((r, ignored) -> {
+            rdns = r == null ? ReverseDns.Result.UNKNOWN : r;
+            env.policy().inbound(listener.getName(), ip, rdns.verified() ? rdns.host() : "")
+                    .whenCompleteAsync(onLoop(this::greet), ctx.executor());
+        }), ctx.executor());
     }
 
     private void greet(InboundPolicy p, Throwable failed) {
-        if (!ctx.channel().isActive()) {
-            return;
-        }
         MAILLOG.infof("New SMTP ICID %d interface %s (%s) address %s reverse dns host %s verified %s", icid, listener.getName(),
                 local.getAddress().getHostAddress(), ip, rdns.host() == null ? "unknown" : rdns.host(), rdns.verified() ? "yes" : "no");
         if (failed != null) {
@@ -180,7 +178,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
     /** The service is stopping: 421 and close (a message not yet answered 250 is not queued; the client retries). */
     void shutdown() {
         if (inData && call != null) {
-            call.cancel("listener-service stopping");
+            call.abort("listener-service stopping");
         }
         closeWith(Reply.SHUTTING_DOWN, listener.getHostname());
     }
@@ -191,7 +189,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             sessionTimer.cancel(false);
         }
         if (call != null && inData) {
-            call.cancel("client disconnected during DATA");
+            call.abort("client disconnected during DATA");
         }
         if (!admitted) {
             return;
@@ -408,7 +406,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         if (domain == null) {
             return relayDenied(p.address());
         }
-        env.policy().recipientAccess(domain).whenCompleteAsync((access, failed) -> {
+        env.policy().recipientAccess(domain).whenCompleteAsync(onLoop((access, failed) -> {
             if (failed != null) {
                 MAILLOG.infof("ICID %d recipient <%s>: RAT lookup failed: %s", icid, p.address(), message(failed));
                 reply(Reply.LOOKUP_FAILED);
@@ -419,7 +417,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                 relayDenied(p.address());
             }
             framer.resume();
-        }, ctx.executor());
+        }), ctx.executor());
         return false;
     }
 
@@ -440,10 +438,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         }
         // Ask first whether delivery-service is there: when it is not, say so now (451), before
         // the client sends the message.
-        env.delivery().ready().whenCompleteAsync((ok, failed) -> {
-            if (!ctx.channel().isActive()) {
-                return;
-            }
+        env.delivery().ready().whenCompleteAsync(onLoop((ok, failed) -> {
             if (failed != null) {
                 MAILLOG.infof("ICID %d message not queued: delivery-service unavailable (%s)", icid, message(failed));
                 resetTransaction();
@@ -452,7 +447,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                 startData();
             }
             framer.resume();
-        }, ctx.executor());
+        }), ctx.executor());
         return false;
     }
 
@@ -485,7 +480,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             }
             if (dataBytes > listener.getMaxMessageSizeBytes()) {
                 tooBig = true;
-                call.cancel("message too big");
+                call.abort("message over the listener's size limit");
                 return true;
             }
             if (call.failed()) {
@@ -523,7 +518,9 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         String from = mailFrom;
         List<String> to = List.copyOf(recipients);
         long size = dataBytes;
-        c.finish().orTimeout(env.config().enqueueTimeout().toMillis(), TimeUnit.MILLISECONDS).whenCompleteAsync((mid, failed) -> {
+        // The timeout applies to a copy: the call itself is then cancelled, so a late commit cannot follow a 451.
+        c.finish().copy().orTimeout(env.config().enqueueTimeout().toMillis(), TimeUnit.MILLISECONDS).whenCompleteAsync(guarded((mid,
+                failed) -> {
             if (failed == null) {
                 mids.add(mid);
                 messages++;
@@ -551,7 +548,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             }
             resetTransaction();
             framer.resume();
-        }, ctx.executor());
+        }), ctx.executor());
         return false;
     }
 
@@ -700,18 +697,19 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
     // ---- replies
 
     private boolean reply(Reply r, Object... args) {
-        ctx.write(bytes(r.text(args)));
         if (r.closes()) {
-            closedOnPurpose = true;
-            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            closeWith(r, args);
             return false;
+        }
+        if (!closing) {
+            ctx.write(bytes(r.text(args)));
         }
         return true;
     }
 
     private boolean error(Reply r, Object... args) {
         reply(r, args);
-        if (++errors >= env.config().maxErrors()) {
+        if (++errors >= env.config().maxErrors() && !closing) {
             MAILLOG.infof("ICID %d too many errors (%d)", icid, errors);
             closeWith(Reply.TOO_MANY_ERRORS, listener.getHostname());
             return false;
@@ -719,14 +717,50 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         return true;
     }
 
+    /**
+     * The last reply, then close. Nothing more is read or answered; a client that does not read
+     * (so the reply cannot be written) is cut off after {@link #LINGER_SECONDS}.
+     */
     private void closeWith(Reply r, Object... args) {
+        if (closing) {
+            return;
+        }
+        closing = true;
         closedOnPurpose = true;
+        if (framer != null) {
+            framer.stop();
+        }
         if (ctx.channel().isActive()) {
             ctx.writeAndFlush(bytes(r.text(args))).addListener(ChannelFutureListener.CLOSE);
+            ctx.executor().schedule(() -> {
+                ctx.close();
+            }, LINGER_SECONDS, TimeUnit.SECONDS);
         }
-        if (framer != null) {
-            framer.pause();
-        }
+    }
+
+    /**
+     * An asynchronous answer, run on the event loop only while the session is still going; an
+     * unexpected exception ends the session with 421 instead of leaving it paused forever.
+     */
+    private <T> java.util.function.BiConsumer<T, Throwable> onLoop(java.util.function.BiConsumer<T, Throwable> body) {
+        return (value, failed) -> {
+            if (closing || !ctx.channel().isActive()) {
+                return;
+            }
+            guarded(body).accept(value, failed);
+        };
+    }
+
+    /** As {@link #onLoop} but runs after the client left too (a commit must still be logged). */
+    private <T> java.util.function.BiConsumer<T, Throwable> guarded(java.util.function.BiConsumer<T, Throwable> body) {
+        return (value, failed) -> {
+            try {
+                body.accept(value, failed);
+            } catch (RuntimeException e) {
+                LOG.errorf(e, "ICID %d: internal error", icid);
+                closeWith(Reply.INTERNAL_ERROR, listener.getHostname());
+            }
+        };
     }
 
     private static ByteBuf bytes(String text) {

@@ -30,10 +30,11 @@ public class DeliveryClient {
         private final CompletableFuture<Long> mid = new CompletableFuture<>();
         private volatile ClientCallStreamObserver<EnqueueChunk> stream;
         private volatile Runnable onReady = () -> { };
+        private boolean finished;
 
         /** Sends a piece of content. */
         public void data(ByteString bytes) {
-            if (!mid.isDone()) {
+            if (!mid.isDone() && !finished) {
                 stream.onNext(EnqueueChunk.newBuilder().setData(bytes).build());
             }
         }
@@ -50,17 +51,31 @@ public class DeliveryClient {
 
         /** The content is complete: the future completes with the MID once it is committed. */
         public CompletableFuture<Long> finish() {
-            if (!mid.isDone()) {
+            if (!mid.isDone() && !finished) {
+                finished = true;
                 stream.onCompleted();
             }
             return mid;
         }
 
-        /** Abandons the message (too big, client gone): nothing is queued. */
-        public void cancel(String why) {
-            if (!mid.isDone()) {
-                stream.cancel(why, null);
+        /**
+         * Abandons the message before its end (too big, client gone): an Abort chunk and a normal
+         * end of stream, so delivery-service queues nothing and answers ABORTED. No RST_STREAM:
+         * many of those (one per client that hangs up mid-DATA) would make the server's
+         * rapid-reset guard close the connection, failing the other messages on it.
+         */
+        public void abort(String why) {
+            if (!mid.isDone() && !finished) {
+                finished = true;
+                stream.onNext(EnqueueChunk.newBuilder().setAbort(io.tlsgate.proto.delivery.v1.Abort.newBuilder().setReason(why))
+                        .build());
+                stream.onCompleted();
             }
+        }
+
+        /** Cancels the call outright (no commit in time after the end of data). No-op once it completed. */
+        public void cancel(String why) {
+            stream.cancel(why, null);
         }
 
         /** Whether the call already failed (delivery-service down, refused). */
@@ -134,7 +149,9 @@ public class DeliveryClient {
     public Call enqueue(Envelope envelope) {
         Call call = new Call();
         awake(channel);
-        DeliveryServiceGrpc.newStub(channel).enqueue(new ClientResponseObserver<EnqueueChunk, EnqueueReply>() {
+        // A backstop: a session never lasts longer, so neither may its message's stream.
+        DeliveryServiceGrpc.newStub(channel).withDeadlineAfter(config.sessionTimeout().plus(config.enqueueTimeout()).toMillis(),
+                java.util.concurrent.TimeUnit.MILLISECONDS).enqueue(new ClientResponseObserver<EnqueueChunk, EnqueueReply>() {
             @Override
             public void beforeStart(ClientCallStreamObserver<EnqueueChunk> s) {
                 call.stream = s;
