@@ -310,10 +310,14 @@ public final class DevStack {
         }
         b.append(String.format("  %-18s %s (user %s)%n", "postgresql", dbUrl, options.dbUser()));
         b.append(String.format("  %-18s %s%n", "kafka", bootstrap));
+        b.append(String.format("  %-18s %s%n", "smtp", "localhost:" + options.port(2525)
+                + " (listener 'inbound'; a listener's port + " + options.port(0) + ")"));
         b.append("\n  admin token: ").append(secrets.adminToken()).append('\n');
         b.append("  try: curl -H 'Authorization: Bearer ").append(secrets.adminToken())
                 .append("' 'http://localhost:").append(options.port(8081))
                 .append("/api/v1/destinations/resolve?domain=example.com'\n");
+        b.append("       swaks --server localhost:").append(options.port(2525)).append(" --tls --to user@example.com"
+                + "   (add example.com to the RAT first: docs/inbound-policy.md)\n");
         b.append("\n  logs: ").append(logs).append("\n  Press Ctrl-C to stop everything.\n");
         out.print(b);
         out.flush();
