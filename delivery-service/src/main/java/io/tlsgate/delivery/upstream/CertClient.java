@@ -5,6 +5,7 @@ import io.grpc.ManagedChannelBuilder;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
 import io.tlsgate.proto.cert.v1.GetBundleRequest;
@@ -14,23 +15,11 @@ import io.tlsgate.proto.cert.v1.TrustedCa;
 import io.tlsgate.proto.policy.v1.TrustedCaMode;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * delivery-service's view of cert-service: the trust anchors the verify modes use (the
@@ -45,7 +34,7 @@ public class CertClient {
     /** What a TLS connection needs: the anchors and, when a certificate is assigned, the client key. */
     public record Material(List<X509Certificate> anchors, KeyManagerFactory clientKey, String clientCertificate) {}
 
-    private static final List<X509Certificate> SYSTEM = systemAnchors();
+    private static final List<X509Certificate> SYSTEM = KeyMaterial.systemAnchors();
 
     private final ManagedChannel channel;
     private final DeliveryConfig config;
@@ -78,7 +67,7 @@ public class CertClient {
         if (mode != TrustedCaMode.SYSTEM_ONLY) {
             TrustBundle trust = stub.getTrust(GetTrustRequest.getDefaultInstance());
             for (TrustedCa ca : trust.getCasList()) {
-                anchors.addAll(pem(ca.getPem()));
+                anchors.addAll(KeyMaterial.pem(ca.getPem()));
             }
         }
         CertificateBundle bundle = stub.getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
@@ -90,46 +79,10 @@ public class CertClient {
 
     private static KeyManagerFactory keyManager(CertificateBundle b) {
         try {
-            PrivateKey key = KeyFactory.getInstance(b.getKeyAlgorithm())
-                    .generatePrivate(new PKCS8EncodedKeySpec(b.getPrivateKeyPkcs8().toByteArray()));
-            CertificateFactory f = CertificateFactory.getInstance("X.509");
-            List<Certificate> chain = new ArrayList<>();
-            for (var der : b.getChainList()) {
-                chain.add(f.generateCertificate(new ByteArrayInputStream(der.toByteArray())));
-            }
-            char[] pw = new char[0];
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setKeyEntry("outbound", key, pw, chain.toArray(new Certificate[0]));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
-            return kmf;
-        } catch (GeneralSecurityException | java.io.IOException e) {
+            return KeyMaterial.keyManagers("outbound", b.getKeyAlgorithm(), b.getPrivateKeyPkcs8().toByteArray(),
+                    b.getChainList().stream().map(com.google.protobuf.ByteString::toByteArray).toList());
+        } catch (IllegalStateException e) {
             throw new IllegalStateException("the certificate of slot " + b.getSlot() + " cannot be used: " + e.getMessage(), e);
-        }
-    }
-
-    private static List<X509Certificate> pem(String pem) {
-        try {
-            List<X509Certificate> out = new ArrayList<>();
-            for (Certificate c : CertificateFactory.getInstance("X.509")
-                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
-                out.add((X509Certificate) c);
-            }
-            return out;
-        } catch (GeneralSecurityException e) {
-            return List.of();
-        }
-    }
-
-    private static List<X509Certificate> systemAnchors() {
-        try {
-            TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            f.init((KeyStore) null);
-            return Arrays.stream(f.getTrustManagers()).filter(X509TrustManager.class::isInstance)
-                    .flatMap(t -> Arrays.stream(((X509TrustManager) t).getAcceptedIssuers())).toList();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

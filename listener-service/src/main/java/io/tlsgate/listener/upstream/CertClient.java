@@ -6,6 +6,7 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
 import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
 import io.tlsgate.proto.cert.v1.GetBundleRequest;
@@ -14,16 +15,8 @@ import io.tlsgate.proto.cert.v1.TrustBundle;
 import io.tlsgate.proto.cert.v1.TrustedCa;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -140,7 +133,7 @@ public class CertClient {
                     public void onNext(TrustBundle bundle) {
                         List<X509Certificate> cas = new ArrayList<>();
                         for (TrustedCa ca : bundle.getCasList()) {
-                            cas.addAll(pem(ca.getPem()));
+                            cas.addAll(KeyMaterial.pem(ca.getPem()));
                         }
                         trust.operatorCas(cas);
                     }
@@ -157,38 +150,14 @@ public class CertClient {
     }
 
     private SSLContext context(CertificateBundle b) {
+        KeyManagerFactory kmf = KeyMaterial.keyManagers("server", b.getKeyAlgorithm(), b.getPrivateKeyPkcs8().toByteArray(),
+                b.getChainList().stream().map(com.google.protobuf.ByteString::toByteArray).toList());
         try {
-            PrivateKey key = KeyFactory.getInstance(b.getKeyAlgorithm())
-                    .generatePrivate(new PKCS8EncodedKeySpec(b.getPrivateKeyPkcs8().toByteArray()));
-            CertificateFactory f = CertificateFactory.getInstance("X.509");
-            List<Certificate> chain = new ArrayList<>();
-            for (var der : b.getChainList()) {
-                chain.add(f.generateCertificate(new ByteArrayInputStream(der.toByteArray())));
-            }
-            char[] pw = new char[0];
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setKeyEntry("server", key, pw, chain.toArray(new Certificate[0]));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(kmf.getKeyManagers(), new TrustManager[] {trust}, null);
             return ctx;
-        } catch (GeneralSecurityException | java.io.IOException e) {
+        } catch (java.security.GeneralSecurityException e) {
             throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static List<X509Certificate> pem(String pem) {
-        try {
-            List<X509Certificate> out = new ArrayList<>();
-            for (Certificate c : CertificateFactory.getInstance("X.509")
-                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
-                out.add((X509Certificate) c);
-            }
-            return out;
-        } catch (GeneralSecurityException e) {
-            return List.of();
         }
     }
 }

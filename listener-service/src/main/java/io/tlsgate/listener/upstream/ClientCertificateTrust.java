@@ -2,7 +2,6 @@ package io.tlsgate.listener.upstream;
 
 import java.net.Socket;
 import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
@@ -18,9 +17,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * Verifies the client certificates the *_VERIFY mail flow policies ask for: PKIX against the
@@ -47,7 +44,7 @@ public final class ClientCertificateTrust extends X509ExtendedTrustManager {
 
     private static final String CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
     private static final String ANY_EKU = "2.5.29.37.0";
-    private static final List<X509Certificate> SYSTEM = systemAnchors();
+    private static final List<X509Certificate> SYSTEM = io.tlsgate.platform.tls.KeyMaterial.systemAnchors();
 
     private volatile Set<TrustAnchor> anchors = anchors(List.of());
 
@@ -138,16 +135,5 @@ public final class ClientCertificateTrust extends X509ExtendedTrustManager {
             out.add(new TrustAnchor(c, null));
         }
         return Set.copyOf(out);
-    }
-
-    private static List<X509Certificate> systemAnchors() {
-        try {
-            TrustManagerFactory f = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            f.init((KeyStore) null);
-            return Arrays.stream(f.getTrustManagers()).filter(X509TrustManager.class::isInstance)
-                    .flatMap(t -> Arrays.stream(((X509TrustManager) t).getAcceptedIssuers())).toList();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }
