@@ -64,13 +64,13 @@ admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
 service=$(grep '^tlsgate.auth.service-token=' "$data/secrets.properties" | cut -d= -f2)
 run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
 {
-  echo "policy-service JVM options: ${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}; client: -Xms1g -Xmx1g"
+  echo "policy-service JVM options: ${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}; client: ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g}"
   /usr/bin/time -f "import of 100,000 entries over REST: wall %e s" \
     curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: text/plain' \
     --data-binary @"$work/grpc/destinations.ini" http://localhost:8081/api/v1/destinations/import -o /dev/null
   for i in 1 2 3; do
     echo "== run $i"
-    java -Xms1g -Xmx1g -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 8081 "$service" 5000 30 100000
+    java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 8081 "$service" 5000 30 100000
   done
 } 2>&1 | tee "$out/grpc-5000rps.txt"
 kill -TERM $ds; wait $ds || true; trap - EXIT
