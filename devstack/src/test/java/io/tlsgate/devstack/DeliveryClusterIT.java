@@ -27,9 +27,6 @@ import io.tlsgate.testkit.TestPki;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -73,12 +70,11 @@ class DeliveryClusterIT {
             "self-signed", "expired", "wrong-host", "mx-not-domain", "domain-not-mx");
     private static final List<String> MODES = List.of("NONE", "PREFERRED", "REQUIRED", "PREFERRED_VERIFY", "REQUIRED_VERIFY",
             "REQUIRED_VERIFY_HOSTED_DOMAINS");
-    private static final Pattern MAIL_LOG = Pattern.compile(".*\\[io\\.tlsgate\\.maillog\\] \\([^)]*\\) (.*)$");
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private static Path data;
     private static DevStack stack;
+    private static ClusterApi api;
     private static DevSecrets secrets;
     private static TestDnsServer dns;
     private static TestPki.Issued root;
@@ -105,7 +101,8 @@ class DeliveryClusterIT {
         stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
                 String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
         stack.start();
-        secrets = DevSecrets.loadOrCreate(data);
+        api = new ClusterApi(data, OFFSET);
+        secrets = api.secrets();
 
         root = TestPki.selfSignedCa("Cluster IT Peers Root", Duration.ofDays(30));
         HttpResponse<String> ca = send("POST", 8082, "/api/v1/trusted-cas", "application/x-pem-file", root.certificatePem());
@@ -554,14 +551,7 @@ class DeliveryClusterIT {
     }
 
     private static List<String> mailLog() throws Exception {
-        List<String> out = new ArrayList<>();
-        for (String l : Files.readAllLines(data.resolve("logs").resolve("delivery-service.log"), StandardCharsets.UTF_8)) {
-            Matcher m = MAIL_LOG.matcher(l);
-            if (m.matches()) {
-                out.add(m.group(1));
-            }
-        }
-        return out;
+        return api.mailLog("delivery-service");
     }
 
     private static java.util.Set<Long> midsSeen(List<ConsumerRecord<String, byte[]>> rs, String domain) {
@@ -598,7 +588,7 @@ class DeliveryClusterIT {
     }
 
     private static String kafka() {
-        return "localhost:" + (DevStack.KAFKA_PORT + OFFSET);
+        return api.kafka();
     }
 
     private static Metadata bearer(String token) {
@@ -608,25 +598,15 @@ class DeliveryClusterIT {
     }
 
     private static HttpResponse<String> send(String method, int basePort, String path, String type, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + (basePort + OFFSET) + path))
-                .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + secrets().adminToken());
-        if (type != null) {
-            b.header("Content-Type", type);
-        }
-        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return api.send(method, basePort, path, type, body);
     }
 
     private static DevSecrets secrets() throws java.io.IOException {
-        if (secrets == null) {
-            secrets = DevSecrets.loadOrCreate(data);
-        }
-        return secrets;
+        return api.secrets();
     }
 
     private static String ok(HttpResponse<String> r) {
-        assertTrue(r.statusCode() / 100 == 2, r.statusCode() + " " + r.request().uri() + ": " + r.body());
-        return r.body();
+        return ClusterApi.ok(r);
     }
 
     private static TestPki.Issued issued(TestPki.Spec spec) {
