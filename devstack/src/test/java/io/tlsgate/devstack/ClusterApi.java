@@ -17,8 +17,12 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** The REST APIs and mail logs of a devstack started at a port offset, as the cluster tests use them. */
-final class ClusterApi {
+/**
+ * A devstack for a cluster test: started in a temporary data directory at a port offset, and
+ * its REST APIs, mail logs and Kafka address as the tests use them. {@link #close()} stops it
+ * and deletes the data.
+ */
+final class ClusterApi implements AutoCloseable {
 
     static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern MAIL_LOG = Pattern.compile(".*\\[io\\.tlsgate\\.maillog\\] \\([^)]*\\) (.*)$");
@@ -26,11 +30,45 @@ final class ClusterApi {
 
     private final Path data;
     private final int offset;
+    private final DevStack stack;
     private DevSecrets secrets;
 
-    ClusterApi(Path data, int offset) {
+    private ClusterApi(Path data, int offset, DevStack stack) {
         this.data = data;
         this.offset = offset;
+        this.stack = stack;
+    }
+
+    /** Starts PostgreSQL, Kafka and the four services at {@code offset}, with {@code env} for every service. */
+    static ClusterApi start(String name, int offset, java.util.Map<String, String> env) throws Exception {
+        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
+        Path data = Files.createTempDirectory("tlsgate-" + name + "-it-");
+        DevStack stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
+                String.valueOf(offset)}, java.util.Map.of(), repo), new java.io.PrintStream(System.out, true)).withServiceEnv(env);
+        ClusterApi api = new ClusterApi(data, offset, stack);
+        try {
+            stack.start();
+        } catch (Exception | Error e) {
+            api.close();
+            throw e;
+        }
+        return api;
+    }
+
+    DevStack stack() {
+        return stack;
+    }
+
+    Path data() {
+        return data;
+    }
+
+    @Override
+    public void close() throws java.io.IOException {
+        stack.stop();
+        try (var files = Files.walk(data)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+        }
     }
 
     /** A call as the admin; {@code basePort} is the service's port without the offset (8081...). */

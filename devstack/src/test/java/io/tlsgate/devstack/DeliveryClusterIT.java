@@ -24,13 +24,10 @@ import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import io.tlsgate.testkit.TestDnsServer;
 import io.tlsgate.testkit.TestPki;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -72,7 +69,6 @@ class DeliveryClusterIT {
             "REQUIRED_VERIFY_HOSTED_DOMAINS");
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static Path data;
     private static DevStack stack;
     private static ClusterApi api;
     private static DevSecrets secrets;
@@ -84,8 +80,6 @@ class DeliveryClusterIT {
 
     @BeforeAll
     static void cluster() throws Exception {
-        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
-        data = Files.createTempDirectory("tlsgate-delivery-it-");
         dns = new TestDnsServer();
         try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.1.1"))) {
             smtpPort = probe.getLocalPort();
@@ -98,10 +92,8 @@ class DeliveryClusterIT {
         // A killed replica's work comes back after its lease: short here so the test is quick.
         env.put("TLSGATE_DELIVERY_LEASE", "20s");
         env.put("TLSGATE_DELIVERY_CERT_REFRESH", "1s");
-        stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
-                String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
-        stack.start();
-        api = new ClusterApi(data, OFFSET);
+        api = ClusterApi.start("delivery", OFFSET, env);
+        stack = api.stack();
         secrets = api.secrets();
 
         root = TestPki.selfSignedCa("Cluster IT Peers Root", Duration.ofDays(30));
@@ -128,14 +120,11 @@ class DeliveryClusterIT {
         for (ScriptedSmtpPeer p : PEERS.values()) {
             p.close();
         }
-        if (stack != null) {
-            stack.stop();
+        if (api != null) {
+            api.close();
         }
         if (dns != null) {
             dns.close();
-        }
-        try (var files = Files.walk(data)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
         }
     }
 

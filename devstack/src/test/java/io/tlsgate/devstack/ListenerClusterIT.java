@@ -12,7 +12,6 @@ import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.SmtpDialogue;
 import io.tlsgate.testkit.TestDnsServer;
 import io.tlsgate.testkit.TestPki;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -61,8 +60,6 @@ class ListenerClusterIT {
 
     @BeforeAll
     static void cluster() throws Exception {
-        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
-        data = Files.createTempDirectory("tlsgate-listener-it-");
         dns = new TestDnsServer();
         // Reverse DNS: 127.0.3.10 is forward-confirmed, 127.0.3.11's PTR name points elsewhere.
         dns.ptr("127.0.3.10", "mx1.partner.test").address("mx1.partner.test", "127.0.3.10");
@@ -74,10 +71,9 @@ class ListenerClusterIT {
         env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
         // Smaller than the inbound listener's 64 KiB, so that delivery-service refuses a message the listener let through.
         env.put("TLSGATE_DELIVERY_MAX_MESSAGE_SIZE", "40000");
-        stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
-                String.valueOf(OFFSET)}, Map.of(), repo), new PrintStream(System.out, true)).withServiceEnv(env);
-        stack.start();
-        api = new ClusterApi(data, OFFSET);
+        api = ClusterApi.start("listener", OFFSET, env);
+        stack = api.stack();
+        data = api.data();
         smtp = api.port(2525);
         tiny = api.port(2526);
 
@@ -123,14 +119,11 @@ class ListenerClusterIT {
         if (inside != null) {
             inside.close();
         }
-        if (stack != null) {
-            stack.stop();
+        if (api != null) {
+            api.close();
         }
         if (dns != null) {
             dns.close();
-        }
-        try (var files = Files.walk(data)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
         }
     }
 
