@@ -5,6 +5,7 @@ import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsDecision.Step;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.tls.CipherNames;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -218,7 +219,7 @@ public final class SmtpDeliveryAttempt {
                             NOT_CHECKED);
                 }
                 SSLSession session = socket.sslSession();
-                String[] facts = {session.getProtocol(), openSslName(session.getCipherSuite())};
+                String[] facts = {session.getProtocol(), CipherNames.openSsl(session.getCipherSuite())};
                 log.add("DCID " + dcid + " TLS success protocol " + facts[0] + " cipher " + facts[1]);
                 Step s = OutboundTlsDecision.afterHandshake(t.mode(), null);
                 if (s.action() != Action.CONTINUE) {
@@ -533,12 +534,6 @@ public final class SmtpDeliveryAttempt {
         public java.util.function.Function<String, KeyManagerFactory> keyManagerFactoryMapper(Vertx vertx) {
             return serverName -> factory;
         }
-    }
-
-    /** The cipher suite as OpenSSL spells it (product.md §7: ECDHE-RSA-AES256-GCM-SHA384), else as given. */
-    static String openSslName(String javaName) {
-        String name = io.netty.handler.ssl.CipherSuiteConverter.toOpenSsl(javaName, false);
-        return name == null ? javaName : name;
     }
 
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {

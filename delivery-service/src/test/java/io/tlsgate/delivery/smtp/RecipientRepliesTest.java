@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.tls.CipherNames;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import java.nio.charset.StandardCharsets;
@@ -87,7 +88,7 @@ class RecipientRepliesTest {
         "TLS_AES_256_GCM_SHA384, TLS_AES_256_GCM_SHA384",
     })
     void cipherNamesAreLoggedInOpenSslSpelling(String java, String openSsl) {
-        assertEquals(openSsl, SmtpDeliveryAttempt.openSslName(java));
+        assertEquals(openSsl, CipherNames.openSsl(java));
     }
 
     @Test

@@ -46,16 +46,19 @@ public class SmtpServers {
 
     private static final Logger LOG = Logger.getLogger(SmtpServers.class);
 
-    /** A bound listener: its settings (replaced on change), server channel and connection counts. */
+    /** A bound listener: server channel and its admission (which holds the current settings). */
     public static final class Bound {
-        volatile Listener listener;
         final Channel server;
         final Admission admission;
 
-        Bound(Listener listener, Channel server, Admission admission) {
-            this.listener = listener;
+        Bound(Channel server, Admission admission) {
             this.server = server;
             this.admission = admission;
+        }
+
+        /** The listener's settings now (replaced when policy-service changes them). */
+        public Listener listener() {
+            return admission.limits;
         }
 
         public String address() {
@@ -68,7 +71,7 @@ public class SmtpServers {
         }
     }
 
-    /** The listener's connection limits: in all and per client address. */
+    /** The listener's current settings and connection counts (in all and per client address). */
     public static final class Admission {
         private final AtomicInteger total = new AtomicInteger();
         private final Map<String, Integer> perClient = new ConcurrentHashMap<>();
@@ -190,12 +193,11 @@ public class SmtpServers {
         for (String name : bound.keySet()) {
             Bound b = bound.get(name);
             Listener l = wanted.get(name);
-            if (l == null || !l.getBindAddress().equals(b.listener.getBindAddress()) || l.getPort() != b.listener.getPort()) {
+            if (l == null || !l.getBindAddress().equals(b.listener().getBindAddress()) || l.getPort() != b.listener().getPort()) {
                 LOG.infof("listener %s: unbinding %s", name, b.address());
                 b.server.close().syncUninterruptibly();
                 bound.remove(name);
             } else {
-                b.listener = l;
                 b.admission.limits = l;
             }
         }
@@ -216,7 +218,6 @@ public class SmtpServers {
 
     private Bound bind(Listener l) {
         Admission admission = new Admission(l);
-        Bound[] self = new Bound[1];
         int maxLine = 512 + Math.max(0, config.commandLineTolerance());
         ServerBootstrap b = new ServerBootstrap()
                 .group(vertx.nettyEventLoopGroup())
@@ -231,16 +232,14 @@ public class SmtpServers {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         sessions.add(ch);
-                        Listener now = self[0] == null ? l : self[0].listener;
-                        SmtpSession session = new SmtpSession(context, now, admission, icids.getAndIncrement());
+                        SmtpSession session = new SmtpSession(context, admission.limits, admission, icids.getAndIncrement());
                         ch.pipeline().addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
                         ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, session));
                         ch.pipeline().addLast("smtp", session);
                     }
                 });
         Channel server = b.bind(host(l), port(l)).syncUninterruptibly().channel();
-        Bound result = new Bound(l, server, admission);
-        self[0] = result;
+        Bound result = new Bound(server, admission);
         LOG.infof("listener %s: SMTP on %s (host name %s, certificate slot %s)", l.getName(), result.address(), l.getHostname(),
                 l.getCertificateSlot());
         return result;

@@ -19,6 +19,7 @@ import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.ClientCertificateTrust;
 import io.tlsgate.listener.upstream.DeliveryClient;
 import io.tlsgate.platform.dns.ReverseDns;
+import io.tlsgate.platform.tls.CipherNames;
 import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.proto.delivery.v1.InboundTlsFacts;
 import io.tlsgate.proto.policy.v1.Behaviour;
@@ -627,7 +628,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         SSLSession s = ctx.pipeline().get(SslHandler.class).engine().getSession();
         tlsActive = true;
         protocol = s.getProtocol();
-        cipher = openSslName(s.getCipherSuite());
+        cipher = CipherNames.openSsl(s.getCipherSuite());
         MAILLOG.infof("ICID %d TLS success protocol %s cipher %s", icid, protocol, cipher);
         if (tlsSetting.requestsClientCertificate()) {
             try {
@@ -791,11 +792,6 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             case TLS_REQUIRED_VERIFY -> InboundTls.REQUIRED_VERIFY;
             default -> InboundTls.OFF;
         };
-    }
-
-    static String openSslName(String javaName) {
-        String name = io.netty.handler.ssl.CipherSuiteConverter.toOpenSsl(javaName, false);
-        return name == null ? javaName : name;
     }
 
     private static String sanitize(String s) {

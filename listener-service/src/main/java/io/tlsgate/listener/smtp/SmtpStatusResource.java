@@ -32,7 +32,7 @@ public class SmtpStatusResource {
     @Operation(summary = "SMTP listeners served by this replica, with open connections and the certificate in use")
     public List<ListenerStatus> list() {
         return servers.bound().values().stream().map(b -> {
-            var l = b.listener;
+            var l = b.listener();
             CertClient.ServerTls tls = certs.tls(l.getCertificateSlot());
             return new ListenerStatus(l.getName(), b.address(), l.getHostname(), b.connections(), l.getMaxConcurrentConnections(),
                     l.getMaxConnectionsPerClient(), l.getMaxMessageSizeBytes(), l.getCertificateSlot(),
