@@ -167,6 +167,10 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                             break;
                         }
                         if (script.failHandshake() || script.tls() == null) {
+                            // Wait for the ClientHello, then answer it with garbage: a failed
+                            // handshake, not plaintext after the 220 (which the client refuses
+                            // as STARTTLS response injection).
+                            in.read();
                             out.write("this is not a TLS record\r\n".getBytes(StandardCharsets.US_ASCII));
                             out.flush();
                             s.close();

@@ -55,6 +55,9 @@ public final class OutboundTlsDecision {
     public static final String UNEXPECTED_RESPONSE = "STARTTLS unexpected response";
     public static final String STARTTLS_NOT_SUPPORTED = "starttls-not-supported";
     public static final String HANDSHAKE_FAILURE = "handshake-failure";
+    /** RFC 8460's general failure type, for plaintext injected after the 220 to STARTTLS. */
+    public static final String VALIDATION_FAILURE = "validation-failure";
+    public static final String STARTTLS_INJECTION = "STARTTLS response injection";
 
     /** The EHLO reply: rejected means no ESMTP, so HELO (plaintext) where the mode allows it. */
     public static Step afterEhlo(OutboundTlsMode mode, boolean accepted) {
@@ -95,6 +98,16 @@ public final class OutboundTlsDecision {
             return mode.verifiesCertificate() ? Step.next() : new Step(Action.SEND_ENCRYPTED, null, null, false);
         }
         return new Step(Action.TEMPFAIL, failure, HANDSHAKE_FAILURE, false);
+    }
+
+    /**
+     * Bytes after the {@code 220} to STARTTLS and before the handshake (RFC 3207 §4.2; the
+     * CVE-2011-0411 class): whoever sent them may be a man in the middle steering the session
+     * that is about to be encrypted, so the connection is dropped, in every mode, and nothing
+     * is sent on it.
+     */
+    public static Step afterStarttlsInjection(String detail) {
+        return new Step(Action.TEMPFAIL, STARTTLS_INJECTION + ": " + detail, VALIDATION_FAILURE, false);
     }
 
     /**

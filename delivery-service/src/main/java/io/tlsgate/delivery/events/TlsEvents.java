@@ -83,6 +83,7 @@ public class TlsEvents {
         e.put("modeSource", c.modeSource());
         e.put("result", OutboundTlsDecision.result(c.mode(), r.action()));
         e.put("resultType", r.resultType());
+        e.put("reason", r.reason());
         e.put("protocol", r.protocol());
         e.put("cipher", r.cipher());
         e.put("verification", r.verification());

@@ -16,10 +16,11 @@ import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
 import io.vertx.core.net.TrustOptions;
-import io.vertx.core.parsetools.RecordParser;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
 import java.security.KeyStore;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
@@ -65,31 +66,53 @@ public final class SmtpDeliveryAttempt {
         }
     }
 
-    /** What happened: the TLS outcome, per-recipient replies, and the mail-log lines. */
+    /**
+     * What happened: the TLS outcome ({@code reason}: the mail-log text of a TLS failure),
+     * per-recipient replies, the reply to the end of DATA (or DATA's refusal), and the
+     * mail-log lines.
+     */
     public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
-            String verification, String resultType, boolean alert, List<String> rcptReplies, String dataReply,
-            List<String> log) {
+            String verification, String resultType, String reason, boolean alert, List<String> rcptReplies,
+            String dataReply, List<String> log) {
 
+        /** Only a 2xx to the end of the content: DATA's own reply is never one (it is 354 or a refusal). */
         public boolean delivered() {
             return dataReply != null && dataReply.startsWith("2");
         }
     }
 
-    private static final long REPLY_TIMEOUT_MS = 300_000;
-    /** RFC 5321 §4.5.3.2.6: wait at least 10 minutes for the reply to the end of DATA. */
-    private static final long DATA_END_TIMEOUT_MS = 600_000;
-    private static final int MAX_REPLY_LINE = 64 * 1024;
-    private static final long HANDSHAKE_TIMEOUT_MS = 60_000;
+    /**
+     * How long to wait for each step (RFC 5321 §4.5.3.2), and the moment the attempt is cut
+     * off whatever it is doing ({@code deadline}, null for none: the whole domain's delivery
+     * has one, so a tarpitting host cannot hold a worker for long).
+     */
+    public record Timeouts(Duration connect, Duration reply, Duration dataEnd, Duration handshake, Instant deadline) {
+
+        /** RFC 5321's minimums: 5 minutes per reply, 10 for the end of DATA; no deadline. */
+        public static final Timeouts RFC_5321 = new Timeouts(Duration.ofSeconds(10), Duration.ofMinutes(5),
+                Duration.ofMinutes(10), Duration.ofSeconds(60), null);
+
+        public Timeouts until(Instant deadline) {
+            return new Timeouts(connect, reply, dataEnd, handshake, deadline);
+        }
+    }
+
     private static final String NOT_CHECKED = "not-checked";
 
     private final Vertx vertx;
     private final long dcid;
+    private final Timeouts timeouts;
     /** Touched on the connection's event loop only. */
     private final List<String> log = new ArrayList<>();
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid) {
+        this(vertx, dcid, Timeouts.RFC_5321);
+    }
+
+    public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts) {
         this.vertx = vertx;
         this.dcid = dcid;
+        this.timeouts = timeouts;
     }
 
     /**
@@ -102,6 +125,7 @@ public final class SmtpDeliveryAttempt {
             throw new IllegalStateException("run() blocks: call start() on an event loop");
         }
         try {
+            // A last guard only: the session's own timers and the deadline end it sooner.
             return start(t, m).toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
@@ -128,35 +152,59 @@ public final class SmtpDeliveryAttempt {
     private Future<Result> connect(Target t, Message m) {
         TrustCheck trust = new TrustCheck(t.trustAnchors());
         NetClientOptions options = new NetClientOptions()
-                .setConnectTimeout(10_000)
+                .setConnectTimeout((int) connectTimeout().toMillis())
                 // Host names are checked by the mode's identity rule, not by the TLS layer.
                 .setHostnameVerificationAlgorithm("")
                 .setTrustOptions(TrustOptions.wrap(trust))
-                .setSslHandshakeTimeout(60)
-                .setSslHandshakeTimeoutUnit(TimeUnit.SECONDS);
+                .setSslHandshakeTimeout(timeouts.handshake().toMillis())
+                .setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
         if (t.clientKey() != null) {
             options.setKeyCertOptions(new ClientKey(t.clientKey()));
         }
         NetClient client = vertx.createNetClient(options);
         return client.connect(t.port(), t.host())
                 .recover(e -> Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e)))
-                .compose(socket -> new Session(t, m, trust, socket).run())
+                .compose(socket -> {
+                    Session session = new Session(t, m, trust, socket);
+                    return session.run().eventually(v -> {
+                        session.end();
+                        return Future.succeededFuture();
+                    });
+                })
                 .eventually(v -> client.close());
     }
 
-    /** One SMTP session on one socket; every method runs on the socket's event loop. */
+    /** The connect timeout, shortened to what is left before the deadline. */
+    private Duration connectTimeout() {
+        if (timeouts.deadline() == null) {
+            return timeouts.connect();
+        }
+        Duration left = Duration.between(Instant.now(), timeouts.deadline());
+        return left.compareTo(timeouts.connect()) < 0 ? left.isNegative() || left.isZero() ? Duration.ofMillis(1) : left
+                : timeouts.connect();
+    }
+
+    /**
+     * One SMTP session on one socket; every method runs on the socket's event loop. Each
+     * command is counted in the {@link ReplyReader} before it is written, so every reply must
+     * answer one command: a reply nobody asked for, or plaintext after the 220 to STARTTLS,
+     * ends the session (replies completed before it still count).
+     */
     private final class Session {
         private final Target t;
         private final Message m;
         private final TrustCheck trust;
         private final NetSocket socket;
+        private final ReplyReader reader = new ReplyReader();
         private final ArrayDeque<String> replies = new ArrayDeque<>();
-        private final StringBuilder partial = new StringBuilder();
         private Promise<String> waiting;
         /** The content being written, failed when the connection breaks mid-way. */
         private Promise<Void> writing;
         private long timer = -1;
+        private long deadlineTimer = -1;
         private boolean closed;
+        /** Set once the peer broke the protocol (or the deadline passed): nothing more is sent or believed. */
+        private IOException violation;
         /** The EHLO reply that applies to the transaction (after STARTTLS: the second one). */
         private String ehlo = "";
 
@@ -165,14 +213,20 @@ public final class SmtpDeliveryAttempt {
             this.m = m;
             this.trust = trust;
             this.socket = socket;
-            RecordParser lines = RecordParser.newDelimited("\r\n", this::line).maxRecordSize(MAX_REPLY_LINE);
-            lines.exceptionHandler(e -> fail(new IOException("bad reply from the peer: " + e.getMessage(), e)));
-            socket.handler(lines);
+            reader.expect(1); // the greeting
+            socket.handler(this::data);
             socket.closeHandler(v -> {
                 closed = true;
                 fail(new IOException("connection closed by the peer"));
             });
             socket.exceptionHandler(e -> fail(e instanceof IOException io ? io : new IOException(e.getMessage(), e)));
+            if (timeouts.deadline() != null) {
+                long left = Math.max(1, Duration.between(Instant.now(), timeouts.deadline()).toMillis());
+                deadlineTimer = vertx.setTimer(left, id -> {
+                    deadlineTimer = -1;
+                    broken(new IOException("the delivery deadline for " + t.recipientDomain() + " passed"));
+                });
+            }
         }
 
         Future<Result> run() {
@@ -191,11 +245,21 @@ public final class SmtpDeliveryAttempt {
                         return plaintext(s, ehloReply);
                     }
                     return command("STARTTLS").compose(reply -> {
+                        if (violation != null) {
+                            // The 220 came with more behind it: a man in the middle may be
+                            // answering for the server in the session about to be encrypted.
+                            return injected();
+                        }
                         Step after = OutboundTlsDecision.afterStarttlsReply(t.mode(), code(reply));
                         return after.action() == Action.CONTINUE ? tls() : plaintext(after, ehloReply);
-                    });
+                    }, e -> e instanceof ReplyReader.ProtocolViolation ? injected() : Future.failedFuture(e));
                 });
             });
+        }
+
+        /** Plaintext around the reply to STARTTLS: the connection is dropped, nothing is sent on it. */
+        private Future<Result> injected() {
+            return finish(OutboundTlsDecision.afterStarttlsInjection(violation.getMessage()), false, null, NOT_CHECKED);
         }
 
         private Future<Result> plaintext(Step s, String ehloReply) {
@@ -207,16 +271,15 @@ public final class SmtpDeliveryAttempt {
         }
 
         private Future<Result> tls() {
-            if (!replies.isEmpty() || partial.length() > 0) {
-                // Bytes sent before the handshake would be read as if protected (RFC 3207 §6).
-                return finish(OutboundTlsDecision.afterHandshake(t.mode(),
-                        "handshake failure: data after the STARTTLS reply"), false, null, NOT_CHECKED);
-            }
             return upgrade().transform(ar -> {
                 if (ar.failed()) {
                     String why = ar.cause().getMessage() == null ? ar.cause().toString() : ar.cause().getMessage();
                     return finish(OutboundTlsDecision.afterHandshake(t.mode(), "handshake failure: " + why), false, null,
                             NOT_CHECKED);
+                }
+                if (violation instanceof ReplyReader.ProtocolViolation) {
+                    // The server spoke after the handshake before our EHLO: nothing was asked.
+                    return injected();
                 }
                 SSLSession session = socket.sslSession();
                 String[] facts = {session.getProtocol(), CipherNames.openSsl(session.getCipherSuite())};
@@ -253,12 +316,14 @@ public final class SmtpDeliveryAttempt {
         /**
          * The TLS handshake on this socket. Bounded by its own timer: a failure while the TLS
          * context is being built (a broken client key) surfaces as an exception on the event
-         * loop, not on the upgrade's future, which would otherwise never complete.
+         * loop, not on the upgrade's future, which would otherwise never complete. Bytes that
+         * arrive once the upgrade has begun go to the TLS layer, so plaintext sent after the
+         * 220 in a later packet fails the handshake.
          */
         private Future<Void> upgrade() {
             Promise<Void> done = Promise.promise();
-            long guard = vertx.setTimer(HANDSHAKE_TIMEOUT_MS, id -> {
-                done.tryFail(new IOException("no TLS handshake within " + HANDSHAKE_TIMEOUT_MS / 1000 + " s"));
+            long guard = vertx.setTimer(timeouts.handshake().toMillis(), id -> {
+                done.tryFail(new IOException("no TLS handshake within " + timeouts.handshake().toSeconds() + " s"));
                 socket.close();
             });
             try {
@@ -295,10 +360,13 @@ public final class SmtpDeliveryAttempt {
             Future<String> transaction = send ? transaction(s, rcptReplies) : Future.succeededFuture(null);
             return transaction.compose(dataReply -> quit(connected).map(v -> new Result(s.action(),
                     s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0], tls == null ? null : tls[1], verification,
-                    s.resultType(), alert, List.copyOf(rcptReplies), dataReply, List.copyOf(log))));
+                    s.resultType(), s.reason(), alert, List.copyOf(rcptReplies), dataReply, List.copyOf(log))));
         }
 
-        /** MAIL, RCPT (pipelined when offered), DATA; the reply to the end of DATA, or null when nothing was sent. */
+        /**
+         * MAIL, RCPT (pipelined when offered), DATA; the reply to the end of DATA, the refusal
+         * of DATA itself, or null when nothing was sent.
+         */
         private Future<String> transaction(Step s, List<String> rcptReplies) {
             Future<String> hello = s.action() == Action.SEND_ENCRYPTED
                     ? command("EHLO " + t.heloName()).map(r -> ehlo = r) : Future.succeededFuture(ehlo);
@@ -306,11 +374,11 @@ public final class SmtpDeliveryAttempt {
                 log.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
                 Future<String> mail;
                 if (advertises(ehlo, "PIPELINING")) {
-                    // RFC 2920: MAIL and every RCPT in one write, then the replies in order.
-                    StringBuilder batch = new StringBuilder("MAIL FROM:<" + m.mailFrom() + ">\r\n");
-                    m.rcptTo().forEach(r -> batch.append("RCPT TO:<").append(r).append(">\r\n"));
-                    socket.write(Buffer.buffer(batch.toString().getBytes(StandardCharsets.ISO_8859_1)));
-                    mail = replies(1 + m.rcptTo().size()).map(all -> {
+                    // RFC 2920: MAIL and every RCPT in one write, then exactly as many replies, in order.
+                    List<String> group = new ArrayList<>();
+                    group.add("MAIL FROM:<" + m.mailFrom() + ">");
+                    m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
+                    mail = commands(group).map(all -> {
                         rcptReplies.addAll(all.subList(1, all.size()));
                         return all.get(0);
                     });
@@ -334,10 +402,20 @@ public final class SmtpDeliveryAttempt {
                         return Future.succeededFuture(null);
                     }
                     return command("DATA").compose(dataReply -> {
-                        if (!dataReply.startsWith("354")) {
+                        if (dataReply.startsWith("4") || dataReply.startsWith("5")) {
                             return Future.succeededFuture(dataReply);
                         }
-                        return writeContent().compose(v -> reply(DATA_END_TIMEOUT_MS)).map(end -> {
+                        if (!dataReply.startsWith("354")) {
+                            // Only 354 lets the content go; taking a 2xx here as the result
+                            // would mark delivered a message the server never received.
+                            return Future.failedFuture(new ReplyReader.ProtocolViolation(
+                                    "reply to DATA: " + ReplyReader.printable(dataReply)));
+                        }
+                        return writeContent().compose(v -> {
+                            // Counted only now: a reply before the final dot answers nothing.
+                            reader.expect(1);
+                            return reply(timeouts.dataEnd().toMillis());
+                        }).map(end -> {
                             if (end.startsWith("2")) {
                                 log.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
                             }
@@ -356,14 +434,18 @@ public final class SmtpDeliveryAttempt {
             Runnable[] pump = new Runnable[1];
             pump[0] = () -> {
                 Buffer b;
-                while ((b = pieces.next()) != null) {
+                while (violation == null && (b = pieces.next()) != null) {
                     socket.write(b);
                     if (socket.writeQueueFull()) {
                         socket.drainHandler(v -> pump[0].run());
                         return;
                     }
                 }
-                written.tryComplete();
+                if (violation != null) {
+                    written.tryFail(violation);
+                } else {
+                    written.tryComplete();
+                }
             };
             pump[0].run();
             return written.future();
@@ -380,25 +462,48 @@ public final class SmtpDeliveryAttempt {
         }
 
         private Future<Void> quit(boolean connected) {
-            if (!connected || closed) {
+            if (!connected || closed || violation != null) {
                 return socket.close().otherwiseEmpty();
             }
             return command("QUIT").<Void>mapEmpty().otherwiseEmpty().compose(v -> socket.close().otherwiseEmpty());
         }
 
         private Future<String> command(String line) {
-            socket.write(Buffer.buffer((line + "\r\n").getBytes(StandardCharsets.ISO_8859_1)));
-            return reply();
+            return commands(List.of(line)).map(r -> r.get(0));
+        }
+
+        /**
+         * Writes the commands in one packet and collects exactly one reply for each. A line
+         * that would end a command early (CR, LF, NUL) is refused before anything is written.
+         */
+        private Future<List<String>> commands(List<String> lines) {
+            if (violation != null) {
+                return Future.failedFuture(violation);
+            }
+            StringBuilder out = new StringBuilder();
+            for (String l : lines) {
+                if (l.indexOf('\r') >= 0 || l.indexOf('\n') >= 0 || l.indexOf(0) >= 0) {
+                    return Future.failedFuture(new IOException("refusing to send a command with a line break or NUL: "
+                            + ReplyReader.printable(l)));
+                }
+                out.append(l).append("\r\n");
+            }
+            reader.expect(lines.size());
+            socket.write(Buffer.buffer(out.toString().getBytes(StandardCharsets.ISO_8859_1)));
+            return replies(lines.size());
         }
 
         private Future<String> reply() {
-            return reply(REPLY_TIMEOUT_MS);
+            return reply(timeouts.reply().toMillis());
         }
 
         /** The next whole (multi-line) reply, lines joined with CRLF. */
         private Future<String> reply(long timeoutMs) {
             if (!replies.isEmpty()) {
                 return Future.succeededFuture(replies.poll());
+            }
+            if (violation != null) {
+                return Future.failedFuture(violation);
             }
             if (closed) {
                 return Future.failedFuture(new IOException("connection closed by the peer"));
@@ -434,25 +539,39 @@ public final class SmtpDeliveryAttempt {
             return done.future();
         }
 
-        private void line(Buffer b) {
-            String l = b.toString(StandardCharsets.ISO_8859_1);
-            if (partial.length() > 0) {
-                partial.append("\r\n");
+        /**
+         * What the socket read: the replies it completes go to their commands in order; a
+         * violation in the same read is recorded first, so the step a reply completes sees it
+         * (the 220 to STARTTLS with data behind it).
+         */
+        private void data(Buffer b) {
+            ReplyReader.Read read = reader.feed(b.getBytes());
+            if (read.violation() != null && violation == null) {
+                violation = read.violation();
+                socket.close();
             }
-            partial.append(l);
-            if (l.length() >= 4 && l.charAt(3) == '-') {
-                return;
+            for (String reply : read.replies()) {
+                if (waiting != null) {
+                    Promise<String> w = waiting;
+                    waiting = null;
+                    cancelTimer();
+                    w.complete(reply);
+                } else {
+                    replies.add(reply);
+                }
             }
-            String reply = partial.toString();
-            partial.setLength(0);
-            if (waiting != null) {
-                Promise<String> w = waiting;
-                waiting = null;
-                cancelTimer();
-                w.complete(reply);
-            } else {
-                replies.add(reply);
+            if (violation != null) {
+                fail(violation);
             }
+        }
+
+        /** The session cannot go on (deadline): whatever waits fails, the socket closes. */
+        private void broken(IOException e) {
+            if (violation == null) {
+                violation = e;
+            }
+            fail(e);
+            socket.close();
         }
 
         private void fail(IOException e) {
@@ -473,45 +592,14 @@ public final class SmtpDeliveryAttempt {
                 timer = -1;
             }
         }
-    }
 
-    /**
-     * The message with dot-stuffing (RFC 5321 §4.5.2) and the final dot, in buffers of about
-     * 64 KiB cut straight from the content, one at a time: no second copy of the whole message.
-     */
-    static final class DotStuffer {
-        private final byte[] data;
-        private int pos;
-        private boolean lineStart = true;
-        private boolean done;
-
-        DotStuffer(byte[] data) {
-            this.data = data;
-        }
-
-        /** The next piece; null after the final dot. */
-        Buffer next() {
-            if (done) {
-                return null;
+        /** The session is over: no timer may outlive it. */
+        void end() {
+            cancelTimer();
+            if (deadlineTimer >= 0) {
+                vertx.cancelTimer(deadlineTimer);
+                deadlineTimer = -1;
             }
-            Buffer chunk = Buffer.buffer(Math.min(data.length - pos + 8, 65_600));
-            while (pos < data.length && chunk.length() < 65_536) {
-                byte c = data[pos];
-                if (lineStart && c == '.') {
-                    chunk.appendByte((byte) '.');
-                }
-                chunk.appendByte(c);
-                lineStart = c == '\n' && pos > 0 && data[pos - 1] == '\r';
-                pos++;
-            }
-            if (pos == data.length) {
-                if (data.length > 0 && !lineStart) {
-                    chunk.appendString("\r\n");
-                }
-                chunk.appendString(".\r\n");
-                done = true;
-            }
-            return chunk;
         }
     }
 

@@ -54,6 +54,7 @@ class TlsEventsTest {
         JsonNode o = json.readTree(outcome.value());
         assertEquals("failure", o.get("result").asText());
         assertEquals("starttls-not-supported", o.get("resultType").asText());
+        assertEquals("STARTTLS not advertised", o.get("reason").asText(), "the failure named as in the mail log");
         assertEquals("REQUIRED", o.get("mode").asText());
         assertEquals(1, o.get("dcid").asLong());
         assertEquals(3, KafkaRecords.count(Topics.TLS_OUTCOMES, r -> domain.equals(r.key()), Duration.ofSeconds(3)),
