@@ -39,6 +39,45 @@ public interface DeliveryConfig {
     @WithDefault("25")
     int smtpPort();
 
+    /** MX hosts tried per domain, most preferred first (the rest are ignored). Default: 5. */
+    @WithDefault("5")
+    int mxHostLimit();
+
+    /** Connections (addresses tried, over every host) per domain in one delivery attempt. Default: 10. */
+    @WithDefault("10")
+    int connectionLimit();
+
+    /**
+     * The longest one domain's delivery attempt may take, every host and step together; a
+     * connection still open then is cut off and the recipients are deferred. Default: 15m.
+     */
+    @WithDefault("15m")
+    java.time.Duration domainDeadline();
+
+    /**
+     * Whether an MX answer may point at loopback, unspecified or this machine's own addresses
+     * (for tests whose MX hosts listen on loopback; SMTP routes may name any address whatever
+     * this says). Default: false.
+     */
+    @WithDefault("false")
+    boolean mxLocalAddresses();
+
+    /** TCP connect timeout per address. Default: 30s. */
+    @WithDefault("30s")
+    java.time.Duration connectTimeout();
+
+    /** Wait for each reply (greeting, EHLO, MAIL, RCPT, DATA, QUIT); RFC 5321 §4.5.3.2 asks for 5 minutes. Default: 5m. */
+    @WithDefault("5m")
+    java.time.Duration replyTimeout();
+
+    /** Wait for the reply to the end of the content; RFC 5321 §4.5.3.2.6 asks for 10 minutes. Default: 10m. */
+    @WithDefault("10m")
+    java.time.Duration dataTimeout();
+
+    /** TLS handshake after STARTTLS. Default: 60s. */
+    @WithDefault("60s")
+    java.time.Duration handshakeTimeout();
+
     /** Delivery worker threads (each holds at most one SMTP connection). Default: 8. */
     @WithDefault("8")
     int workers();

@@ -86,6 +86,8 @@ class DeliveryClusterIT {
         }
         Map<String, String> env = new HashMap<>();
         env.put("TLSGATE_DNS_SERVER", dns.address());
+        // The tests' MX hosts listen on loopback addresses.
+        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
         env.put("TLSGATE_DELIVERY_SMTP_PORT", String.valueOf(smtpPort));
         env.put("TLSGATE_DELIVERY_HELO_NAME", "gateway.tlsgate.test");
         env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");

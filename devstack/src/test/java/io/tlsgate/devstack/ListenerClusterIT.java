@@ -66,6 +66,8 @@ class ListenerClusterIT {
         dns.ptr("127.0.3.11", "mx2.partner.test").address("mx2.partner.test", "127.0.3.99");
         Map<String, String> env = new HashMap<>();
         env.put("TLSGATE_DNS_SERVER", dns.address());
+        // The tests' MX hosts listen on loopback addresses.
+        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
         env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
         env.put("TLSGATE_LISTENER_SESSION_TIMEOUT", "25s");
         env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");

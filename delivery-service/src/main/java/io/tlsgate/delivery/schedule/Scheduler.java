@@ -91,7 +91,10 @@ public class Scheduler {
         this.policy = policy;
         this.certs = certs;
         this.events = events;
-        this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid);
+        this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
+                new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
+                        config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
+                                config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null)));
         this.heloName = config.heloName().orElse(host());
     }
 

@@ -9,6 +9,8 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -21,6 +23,11 @@ import javax.net.ssl.KeyManagerFactory;
  * next after a connection or TLS failure (product.md §2: "a TLS failure on one host moves on
  * to the next host of equal or lower preference before the attempt counts as failed"). Stops
  * at the first host that takes the message or answers for its recipients.
+ *
+ * <p>Bounded against hostile DNS and tarpitting hosts ({@link Limits}): at most so many MX
+ * hosts and connections per domain, one deadline for the whole domain, and MX answers that
+ * point at loopback, unspecified or this machine's own addresses are not used (a configured
+ * SMTP route may name any address).
  */
 public final class DomainDelivery {
 
@@ -47,16 +54,36 @@ public final class DomainDelivery {
         }
     }
 
+    /**
+     * @param mxHosts MX hosts used per domain, by preference
+     * @param connections connections (addresses tried) per domain and delivery
+     * @param deadline the longest one domain's delivery may take, every host together
+     * @param mxMayBeLocal whether MX hosts may resolve to loopback, unspecified or own addresses
+     * @param timeouts each connection's own timeouts
+     */
+    public record Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
+            SmtpDeliveryAttempt.Timeouts timeouts) {
+
+        public static final Limits DEFAULT = new Limits(5, 10, Duration.ofMinutes(15), false,
+                SmtpDeliveryAttempt.Timeouts.RFC_5321);
+    }
+
     private final io.vertx.core.Vertx vertx;
     private final MxResolver mx;
     private final int port;
     private final LongSupplier dcids;
+    private final Limits limits;
 
     public DomainDelivery(io.vertx.core.Vertx vertx, MxResolver mx, int port, LongSupplier dcids) {
+        this(vertx, mx, port, dcids, Limits.DEFAULT);
+    }
+
+    public DomainDelivery(io.vertx.core.Vertx vertx, MxResolver mx, int port, LongSupplier dcids, Limits limits) {
         this.vertx = vertx;
         this.mx = mx;
         this.port = port;
         this.dcids = dcids;
+        this.limits = limits;
     }
 
     /** The hops for a domain: {@code routeHops} ("host" or "[ip]", port 0 = default) then, when {@code useDns}, the MX hosts. */
@@ -81,11 +108,20 @@ public final class DomainDelivery {
             return new Plan(hops, List.of(), hops.isEmpty() ? "the SMTP route for " + domain + " has no hosts" : null, false);
         }
         MxResolver.Answer answer = mx.resolve(domain);
-        for (MxResolver.Host h : answer.hosts()) {
-            hops.add(new Hop(h.name(), order(h.addresses(), pref), port, false));
+        List<MxResolver.Host> hosts = answer.hosts().subList(0, Math.min(answer.hosts().size(), limits.mxHosts()));
+        String error = answer.error();
+        for (MxResolver.Host h : hosts) {
+            List<InetAddress> usable = limits.mxMayBeLocal() ? h.addresses()
+                    : h.addresses().stream().filter(a -> !LocalAddresses.isLocal(a)).toList();
+            if (usable.size() < h.addresses().size()) {
+                // Mail would loop back to this gateway, or go nowhere: never follow DNS there.
+                error = "MX host " + h.name() + " points at a local address " + h.addresses().stream()
+                        .filter(LocalAddresses::isLocal).map(InetAddress::getHostAddress).toList() + ": not used";
+            }
+            hops.add(new Hop(h.name(), order(usable, pref), port, false));
         }
         boolean permanent = hops.isEmpty() && (answer.nullMx() || (answer.error() != null && answer.error().contains("does not exist")));
-        return new Plan(hops, answer.hosts().stream().map(MxResolver.Host::name).toList(), answer.error(), permanent);
+        return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent);
     }
 
     /** Delivers along the plan's hops until one takes the message (or answers for its recipients). */
@@ -95,19 +131,29 @@ public final class DomainDelivery {
         }
         List<Tried> attempts = new ArrayList<>();
         SmtpDeliveryAttempt.Result last = null;
-        String error = null;
+        String error = plan.error();
+        Instant deadline = Instant.now().plus(limits.deadline());
+        SmtpDeliveryAttempt.Timeouts timeouts = limits.timeouts().until(deadline);
         for (Hop h : plan.hops()) {
-            if (h.addresses().isEmpty()) {
+            if (h.addresses().isEmpty() && error == null) {
                 error = "no address for " + h.name();
             }
             for (InetAddress a : h.addresses()) {
+                if (attempts.size() == limits.connections()) {
+                    return new Outcome(List.copyOf(attempts), last, "connection limit reached (" + limits.connections()
+                            + " per domain): " + (error == null ? "every host tried failed" : error));
+                }
+                if (!Instant.now().isBefore(deadline)) {
+                    return new Outcome(List.copyOf(attempts), last, "the delivery deadline for " + domain + " ("
+                            + limits.deadline() + ") passed" + (error == null ? "" : ": " + error));
+                }
                 String ip = a.getHostAddress();
                 String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
                 SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain,
                         plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
                 long dcid = dcids.getAsLong();
                 try {
-                    SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid).run(t, message);
+                    SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts).run(t, message);
                     attempts.add(new Tried(dcid, ip, h.name(), h.port(), r, null));
                     last = r;
                     if (r.action() != Action.TEMPFAIL) {

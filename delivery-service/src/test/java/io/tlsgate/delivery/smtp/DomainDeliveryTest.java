@@ -33,6 +33,10 @@ class DomainDeliveryTest {
         VERTX.close();
     }
 
+    /** The tests' MX hosts listen on loopback addresses. */
+    static final DomainDelivery.Limits LOOPBACK_MX = new DomainDelivery.Limits(5, 10, Duration.ofMinutes(15), true,
+            SmtpDeliveryAttempt.Timeouts.RFC_5321);
+
     private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message(1, List.of(0), "a@example.com",
             List.of("b@failover.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII));
 
@@ -55,7 +59,8 @@ class DomainDeliveryTest {
                 ScriptedSmtpPeer mx2 = new ScriptedSmtpPeer(Script.tls("mx2", TestPki.serverContext(kp, null, leaf, root.certificate())),
                         InetAddress.getByName("127.0.0.3"), port)) {
             AtomicLong dcid = new AtomicLong();
-            DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet);
+            DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.of(dns.address())), port, dcid::incrementAndGet,
+                    LOOPBACK_MX);
             DomainDelivery.Plan plan = d.plan("failover.test", List.of(), List.of(), true, null);
             assertEquals(List.of("mx0.failover.test", "mx1.failover.test", "mx2.failover.test"), plan.mxNames());
             DomainDelivery.Outcome o = d.deliver("failover.test", plan,
