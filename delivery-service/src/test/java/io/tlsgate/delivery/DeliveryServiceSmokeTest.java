@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -92,6 +93,22 @@ class DeliveryServiceSmokeTest {
                     () -> Enqueue.send(good, Enqueue.chunks(envelope(), BODY.getBytes(StandardCharsets.UTF_8), 100)));
             assertEquals(Status.Code.INVALID_ARGUMENT, noRcpt.getStatus().getCode());
             assertTrue(noRcpt.getStatus().getDescription().startsWith("rcpt_to:"));
+            // Whatever reaches Enqueue ends up in command lines: CR/LF, controls, UTF-8 and
+            // over-long parts are refused here too, not only by the listener.
+            for (String hostile : java.util.List.of("a@example.com>\r\nRCPT TO:<b@evil.test", "a\n@example.com",
+                    "a@exa\u0000mple.com", "j\u00f6rg@example.com", "a@b\u00fccher.example", "x".repeat(65) + "@example.com",
+                    "a@" + "l".repeat(64) + ".example", "a@-bad.example", "a b@example.com", "@example.com", "a@")) {
+                for (boolean asSender : new boolean[] {true, false}) {
+                    Envelope e = asSender ? envelope("ok@example.com").toBuilder().setMailFrom(hostile).build()
+                            : envelope("ok@example.com", hostile);
+                    StatusRuntimeException refused = assertThrows(StatusRuntimeException.class,
+                            () -> Enqueue.send(good, Enqueue.chunks(e, BODY.getBytes(StandardCharsets.UTF_8), 100)), hostile);
+                    assertEquals(Status.Code.INVALID_ARGUMENT, refused.getStatus().getCode(), hostile);
+                    assertTrue(refused.getStatus().getDescription().startsWith(asSender ? "mail_from: '" : "rcpt_to: '"),
+                            refused.getStatus().getDescription());
+                    assertFalse(refused.getStatus().getDescription().contains("\n"), "no raw line break in the error");
+                }
+            }
             StatusRuntimeException noToken = assertThrows(StatusRuntimeException.class,
                     () -> Enqueue.send(bad, Enqueue.chunks(envelope("a@example.com"), new byte[0], 100)));
             assertEquals(Status.Code.UNAUTHENTICATED, noToken.getStatus().getCode());

@@ -1,5 +1,7 @@
 package io.tlsgate.delivery.queue;
 
+import io.tlsgate.core.smtp.Mailbox;
+
 import io.tlsgate.delivery.DeliveryConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
@@ -23,7 +25,6 @@ import org.jboss.logging.Logger;
 public class MessageQueue {
 
     private static final Logger LOG = Logger.getLogger(MessageQueue.class);
-    private static final int MAX_ADDRESS_LENGTH = 320;
 
     private final DataSource dataSource;
     private final DeliveryConfig config;
@@ -137,9 +138,31 @@ public class MessageQueue {
         }
     }
 
+    /** An address for an error message: controls escaped, at most 80 characters. */
+    private static String printable(String s) {
+        if (s == null) {
+            return "null";
+        }
+        StringBuilder b = new StringBuilder();
+        s.codePoints().limit(80).forEach(c -> {
+            if (c < 0x20 || c == 0x7f) {
+                b.append(String.format("\\x%02x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.toString();
+    }
+
     private void validate(NewMessage m) {
-        if (m.mailFrom() == null || m.mailFrom().length() > MAX_ADDRESS_LENGTH) {
-            throw new IllegalArgumentException("mail_from: missing or longer than " + MAX_ADDRESS_LENGTH);
+        if (m.mailFrom() == null) {
+            throw new IllegalArgumentException("mail_from: missing");
+        }
+        // The SMTP client writes these into command lines: the listener checked them, and so
+        // does the queue, for every caller of Enqueue.
+        String senderProblem = m.mailFrom().isEmpty() ? null : Mailbox.problem(m.mailFrom());
+        if (senderProblem != null) {
+            throw new IllegalArgumentException("mail_from: '" + printable(m.mailFrom()) + "': " + senderProblem);
         }
         if (m.recipients().isEmpty()) {
             throw new IllegalArgumentException("rcpt_to: at least one recipient is required");
@@ -148,8 +171,9 @@ public class MessageQueue {
             throw new IllegalArgumentException("rcpt_to: more than " + config.maxRecipients() + " recipients");
         }
         for (String r : m.recipients()) {
-            if (r == null || r.isBlank() || r.length() > MAX_ADDRESS_LENGTH || r.indexOf('@') < 1) {
-                throw new IllegalArgumentException("rcpt_to: '" + r + "' is not a mailbox address");
+            String problem = Mailbox.problem(r);
+            if (problem != null) {
+                throw new IllegalArgumentException("rcpt_to: '" + printable(r) + "': " + problem);
             }
         }
         if (m.size() > config.maxMessageSize()) {
