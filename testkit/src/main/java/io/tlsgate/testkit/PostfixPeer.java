@@ -135,7 +135,7 @@ public final class PostfixPeer implements AutoCloseable {
         return exec(Duration.ofSeconds(30), "postconf", "-c", config.toString(), "-h", name).output().strip();
     }
 
-    /** Every message in the instance's queues (they all stay on hold), oldest first. */
+    /** Every message in the instance's queues (they all stay on hold), in {@code postqueue}'s order: not by arrival. */
     public List<Queued> queued() {
         Result r = exec(Duration.ofSeconds(30), "postqueue", "-c", config.toString(), "-j");
         if (r.exit() != 0) {
