@@ -93,11 +93,13 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** The {@code postfix} command, installed (without a system-wide configuration) when missing. */
     public static synchronized String install() {
-        boolean had = Files.isExecutable(Path.of("/usr/sbin/postfix"));
+        if (Files.isExecutable(Path.of("/usr/sbin/postfix"))) {
+            return "/usr/sbin/postfix"; // where Debian puts it, on the PATH or not
+        }
         String postfix = DebianTools.require("postfix", "postfix", List.of(
                 "postfix postfix/main_mailer_type select No configuration",
                 "postfix postfix/mailname string postfix-peer.test"));
-        if (!had && Files.exists(Path.of("/etc/postfix/main.cf")) && exec(Duration.ofSeconds(30), postfix, "status").exit() == 0) {
+        if (Files.exists(Path.of("/etc/postfix/main.cf")) && exec(Duration.ofSeconds(30), postfix, "status").exit() == 0) {
             // Only the install could have started it: keep no system-wide Postfix listening on port 25.
             exec(Duration.ofMinutes(1), postfix, "stop");
         }
@@ -107,7 +109,7 @@ public final class PostfixPeer implements AutoCloseable {
     /** The value of a parameter's built-in default ({@code postconf -d}), or null when this Postfix has no such parameter. */
     public static String defaultValue(String parameter) {
         install();
-        Result r = exec(Duration.ofSeconds(30), "postconf", "-d", "-h", parameter);
+        Result r = exec(Duration.ofSeconds(30), tool("postconf"), "-d", "-h", parameter);
         String out = r.output().strip();
         return r.exit() != 0 || out.contains("unknown parameter") ? null : out;
     }
@@ -132,12 +134,12 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** The value of a parameter in this instance ({@code postconf -c DIR -h}). */
     public String parameter(String name) {
-        return exec(Duration.ofSeconds(30), "postconf", "-c", config.toString(), "-h", name).output().strip();
+        return exec(Duration.ofSeconds(30), tool("postconf"), "-c", config.toString(), "-h", name).output().strip();
     }
 
     /** Every message in the instance's queues (they all stay on hold), in {@code postqueue}'s order: not by arrival. */
     public List<Queued> queued() {
-        Result r = exec(Duration.ofSeconds(30), "postqueue", "-c", config.toString(), "-j");
+        Result r = exec(Duration.ofSeconds(30), tool("postqueue"), "-c", config.toString(), "-j");
         if (r.exit() != 0) {
             throw new IllegalStateException("postqueue -j failed: " + r.output() + "\n" + log());
         }
@@ -190,7 +192,7 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** A queued message's headers and body as Postfix stored them ({@code postcat -h -b}). */
     public String content(String queueId) {
-        Result r = exec(Duration.ofSeconds(30), "postcat", "-c", config.toString(), "-h", "-b", "-q", queueId);
+        Result r = exec(Duration.ofSeconds(30), tool("postcat"), "-c", config.toString(), "-h", "-b", "-q", queueId);
         if (r.exit() != 0) {
             throw new IllegalStateException("postcat -q " + queueId + " failed: " + r.output());
         }
@@ -199,7 +201,7 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** Deletes every queued message ({@code postsuper -d ALL}). */
     public void clear() {
-        Result r = exec(Duration.ofSeconds(30), "postsuper", "-c", config.toString(), "-d", "ALL");
+        Result r = exec(Duration.ofSeconds(30), tool("postsuper"), "-c", config.toString(), "-d", "ALL");
         if (r.exit() != 0) {
             throw new IllegalStateException("postsuper -d ALL failed: " + r.output());
         }
@@ -221,8 +223,8 @@ public final class PostfixPeer implements AutoCloseable {
         try {
             if (running) {
                 running = false;
-                if (exec(Duration.ofMinutes(1), "postfix", "-c", config.toString(), "stop").exit() != 0) {
-                    exec(Duration.ofMinutes(1), "postfix", "-c", config.toString(), "abort");
+                if (exec(Duration.ofMinutes(1), tool("postfix"), "-c", config.toString(), "stop").exit() != 0) {
+                    exec(Duration.ofMinutes(1), tool("postfix"), "-c", config.toString(), "abort");
                 }
                 awaitMasterGone(Duration.ofSeconds(20));
             }
@@ -239,7 +241,11 @@ public final class PostfixPeer implements AutoCloseable {
         Files.createDirectories(config);
         Files.createDirectories(dir.resolve("queue"));
         Files.createDirectories(dir.resolve("data"));
-        exec(Duration.ofSeconds(30), "chown", "postfix:postfix", dir.resolve("data").toString()).check("chown");
+        var users = dir.getFileSystem().getUserPrincipalLookupService();
+        Path data = dir.resolve("data");
+        Files.setOwner(data, users.lookupPrincipalByName("postfix"));
+        Files.getFileAttributeView(data, java.nio.file.attribute.PosixFileAttributeView.class)
+                .setGroup(users.lookupPrincipalByGroupName("postfix"));
         List<String> main = new ArrayList<>(List.of(
                 "compatibility_level = 3.6",
                 "queue_directory = " + dir.resolve("queue"),
@@ -374,6 +380,12 @@ public final class PostfixPeer implements AutoCloseable {
         }
     }
 
+    /** Postfix's commands are in /usr/sbin, which a test JVM's PATH may lack. */
+    private static String tool(String name) {
+        Path p = Path.of("/usr/sbin", name);
+        return Files.isExecutable(p) ? p.toString() : name;
+    }
+
     private static List<String> ids(List<Queued> qs) {
         return qs.stream().map(Queued::queueId).sorted().toList();
     }
@@ -387,14 +399,7 @@ public final class PostfixPeer implements AutoCloseable {
         return s.replace("\\\"", "\"").replace("\\\\", "\\");
     }
 
-    private record Result(int exit, String output) {
-        Result check(String what) {
-            if (exit != 0) {
-                throw new IllegalStateException(what + " failed (" + exit + "): " + output);
-            }
-            return this;
-        }
-    }
+    private record Result(int exit, String output) {}
 
     private static Result exec(Duration timeout, String... command) {
         try {
