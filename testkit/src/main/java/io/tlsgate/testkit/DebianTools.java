@@ -15,11 +15,24 @@ public final class DebianTools {
 
     /** The path of {@code command}, installing {@code debianPackage} first when it is not on the PATH. */
     public static synchronized String require(String command, String debianPackage) {
+        return require(command, debianPackage, java.util.List.of());
+    }
+
+    /**
+     * As {@link #require(String, String)}, answering the package's debconf questions first with
+     * {@code debconf} (lines for {@code debconf-set-selections}, e.g.
+     * {@code "postfix postfix/main_mailer_type select No configuration"}), so that installing
+     * asks nothing and configures nothing the test does not want.
+     */
+    public static synchronized String require(String command, String debianPackage, java.util.List<String> debconf) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
             Path p = Path.of(dir, command);
             if (Files.isExecutable(p)) {
                 return p.toString();
             }
+        }
+        if (!debconf.isEmpty()) {
+            runWithInput(String.join("\n", debconf) + "\n", "debconf-set-selections");
         }
         run("apt-get", "update", "-qq");
         run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
@@ -50,10 +63,19 @@ public final class DebianTools {
     }
 
     private static void run(String... command) {
+        runWithInput(null, command);
+    }
+
+    private static void runWithInput(String input, String... command) {
         try {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
             pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
             Process p = pb.start();
+            try (var stdin = p.getOutputStream()) {
+                if (input != null) {
+                    stdin.write(input.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
             String out = new String(p.getInputStream().readAllBytes());
             if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
                 throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
