@@ -109,21 +109,21 @@ class Pkcs12Test {
         String a = run(dir, "openssl", "pkey", "-in", "k.pem", "-pubout");
         String b = run(dir, "openssl", "pkey", "-in", "back-key.pem", "-pubout");
         assertEquals(a, b, "the same key came back");
-        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
+        as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
     }
 
     @Test
     void formFieldsAreRequired() {
-        as(TestTokens.OPERATOR).multiPart("name", "x-" + unique()).when().post("/api/v1/certificates/import").then()
+        as(TestTokens.ADMIN).multiPart("name", "x-" + unique()).when().post("/api/v1/certificates/import").then()
                 .statusCode(400).body("errors.field", org.hamcrest.Matchers.hasItems("password", "file"));
-        as(TestTokens.OPERATOR).multiPart("name", "bad name").multiPart("password", "x")
+        as(TestTokens.ADMIN).multiPart("name", "bad name").multiPart("password", "x")
                 .multiPart("file", "a.p12", new byte[] {1, 2, 3}, "application/x-pkcs12")
                 .when().post("/api/v1/certificates/import").then().statusCode(400)
                 .body("errors.field", org.hamcrest.Matchers.hasItem("name"));
     }
 
     static ValidatableResponse importing(String name, byte[] p12, String password) {
-        return as(TestTokens.OPERATOR).multiPart("name", name).multiPart("password", password)
+        return as(TestTokens.ADMIN).multiPart("name", name).multiPart("password", password)
                 .multiPart("file", "x.p12", p12, "application/x-pkcs12")
                 .when().post("/api/v1/certificates/import").then();
     }
