@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -62,13 +63,22 @@ class CertServiceSmokeTest {
     @Test
     void trustedCaRoundTripsThroughTheSchemaRestAndGrpc() {
         TestPki.Issued ca = TestPki.selfSignedCa("Smoke Root CA", Duration.ofDays(30));
-        String id = given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+        // Trusting a CA is admin-only: an operator gets 403 and nothing is added.
+        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .contentType("application/x-pem-file").body(ascii(ca.certificatePem()))
+                .when().post("/api/v1/trusted-cas")
+                .then().statusCode(403).contentType("application/problem+json");
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER))
+                .when().get("/api/v1/trusted-cas")
+                .then().statusCode(200)
+                .body("subject", not(hasItem("CN=Smoke Root CA,O=tlsgate tests")));
+        String id = given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .contentType("application/x-pem-file").body(ascii(ca.certificatePem()))
                 .when().post("/api/v1/trusted-cas")
                 .then().statusCode(201)
                 .header("Location", containsString("/api/v1/trusted-cas/"))
                 .body("subject", equalTo("CN=Smoke Root CA,O=tlsgate tests"))
-                .body("addedBy", equalTo("test-operator"))
+                .body("addedBy", equalTo("test-admin"))
                 .extract().path("id");
 
         given().header("Authorization", TestTokens.bearer(TestTokens.READER))
@@ -93,7 +103,7 @@ class CertServiceSmokeTest {
             ch.shutdownNow();
         }
 
-        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+        given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .contentType("application/x-pem-file").body(ascii(ca.certificatePem()))
                 .when().post("/api/v1/trusted-cas")
                 .then().statusCode(400).contentType("application/problem+json")
@@ -103,8 +113,12 @@ class CertServiceSmokeTest {
         given().header("Authorization", TestTokens.bearer(TestTokens.READER))
                 .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(403);
         given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+                .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(403).contentType("application/problem+json");
+        given().header("Authorization", TestTokens.bearer(TestTokens.READER))
+                .when().get("/api/v1/trusted-cas/" + id).then().statusCode(200);
+        given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(204);
-        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+        given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .when().delete("/api/v1/trusted-cas/" + id).then().statusCode(404).contentType("application/problem+json");
         given().header("Authorization", TestTokens.bearer(TestTokens.READER))
                 .when().get("/api/v1/trusted-cas/" + id).then().statusCode(404);
@@ -112,12 +126,12 @@ class CertServiceSmokeTest {
 
     @Test
     void garbageOrNonCaCertificateIsRefusedNamingTheField() {
-        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+        given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .contentType("application/x-pem-file").body(ascii("-----BEGIN CERTIFICATE-----\nnot base64!\n"))
                 .when().post("/api/v1/trusted-cas")
                 .then().statusCode(400).contentType("application/problem+json")
                 .body("errors[0].field", equalTo("pem"));
-        given().header("Authorization", TestTokens.bearer(TestTokens.OPERATOR))
+        given().header("Authorization", TestTokens.bearer(TestTokens.ADMIN))
                 .contentType("application/x-pem-file").body(ascii("x".repeat(70_000)))
                 .when().post("/api/v1/trusted-cas")
                 .then().statusCode(400).body("errors[0].message", startsWith("larger than"));

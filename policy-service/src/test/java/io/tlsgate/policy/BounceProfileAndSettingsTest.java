@@ -3,6 +3,7 @@ package io.tlsgate.policy;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -103,14 +104,23 @@ class BounceProfileAndSettingsTest {
     @Test
     void outboundSettingsChangeFieldByFieldAndAreAudited() {
         Instant start = Instant.now().minusSeconds(1);
-        as(TestTokens.READER).when().get("/api/v1/settings/outbound").then().statusCode(200)
-                .body("certificateSlot", equalTo("outbound"));
-        as(TestTokens.OPERATOR).header("X-Change-Comment", "pager too noisy").contentType("application/json")
+        String before = as(TestTokens.READER).when().get("/api/v1/settings/outbound").then().statusCode(200)
+                .body("certificateSlot", equalTo("outbound")).extract().asString();
+        // Global outbound settings are admin-only: an operator gets 403, nothing changes, nothing is audited.
+        as(TestTokens.OPERATOR).header("X-Change-Comment", "operator try").contentType("application/json")
+                .body("{\"alertOnRequiredTlsFailure\":false,\"trustedCaMode\":\"CUSTOM_ONLY\"}")
+                .when().put("/api/v1/settings/outbound").then().statusCode(403)
+                .contentType("application/problem+json").body("status", equalTo(403));
+        assertEquals(before, as(TestTokens.READER).when().get("/api/v1/settings/outbound").then().statusCode(200)
+                .extract().asString());
+        as(TestTokens.OPERATOR).when().get("/api/v1/audit?since=" + start).then().statusCode(200)
+                .body("comment", not(hasItem("operator try")));
+        as(TestTokens.ADMIN).header("X-Change-Comment", "pager too noisy").contentType("application/json")
                 .body("{\"alertOnRequiredTlsFailure\":false}")
                 .when().put("/api/v1/settings/outbound").then().statusCode(200)
                 .body("alertOnRequiredTlsFailure", equalTo(false))
                 .body("trustedCaMode", equalTo("SYSTEM_AND_CUSTOM"));
-        as(TestTokens.OPERATOR).contentType("application/json").body("{\"trustedCaMode\":\"ALL\",\"colour\":1}")
+        as(TestTokens.ADMIN).contentType("application/json").body("{\"trustedCaMode\":\"ALL\",\"colour\":1}")
                 .when().put("/api/v1/settings/outbound").then().statusCode(400)
                 .body("errors.field", hasItem("trustedCaMode")).body("errors.field", hasItem("colour"));
         as(TestTokens.OPERATOR).when().get("/api/v1/audit?since=" + start).then().statusCode(200)
@@ -118,7 +128,7 @@ class BounceProfileAndSettingsTest {
                 .body("find { it.entity == 'settings:outbound' }.after.alertOnRequiredTlsFailure", equalTo(false));
         as(TestTokens.OPERATOR).when().get("/api/v1/audit?since=yesterday").then().statusCode(400)
                 .body("errors[0].field", equalTo("since"));
-        as(TestTokens.OPERATOR).contentType("application/json").body("{\"alertOnRequiredTlsFailure\":true}")
+        as(TestTokens.ADMIN).contentType("application/json").body("{\"alertOnRequiredTlsFailure\":true}")
                 .when().put("/api/v1/settings/outbound").then().statusCode(200);
     }
 

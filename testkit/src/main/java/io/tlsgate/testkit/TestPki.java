@@ -93,6 +93,42 @@ public final class TestPki {
         }
     }
 
+    /** A new RSA key pair of {@code bits} bits. */
+    public static KeyPair rsaKeys(int bits) {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("RSA");
+            g.initialize(bits);
+            return g.generateKeyPair();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A PKCS#12 file (the JDK's defaults) protected by {@code password}: {@code key} with
+     * {@code chain} (leaf first) as one key entry, or, with {@code key} null, the certificates
+     * as trusted-certificate entries only. The key is not checked against the leaf, so a test
+     * can make a file whose key does not belong to its certificate.
+     */
+    public static byte[] pkcs12(java.security.PrivateKey key, String password, X509Certificate... chain) {
+        try {
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            if (key != null) {
+                ks.setKeyEntry("key", key, password.toCharArray(), chain);
+            } else {
+                for (int i = 0; i < chain.length; i++) {
+                    ks.setCertificateEntry("cert" + i, chain[i]);
+                }
+            }
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            ks.store(out, password.toCharArray());
+            return out.toByteArray();
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException("could not make a test PKCS#12 file", e);
+        }
+    }
+
     /** A certificate for {@code subjectKey} issued (signed) by {@code issuer}. */
     public static X509Certificate issue(Issued issuer, java.security.PublicKey subjectKey, Spec spec) {
         try {

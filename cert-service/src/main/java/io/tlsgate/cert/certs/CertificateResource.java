@@ -25,7 +25,12 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.jboss.resteasy.reactive.RestForm;
 import org.jboss.resteasy.reactive.multipart.FileUpload;
 
-/** REST: certificates (generate, list, read, CSR, delete). The private key never leaves through REST. */
+/**
+ * REST: certificates (generate, list, read, CSR, upload, import, export, delete). Reading needs
+ * reader; uploading the CA-signed certificate for an existing key needs operator; everything
+ * that creates, imports, exports or deletes a private key needs admin. The private key leaves
+ * only through the admin's password-protected PKCS#12 export.
+ */
 @Path("/api/v1/certificates")
 @Produces(MediaType.APPLICATION_JSON)
 public class CertificateResource {
@@ -63,8 +68,8 @@ public class CertificateResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Generate a key pair, a self-signed certificate and a CSR")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Generate a key pair, a self-signed certificate and a CSR (admin only)")
     public Response generate(String body) {
         JsonFields f = JsonFields.of(JsonFields.readBody(json, body, MAX_BODY), FIELDS);
         String name = f.string("name", Certificates.NAME, "1 to 64 letters, digits, '.', '_' or '-'");
@@ -119,8 +124,8 @@ public class CertificateResource {
     @POST
     @Path("/import")
     @Consumes(MediaType.MULTIPART_FORM_DATA)
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Import a key and chain from PKCS#12: form fields name, password, file")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Import a key and chain from PKCS#12: form fields name, password, file (admin only)")
     public Response importPkcs12(@RestForm("name") String name, @RestForm("password") String password,
             @RestForm("file") FileUpload file) {
         JsonFields f = JsonFields.of(json.createObjectNode(), Set.of());
@@ -180,8 +185,8 @@ public class CertificateResource {
 
     @DELETE
     @Path("/{name}")
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Delete a certificate and its key (409 while assigned, and for the demo certificate)")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Delete a certificate and its key (409 while assigned, and for the demo certificate; admin only)")
     public Response delete(@PathParam("name") String name) {
         certificates.delete(name);
         return Response.noContent().build();

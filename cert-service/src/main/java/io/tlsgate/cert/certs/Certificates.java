@@ -166,8 +166,10 @@ public class Certificates {
 
     /**
      * Imports a key and its chain from PKCS#12. 400 naming {@code password} when it does not
-     * open the file, {@code file} when it is not a (complete) PKCS#12 or holds no or several keys,
-     * or its chain does not hold together; 409 when the name exists.
+     * open the file, {@code file} when it is not a (complete) PKCS#12, holds no or several keys,
+     * a key without its certificate, a key that does not belong to the certificate (proved by
+     * signing random data with the key and verifying with the certificate), or a chain that does
+     * not hold together; 409 when the name exists. Nothing is stored unless every check passes.
      */
     public Upload importPkcs12(String name, byte[] p12, char[] password, Collection<X509Certificate> trustedCas,
             String principal) {
@@ -184,15 +186,20 @@ public class Certificates {
         } catch (java.security.GeneralSecurityException | RuntimeException e) {
             throw InvalidRequestException.field("file", "not a PKCS#12 file: " + e.getMessage());
         }
-        PrivateKey key = null;
+        java.security.Key key = null;
         List<X509Certificate> chain = new ArrayList<>();
         try {
             int keys = 0;
             for (String alias : java.util.Collections.list(ks.aliases())) {
                 if (ks.isKeyEntry(alias)) {
                     keys++;
-                    key = (PrivateKey) ks.getKey(alias, password);
-                    for (java.security.cert.Certificate x : ks.getCertificateChain(alias)) {
+                    key = ks.getKey(alias, password);
+                    java.security.cert.Certificate[] certs = ks.getCertificateChain(alias);
+                    for (java.security.cert.Certificate x : certs == null ? new java.security.cert.Certificate[0] : certs) {
+                        if (!(x instanceof X509Certificate)) {
+                            throw InvalidRequestException.field("file", "holds a " + x.getType()
+                                    + " certificate; only X.509 certificates are supported");
+                        }
                         chain.add((X509Certificate) x);
                     }
                 }
@@ -203,12 +210,23 @@ public class Certificates {
         } catch (java.security.GeneralSecurityException e) {
             throw InvalidRequestException.field("password", "does not open the private key: " + e.getMessage());
         }
-        KeyType type = KeyType.of(chain.get(0).getPublicKey()).orElseThrow(() -> InvalidRequestException.field("file",
-                "key type " + KeyType.describe(chain.get(0).getPublicKey()) + " is not supported (RSA 2048-4096, EC P-256/P-384)"));
+        if (!(key instanceof PrivateKey)) {
+            throw InvalidRequestException.field("file", key == null ? "the key entry holds no key"
+                    : "the key entry holds a " + key.getAlgorithm() + " secret key, not a private key");
+        }
+        if (chain.isEmpty()) {
+            throw InvalidRequestException.field("file", "the private key comes without its certificate; export the key "
+                    + "together with its certificate and intermediates");
+        }
+        X509Certificate leaf = chain.get(0);
+        KeyType type = KeyType.of(leaf.getPublicKey()).orElseThrow(() -> InvalidRequestException.field("file",
+                "key type " + KeyType.describe(leaf.getPublicKey()) + " is not supported (RSA 2048-4096, EC P-256/P-384)"));
+        Pki.keyMismatch((PrivateKey) key, leaf, type).ifPresent(why -> {
+            throw InvalidRequestException.field("file", why);
+        });
         StringBuilder pem = new StringBuilder();
         chain.forEach(x -> pem.append(Pki.pem(x)));
         ChainValidator.Result r;
-        X509Certificate leaf = chain.get(0);
         boolean selfSigned = chain.size() == 1 && leaf.getSubjectX500Principal().equals(leaf.getIssuerX500Principal());
         try {
             r = ChainValidator.validate(pem.toString(), leaf.getPublicKey(),

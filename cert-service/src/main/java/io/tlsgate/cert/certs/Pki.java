@@ -42,6 +42,8 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  */
 public final class Pki {
 
+    private static final SecureRandom RANDOM = new SecureRandom();
+
     private Pki() {}
 
     /** What a certificate is for: the subject's fields and the DNS names. */
@@ -144,5 +146,41 @@ public final class Pki {
             throw new IllegalStateException(e);
         }
         return w.toString();
+    }
+
+    /**
+     * Proves that {@code key} is the private half of {@code certificate}'s public key: signs
+     * random data with the key and verifies the signature with the certificate's public key,
+     * using {@code type}'s signature algorithm (SHA-256/384 with RSA or ECDSA).
+     *
+     * @return empty when the key belongs to the certificate, otherwise why not
+     */
+    public static java.util.Optional<String> keyMismatch(java.security.PrivateKey key, X509Certificate certificate,
+            KeyType type) {
+        java.security.PublicKey publicKey = certificate.getPublicKey();
+        if (!type.algorithm().equals(key.getAlgorithm())) {
+            return java.util.Optional.of("the private key does not match the certificate: it is an " + key.getAlgorithm()
+                    + " key, the certificate holds a " + KeyType.describe(publicKey) + " public key");
+        }
+        byte[] data = new byte[64];
+        RANDOM.nextBytes(data);
+        try {
+            java.security.Signature signer = java.security.Signature.getInstance(type.signatureAlgorithm());
+            signer.initSign(key);
+            signer.update(data);
+            byte[] signature = signer.sign();
+            java.security.Signature verifier = java.security.Signature.getInstance(type.signatureAlgorithm());
+            verifier.initVerify(publicKey);
+            verifier.update(data);
+            if (verifier.verify(signature)) {
+                return java.util.Optional.empty();
+            }
+        } catch (java.security.GeneralSecurityException | RuntimeException e) {
+            return java.util.Optional.of("the private key does not match the certificate: a signature made with it "
+                    + "cannot be verified with the certificate's " + KeyType.describe(publicKey) + " public key ("
+                    + e.getMessage() + ")");
+        }
+        return java.util.Optional.of("the private key does not match the certificate: a signature made with it does "
+                + "not verify with the certificate's " + KeyType.describe(publicKey) + " public key");
     }
 }

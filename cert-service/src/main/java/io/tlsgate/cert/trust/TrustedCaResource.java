@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.UUID;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
-/** REST: the operator-added trusted CAs. */
+/** REST: the trusted CAs added on top of the system bundle; reading needs reader, changing admin. */
 @Path("/api/v1/trusted-cas")
 @Produces(MediaType.APPLICATION_JSON)
 public class TrustedCaResource {
@@ -54,8 +54,8 @@ public class TrustedCaResource {
 
     @POST
     @Consumes({"application/x-pem-file", MediaType.TEXT_PLAIN})
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Trust one more CA: the body is one PEM CA certificate")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Trust one more CA: the body is one PEM CA certificate (admin only)")
     public Response add(String pem) {
         if (pem != null && pem.length() > config.maxPemSize()) {
             throw InvalidRequestException.field("pem", "larger than " + config.maxPemSize() + " bytes");
@@ -71,8 +71,8 @@ public class TrustedCaResource {
 
     @DELETE
     @Path("/{id}")
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Stop trusting an operator-added CA")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Stop trusting an added CA (admin only)")
     public Response delete(@PathParam("id") UUID id) {
         if (!store.remove(id)) {
             return Problem.of(Response.Status.NOT_FOUND, "no trusted CA with id " + id).toResponse();

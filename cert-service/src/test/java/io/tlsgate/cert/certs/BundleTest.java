@@ -124,7 +124,7 @@ class BundleTest {
             CertificateBundle got = CertServiceGrpc.newBlockingStub(ch).getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
             assertEquals(name, got.getCertificate());
             as(TestTokens.READER).when().get("/api/v1/certificates/" + name).then().body("assignedTo", hasItem(slot));
-            as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(409)
+            as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(409)
                     .body("detail", containsString(slot));
 
             keyIsNotInTheDatabaseInClear(name, got.getPrivateKeyPkcs8().toByteArray());
@@ -148,7 +148,7 @@ class BundleTest {
             CertificateBundle back = pushed.poll(2, TimeUnit.SECONDS);
             assertNotNull(back, "removing the assignment is pushed too");
             assertEquals("demo", back.getCertificate());
-            as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
+            as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
         } finally {
             ch.shutdownNow();
         }

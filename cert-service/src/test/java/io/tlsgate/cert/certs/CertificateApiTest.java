@@ -38,7 +38,7 @@ class CertificateApiTest {
     }
 
     static ValidatableResponse generate(String json) {
-        return as(TestTokens.OPERATOR).contentType("application/json").body(json).when().post("/api/v1/certificates").then();
+        return as(TestTokens.ADMIN).contentType("application/json").body(json).when().post("/api/v1/certificates").then();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -87,7 +87,7 @@ class CertificateApiTest {
         as(TestTokens.READER).when().get("/api/v1/certificates").then().statusCode(200)
                 .body("find { it.name == '" + name + "' }.keyType", equalTo(shown))
                 .body(not(containsString("PRIVATE")));
-        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
+        as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
         as(TestTokens.READER).when().get("/api/v1/certificates/" + name).then().statusCode(404)
                 .contentType("application/problem+json");
     }
@@ -108,7 +108,7 @@ class CertificateApiTest {
         ValidatableResponse r = generate(body + "}");
         if (verdict.equals("ok")) {
             r.statusCode(201);
-            as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
+            as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
         } else {
             r.statusCode(400).contentType("application/problem+json")
                     .body("errors.field", hasItem(verdict.startsWith("bad:") ? verdict.substring(4) : field));
@@ -127,9 +127,20 @@ class CertificateApiTest {
         generate("not json").statusCode(400).body("errors.field", hasItem("body"));
         as(TestTokens.READER).contentType("application/json").body("{}").when().post("/api/v1/certificates").then()
                 .statusCode(403);
-        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/demo").then().statusCode(409);
-        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
-        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(404);
+        // Generating and deleting keys is admin-only: an operator gets 403 and nothing changes.
+        String other = unique();
+        as(TestTokens.OPERATOR).contentType("application/json")
+                .body("{\"name\":\"" + other + "\",\"commonName\":\"c.example\",\"keyType\":\"EC_P256\"}")
+                .when().post("/api/v1/certificates").then().statusCode(403).contentType("application/problem+json")
+                .body("status", equalTo(403));
+        as(TestTokens.READER).when().get("/api/v1/certificates/" + other).then().statusCode(404);
+        as(TestTokens.OPERATOR).when().delete("/api/v1/certificates/" + name).then().statusCode(403)
+                .contentType("application/problem+json");
+        as(TestTokens.READER).when().get("/api/v1/certificates/" + name).then().statusCode(200)
+                .body("subject", equalTo("CN=a.example"));
+        as(TestTokens.ADMIN).when().delete("/api/v1/certificates/demo").then().statusCode(409);
+        as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(204);
+        as(TestTokens.ADMIN).when().delete("/api/v1/certificates/" + name).then().statusCode(404);
     }
 
     @Test

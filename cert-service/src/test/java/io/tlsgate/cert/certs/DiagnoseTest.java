@@ -43,7 +43,7 @@ class DiagnoseTest {
     @Test
     void aCaSignedCertificateForTheListenerAndEveryMxHasNoProblems() {
         TestPki.Issued root = TestPki.selfSignedCa("Diagnose Root " + unique(), Duration.ofDays(3650));
-        as(TestTokens.OPERATOR).contentType("application/x-pem-file").body(root.certificatePem().getBytes(StandardCharsets.US_ASCII))
+        as(TestTokens.ADMIN).contentType("application/x-pem-file").body(root.certificatePem().getBytes(StandardCharsets.US_ASCII))
                 .when().post("/api/v1/trusted-cas").then().statusCode(201);
         String name = unique();
         generate("{\"name\":\"" + name + "\",\"commonName\":\"mx1.d1.example\",\"subjectAltNames\":[\"mx2.d1.example\"],"

@@ -44,7 +44,7 @@ class UploadTest {
         if (trustedRoot == null) {
             trustedRoot = TestPki.selfSignedCa("Upload Root " + unique(), Duration.ofDays(3650));
             untrustedRoot = TestPki.selfSignedCa("Stranger Root " + unique(), Duration.ofDays(3650));
-            as(TestTokens.OPERATOR).contentType("application/x-pem-file")
+            as(TestTokens.ADMIN).contentType("application/x-pem-file")
                     .body(trustedRoot.certificatePem().getBytes(StandardCharsets.US_ASCII))
                     .when().post("/api/v1/trusted-cas").then().statusCode(201);
         }

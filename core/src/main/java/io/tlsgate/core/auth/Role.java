@@ -12,9 +12,15 @@ import java.util.Set;
  * <p>Security-sensitive: this ordering decides who may change policy.
  */
 public enum Role {
-    /** Everything, including tokens, keys and global settings. */
+    /**
+     * Everything, including keys (generate, import, export, delete), trusted CAs and the global
+     * outbound settings.
+     */
     ADMIN,
-    /** Day-to-day changes: destination controls, listeners, certificates. */
+    /**
+     * Day-to-day changes: destination controls, inbound policy and listeners, uploading the
+     * CA-signed certificate for an existing key, assigning certificates to slots.
+     */
     OPERATOR,
     /** Read-only access. */
     READER;

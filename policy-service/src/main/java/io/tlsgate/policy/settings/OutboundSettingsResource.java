@@ -21,7 +21,10 @@ import java.util.Set;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
-/** REST: global outbound settings; PUT changes the fields it names and keeps the others. */
+/**
+ * REST: global outbound settings; reading needs reader, changing admin. PUT changes the fields
+ * it names and keeps the others.
+ */
 @Path("/api/v1/settings/outbound")
 @Produces(MediaType.APPLICATION_JSON)
 public class OutboundSettingsResource {
@@ -48,8 +51,8 @@ public class OutboundSettingsResource {
 
     @PUT
     @Consumes(MediaType.APPLICATION_JSON)
-    @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Change global outbound settings (fields left out keep their value)")
+    @RolesAllowed(Roles.ADMIN)
+    @Operation(summary = "Change global outbound settings (fields left out keep their value; admin only)")
     public OutboundSettings put(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
         JsonFields f = JsonFields.of(request.json(body, config.maxJsonBody()),
                 Set.of("alertOnRequiredTlsFailure", "certificateSlot", "trustedCaMode"));
