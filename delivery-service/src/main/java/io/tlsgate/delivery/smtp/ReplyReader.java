@@ -95,11 +95,6 @@ final class ReplyReader {
         return feed(chunk, 0, chunk.length);
     }
 
-    /** Whether a reply has started arriving and is not complete. */
-    boolean midReply() {
-        return lineLength > 0 || !lines.isEmpty();
-    }
-
     private String endOfLine() throws ProtocolViolation {
         int n = lineLength > 0 && line[lineLength - 1] == '\r' ? lineLength - 1 : lineLength;
         String l = new String(line, 0, n, StandardCharsets.ISO_8859_1);
