@@ -37,6 +37,7 @@ public final class HostileSmtpPeer implements AutoCloseable {
         private InputStream in;
         private OutputStream out;
         private boolean tls;
+        private List<String> serverNames = List.of();
         private final List<String> transcript = new CopyOnWriteArrayList<>();
 
         Conn(Socket socket) throws IOException {
@@ -121,6 +122,8 @@ public final class HostileSmtpPeer implements AutoCloseable {
                     socket.getInetAddress().getHostAddress(), socket.getPort(), true);
             ssl.setUseClientMode(false);
             ssl.startHandshake();
+            serverNames = ((javax.net.ssl.ExtendedSSLSession) ssl.getSession()).getRequestedServerNames().stream()
+                    .map(n -> n instanceof javax.net.ssl.SNIHostName h ? h.getAsciiName() : n.toString()).toList();
             socket = ssl;
             in = ssl.getInputStream();
             out = ssl.getOutputStream();
@@ -130,6 +133,11 @@ public final class HostileSmtpPeer implements AutoCloseable {
 
         public boolean tls() {
             return tls;
+        }
+
+        /** The SNI names the client sent in its handshake (empty: none, or no TLS yet). */
+        public List<String> serverNames() {
+            return serverNames;
         }
 
         public void sleep(long millis) throws InterruptedException {
@@ -151,7 +159,12 @@ public final class HostileSmtpPeer implements AutoCloseable {
 
     /** A server on 127.0.0.1 and a free port; {@code context} may be null when the behaviour never starts TLS. */
     public HostileSmtpPeer(SSLContext context, Behaviour behaviour) throws IOException {
-        this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        this(InetAddress.getLoopbackAddress(), context, behaviour);
+    }
+
+    /** A server on {@code address} (e.g. ::1) and a free port. */
+    public HostileSmtpPeer(InetAddress address, SSLContext context, Behaviour behaviour) throws IOException {
+        this.server = new ServerSocket(0, 50, address);
         this.context = context;
         this.behaviour = behaviour;
         Thread t = new Thread(this::accept, "hostile-smtp-peer");

@@ -200,6 +200,8 @@ public final class SmtpDeliveryAttempt {
         private Promise<String> waiting;
         /** The content being written, failed when the connection breaks mid-way. */
         private Promise<Void> writing;
+        /** The TLS handshake under way, if any. */
+        private Promise<Void> upgrading;
         private long timer = -1;
         private long deadlineTimer = -1;
         private boolean closed;
@@ -219,7 +221,12 @@ public final class SmtpDeliveryAttempt {
                 closed = true;
                 fail(new IOException("connection closed by the peer"));
             });
-            socket.exceptionHandler(e -> fail(e instanceof IOException io ? io : new IOException(e.getMessage(), e)));
+            socket.exceptionHandler(e -> {
+                if (upgrading != null) {
+                    upgrading.tryFail(e);
+                }
+                fail(e instanceof IOException io ? io : new IOException(e.getMessage(), e));
+            });
             if (timeouts.deadline() != null) {
                 long left = Math.max(1, Duration.between(Instant.now(), timeouts.deadline()).toMillis());
                 deadlineTimer = vertx.setTimer(left, id -> {
@@ -326,9 +333,12 @@ public final class SmtpDeliveryAttempt {
                 done.tryFail(new IOException("no TLS handshake within " + timeouts.handshake().toSeconds() + " s"));
                 socket.close();
             });
+            // An exception on the socket while the TLS layer is set up fails the handshake at once.
+            upgrading = done;
             try {
-                socket.upgradeToSsl(t.connectedName()).onComplete(ar -> {
-                    vertx.cancelTimer(guard);
+                // RFC 6066 §3: SNI names a host; an address literal is sent as no SNI at all.
+                String sni = sniName(t.connectedName());
+                (sni == null ? socket.upgradeToSsl() : socket.upgradeToSsl(sni)).onComplete(ar -> {
                     if (ar.succeeded()) {
                         done.tryComplete();
                     } else {
@@ -336,10 +346,13 @@ public final class SmtpDeliveryAttempt {
                     }
                 });
             } catch (RuntimeException e) {
-                vertx.cancelTimer(guard);
                 done.tryFail(e);
             }
-            return done.future();
+            return done.future().eventually(v -> {
+                vertx.cancelTimer(guard);
+                upgrading = null;
+                return Future.succeededFuture();
+            });
         }
 
         /**
@@ -630,6 +643,15 @@ public final class SmtpDeliveryAttempt {
         return t.mode().usesHostedIdentityRules()
                 ? CertificateIdentity.hostedVerify(cn, sans, t.recipientDomain(), t.mxHosts(), t.routeHost())
                 : CertificateIdentity.verify(cn, sans, t.connectedName(), t.recipientDomain());
+    }
+
+    /** The SNI name for a next hop: null for an address literal ({@code 192.0.2.25}, {@code [2001:db8::25]}). */
+    static String sniName(String hop) {
+        String h = hop.startsWith("[") && hop.endsWith("]") ? hop.substring(1, hop.length() - 1) : hop;
+        if (h.isEmpty() || h.indexOf(':') >= 0 || h.matches("[0-9.]+")) {
+            return null;
+        }
+        return h.endsWith(".") ? h.substring(0, h.length() - 1) : h;
     }
 
     private static boolean advertises(String ehlo, String keyword) {
