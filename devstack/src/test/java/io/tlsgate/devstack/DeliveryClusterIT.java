@@ -331,9 +331,37 @@ class DeliveryClusterIT {
         }
     }
 
-    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    /**
+     * A CIDR destination entry applies to a connection whose next hop is in its range when the
+     * recipient domain has no entry of its own: REQUIRED_VERIFY for 127.0.1.0/30 keeps a
+     * domain whose MX is the no-STARTTLS peer (127.0.1.2) from going out in plaintext, while
+     * the same peer through a domain entry still gets its mail.
+     */
     @Test
     @Order(4)
+    void aCidrEntryAppliesToAnMxAddressInItsRange() throws Exception {
+        String domain = "cidr-range.test";
+        dns.mx(domain, 10, "mx." + domain).address("mx." + domain, "127.0.1.2"); // no-starttls peer
+        ok(send("POST", 8081, "/api/v1/destinations", "application/json",
+                "{\"key\":\"127.0.1.0/30\",\"tls\":\"REQUIRED_VERIFY\",\"bounceProfile\":\"it\"}"));
+        try {
+            int before = PEERS.get("no-starttls").received().size();
+            long mid = enqueue("sender@origin.test", "user@" + domain, "X-Row: cidr");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("QUEUED", m.get("state").asText(), m.toString());
+            JsonNode tls = m.get("attempts").get(0).get("tls");
+            assertEquals("REQUIRED_VERIFY", tls.get("mode").asText(), m.toString());
+            assertEquals("127.0.1.0/30", tls.get("modeSource").asText(), m.toString());
+            assertEquals("failure", tls.get("result").asText(), m.toString());
+            assertEquals(before, PEERS.get("no-starttls").received().size(), "nothing went out in plaintext");
+        } finally {
+            ok(send("DELETE", 8081, "/api/v1/destinations/127.0.1.0/30", null, null));
+        }
+    }
+
+    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    @Test
+    @Order(5)
     void noAlertWhenTheGlobalSettingIsOff() throws Exception {
         ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
         try {
@@ -354,7 +382,7 @@ class DeliveryClusterIT {
 
     /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
     @Test
-    @Order(5)
+    @Order(6)
     void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
         String domain = "valid.preferred.test";
         stack.stopKafka();
@@ -381,7 +409,7 @@ class DeliveryClusterIT {
      * every message is delivered; duplicates only for the ones that were in flight.
      */
     @Test
-    @Order(6)
+    @Order(7)
     void killMinus9WithAThousandMessagesLosesNone() throws Exception {
         String domain = "bulk.none.test";
         InetAddress address = InetAddress.getByName("127.0.2.1");

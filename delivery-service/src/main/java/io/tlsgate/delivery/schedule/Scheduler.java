@@ -44,6 +44,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -209,43 +210,43 @@ public class Scheduler {
             deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
             return;
         }
-        OutboundTlsMode mode = OutboundTlsMode.valueOf(p.getTls().name());
         BounceProfile profile = profile(settings, p.getBounceProfile());
-        CertClient.Material tls = new CertClient.Material(List.of(), null, null);
-        if (mode.attemptsTls()) {
-            try {
-                tls = certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
-            } catch (StatusRuntimeException | IllegalStateException e) {
-                if (mode.verifiesCertificate()) {
-                    deferUpstream(w, "451 4.4.3 cert-service unavailable: " + e.getMessage());
-                    return;
-                }
-                LOG.warnf("cert-service unavailable (%s): %s mode goes on without a client certificate", e.getMessage(), mode);
-            }
+        DomainDelivery.Tls domainTls;
+        try {
+            domainTls = tlsRules(settings, p);
+        } catch (UpstreamUnavailable e) {
+            deferUpstream(w, e.getMessage());
+            return;
         }
+        // With no entry of its own the domain gets `default`, unless an IP or CIDR entry
+        // covers the address a connection goes to: that is known only per connection.
+        Function<InetAddress, DomainDelivery.Tls> tlsFor = !"default".equals(p.getMatchedKey()) ? a -> domainTls : a -> {
+            OutboundPolicy byAddress = policy.outbound(w.domain(), a.getHostAddress());
+            return "default".equals(byAddress.getMatchedKey()) ? domainTls : tlsRules(settings, byAddress);
+        };
         DomainDelivery.Plan plan = delivery.plan(w.domain(), route.getHopsList().stream().map(NextHop::getHost).toList(),
                 route.getHopsList().stream().map(NextHop::getPort).toList(), route.getUseDns() || route.getHopsCount() == 0,
                 preference(p));
         SmtpDeliveryAttempt.Message message = new SmtpDeliveryAttempt.Message(w.mid(), w.rids(), m.mailFrom(), w.addresses(),
                 m.data());
-        DomainDelivery.Outcome o = delivery.deliver(w.domain(), plan, new DomainDelivery.Tls(mode, tls.anchors(), tls.clientKey()),
-                heloName, message);
+        DomainDelivery.Outcome o = delivery.deliver(w.domain(), plan, tlsFor, heloName, message);
 
-        String modeSource = p.getSourcesOrDefault("tls", p.getMatchedKey());
         for (DomainDelivery.Tried t : o.attempts()) {
             if (t.result() != null) {
                 t.result().log().forEach(LOG::info);
-                events.outcome(new TlsEvents.Connection(t.dcid(), List.of(w.mid()), t.ip(), t.host(), t.port(), w.domain(), mode,
-                        modeSource), t.result(), now, settings.getAlertOnRequiredTlsFailure());
+                events.outcome(new TlsEvents.Connection(t.dcid(), List.of(w.mid()), t.ip(), t.host(), t.port(), w.domain(),
+                        t.tls().mode(), t.tls().source()), t.result(), now, settings.getAlertOnRequiredTlsFailure());
             } else {
                 LOG.info(t.error());
             }
         }
+        // The TLS rules of the last connection decide how a TLS failure is reported.
+        DomainDelivery.Tls lastTls = o.attempts().isEmpty() ? domainTls : o.attempts().get(o.attempts().size() - 1).tls();
 
         Map<Integer, String> delivered = new LinkedHashMap<>();
         Map<Integer, String> bounced = new LinkedHashMap<>();
         Map<Integer, String> deferred = new LinkedHashMap<>();
-        classify(w, mode, plan, o, delivered, bounced, deferred);
+        classify(w, lastTls.mode(), plan, o, delivered, bounced, deferred);
         long dcid = o.attempts().isEmpty() ? 0 : o.attempts().get(o.attempts().size() - 1).dcid();
         int attempt = w.attempts() + 1;
         // The group's recipients are on one attempt number: one retry time for all of them.
@@ -255,7 +256,7 @@ public class Scheduler {
                     + " attempt(s): " + text(reply)));
             deferred.clear();
         }
-        record(w, o, mode, modeSource, delivered, bounced, deferred);
+        record(w, o, domainTls, delivered, bounced, deferred);
 
         if (!delivered.isEmpty()) {
             claims.finish(worker, w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED,
@@ -315,7 +316,7 @@ public class Scheduler {
         }
     }
 
-    private void record(Claims.Work w, DomainDelivery.Outcome o, OutboundTlsMode mode, String modeSource,
+    private void record(Claims.Work w, DomainDelivery.Outcome o, DomainDelivery.Tls domainTls,
             Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
         String finalOutcome = delivered.size() == w.rids().size() ? "delivered" : bounced.size() == w.rids().size() ? "bounced"
                 : deferred.size() == w.rids().size() ? "deferred" : "partly";
@@ -323,16 +324,18 @@ public class Scheduler {
                 : !deferred.isEmpty() ? deferred.values().iterator().next() : bounced.values().iterator().next();
         if (o.attempts().isEmpty()) {
             attempts.record(w.mid(), new Attempts.Attempt(0, Instant.now(), w.rids(), w.domain(), null, null, null,
-                    new Attempts.Tls(mode.name(), modeSource, null, null, null, null, null), finalOutcome, finalReply));
+                    new Attempts.Tls(domainTls.mode().name(), domainTls.source(), null, null, null, null, null), finalOutcome,
+                    finalReply));
             return;
         }
         for (int i = 0; i < o.attempts().size(); i++) {
             DomainDelivery.Tried t = o.attempts().get(i);
             boolean lastOne = i == o.attempts().size() - 1;
             SmtpDeliveryAttempt.Result r = t.result();
-            Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), modeSource, null, null, null, null, null)
-                    : new Attempts.Tls(mode.name(), modeSource, OutboundTlsDecision.result(mode, r.action()), r.protocol(), r.cipher(),
-                            r.verification(), r.resultType());
+            OutboundTlsMode mode = t.tls().mode();
+            Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), t.tls().source(), null, null, null, null, null)
+                    : new Attempts.Tls(mode.name(), t.tls().source(), OutboundTlsDecision.result(mode, r.action()), r.protocol(),
+                            r.cipher(), r.verification(), r.resultType());
             attempts.record(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
                     tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
                             : "TLS: " + r.resultType()));
@@ -357,6 +360,36 @@ public class Scheduler {
                     // a temp file
                 }
             }
+        }
+    }
+
+    /** An upstream service is away and the rules cannot be known: the work waits. */
+    private static final class UpstreamUnavailable extends RuntimeException {
+        UpstreamUnavailable(String reply) {
+            super(reply, null, false, false);
+        }
+    }
+
+    /**
+     * A policy's TLS rules: its mode and source, and for the TLS modes the trust anchors and
+     * client key from cert-service. Without cert-service a verify mode cannot be honoured
+     * ({@link UpstreamUnavailable}); the other TLS modes go on without a client certificate.
+     */
+    private DomainDelivery.Tls tlsRules(OutboundSettings settings, OutboundPolicy p) {
+        OutboundTlsMode mode = OutboundTlsMode.valueOf(p.getTls().name());
+        String source = p.getSourcesOrDefault("tls", p.getMatchedKey());
+        if (!mode.attemptsTls()) {
+            return new DomainDelivery.Tls(mode, source, List.of(), null);
+        }
+        try {
+            CertClient.Material tls = certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
+            return new DomainDelivery.Tls(mode, source, tls.anchors(), tls.clientKey());
+        } catch (StatusRuntimeException | IllegalStateException e) {
+            if (mode.verifiesCertificate()) {
+                throw new UpstreamUnavailable("451 4.4.3 cert-service unavailable: " + e.getMessage());
+            }
+            LOG.warnf("cert-service unavailable (%s): %s mode goes on without a client certificate", e.getMessage(), mode);
+            return new DomainDelivery.Tls(mode, source, List.of(), null);
         }
     }
 

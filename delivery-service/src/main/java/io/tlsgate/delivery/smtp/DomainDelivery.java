@@ -14,6 +14,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import javax.net.ssl.KeyManagerFactory;
 
@@ -40,11 +41,19 @@ public final class DomainDelivery {
      */
     public record Plan(List<Hop> hops, List<String> mxNames, String error, boolean permanent) {}
 
-    /** How to protect the connection. */
-    public record Tls(OutboundTlsMode mode, List<X509Certificate> anchors, KeyManagerFactory clientKey) {}
+    /**
+     * How to protect one connection: the mode, the policy entry that supplied it, and the
+     * trust anchors and client key of the verify and TLS modes.
+     */
+    public record Tls(OutboundTlsMode mode, String source, List<X509Certificate> anchors, KeyManagerFactory clientKey) {
 
-    /** One connection: its DCID and address, and its result, or the connection error. */
-    public record Tried(long dcid, String ip, String host, int port, SmtpDeliveryAttempt.Result result, String error) {}
+        public Tls(OutboundTlsMode mode, List<X509Certificate> anchors, KeyManagerFactory clientKey) {
+            this(mode, null, anchors, clientKey);
+        }
+    }
+
+    /** One connection: its DCID, address and TLS rules, and its result, or the connection error. */
+    public record Tried(long dcid, String ip, String host, int port, Tls tls, SmtpDeliveryAttempt.Result result, String error) {}
 
     /** Every connection made, in order, and the last SMTP session's result (null when none could be held). */
     public record Outcome(List<Tried> attempts, SmtpDeliveryAttempt.Result last, String error) {
@@ -124,8 +133,19 @@ public final class DomainDelivery {
         return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent);
     }
 
-    /** Delivers along the plan's hops until one takes the message (or answers for its recipients). */
+    /** {@link #deliver(String, Plan, Function, String, SmtpDeliveryAttempt.Message)} with the same rules for every address. */
     public Outcome deliver(String domain, Plan plan, Tls tls, String heloName, SmtpDeliveryAttempt.Message message) {
+        return deliver(domain, plan, a -> tls, heloName, message);
+    }
+
+    /**
+     * Delivers along the plan's hops until one takes the message (or answers for its
+     * recipients). {@code tlsFor} gives each connection's TLS rules once its address is known
+     * (IP and CIDR destination entries); when it fails (an upstream service is away) no more
+     * addresses are tried.
+     */
+    public Outcome deliver(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+            SmtpDeliveryAttempt.Message message) {
         if (plan.hops().isEmpty()) {
             return new Outcome(List.of(), null, plan.error());
         }
@@ -148,13 +168,19 @@ public final class DomainDelivery {
                             + limits.deadline() + ") passed" + (error == null ? "" : ": " + error));
                 }
                 String ip = a.getHostAddress();
+                Tls tls;
+                try {
+                    tls = tlsFor.apply(a);
+                } catch (RuntimeException e) {
+                    return new Outcome(List.copyOf(attempts), last, "no TLS policy for " + ip + ": " + e.getMessage());
+                }
                 String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
                 SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain,
                         plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
                 long dcid = dcids.getAsLong();
                 try {
                     SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts).run(t, message);
-                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), r, null));
+                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, r, null));
                     last = r;
                     if (r.action() != Action.TEMPFAIL) {
                         return new Outcome(List.copyOf(attempts), r, null);
@@ -162,7 +188,7 @@ public final class DomainDelivery {
                 } catch (IOException e) {
                     error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
                             + " details: " + e.getMessage();
-                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), null, error));
+                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, null, error));
                 }
             }
         }

@@ -78,6 +78,16 @@ public class PolicyClient {
                 OutboundPolicy::getVersion);
     }
 
+    /**
+     * The effective outbound policy for a connection to {@code nextHopIp} for a recipient
+     * domain: the domain's own entries first, then IP/CIDR entries for the address, then
+     * {@code default}.
+     */
+    public OutboundPolicy outbound(String domain, String nextHopIp) {
+        return cached(outbound, domain + " " + nextHopIp, () -> stub().resolveOutbound(ResolveOutboundRequest.newBuilder()
+                .setDomain(domain).setNextHopIp(nextHopIp).build()), OutboundPolicy::getVersion);
+    }
+
     /** The SMTP route for a recipient domain (no hops and use_dns when none applies). */
     public Route route(String domain) {
         return cached(routes, domain, () -> stub().resolveRoute(ResolveRouteRequest.newBuilder().setDomain(domain).build()),
