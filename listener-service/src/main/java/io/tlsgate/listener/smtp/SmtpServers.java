@@ -234,7 +234,7 @@ public class SmtpServers {
                         sessions.add(ch);
                         SmtpSession session = new SmtpSession(context, admission.limits, admission, icids.getAndIncrement());
                         ch.pipeline().addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
-                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, session));
+                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, config.bareNewline(), session));
                         ch.pipeline().addLast("smtp", session);
                     }
                 });

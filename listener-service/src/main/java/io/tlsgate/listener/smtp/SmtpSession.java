@@ -196,6 +196,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             return;
         }
         admission.release(ip);
+        if (framer.commandBareLf() + framer.commandBareCr() > 0) {
+            MAILLOG.infof("ICID %d normalized %d bare <LF> and %d bare <CR> to <CR><LF> in commands", icid,
+                    framer.commandBareLf(), framer.commandBareCr());
+        }
         if (state == State.OPEN) {
             publishOutcome();
         }
@@ -276,6 +280,20 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
     @Override
     public boolean lineTooLong() {
         return error(Reply.LINE_TOO_LONG);
+    }
+
+    /** tlsgate.listener.bare-newline=reject: 550 and close; a message in progress is abandoned (not queued). */
+    @Override
+    public void bareNewline(boolean lf, boolean inContent) {
+        String what = lf ? "<LF>" : "<CR>";
+        if (inContent && inData && call != null) {
+            call.abort("bare " + what + " in the message content");
+            MAILLOG.infof("ICID %d bare %s received in message content: rejected, message not queued, connection closed", icid, what);
+        } else {
+            MAILLOG.infof("ICID %d bare %s received in a command: rejected, connection closed", icid, what);
+        }
+        resetTransaction();
+        closeWith(lf ? Reply.BARE_LF : Reply.BARE_CR);
     }
 
     private boolean hello(String verb, String arg) {
@@ -519,6 +537,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         String from = mailFrom;
         List<String> to = List.copyOf(recipients);
         long size = dataBytes;
+        int bareLf = framer.dataBareLf();
+        int bareCr = framer.dataBareCr();
         // The timeout applies to a copy: the call itself is then cancelled, so a late commit cannot follow a 451.
         c.finish().copy().orTimeout(env.config().enqueueTimeout().toMillis(), TimeUnit.MILLISECONDS).whenCompleteAsync(guarded((mid,
                 failed) -> {
@@ -529,6 +549,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                 MAILLOG.infof("MID %d ICID %d From: <%s>", mid, icid, from);
                 for (int i = 0; i < to.size(); i++) {
                     MAILLOG.infof("MID %d ICID %d RID %d To: <%s>", mid, icid, i, to.get(i));
+                }
+                if (bareLf + bareCr > 0) {
+                    MAILLOG.infof("MID %d ICID %d normalized %d bare <LF> and %d bare <CR> to <CR><LF> in the message content", mid,
+                            icid, bareLf, bareCr);
                 }
                 MAILLOG.infof("MID %d ready %d bytes from <%s>", mid, size, from);
                 reply(Reply.QUEUED, mid);
