@@ -139,7 +139,6 @@ class ListenerClusterIT {
                 S: 250-PIPELINING
                 S: 250-8BITMIME
                 S: 250-ENHANCEDSTATUSCODES
-                S: 250-SMTPUTF8
                 S: 250 STARTTLS
                 C: HELO client.test
                 S: 250 mx.tlsgate.test
@@ -185,7 +184,6 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
                 S: 250 STARTTLS
                 C: RCPT TO:<b@accepted.test>
                 S: 503 5.5.1 Error: need MAIL command
@@ -201,7 +199,7 @@ class ListenerClusterIT {
                 S: 555 5.5.4 Unsupported option: FOO
                 C: MAIL FROM:<a@origin.test> BODY=BINARYMIME
                 S: 555 5.5.4 Unsupported option: BODY=BINARYMIME
-                C: MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME SMTPUTF8
+                C: MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME
                 S: 250 2.1.0 Ok
                 C: MAIL FROM:<a@origin.test>
                 S: 503 5.5.1 Error: nested MAIL command
@@ -244,7 +242,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -303,8 +300,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: STARTTLS
                 S: 502 5.5.1 Error: command not implemented
                 C: MAIL FROM:<a@origin.test>
@@ -319,7 +315,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -343,8 +338,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: STARTTLS
                 S: 503 5.5.1 Error: TLS already active
                 C: MAIL FROM:<ceo@bank.test>
@@ -397,8 +391,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: MAIL FROM:<a@origin.test>
                 S: 250 2.1.0 Ok
                 C: QUIT
@@ -422,8 +415,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: MAIL FROM:<a@origin.test>
                 S: 250 2.1.0 Ok
                 C: QUIT
@@ -466,7 +458,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -719,8 +710,7 @@ class ListenerClusterIT {
                     S: *
                     S: *
                     S: *
-                    S: *
-                    S: 250 SMTPUTF8
+                    S: 250 ENHANCEDSTATUSCODES
                     C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<rotation@accepted.test>\\r\\nDATA
                     S: 250 2.1.0 Ok
                     S: 250 2.1.5 Ok
@@ -844,7 +834,6 @@ class ListenerClusterIT {
 
                             C: EHLO good.client.test
                             S: 250-mx.tlsgate.test
-                            S: *
                             S: *
                             S: *
                             S: *
@@ -1090,7 +1079,6 @@ class ListenerClusterIT {
 
                     C: EHLO client.test
                     S: 250-mx.tlsgate.test
-                    S: *
                     S: *
                     S: *
                     S: *

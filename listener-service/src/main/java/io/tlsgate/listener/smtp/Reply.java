@@ -35,6 +35,7 @@ public enum Reply {
     BAD_RECIPIENT(501, "5.1.3", "Bad recipient address syntax"),
     NO_ARGUMENTS(501, "5.5.4", "Syntax: %s"),
     UNSUPPORTED_PARAMETER(555, "5.5.4", "Unsupported option: %s"),
+    NON_ASCII_ADDRESS(553, "5.6.7", "Error: non-ASCII addresses are not supported"),
     NEED_HELO(503, "5.5.1", "Error: send HELO/EHLO first"),
     NESTED_MAIL(503, "5.5.1", "Error: nested MAIL command"),
     NEED_MAIL(503, "5.5.1", "Error: need MAIL command"),

@@ -52,8 +52,9 @@ import org.jboss.logging.Logger;
  *
  * <p>What it enforces, in order: the listener's and the client's connection limits; the host
  * access table (policy-service ResolveInbound: REJECT answers 554, TCPREFUSE closes); the mail
- * flow policy's TLS setting (product.md §3); the recipient access table for clients that may
- * not relay (550 5.7.1); size, recipient and message limits. A message is answered 250 only
+ * flow policy's TLS setting; the recipient access table for clients that may not relay
+ * (550 5.7.1); size, recipient and message limits; no bare LF or CR (550 5.5.2, or normalized:
+ * see {@link SmtpFramer}); ASCII addresses only (no SMTPUTF8). A message is answered 250 only
  * after delivery-service committed it. Every line of the mail log is written as it happens;
  * one TLS outcome event is published when the connection ends.
  */
@@ -312,7 +313,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         lines.add("PIPELINING");
         lines.add("8BITMIME");
         lines.add("ENHANCEDSTATUSCODES");
-        lines.add("SMTPUTF8");
+        // No SMTPUTF8 (RFC 6531): delivery-service cannot send a UTF-8 envelope on yet, so
+        // non-ASCII addresses are refused at MAIL/RCPT instead of being accepted and bounced.
         if (tlsSetting.advertisesStartTls() && !tlsActive) {
             lines.add("STARTTLS");
         }
@@ -358,11 +360,6 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                         return error(Reply.UNSUPPORTED_PARAMETER, param.getKey() + (v == null ? "" : "=" + v));
                     }
                 }
-                case "SMTPUTF8" -> {
-                    if (v != null) {
-                        return error(Reply.UNSUPPORTED_PARAMETER, "SMTPUTF8=" + v);
-                    }
-                }
                 default -> {
                     return error(Reply.UNSUPPORTED_PARAMETER, param.getKey());
                 }
@@ -370,6 +367,9 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         }
         if (!esmtp && !p.params().isEmpty()) {
             return error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
+        }
+        if (!ascii(p.address())) {
+            return error(Reply.NON_ASCII_ADDRESS);
         }
         if (!tlsActive && tlsSetting.allowsMandatorySenders() && mandatoryTls(p.address())) {
             MAILLOG.infof("ICID %d sender <%s> must use TLS: refused on a plaintext connection", icid, p.address());
@@ -408,6 +408,9 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         }
         if (!p.params().isEmpty()) {
             return error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
+        }
+        if (!ascii(p.address())) {
+            return error(Reply.NON_ASCII_ADDRESS);
         }
         if (recipients.size() >= policy.getPolicy().getMaxRecipientsPerMessage()) {
             return reply(Reply.TOO_MANY_RECIPIENTS);
@@ -806,6 +809,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         int sp = line.indexOf(' ');
         String v = sp < 0 ? line : line.substring(0, sp);
         return v.length() > 16 ? "?" : v.toUpperCase(Locale.ROOT);
+    }
+
+    /** RFC 6531: without SMTPUTF8 (not offered) an address must be ASCII. */
+    private static boolean ascii(String address) {
+        return address.chars().allMatch(c -> c < 128);
     }
 
     private static InboundTls tls(io.tlsgate.proto.policy.v1.InboundTls t) {
