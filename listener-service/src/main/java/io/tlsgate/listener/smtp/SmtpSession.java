@@ -228,6 +228,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         LOG.debugf("ICID %d: %s", icid, cause.toString());
         if (tlsStarted && !tlsActive && tlsFailure == null) {
             tlsFailed(cause);
+        } else if (tlsActive && !closing && renegotiationRefused(cause)) {
+            // JSSE with jdk.tls.rejectClientInitiatedRenegotiation=true (see TlsRenegotiation) has sent a handshake_failure alert.
+            closedOnPurpose = true;
+            MAILLOG.infof("ICID %d TLS client-initiated renegotiation refused; connection closed", icid);
         }
         ctx.close();
     }
@@ -845,6 +849,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             c = c.getCause();
         }
         return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    }
+
+    private static boolean renegotiationRefused(Throwable cause) {
+        javax.net.ssl.SSLHandshakeException h = find(cause, javax.net.ssl.SSLHandshakeException.class);
+        return h != null && h.getMessage() != null && h.getMessage().contains("renegotiation is not allowed");
     }
 
     private static <T extends Throwable> T find(Throwable t, Class<T> type) {
