@@ -48,8 +48,9 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
 
         /**
          * A bare LF ({@code lf}) or bare CR arrived, in message content ({@code inData}) or a
-         * command line, and the framer rejects them: it has stopped for good, and nothing of the
-         * line or content it was in was handed on.
+         * command line, and the framer rejects them: it has stopped for good. The command line
+         * it ended was not handed on; content from earlier reads of the message may have been,
+         * so a message in progress must be abandoned.
          */
         void bareNewline(boolean lf, boolean inData);
     }
