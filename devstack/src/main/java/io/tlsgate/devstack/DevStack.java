@@ -252,6 +252,12 @@ public final class DevStack {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
+        // No client-initiated TLS renegotiation (a cheap DoS on the server, CVE-2011-1473). The
+        // JDK reads this property once, when its first server-side handshake loads its handshake
+        // code, so it has to be there from the JVM's start: on the command line, after the
+        // developer's --java-opts so that they cannot turn it off by accident. listener-service
+        // (STARTTLS) also sets it itself before Quarkus starts; harmless for the others.
+        cmd.add("-Djdk.tls.rejectClientInitiatedRenegotiation=true");
         cmd.add("-jar");
         cmd.add(runJar(name).toString());
         ChildProcess p = ChildProcess.start(name, cmd, env, options.root(), logs.resolve(name + ".log"));

@@ -141,7 +141,6 @@ class ListenerClusterIT {
                 S: 250-PIPELINING
                 S: 250-8BITMIME
                 S: 250-ENHANCEDSTATUSCODES
-                S: 250-SMTPUTF8
                 S: 250 STARTTLS
                 C: HELO client.test
                 S: 250 mx.tlsgate.test
@@ -187,7 +186,6 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
                 S: 250 STARTTLS
                 C: RCPT TO:<b@accepted.test>
                 S: 503 5.5.1 Error: need MAIL command
@@ -203,7 +201,7 @@ class ListenerClusterIT {
                 S: 555 5.5.4 Unsupported option: FOO
                 C: MAIL FROM:<a@origin.test> BODY=BINARYMIME
                 S: 555 5.5.4 Unsupported option: BODY=BINARYMIME
-                C: MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME SMTPUTF8
+                C: MAIL FROM:<a@origin.test> SIZE=100 BODY=8BITMIME
                 S: 250 2.1.0 Ok
                 C: MAIL FROM:<a@origin.test>
                 S: 503 5.5.1 Error: nested MAIL command
@@ -246,7 +244,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -305,8 +302,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: STARTTLS
                 S: 502 5.5.1 Error: command not implemented
                 C: MAIL FROM:<a@origin.test>
@@ -321,7 +317,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -345,8 +340,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: STARTTLS
                 S: 503 5.5.1 Error: TLS already active
                 C: MAIL FROM:<ceo@bank.test>
@@ -399,8 +393,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: MAIL FROM:<a@origin.test>
                 S: 250 2.1.0 Ok
                 C: QUIT
@@ -424,8 +417,7 @@ class ListenerClusterIT {
                 S: *
                 S: *
                 S: *
-                S: *
-                S: 250 SMTPUTF8
+                S: 250 ENHANCEDSTATUSCODES
                 C: MAIL FROM:<a@origin.test>
                 S: 250 2.1.0 Ok
                 C: QUIT
@@ -468,7 +460,6 @@ class ListenerClusterIT {
 
                 C: EHLO client.test
                 S: 250-mx.tlsgate.test
-                S: *
                 S: *
                 S: *
                 S: *
@@ -721,8 +712,7 @@ class ListenerClusterIT {
                     S: *
                     S: *
                     S: *
-                    S: *
-                    S: 250 SMTPUTF8
+                    S: 250 ENHANCEDSTATUSCODES
                     C: MAIL FROM:<a@origin.test>\\r\\nRCPT TO:<rotation@accepted.test>\\r\\nDATA
                     S: 250 2.1.0 Ok
                     S: 250 2.1.5 Ok
@@ -793,14 +783,19 @@ class ListenerClusterIT {
                 """);
     }
 
-    /** testssl.sh (Debian's) against STARTTLS on the listener: no SSLv2/3, TLS 1.0/1.1, and no weak cipher category. */
+    /**
+     * testssl.sh (Debian's) against STARTTLS on the listener: no protocol below TLS 1.2 (SSLv2/3,
+     * TLS 1.0/1.1), no weak cipher category, secure renegotiation (RFC 5746) but none initiated
+     * by the client (its "Secure Client-Initiated Renegotiation" check, an "R" in openssl s_client
+     * over TLS 1.2).
+     */
     @Test
     @Order(11)
     void testsslFindsNoOldProtocolsAndNoWeakCiphers() throws Exception {
         String testssl = DebianTools.require("testssl", "testssl.sh");
         Path json = data.resolve("testssl.json");
         Process p = new ProcessBuilder(testssl, "--starttls", "smtp", "--quiet", "--color", "0", "--warnings", "off",
-                "--jsonfile", json.toString(), "-p", "-s", "127.0.0.1:" + smtp).redirectErrorStream(true).start();
+                "--jsonfile", json.toString(), "-p", "-s", "-R", "127.0.0.1:" + smtp).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(5, java.util.concurrent.TimeUnit.MINUTES), out);
         Map<String, String> findings = new HashMap<>();
@@ -814,6 +809,8 @@ class ListenerClusterIT {
         assertTrue(findings.get("TLS1_2").startsWith("offered"), out);
         assertTrue(findings.get("TLS1_3").startsWith("offered"), out);
         assertTrue(findings.get("cipherlist_STRONG").startsWith("offered"), out);
+        assertEquals("supported", findings.get("secure_renego"), out);
+        assertEquals("not vulnerable", findings.get("secure_client_renego"), out);
     }
 
     /**
@@ -846,7 +843,6 @@ class ListenerClusterIT {
 
                             C: EHLO good.client.test
                             S: 250-mx.tlsgate.test
-                            S: *
                             S: *
                             S: *
                             S: *
@@ -1096,7 +1092,6 @@ class ListenerClusterIT {
                     S: *
                     S: *
                     S: *
-                    S: *
                     S: 250 STARTTLS
                     C: STARTTLS
                     S: 454 4.7.0 TLS not available due to temporary reason
@@ -1268,6 +1263,245 @@ class ListenerClusterIT {
         assertEquals(0, open, "its connection slot is free again");
     }
 
+    /**
+     * No SMTPUTF8 (delivery-service cannot send UTF-8 on yet): not in EHLO, the parameter is
+     * unknown (555), and a non-ASCII address without it is refused as RFC 6531 says (553 5.6.7).
+     */
+    @Test
+    @Order(17)
+    void noSmtpUtf8() throws Exception {
+        dialogue("127.0.0.1", HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: 250-SIZE 65536
+                S: 250-PIPELINING
+                S: 250-8BITMIME
+                S: 250-ENHANCEDSTATUSCODES
+                S: 250 STARTTLS
+                C: MAIL FROM:<a@origin.test> SMTPUTF8
+                S: 555 5.5.4 Unsupported option: SMTPUTF8
+                C: MAIL FROM:<jörg@origin.test> SMTPUTF8
+                S: 555 5.5.4 Unsupported option: SMTPUTF8
+                C: MAIL FROM:<jörg@origin.test>
+                S: 553 5.6.7 Error: non-ASCII addresses are not supported
+                C: MAIL FROM:<a@bücher.test>
+                S: 553 5.6.7 Error: non-ASCII addresses are not supported
+                C: MAIL FROM:<a@origin.test> BODY=8BITMIME
+                S: 250 2.1.0 Ok
+                C: RCPT TO:<jörg@accepted.test>
+                S: 553 5.6.7 Error: non-ASCII addresses are not supported
+                C: RCPT TO:<用户@accepted.test>
+                S: 553 5.6.7 Error: non-ASCII addresses are not supported
+                C: RCPT TO:<b@accepted.test> SMTPUTF8
+                S: 555 5.5.4 Unsupported option: SMTPUTF8
+                C: RCPT TO:<b@accepted.test>
+                S: 250 2.1.5 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """);
+    }
+
+    /**
+     * A TLS 1.2 client that starts a second handshake on its STARTTLS session (JSSE's
+     * startHandshake() again) is refused: handshake_failure alert, connection closed, and the
+     * mail log says so. Before the fix the server renegotiated and answered the next NOOP.
+     */
+    @Test
+    @Order(18)
+    void clientInitiatedRenegotiationIsRefused() throws Exception {
+        SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp).tls(SmtpDialogue.trustAll("TLSv1.2", null));
+        String answer = null;
+        Throwable refused = null;
+        try {
+            d.run(HELLO + """
+
+                    C: STARTTLS
+                    S: 220 2.0.0 Ready to start TLS
+                    TLS
+                    C: NOOP
+                    S: 250 2.0.0 Ok
+                    """);
+            assertEquals("TLSv1.2", d.tlsSession().getProtocol(), "renegotiation exists up to TLS 1.2 only");
+            try {
+                ((javax.net.ssl.SSLSocket) d.socket()).startHandshake(); // a new ClientHello on the established session
+                d.send("NOOP\r\n");
+                answer = d.reply().get(0);
+            } catch (java.io.IOException | AssertionError e) {
+                refused = e;
+            }
+        } finally {
+            d.close();
+        }
+        assertEquals(null, answer, "the server renegotiated and answered:\n" + d.transcript());
+        assertNotNull(refused);
+        long icid = icidOf(d);
+        assertTrue(icidLines(icid).contains("ICID " + icid + " TLS client-initiated renegotiation refused; connection closed"),
+                icidLines(icid) + "\n" + refused);
+    }
+
+    /** The SMTP smuggling end-of-data look-alikes: name, what comes before the dot, what after. */
+    private static final String[][] SMUGGLING = {
+        {"<LF>.<LF>", "\n", "\n"},
+        {"<CR>.<CR>", "\r", "\r"},
+        {"<LF>.<CR><LF>", "\n", "\r\n"},
+        {"<CR><LF>.<LF>", "\r\n", "\n"},
+        {"<CR>.<CR><LF>", "\r", "\r\n"},
+    };
+
+    /** Commands pipelined after the real end of data (the QUIT ends in a bare LF). */
+    private static final String PIPELINED = "MAIL FROM:<after@origin.test>\r\nRCPT TO:<after@accepted.test>\r\nRSET\r\nQUIT\n";
+
+    /** The content of the message seen in the wild: a second message hidden behind a fake end of data. */
+    private static String smuggling(String marker, String before, String after) {
+        return "X-Test: " + marker + "\r\n\r\nhello" + before + "." + after + "MAIL FROM:<ceo@bank.example>" + after
+                + "RCPT TO:<victim@accepted.test>" + after + "DATA" + after + "X-Smuggled: yes" + after + after + "pay now" + before
+                + "." + after;
+    }
+
+    private static String ehloMailRcptData(String sender) {
+        return HELLO + """
+
+                C: EHLO client.test
+                S: 250-mx.tlsgate.test
+                S: *
+                S: *
+                S: *
+                S: *
+                S: 250 STARTTLS
+                C: MAIL FROM:<%s>\\r\\nRCPT TO:<smuggle@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 End data with <CR><LF>.<CR><LF>
+                """.formatted(sender);
+    }
+
+    /**
+     * tlsgate.listener.bare-newline=reject (the default): each smuggling look-alike, with and
+     * without commands pipelined after the real end, gets 550 5.5.2 and the connection closed;
+     * nothing is queued (the Enqueue ends with an Abort chunk), nothing reaches the internal
+     * server, and the mail log says why. A bare LF ending a command line is refused the same way.
+     */
+    @Test
+    @Order(19)
+    void bareNewlinesAreRejectedAndNothingIsQueued() throws Exception {
+        long before = queuedMessages();
+        List<String> markers = new ArrayList<>();
+        for (String[] v : SMUGGLING) {
+            for (boolean pipelined : new boolean[] {false, true}) {
+                String marker = "bare-reject " + v[0] + (pipelined ? " pipelined" : "");
+                markers.add(marker);
+                String bare = v[1].equals("\r") ? "<CR>" : "<LF>";
+                SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp);
+                try {
+                    d.run(ehloMailRcptData("sender@origin.test"));
+                    d.send(smuggling(marker, v[1], v[2]) + "\r\n.\r\n" + (pipelined ? PIPELINED : ""));
+                    d.run("S: 550 5.5.2 Error: bare " + bare + " received\nCLOSED");
+                } finally {
+                    d.close();
+                }
+                long icid = icidOf(d);
+                assertTrue(icidLines(icid).contains("ICID " + icid + " bare " + bare + " received in message content: rejected, "
+                        + "message not queued, connection closed"), marker + ": " + icidLines(icid));
+                assertTrue(icidLines(icid).stream().noneMatch(l -> l.startsWith("Start MID")), marker + ": " + icidLines(icid));
+            }
+        }
+        SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp);
+        try {
+            d.run(HELLO + "\nC: HELO client.test\nS: 250 mx.tlsgate.test");
+            d.send("MAIL FROM:<a@origin.test>\nRCPT TO:<b@accepted.test>\r\n");
+            d.run("S: 550 5.5.2 Error: bare <LF> received\nCLOSED");
+        } finally {
+            d.close();
+        }
+        long icid = icidOf(d);
+        assertTrue(icidLines(icid).contains("ICID " + icid + " bare <LF> received in a command: rejected, connection closed"),
+                icidLines(icid).toString());
+        Thread.sleep(2000); // time for a commit or a delivery that should not happen
+        assertEquals(before, queuedMessages(), "nothing was queued");
+        for (ScriptedSmtpPeer.Received r : inside.received()) {
+            String content = new String(r.data(), StandardCharsets.UTF_8);
+            assertTrue(markers.stream().noneMatch(content::contains), "delivered: " + content);
+        }
+    }
+
+    /**
+     * tlsgate.listener.bare-newline=normalize (listener-service restarted with it): each
+     * smuggling look-alike, with and without pipelined commands, is one message from its real
+     * sender, queued once, with the fake end and the hidden commands as content; delivered to the
+     * internal server (which, like a lenient Postfix, takes a bare LF or CR as a line end) it is
+     * still one message, and no message from the hidden sender ever appears.
+     */
+    @Test
+    @Order(20)
+    void bareNewlinesNormalizedWhenConfiguredStillMakeOneMessage() throws Exception {
+        stack.restart("listener-service", Map.of("TLSGATE_LISTENER_BARE_NEWLINE", "normalize"));
+        try {
+            awaitListeners(Duration.ofSeconds(30));
+            long before = queuedMessages();
+            Map<String, String> senders = new HashMap<>();
+            int n = 0;
+            for (String[] v : SMUGGLING) {
+                for (boolean pipelined : new boolean[] {false, true}) {
+                    String marker = "bare-normalize " + v[0] + (pipelined ? " pipelined" : "");
+                    String sender = "normalized-" + (++n) + "@origin.test";
+                    senders.put(marker, sender);
+                    String content = smuggling(marker, v[1], v[2]);
+                    long bare = content.replace("\r\n", "").chars().filter(c -> c == '\r' || c == '\n').count();
+                    SmtpDialogue d = SmtpDialogue.connect("127.0.0.1", "127.0.0.1", smtp);
+                    String queued;
+                    try {
+                        d.run(ehloMailRcptData(sender));
+                        d.send(content + "\r\n.\r\n" + (pipelined ? PIPELINED : ""));
+                        queued = d.expect("250 2.0.0 Ok: queued as *");
+                        d.run(pipelined ? """
+                                S: 250 2.1.0 Ok
+                                S: 250 2.1.5 Ok
+                                S: 250 2.0.0 Ok
+                                S: 221 2.0.0 Bye
+                                CLOSED
+                                """ : "C: QUIT\nS: 221 2.0.0 Bye\nCLOSED");
+                    } finally {
+                        d.close();
+                    }
+                    long mid = Long.parseLong(queued.substring("250 2.0.0 Ok: queued as ".length()));
+                    JsonNode m = api.get(8083, "/api/v1/messages/" + mid);
+                    assertEquals(sender, m.get("mailFrom").asText(), marker);
+                    assertEquals(1, m.get("recipients").size(), marker + ": " + m);
+                    assertEquals("smuggle@accepted.test", m.get("recipients").get(0).get("address").asText(), marker);
+                    long icid = icidOf(d);
+                    List<String> log = icidLines(icid);
+                    assertEquals(1, log.stream().filter(l -> l.startsWith("Start MID ")).count(), marker + ": " + log);
+                    assertTrue(log.stream().anyMatch(l -> l.matches("MID " + mid + " ICID " + icid + " normalized (\\d+) bare <LF> and "
+                            + "(\\d+) bare <CR> to <CR><LF> in the message content") && sum(l) == bare), marker + " (" + bare
+                            + " bare): " + log);
+                    if (pipelined) {
+                        assertTrue(log.contains("ICID " + icid + " normalized 1 bare <LF> and 0 bare <CR> to <CR><LF> in commands"),
+                                marker + ": " + log);
+                    }
+                }
+            }
+            assertEquals(before + senders.size(), queuedMessages(), "exactly one message per session");
+            for (var e : senders.entrySet()) {
+                ScriptedSmtpPeer.Received got = awaitInside("X-Test: " + e.getKey(), Duration.ofSeconds(60));
+                assertEquals(e.getValue(), got.mailFrom(), e.getKey());
+                String content = new String(got.data(), StandardCharsets.UTF_8);
+                assertTrue(content.contains("\r\n\r\nhello\r\n.\r\nMAIL FROM:<ceo@bank.example>\r\nRCPT TO:<victim@accepted.test>\r\n"
+                        + "DATA\r\nX-Smuggled: yes\r\n\r\npay now\r\n.\r\n"), "the hidden part arrived as content: " + content);
+            }
+            assertEquals(senders.size(), inside.received().stream().filter(r -> new String(r.data(), StandardCharsets.UTF_8)
+                    .contains("X-Test: bare-normalize ")).count(), "one delivery per message");
+            assertTrue(inside.received().stream().noneMatch(r -> r.mailFrom().equals("ceo@bank.example")), "no smuggled message");
+        } finally {
+            stack.restart("listener-service");
+        }
+    }
+
+    private static long sum(String normalizedLine) {
+        Matcher m = Pattern.compile("(\\d+) bare <LF> and (\\d+) bare <CR>").matcher(normalizedLine);
+        return m.find() ? Long.parseLong(m.group(1)) + Long.parseLong(m.group(2)) : -1;
+    }
+
     private static String subject(SmtpDialogue d) throws Exception {
         return ((X509Certificate) d.tlsSession().getPeerCertificates()[0]).getSubjectX500Principal().getName();
     }
@@ -1329,6 +1563,15 @@ class ListenerClusterIT {
     private static List<String> icidLines(long icid) throws Exception {
         Pattern p = Pattern.compile(".*\\bICID " + icid + "\\b.*");
         return api.mailLog("listener-service").stream().filter(l -> p.matcher(l).matches()).toList();
+    }
+
+    /** Messages in delivery-service's queue in any state (GET /api/v1/queue). */
+    private static long queuedMessages() throws Exception {
+        long n = 0;
+        for (JsonNode count : api.get(8083, "/api/v1/queue").get("messagesByState")) {
+            n += count.asLong();
+        }
+        return n;
     }
 
     /** The one outcome event of a connection. */

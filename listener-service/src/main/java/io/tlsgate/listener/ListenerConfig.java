@@ -60,6 +60,26 @@ public interface ListenerConfig {
     @WithDefault("512")
     int commandLineTolerance();
 
+    /**
+     * What a bare LF or bare CR (one that is not part of a CRLF) from a client does, in command
+     * lines and in message content. {@code reject} (default): {@code 550 5.5.2 Error: bare <LF>
+     * received} (or {@code <CR>}), the message is not queued and the connection is closed, as
+     * Postfix's {@code smtpd_forbid_bare_newline = reject}. {@code normalize}: each becomes CRLF;
+     * the message still ends only at an exact CRLF.CRLF, and a lone "." line ended by a bare LF or
+     * CR is content. Either way nothing a lenient server downstream would read as an end of data
+     * ("SMTP smuggling") leaves the listener.
+     */
+    @WithDefault("reject")
+    BareNewline bareNewline();
+
+    /** The choices of {@link #bareNewline()}. */
+    enum BareNewline {
+        /** 550 5.5.2 and disconnect; a message in progress is not queued. */
+        REJECT,
+        /** Treat as CRLF, except that only CRLF.CRLF ends the message. */
+        NORMALIZE
+    }
+
     /** A client that sends nothing for this long gets {@code 421 4.4.2} and is disconnected (RFC 5321 §4.5.3.2: 5 min). */
     @WithDefault("5m")
     Duration idleTimeout();

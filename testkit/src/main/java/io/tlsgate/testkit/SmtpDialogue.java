@@ -239,8 +239,13 @@ public final class SmtpDialogue implements AutoCloseable {
 
     /** A client TLS context that accepts any server certificate, presenting {@code keys} when given. */
     public static SSLContext trustAll(KeyManager[] keys) {
+        return trustAll("TLS", keys);
+    }
+
+    /** As {@link #trustAll(KeyManager[])} for one protocol family, e.g. {@code "TLSv1.2"} (offers no TLS 1.3). */
+    public static SSLContext trustAll(String protocol, KeyManager[] keys) {
         try {
-            SSLContext c = SSLContext.getInstance("TLS");
+            SSLContext c = SSLContext.getInstance(protocol);
             c.init(keys, new TrustManager[] {new X509TrustManager() {
                 @Override
                 public void checkClientTrusted(X509Certificate[] chain, String authType) {

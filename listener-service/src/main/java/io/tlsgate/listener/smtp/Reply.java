@@ -25,6 +25,8 @@ public enum Reply {
     HELP(214, "2.0.0", "See RFC 5321"),
     UNKNOWN_COMMAND(500, "5.5.2", "Error: command not recognized"),
     LINE_TOO_LONG(500, "5.5.2", "Error: line too long"),
+    BARE_LF(550, "5.5.2", "Error: bare <LF> received"),
+    BARE_CR(550, "5.5.2", "Error: bare <CR> received"),
     NOT_IMPLEMENTED(502, "5.5.1", "Error: command not implemented"),
     HELO_SYNTAX(501, "5.5.4", "Syntax: %s hostname"),
     MAIL_SYNTAX(501, "5.5.4", "Syntax: MAIL FROM:<address>"),
@@ -33,6 +35,7 @@ public enum Reply {
     BAD_RECIPIENT(501, "5.1.3", "Bad recipient address syntax"),
     NO_ARGUMENTS(501, "5.5.4", "Syntax: %s"),
     UNSUPPORTED_PARAMETER(555, "5.5.4", "Unsupported option: %s"),
+    NON_ASCII_ADDRESS(553, "5.6.7", "Error: non-ASCII addresses are not supported"),
     NEED_HELO(503, "5.5.1", "Error: send HELO/EHLO first"),
     NESTED_MAIL(503, "5.5.1", "Error: nested MAIL command"),
     NEED_MAIL(503, "5.5.1", "Error: need MAIL command"),
@@ -77,6 +80,6 @@ public enum Reply {
 
     /** Whether the session ends after this reply. */
     public boolean closes() {
-        return code == 421 || this == BYE;
+        return code == 421 || this == BYE || this == BARE_LF || this == BARE_CR;
     }
 }

@@ -3,17 +3,28 @@ package io.tlsgate.listener.smtp;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ByteProcessor;
+import io.tlsgate.listener.ListenerConfig;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Cuts the client's bytes into SMTP commands and message content, on the connection's event
  * loop, without ever holding more than one command line (plus one read) in memory.
  *
- * <p>Command mode: lines end at LF (a CR before it is dropped); a line longer than the limit
- * is discarded as it arrives and reported once with {@link Sink#lineTooLong()}. Data mode
- * (after {@code 354}): the content is passed on unstuffed (RFC 5321 §4.5.2) until the line
- * {@code .} between two CRLFs; only CRLF.CRLF ends it, so a bare-LF dot cannot smuggle a second
- * message in (the "SMTP smuggling" attack).
+ * <p>Command mode: lines end at CRLF; a line longer than the limit is discarded as it arrives
+ * and reported once with {@link Sink#lineTooLong()}. Data mode (after {@code 354}): the content
+ * is passed on unstuffed (RFC 5321 §4.5.2) until the line {@code .} between two CRLFs.
+ *
+ * <p>A bare LF or bare CR (one not part of a CRLF), in either mode, is what "SMTP smuggling"
+ * uses: a lenient server downstream may read {@code <LF>.<LF>} as the end of a message and
+ * what follows as a second one. {@link ListenerConfig.BareNewline#REJECT} reports the first
+ * one to {@link Sink#bareNewline} and frames nothing more (the session answers 550 and
+ * closes). {@link ListenerConfig.BareNewline#NORMALIZE} turns each into CRLF, in commands and
+ * content, with two exceptions in content: only an exact CRLF.CRLF ends the message, and a
+ * lone {@code .} line that is not that end (one that begins or ends at a bare newline) keeps
+ * its dot. The content handed on then has CRLF line ends only, and a lone-dot line in it is
+ * dot-stuffed by any correct sender downstream, so it stays content there too. A CR at the end
+ * of a read waits for the next byte before anything is decided.
  *
  * <p>The {@link Sink} handles one item at a time: returning {@code false} pauses framing (and
  * reading from the socket) until it calls {@link #resume()}: this is how a command that waits
@@ -34,6 +45,14 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
 
         /** The end-of-data line arrived; the framer is back in command mode. False pauses. */
         boolean endOfData();
+
+        /**
+         * A bare LF ({@code lf}) or bare CR arrived, in message content ({@code inData}) or a
+         * command line, and the framer rejects them: it has stopped for good. The command line
+         * it ended was not handed on; content from earlier reads of the message may have been,
+         * so a message in progress must be abandoned.
+         */
+        void bareNewline(boolean lf, boolean inData);
     }
 
     private static final int LINE_START = 0;
@@ -42,20 +61,33 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     private static final int DOT = 3;
     private static final int DOT_CR = 4;
 
+    private static final byte[] CRLF = {'\r', '\n'};
+    private static final byte[] DOT_CRLF = {'.', '\r', '\n'};
+
     private final int maxLine;
+    private final boolean normalize;
     private final Sink sink;
     private ChannelHandlerContext ctx;
     private ByteBuf buf;
     private boolean data;
     private int dataState;
+    /** Whether the content line now starting follows a real CRLF (or the 354): only there does "." CRLF end the data. */
+    private boolean afterCrlf;
+    /** While discarding an over-long line: its last byte was a CR. */
+    private boolean discardCr;
+    private int commandBareLf;
+    private int commandBareCr;
+    private int dataBareLf;
+    private int dataBareCr;
     private boolean paused;
     private boolean writeBlocked;
     private boolean stopped;
     private boolean discarding;
     private boolean draining;
 
-    public SmtpFramer(int maxLine, Sink sink) {
+    public SmtpFramer(int maxLine, ListenerConfig.BareNewline bareNewline, Sink sink) {
         this.maxLine = maxLine;
+        this.normalize = bareNewline == ListenerConfig.BareNewline.NORMALIZE;
         this.sink = sink;
     }
 
@@ -96,6 +128,29 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     public void dataMode() {
         data = true;
         dataState = LINE_START;
+        afterCrlf = true;
+        dataBareLf = 0;
+        dataBareCr = 0;
+    }
+
+    /** Bare LFs turned into CRLF in command lines so far (normalize only). */
+    public int commandBareLf() {
+        return commandBareLf;
+    }
+
+    /** Bare CRs turned into CRLF in command lines so far (normalize only). */
+    public int commandBareCr() {
+        return commandBareCr;
+    }
+
+    /** Bare LFs turned into CRLF in the content since the last {@link #dataMode()} (normalize only). */
+    public int dataBareLf() {
+        return dataBareLf;
+    }
+
+    /** Bare CRs turned into CRLF in the content since the last {@link #dataMode()} (normalize only). */
+    public int dataBareCr() {
+        return dataBareCr;
     }
 
     /** Bytes received but not yet framed (pipelined input). */
@@ -175,32 +230,94 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Frames one line; false when it needs more input or the sink paused. */
+    /** Frames one line; false when it needs more input, the sink paused, or framing stopped. */
     private boolean frameLine() {
+        if (discarding) {
+            return discardLine();
+        }
         int start = buf.readerIndex();
         int searchable = Math.min(buf.readableBytes(), maxLine);
-        int lf = buf.indexOf(start, start + searchable, (byte) '\n');
-        if (discarding) {
-            int end = buf.indexOf(start, buf.writerIndex(), (byte) '\n');
-            if (end < 0) {
+        int at = buf.forEachByte(start, searchable, ByteProcessor.FIND_CRLF);
+        if (at >= 0) {
+            if (buf.getByte(at) == '\n') { // no CR right before it, or the CR would have been found first
+                return bare(true) && line(start, at, at + 1);
+            }
+            if (at + 1 == buf.writerIndex()) {
+                return false; // CRLF or a bare CR: the next read tells
+            }
+            if (buf.getByte(at + 1) != '\n') {
+                return bare(false) && line(start, at, at + 1);
+            }
+            if (at + 1 < start + searchable) {
+                return line(start, at, at + 2);
+            }
+            // the LF is one octet past the limit: the line is too long
+        } else if (buf.readableBytes() < maxLine) {
+            return false;
+        }
+        discarding = true; // drop it up to its end, which may already be here
+        discardCr = false;
+        return discardLine();
+    }
+
+    private boolean line(int start, int end, int next) {
+        String line = buf.toString(start, end - start, StandardCharsets.UTF_8);
+        buf.readerIndex(next);
+        return keepGoing(sink.line(line));
+    }
+
+    /** Drops an over-long line up to its end (CRLF, or a bare LF/CR, which is handled as anywhere else). */
+    private boolean discardLine() {
+        while (buf.isReadable()) {
+            if (discardCr) {
+                discardCr = false;
+                if (buf.getByte(buf.readerIndex()) == '\n') {
+                    buf.skipBytes(1);
+                } else if (!bare(false)) {
+                    return false;
+                }
+                discarding = false;
+                return keepGoing(sink.lineTooLong());
+            }
+            int at = buf.forEachByte(ByteProcessor.FIND_CRLF);
+            if (at < 0) {
                 buf.skipBytes(buf.readableBytes());
                 return false;
             }
-            buf.readerIndex(end + 1);
-            discarding = false;
-            return keepGoing(sink.lineTooLong());
-        }
-        if (lf < 0) {
-            if (buf.readableBytes() >= maxLine) {
-                discarding = true; // drop it up to its end, which may already be here
-                return frameLine();
+            buf.readerIndex(at + 1);
+            if (buf.getByte(at) == '\r') {
+                discardCr = true;
+            } else {
+                if (!bare(true)) {
+                    return false;
+                }
+                discarding = false;
+                return keepGoing(sink.lineTooLong());
             }
-            return false;
         }
-        int end = lf > start && buf.getByte(lf - 1) == '\r' ? lf - 1 : lf;
-        String line = buf.toString(start, end - start, StandardCharsets.UTF_8);
-        buf.readerIndex(lf + 1);
-        return keepGoing(sink.line(line));
+        return false;
+    }
+
+    /**
+     * A bare LF or CR in a command line: counted when normalized (true: go on as if it were
+     * CRLF), else reported and framing stops (false).
+     */
+    private boolean bare(boolean lf) {
+        if (normalize) {
+            if (lf) {
+                commandBareLf++;
+            } else {
+                commandBareCr++;
+            }
+            return true;
+        }
+        reject(lf, false);
+        return false;
+    }
+
+    private void reject(boolean lf, boolean inData) {
+        stop();
+        sink.bareNewline(lf, inData);
     }
 
     private boolean keepGoing(boolean go) {
@@ -210,48 +327,93 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         return go;
     }
 
-    /** Frames the buffered content; false when it is used up or the sink paused. */
+    /** Frames the buffered content; false when it is used up, the sink paused, or framing stopped. */
     private boolean frameData() {
-        ByteBuf out = ctx.alloc().buffer(buf.readableBytes());
+        ByteBuf out = ctx.alloc().buffer(buf.readableBytes() + 16);
         boolean end = false;
         while (buf.isReadable() && !end) {
-            byte b = buf.readByte();
+            byte b = buf.getByte(buf.readerIndex());
+            boolean consumed = true;
+            // A bare newline: LF outside CR, or CR followed by anything but LF (that byte is then
+            // looked at again, as the first of the next line).
+            boolean bareLf = false;
+            boolean bareCr = false;
             switch (dataState) {
                 case LINE_START -> {
                     if (b == '.') {
                         dataState = DOT;
+                    } else if (b == '\r') {
+                        dataState = CR;
+                    } else if (b == '\n') {
+                        bareLf = true;
+                        out.writeBytes(CRLF);
                     } else {
                         out.writeByte(b);
-                        dataState = b == '\r' ? CR : TEXT;
+                        dataState = TEXT;
                     }
                 }
                 case TEXT -> {
-                    out.writeByte(b);
                     if (b == '\r') {
                         dataState = CR;
+                    } else if (b == '\n') {
+                        bareLf = true;
+                        out.writeBytes(CRLF);
+                    } else {
+                        out.writeByte(b);
                     }
                 }
                 case CR -> {
-                    out.writeByte(b);
-                    dataState = b == '\n' ? LINE_START : b == '\r' ? CR : TEXT;
+                    out.writeBytes(CRLF);
+                    if (b == '\n') {
+                        dataState = LINE_START;
+                        afterCrlf = true;
+                    } else {
+                        bareCr = true;
+                        consumed = false;
+                    }
                 }
                 case DOT -> {
                     if (b == '\r') {
                         dataState = DOT_CR;
+                    } else if (b == '\n') {
+                        bareLf = true;
+                        out.writeBytes(DOT_CRLF); // a lone dot, ended by a bare LF: content, dot kept
                     } else {
                         out.writeByte(b); // the leading dot of a stuffed line is dropped
                         dataState = TEXT;
                     }
                 }
                 default -> { // DOT_CR
-                    if (b == '\n') {
+                    if (b == '\n' && afterCrlf) {
                         end = true;
                     } else {
-                        out.writeByte('\r');
-                        out.writeByte(b);
-                        dataState = b == '\r' ? CR : TEXT;
+                        out.writeBytes(DOT_CRLF); // a lone dot after a bare newline, or before a bare CR: content
+                        if (b == '\n') {
+                            dataState = LINE_START;
+                            afterCrlf = true;
+                        } else {
+                            bareCr = true;
+                            consumed = false;
+                        }
                     }
                 }
+            }
+            if (bareLf || bareCr) {
+                if (!normalize) {
+                    out.release();
+                    reject(bareLf, true);
+                    return false;
+                }
+                if (bareLf) {
+                    dataBareLf++;
+                } else {
+                    dataBareCr++;
+                }
+                dataState = LINE_START;
+                afterCrlf = false;
+            }
+            if (consumed) {
+                buf.skipBytes(1);
             }
         }
         boolean go = true;

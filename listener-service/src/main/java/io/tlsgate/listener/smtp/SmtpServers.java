@@ -13,6 +13,7 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.listener.ListenerConfig;
+import io.tlsgate.listener.TlsRenegotiation;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.DeliveryClient;
 import io.tlsgate.listener.upstream.PolicyClient;
@@ -143,6 +144,14 @@ public class SmtpServers {
             listed = true;
             return;
         }
+        // Normally set already (JVM option, ListenerMain); here too for dev mode and tests, and
+        // before any listener is bound, so at the latest before the first STARTTLS handshake.
+        String before = TlsRenegotiation.refuseClientInitiated();
+        if (!"true".equals(before)) {
+            LOG.warnf("%s was %s; set to true now, before the first listener is bound (start the JVM with "
+                    + "-D%s=true or through ListenerMain, so that it is in force before anything serves TLS)",
+                    TlsRenegotiation.PROPERTY, before == null ? "not set" : before, TlsRenegotiation.PROPERTY);
+        }
         policy.watch(version -> reconciler.execute(this::reconcile));
         reconciler.scheduleWithFixedDelay(this::reconcile, 0, 30, TimeUnit.SECONDS);
     }
@@ -234,7 +243,7 @@ public class SmtpServers {
                         sessions.add(ch);
                         SmtpSession session = new SmtpSession(context, admission.limits, admission, icids.getAndIncrement());
                         ch.pipeline().addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
-                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, session));
+                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, config.bareNewline(), session));
                         ch.pipeline().addLast("smtp", session);
                     }
                 });

@@ -52,8 +52,9 @@ import org.jboss.logging.Logger;
  *
  * <p>What it enforces, in order: the listener's and the client's connection limits; the host
  * access table (policy-service ResolveInbound: REJECT answers 554, TCPREFUSE closes); the mail
- * flow policy's TLS setting (product.md §3); the recipient access table for clients that may
- * not relay (550 5.7.1); size, recipient and message limits. A message is answered 250 only
+ * flow policy's TLS setting; the recipient access table for clients that may not relay
+ * (550 5.7.1); size, recipient and message limits; no bare LF or CR (550 5.5.2, or normalized:
+ * see {@link SmtpFramer}); ASCII addresses only (no SMTPUTF8). A message is answered 250 only
  * after delivery-service committed it. Every line of the mail log is written as it happens;
  * one TLS outcome event is published when the connection ends.
  */
@@ -196,6 +197,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             return;
         }
         admission.release(ip);
+        if (framer.commandBareLf() + framer.commandBareCr() > 0) {
+            MAILLOG.infof("ICID %d normalized %d bare <LF> and %d bare <CR> to <CR><LF> in commands", icid,
+                    framer.commandBareLf(), framer.commandBareCr());
+        }
         if (state == State.OPEN) {
             publishOutcome();
         }
@@ -223,6 +228,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         LOG.debugf("ICID %d: %s", icid, cause.toString());
         if (tlsStarted && !tlsActive && tlsFailure == null) {
             tlsFailed(cause);
+        } else if (tlsActive && !closing && renegotiationRefused(cause)) {
+            // JSSE with jdk.tls.rejectClientInitiatedRenegotiation=true (see TlsRenegotiation) has sent a handshake_failure alert.
+            closedOnPurpose = true;
+            MAILLOG.infof("ICID %d TLS client-initiated renegotiation refused; connection closed", icid);
         }
         ctx.close();
     }
@@ -278,6 +287,20 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         return error(Reply.LINE_TOO_LONG);
     }
 
+    /** tlsgate.listener.bare-newline=reject: 550 and close; a message in progress is abandoned (not queued). */
+    @Override
+    public void bareNewline(boolean lf, boolean inContent) {
+        String what = lf ? "<LF>" : "<CR>";
+        if (inContent && inData && call != null) {
+            call.abort("bare " + what + " in the message content");
+            MAILLOG.infof("ICID %d bare %s received in message content: rejected, message not queued, connection closed", icid, what);
+        } else {
+            MAILLOG.infof("ICID %d bare %s received in a command: rejected, connection closed", icid, what);
+        }
+        resetTransaction();
+        closeWith(lf ? Reply.BARE_LF : Reply.BARE_CR);
+    }
+
     private boolean hello(String verb, String arg) {
         if (arg.isEmpty()) {
             return error(Reply.HELO_SYNTAX, verb);
@@ -294,7 +317,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         lines.add("PIPELINING");
         lines.add("8BITMIME");
         lines.add("ENHANCEDSTATUSCODES");
-        lines.add("SMTPUTF8");
+        // No SMTPUTF8 (RFC 6531): delivery-service cannot send a UTF-8 envelope on yet, so
+        // non-ASCII addresses are refused at MAIL/RCPT instead of being accepted and bounced.
         if (tlsSetting.advertisesStartTls() && !tlsActive) {
             lines.add("STARTTLS");
         }
@@ -340,11 +364,6 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                         return error(Reply.UNSUPPORTED_PARAMETER, param.getKey() + (v == null ? "" : "=" + v));
                     }
                 }
-                case "SMTPUTF8" -> {
-                    if (v != null) {
-                        return error(Reply.UNSUPPORTED_PARAMETER, "SMTPUTF8=" + v);
-                    }
-                }
                 default -> {
                     return error(Reply.UNSUPPORTED_PARAMETER, param.getKey());
                 }
@@ -352,6 +371,9 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         }
         if (!esmtp && !p.params().isEmpty()) {
             return error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
+        }
+        if (!ascii(p.address())) {
+            return error(Reply.NON_ASCII_ADDRESS);
         }
         if (!tlsActive && tlsSetting.allowsMandatorySenders() && mandatoryTls(p.address())) {
             MAILLOG.infof("ICID %d sender <%s> must use TLS: refused on a plaintext connection", icid, p.address());
@@ -390,6 +412,9 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         }
         if (!p.params().isEmpty()) {
             return error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
+        }
+        if (!ascii(p.address())) {
+            return error(Reply.NON_ASCII_ADDRESS);
         }
         if (recipients.size() >= policy.getPolicy().getMaxRecipientsPerMessage()) {
             return reply(Reply.TOO_MANY_RECIPIENTS);
@@ -519,6 +544,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         String from = mailFrom;
         List<String> to = List.copyOf(recipients);
         long size = dataBytes;
+        int bareLf = framer.dataBareLf();
+        int bareCr = framer.dataBareCr();
         // The timeout applies to a copy: the call itself is then cancelled, so a late commit cannot follow a 451.
         c.finish().copy().orTimeout(env.config().enqueueTimeout().toMillis(), TimeUnit.MILLISECONDS).whenCompleteAsync(guarded((mid,
                 failed) -> {
@@ -529,6 +556,10 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
                 MAILLOG.infof("MID %d ICID %d From: <%s>", mid, icid, from);
                 for (int i = 0; i < to.size(); i++) {
                     MAILLOG.infof("MID %d ICID %d RID %d To: <%s>", mid, icid, i, to.get(i));
+                }
+                if (bareLf + bareCr > 0) {
+                    MAILLOG.infof("MID %d ICID %d normalized %d bare <LF> and %d bare <CR> to <CR><LF> in the message content", mid,
+                            icid, bareLf, bareCr);
                 }
                 MAILLOG.infof("MID %d ready %d bytes from <%s>", mid, size, from);
                 reply(Reply.QUEUED, mid);
@@ -784,6 +815,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         return v.length() > 16 ? "?" : v.toUpperCase(Locale.ROOT);
     }
 
+    /** RFC 6531: without SMTPUTF8 (not offered) an address must be ASCII. */
+    private static boolean ascii(String address) {
+        return address.chars().allMatch(c -> c < 128);
+    }
+
     private static InboundTls tls(io.tlsgate.proto.policy.v1.InboundTls t) {
         return switch (t) {
             case TLS_PREFERRED -> InboundTls.PREFERRED;
@@ -813,6 +849,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             c = c.getCause();
         }
         return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+    }
+
+    private static boolean renegotiationRefused(Throwable cause) {
+        javax.net.ssl.SSLHandshakeException h = find(cause, javax.net.ssl.SSLHandshakeException.class);
+        return h != null && h.getMessage() != null && h.getMessage().contains("renegotiation is not allowed");
     }
 
     private static <T extends Throwable> T find(Throwable t, Class<T> type) {
