@@ -1,5 +1,7 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.core.smtp.Mailbox;
+
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -35,9 +37,6 @@ public final class SmtpCommand {
         }
     }
 
-    private static final int MAX_PATH = 256;
-    private static final int MAX_LOCAL = 64;
-    private static final int MAX_DOMAIN = 255;
 
     private SmtpCommand() {
     }
@@ -109,48 +108,18 @@ public final class SmtpCommand {
         return -1;
     }
 
+    /**
+     * The mailbox rules delivery-service checks too (core {@link Mailbox}), so what the
+     * listener accepts is what can be queued and written into command lines. A non-ASCII
+     * address passes here: the session refuses it as such (553 5.6.7, no SMTPUTF8).
+     */
     private static void checkMailbox(String path) throws Invalid {
-        if (path.length() > MAX_PATH) {
-            throw new Invalid(false, "address too long");
-        }
-        for (int i = 0; i < path.length(); i++) {
-            char c = path.charAt(i);
-            if (c < 32 || c == 127) {
-                throw new Invalid(false, "control character in address");
-            }
-        }
-        int at = path.lastIndexOf('@');
-        if (at <= 0 || at == path.length() - 1) {
-            throw new Invalid(false, "address must be local-part@domain");
-        }
-        String local = path.substring(0, at);
-        String domain = path.substring(at + 1);
-        if (local.length() > MAX_LOCAL && !local.startsWith("\"")) {
-            throw new Invalid(false, "local part too long");
-        }
-        if (!local.startsWith("\"") && (local.contains(" ") || local.contains("<") || local.contains(">") || local.contains("@")
-                || local.startsWith(".") || local.endsWith(".") || local.contains(".."))) {
-            throw new Invalid(false, "bad local part");
-        }
-        if (domain.length() > MAX_DOMAIN) {
-            throw new Invalid(false, "domain too long");
-        }
-        if (domain.startsWith("[")) {
-            if (!domain.endsWith("]") || domain.length() < 3) {
-                throw new Invalid(false, "bad address literal");
-            }
+        if (path.chars().anyMatch(c -> c > 127)) {
             return;
         }
-        for (String label : domain.split("\\.", -1)) {
-            if (label.isEmpty() || label.length() > 63 || label.startsWith("-") || label.endsWith("-")) {
-                throw new Invalid(false, "bad domain");
-            }
-            for (int i = 0; i < label.length(); i++) {
-                char c = label.charAt(i);
-                if (!(Character.isLetterOrDigit(c) || c == '-' || c > 127)) {
-                    throw new Invalid(false, "bad domain");
-                }
-            }
+        String problem = Mailbox.problem(path);
+        if (problem != null) {
+            throw new Invalid(false, problem);
         }
     }
 }
