@@ -39,6 +39,51 @@ final class ClusterApi implements AutoCloseable {
         this.stack = stack;
     }
 
+    /**
+     * Puts a message straight into delivery-service's queue over gRPC Enqueue (as the listener
+     * does, without its checks) and returns its MID.
+     */
+    static long enqueue(io.grpc.ManagedChannel delivery, String from, List<String> to, byte[] content) {
+        java.util.concurrent.CompletableFuture<io.tlsgate.proto.delivery.v1.EnqueueReply> reply =
+                new java.util.concurrent.CompletableFuture<>();
+        io.grpc.stub.StreamObserver<io.tlsgate.proto.delivery.v1.EnqueueChunk> req = io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc
+                .newStub(delivery).enqueue(new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(io.tlsgate.proto.delivery.v1.EnqueueReply value) {
+                        reply.complete(value);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                        reply.completeExceptionally(t);
+                    }
+
+                    @Override
+                    public void onCompleted() {
+                        reply.completeExceptionally(new IllegalStateException("completed without a reply"));
+                    }
+                });
+        req.onNext(io.tlsgate.proto.delivery.v1.EnqueueChunk.newBuilder().setEnvelope(io.tlsgate.proto.delivery.v1.Envelope
+                .newBuilder().setMailFrom(from).addAllRcptTo(to).setIcid(1).setListener("inbound")).build());
+        req.onNext(io.tlsgate.proto.delivery.v1.EnqueueChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(content))
+                .build());
+        req.onCompleted();
+        try {
+            return reply.get(60, java.util.concurrent.TimeUnit.SECONDS).getMid();
+        } catch (Exception e) {
+            throw new AssertionError("Enqueue failed: " + e, e);
+        }
+    }
+
+    /** A gRPC channel to this stack's delivery-service with the service token. */
+    io.grpc.ManagedChannel deliveryChannel() throws java.io.IOException {
+        io.grpc.Metadata token = new io.grpc.Metadata();
+        token.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+                "Bearer " + secrets().serviceToken());
+        return io.grpc.ManagedChannelBuilder.forAddress("localhost", port(8083)).usePlaintext()
+                .intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(token)).build();
+    }
+
     /** Starts PostgreSQL, Kafka and the four services at {@code offset}, with {@code env} for every service. */
     static ClusterApi start(String name, int offset, java.util.Map<String, String> env) throws Exception {
         Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();

@@ -8,16 +8,8 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.Metadata;
-import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
-import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
-import io.tlsgate.proto.delivery.v1.EnqueueChunk;
-import io.tlsgate.proto.delivery.v1.EnqueueReply;
-import io.tlsgate.proto.delivery.v1.Envelope;
+import io.tlsgate.testkit.HostileSmtpPeer;
 import io.tlsgate.testkit.KafkaRecords;
 import io.tlsgate.testkit.OutboundDecisionTable;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
@@ -38,7 +30,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -110,8 +101,7 @@ class DeliveryClusterIT {
                     + mode + "\",\"bounceProfile\":\"it\"}"));
         }
         startPeers();
-        delivery = ManagedChannelBuilder.forAddress("localhost", 8083 + OFFSET).usePlaintext()
-                .intercept(MetadataUtils.newAttachHeadersInterceptor(bearer(secrets.serviceToken()))).build();
+        delivery = api.deliveryChannel();
     }
 
     @AfterAll
@@ -359,9 +349,53 @@ class DeliveryClusterIT {
         }
     }
 
-    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    /**
+     * STARTTLS response injection through the whole path: an MX that answers STARTTLS with its
+     * 220 and a forged reply in the same segment, then does TLS properly. The message stays
+     * queued, the mail log and the outcome event name the injection, and the server never
+     * sees MAIL FROM.
+     */
     @Test
     @Order(5)
+    void plaintextAfterThe220ToStarttlsDefersTheMessage() throws Exception {
+        String domain = "injected.required.test";
+        InetAddress address = InetAddress.getByName("127.0.2.9");
+        dns.mx(domain, 10, "mx." + domain).address("mx." + domain, address.getHostAddress());
+        SSLContext ctx = context(issued(TestPki.Spec.server("mx." + domain, "mx." + domain)), false, false);
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(address, smtpPort, ctx, c -> {
+            c.send("220 mx.injected.test ESMTP\r\n");
+            c.readLine();
+            c.send("250-mx.injected.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+            c.readLine();
+            c.send("220 2.0.0 Ready to start TLS\r\n250 2.0.0 injected\r\n");
+            c.startTls();
+            c.sleep(500);
+            for (String l = c.readLine(); l != null; l = c.readLine()) {
+                c.send(l.startsWith("DATA") ? "354 go\r\n" : "250 2.0.0 Ok\r\n");
+            }
+        })) {
+            long mid = enqueue("sender@origin.test", "user@" + domain, "X-Row: injected");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("QUEUED", m.get("state").asText(), m.toString());
+            JsonNode a = m.get("attempts").get(0);
+            assertEquals("failure", a.get("tls").get("result").asText(), a.toString());
+            assertEquals("validation-failure", a.get("tls").get("failure").asText(), a.toString());
+            long dcid = a.get("dcid").asLong();
+            assertTrue(mailLog().stream().anyMatch(l -> l.startsWith("DCID " + dcid + " TLS failed: STARTTLS response injection: ")
+                    && l.contains("250 2.0.0 injected")), "mail log names the injection");
+            JsonNode event = JSON.readTree(KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes", rs -> rs.stream().anyMatch(
+                    x -> domain.equals(x.key())), Duration.ofSeconds(30)).stream().filter(x -> domain.equals(x.key())).findFirst()
+                    .orElseThrow(() -> new AssertionError("no outcome event for " + domain)).value());
+            assertEquals("validation-failure", event.get("resultType").asText(), event.toString());
+            assertTrue(event.get("reason").asText().startsWith("STARTTLS response injection: "), event.toString());
+            assertTrue(peer.transcript().stream().noneMatch(l -> l.startsWith("C: MAIL")), peer.transcript().toString());
+            assertTrue(peer.errors().isEmpty(), peer.errors().toString());
+        }
+    }
+
+    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    @Test
+    @Order(6)
     void noAlertWhenTheGlobalSettingIsOff() throws Exception {
         ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
         try {
@@ -382,7 +416,7 @@ class DeliveryClusterIT {
 
     /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
     @Test
-    @Order(6)
+    @Order(7)
     void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
         String domain = "valid.preferred.test";
         stack.stopKafka();
@@ -409,7 +443,7 @@ class DeliveryClusterIT {
      * every message is delivered; duplicates only for the ones that were in flight.
      */
     @Test
-    @Order(7)
+    @Order(8)
     void killMinus9WithAThousandMessagesLosesNone() throws Exception {
         String domain = "bulk.none.test";
         InetAddress address = InetAddress.getByName("127.0.2.1");
@@ -520,32 +554,7 @@ class DeliveryClusterIT {
     private static long enqueue(String from, List<String> to, String header) {
         byte[] body = ("From: <" + from + ">\r\nTo: <" + to.get(0) + ">\r\nSubject: cluster test\r\n" + header
                 + "\r\n\r\n.a line with a leading dot\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
-        CompletableFuture<EnqueueReply> reply = new CompletableFuture<>();
-        StreamObserver<EnqueueChunk> req = DeliveryServiceGrpc.newStub(delivery).enqueue(new StreamObserver<>() {
-            @Override
-            public void onNext(EnqueueReply value) {
-                reply.complete(value);
-            }
-
-            @Override
-            public void onError(Throwable t) {
-                reply.completeExceptionally(t);
-            }
-
-            @Override
-            public void onCompleted() {
-                reply.completeExceptionally(new IllegalStateException("completed without a reply"));
-            }
-        });
-        req.onNext(EnqueueChunk.newBuilder().setEnvelope(Envelope.newBuilder().setMailFrom(from).addAllRcptTo(to).setIcid(1)
-                .setListener("inbound")).build());
-        req.onNext(EnqueueChunk.newBuilder().setData(ByteString.copyFrom(body)).build());
-        req.onCompleted();
-        try {
-            return reply.get(60, TimeUnit.SECONDS).getMid();
-        } catch (Exception e) {
-            throw new AssertionError("Enqueue failed: " + e, e);
-        }
+        return ClusterApi.enqueue(delivery, from, to, body);
     }
 
     /** The message once a delivery attempt and its recipients' results are recorded. */
@@ -608,12 +617,6 @@ class DeliveryClusterIT {
 
     private static String kafka() {
         return api.kafka();
-    }
-
-    private static Metadata bearer(String token) {
-        Metadata m = new Metadata();
-        m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-        return m;
     }
 
     private static HttpResponse<String> send(String method, int basePort, String path, String type, String body) throws Exception {

@@ -50,20 +50,8 @@ public final class HostileSmtpPeer implements AutoCloseable {
 
         /** The next line from the client without its line end (CRLF or a bare LF), or null at the end of the stream. */
         public String readLine() throws IOException {
-            ByteArrayOutputStream b = new ByteArrayOutputStream();
-            int c;
-            while ((c = in.read()) != -1 && c != '\n') {
-                b.write(c);
-            }
-            if (c == -1 && b.size() == 0) {
-                transcript.add("C: <closed>");
-                return null;
-            }
-            String l = b.toString(StandardCharsets.ISO_8859_1);
-            if (l.endsWith("\r")) {
-                l = l.substring(0, l.length() - 1);
-            }
-            transcript.add("C: " + l);
+            String l = rawLine();
+            transcript.add(l == null ? "C: <closed>" : "C: " + l);
             return l;
         }
 
@@ -75,21 +63,18 @@ public final class HostileSmtpPeer implements AutoCloseable {
         public byte[] readContent() throws IOException {
             ByteArrayOutputStream data = new ByteArrayOutputStream();
             String l;
-            while ((l = readLineQuietly()) != null && !l.equals(".")) {
+            while ((l = rawLine()) != null && !l.equals(".")) {
                 data.writeBytes((l.startsWith(".") ? l.substring(1) : l).getBytes(StandardCharsets.ISO_8859_1));
                 data.write('\r');
                 data.write('\n');
             }
             transcript.add("C: <content " + data.size() + " octets>");
-            if (l == null) {
-                transcript.add("C: <closed>");
-                return null;
-            }
-            transcript.add("C: .");
-            return data.toByteArray();
+            transcript.add(l == null ? "C: <closed>" : "C: .");
+            return l == null ? null : data.toByteArray();
         }
 
-        private String readLineQuietly() throws IOException {
+        /** A line up to LF, without its CRLF or LF; null when the stream ends before one. */
+        private String rawLine() throws IOException {
             ByteArrayOutputStream b = new ByteArrayOutputStream();
             int c;
             while ((c = in.read()) != -1 && c != '\n') {
@@ -164,7 +149,12 @@ public final class HostileSmtpPeer implements AutoCloseable {
 
     /** A server on {@code address} (e.g. ::1) and a free port. */
     public HostileSmtpPeer(InetAddress address, SSLContext context, Behaviour behaviour) throws IOException {
-        this.server = new ServerSocket(0, 50, address);
+        this(address, 0, context, behaviour);
+    }
+
+    /** A server on {@code address} and {@code port} (an MX host on the port the client uses for MX hosts). */
+    public HostileSmtpPeer(InetAddress address, int port, SSLContext context, Behaviour behaviour) throws IOException {
+        this.server = new ServerSocket(port, 50, address);
         this.context = context;
         this.behaviour = behaviour;
         Thread t = new Thread(this::accept, "hostile-smtp-peer");

@@ -72,10 +72,7 @@ class StarttlsInjectionTest {
     @EnumSource(Injected.class)
     void plaintextAfterThe220InTheSameSegmentDropsTheConnection(Injected injected) throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_TLS);
-            c.readLine();
+            upToStarttls(c);
             c.send("220 2.0.0 Ready to start TLS\r\n" + injected.bytes);
             c.startTls();
             // The real reply to the post-TLS EHLO comes late, as in the report.
@@ -92,10 +89,7 @@ class StarttlsInjectionTest {
     @Test
     void plaintextInASecondSegmentBeforeTheClientHelloFailsTheHandshake() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_TLS);
-            c.readLine();
+            upToStarttls(c);
             c.send("220 2.0.0 Ready to start TLS\r\n");
             c.send(EHLO_AFTER_TLS);
             c.startTls();
@@ -115,10 +109,7 @@ class StarttlsInjectionTest {
     @Test
     void aCleanStarttlsStillDeliversEncrypted() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_TLS);
-            c.readLine();
+            upToStarttls(c);
             c.send("220 2.0.0 Ready to start TLS\r\n");
             c.startTls();
             c.sleep(300);
@@ -133,9 +124,7 @@ class StarttlsInjectionTest {
     @Test
     void anUnsolicitedReplyInAPipelinedGroupFailsTheAttempt() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_AFTER_TLS);
+            greetAndEhlo(c);
             c.readLine(); // MAIL
             c.readLine(); // RCPT
             c.readLine(); // RCPT
@@ -153,9 +142,7 @@ class StarttlsInjectionTest {
     @Test
     void anUnsolicitedReplyAfterTheGroupInALaterSegmentFailsTheAttempt() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_AFTER_TLS);
+            greetAndEhlo(c);
             c.readLine(); // MAIL
             c.readLine(); // RCPT
             c.send("250 2.1.0 Ok\r\n");
@@ -172,9 +159,7 @@ class StarttlsInjectionTest {
     @Test
     void oneReplyTooFewAfterAPipelinedGroupFailsTheAttempt() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_AFTER_TLS);
+            greetAndEhlo(c);
             c.readLine(); // MAIL
             c.readLine(); // RCPT
             c.readLine(); // RCPT
@@ -192,9 +177,7 @@ class StarttlsInjectionTest {
     @ValueSource(strings = {"250 2.0.0 Ok\r\n", "220 2.0.0 Ok\r\n", "354 go\r\n250 2.0.0 queued\r\n"})
     void dataAnsweredWithAnythingButA354OrARefusalIsNeverDelivered(String reply) throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_AFTER_TLS);
+            greetAndEhlo(c);
             c.readLine(); // MAIL
             c.readLine(); // RCPT
             c.send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
@@ -211,9 +194,7 @@ class StarttlsInjectionTest {
     @Test
     void dataRefusedIsReportedNotDelivered() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, c -> {
-            c.send("220 peer.test ESMTP\r\n");
-            c.readLine();
-            c.send(EHLO_AFTER_TLS);
+            greetAndEhlo(c);
             c.readLine();
             c.readLine();
             c.send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n");
@@ -250,6 +231,21 @@ class StarttlsInjectionTest {
                         null, mode, List.of(), "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(7, java.util.stream.IntStream.range(0, to.size()).boxed().toList(),
                         "sender@example.com", to, "Subject: t\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));
+    }
+
+    /** Greeting, EHLO offering STARTTLS, and the STARTTLS command read: the next move is the server's reply to it. */
+    private static void upToStarttls(HostileSmtpPeer.Conn c) throws IOException {
+        c.send("220 peer.test ESMTP\r\n");
+        c.readLine();
+        c.send(EHLO_TLS);
+        c.readLine();
+    }
+
+    /** Greeting and an EHLO reply with PIPELINING and no STARTTLS: the client's transaction comes next. */
+    private static void greetAndEhlo(HostileSmtpPeer.Conn c) throws IOException {
+        c.send("220 peer.test ESMTP\r\n");
+        c.readLine();
+        c.send(EHLO_AFTER_TLS);
     }
 
     /** A well-behaved server from here on: one reply per command. */
