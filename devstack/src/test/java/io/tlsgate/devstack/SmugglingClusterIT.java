@@ -63,6 +63,9 @@ class SmugglingClusterIT {
     static final String BARE_NEWLINE_PROPERTY = "tlsgate.it.bare-newline";
 
     private static ClusterApi api;
+    private static io.grpc.ManagedChannel delivery;
+    /** Whether listener-service runs with its default, rejecting bare newlines (else it normalizes them). */
+    private static boolean listenerRejects;
     private static PostfixPeer postfix;
     private static int smtp;
     private static final List<String> SUMMARY = new ArrayList<>();
@@ -103,7 +106,9 @@ class SmugglingClusterIT {
             env.put(LISTENER_BARE_NEWLINE_ENV, bareNewline.strip());
         }
         System.out.println("listener-service bare newlines: " + env.getOrDefault(LISTENER_BARE_NEWLINE_ENV, "(its default)"));
+        listenerRejects = !"normalize".equals(env.get(LISTENER_BARE_NEWLINE_ENV));
         api = ClusterApi.start("smuggling", OFFSET, env);
+        delivery = api.deliveryChannel();
         smtp = api.port(2525);
         api.ok("PUT", 8081, "/api/v1/rat", "{\"domains\":[\"accepted.test\"]}");
         api.ok("POST", 8081, "/api/v1/smtp-routes", "{\"domain\":\"accepted.test\",\"hops\":[\"127.0.0.1:" + postfix.port() + "\"]}");
@@ -112,6 +117,9 @@ class SmugglingClusterIT {
     @AfterAll
     static void down() throws Exception {
         SUMMARY.forEach(System.out::println);
+        if (delivery != null) {
+            delivery.shutdownNow();
+        }
         try {
             if (api != null) {
                 api.close();
@@ -174,7 +182,10 @@ class SmugglingClusterIT {
 
     /**
      * One message through tlsgate with a bare-newline dot line (and a smuggled transaction after
-     * it): rejected at the listener, or exactly one message at Postfix, from the real sender, whole.
+     * it): rejected at the listener (its default, {@code reject}: a 5xx and nothing queued), or,
+     * with the listener set to {@code normalize}, exactly one message at Postfix, from the real
+     * sender, whole. Under the default a 250 fails the case even if Postfix then got one
+     * message: that would be the outbound writer covering for a listener that stopped rejecting.
      */
     @ParameterizedTest(name = "{0} pipelined={1}")
     @MethodSource("variants")
@@ -207,6 +218,9 @@ class SmugglingClusterIT {
                 problems.add("rejected at the listener, but Postfix has " + got);
             }
         } else if (s.finalReply != null && s.finalReply.startsWith("250 ")) {
+            if (listenerRejects) {
+                problems.add("the listener accepted a message with a bare newline although it should reject it");
+            }
             String state = awaitAttempted(s.mid(), Duration.ofSeconds(60));
             List<PostfixPeer.Queued> got = postfix.awaitQuiet(Duration.ofMillis(500), Duration.ofSeconds(10));
             boolean whole = got.size() == 1 && postfix.content(got.get(0).queueId()).contains(pipelined ? "smuggled" : "world");
@@ -231,6 +245,35 @@ class SmugglingClusterIT {
         if (!problems.isEmpty()) {
             fail(v.label + (pipelined ? " with a smuggled transaction: " : ": ") + String.join("; ", problems) + "\n" + s.transcript);
         }
+    }
+
+    /**
+     * The outbound writer on its own: the same content put straight into delivery-service's
+     * queue (as stored bytes, past the listener's checks) reaches Postfix as exactly one
+     * message from the real sender, whole: every line end is written as CRLF and every dot at
+     * a line start doubled, so the lenient Postfix never sees an end of data inside it.
+     */
+    @ParameterizedTest(name = "{0} pipelined={1}")
+    @MethodSource("variants")
+    @Order(4)
+    void storedContentWithABareNewlineDotLineReachesPostfixAsOneMessage(Variant v, boolean pipelined) throws Exception {
+        postfix.clear();
+        String tag = "stored-" + v.name().toLowerCase() + (pipelined ? "-pipelined" : "");
+        byte[] wire = payload(v, pipelined, tag);
+        // The content without the SMTP end of data the listener would have taken off.
+        byte[] content = java.util.Arrays.copyOf(wire, wire.length - ".\r\n".length());
+        long mid = ClusterApi.enqueue(delivery, SENDER, List.of(tag + "@accepted.test"), content);
+        String state = awaitAttempted(mid, Duration.ofSeconds(60));
+        List<PostfixPeer.Queued> got = postfix.awaitQuiet(Duration.ofMillis(500), Duration.ofSeconds(10));
+        boolean whole = got.size() == 1 && postfix.content(got.get(0).queueId()).contains(pipelined ? "smuggled" : "world");
+        String line = String.format("stored   %-14s %-9s delivery %s; Postfix: %d message(s) %s%s", v.label,
+                pipelined ? "pipelined" : "plain", state, got.size(), senders(got), whole ? ", whole" : "");
+        SUMMARY.add(line);
+        System.out.println(line);
+        assertEquals(1, got.size(), "Postfix must see exactly one message: " + line + "\n" + postfix.log());
+        assertEquals(SENDER, got.get(0).sender(), line);
+        assertTrue(whole, "the message must arrive whole: " + line + "\n" + postfix.content(got.get(0).queueId()));
+        assertTrue(state.startsWith("DELIVERED"), line);
     }
 
     // ---- helpers
