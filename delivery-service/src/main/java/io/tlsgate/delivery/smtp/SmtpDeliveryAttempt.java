@@ -29,6 +29,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -67,17 +68,45 @@ public final class SmtpDeliveryAttempt {
     }
 
     /**
-     * What happened: the TLS outcome ({@code reason}: the mail-log text of a TLS failure),
-     * per-recipient replies, the reply to the end of DATA (or DATA's refusal), and the
-     * mail-log lines.
+     * One message's transaction: per-recipient replies and the reply to the end of its content
+     * (or DATA's refusal; null when no recipient was accepted).
      */
-    public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
-            String verification, String resultType, String reason, boolean alert, List<String> rcptReplies,
-            String dataReply, List<String> log) {
+    public record Transaction(long mid, List<String> rcptReplies, String dataReply) {
 
         /** Only a 2xx to the end of the content: DATA's own reply is never one (it is 354 or a refusal). */
         public boolean delivered() {
             return dataReply != null && dataReply.startsWith("2");
+        }
+    }
+
+    /**
+     * What happened on one connection: the TLS outcome ({@code reason}: the mail-log text of a
+     * TLS failure), the transactions of the messages that got one, in order, {@code error}
+     * when the connection broke after at least one of them (the rest were not sent on it), and
+     * the mail-log lines.
+     */
+    public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
+            String verification, String resultType, String reason, boolean alert, List<Transaction> transactions,
+            String error, List<String> log) {
+
+        /** The first message's recipient replies: the message's, in a one-message attempt. */
+        public List<String> rcptReplies() {
+            return transactions.isEmpty() ? List.of() : transactions.get(0).rcptReplies();
+        }
+
+        /** The first message's reply to the end of its content (null when none). */
+        public String dataReply() {
+            return transactions.isEmpty() ? null : transactions.get(0).dataReply();
+        }
+
+        /** Whether the first message was delivered. */
+        public boolean delivered() {
+            return !transactions.isEmpty() && transactions.get(0).delivered();
+        }
+
+        /** The transaction of message {@code mid}, if it got one. */
+        public Optional<Transaction> transaction(long mid) {
+            return transactions.stream().filter(x -> x.mid() == mid).findFirst();
         }
     }
 
@@ -121,12 +150,22 @@ public final class SmtpDeliveryAttempt {
      * @throws IOException when the connection could not be made or broke before a result
      */
     public Result run(Target t, Message m) throws IOException {
+        return run(t, List.of(m));
+    }
+
+    /**
+     * Sends {@code messages} one after the other on one connection (RSET between them) and
+     * waits: for worker threads, never an event loop.
+     *
+     * @throws IOException when the connection could not be made or broke before any message's result
+     */
+    public Result run(Target t, List<Message> messages) throws IOException {
         if (Context.isOnEventLoopThread()) {
             throw new IllegalStateException("run() blocks: call start() on an event loop");
         }
         try {
             // A last guard only: the session's own timers and the deadline end it sooner.
-            return start(t, m).toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
+            return start(t, messages).toCompletionStage().toCompletableFuture().get(30, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw cause instanceof IOException io ? io : new IOException(String.valueOf(cause.getMessage()), cause);
@@ -139,17 +178,17 @@ public final class SmtpDeliveryAttempt {
     }
 
     /** Runs the attempt; the future fails with an IOException when the connection could not be made or broke. */
-    public Future<Result> start(Target t, Message m) {
+    public Future<Result> start(Target t, List<Message> messages) {
         // Everything happens on one event loop, starting there: a listener attached from
         // another thread after a fast connect would run as a later task, and the greeting,
         // read before the socket had a handler, would be lost.
         Context context = vertx.getOrCreateContext();
         Promise<Result> result = Promise.promise();
-        context.runOnContext(v -> connect(t, m).onComplete(result));
+        context.runOnContext(v -> connect(t, messages).onComplete(result));
         return result.future();
     }
 
-    private Future<Result> connect(Target t, Message m) {
+    private Future<Result> connect(Target t, List<Message> messages) {
         TrustCheck trust = new TrustCheck(t.trustAnchors());
         NetClientOptions options = new NetClientOptions()
                 .setConnectTimeout((int) connectTimeout().toMillis())
@@ -165,7 +204,7 @@ public final class SmtpDeliveryAttempt {
         return client.connect(t.port(), t.host())
                 .recover(e -> Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e)))
                 .compose(socket -> {
-                    Session session = new Session(t, m, trust, socket);
+                    Session session = new Session(t, messages, trust, socket);
                     return session.run().eventually(v -> {
                         session.end();
                         return Future.succeededFuture();
@@ -192,7 +231,7 @@ public final class SmtpDeliveryAttempt {
      */
     private final class Session {
         private final Target t;
-        private final Message m;
+        private final List<Message> messages;
         private final TrustCheck trust;
         private final NetSocket socket;
         private final ReplyReader reader = new ReplyReader();
@@ -210,9 +249,9 @@ public final class SmtpDeliveryAttempt {
         /** The EHLO reply that applies to the transaction (after STARTTLS: the second one). */
         private String ehlo = "";
 
-        Session(Target t, Message m, TrustCheck trust, NetSocket socket) {
+        Session(Target t, List<Message> messages, TrustCheck trust, NetSocket socket) {
             this.t = t;
-            this.m = m;
+            this.messages = messages;
             this.trust = trust;
             this.socket = socket;
             reader.expect(1); // the greeting
@@ -368,79 +407,108 @@ public final class SmtpDeliveryAttempt {
             if (alert) {
                 log.add("DCID " + dcid + " IP " + t.host() + " TLS was required but could not be successfully negotiated");
             }
-            List<String> rcptReplies = new ArrayList<>();
             boolean send = connected && (s.action() == Action.SEND_PLAINTEXT || s.action() == Action.SEND_ENCRYPTED);
-            Future<String> transaction = send ? transaction(s, rcptReplies) : Future.succeededFuture(null);
-            return transaction.compose(dataReply -> quit(connected).map(v -> new Result(s.action(),
-                    s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0], tls == null ? null : tls[1], verification,
-                    s.resultType(), s.reason(), alert, List.copyOf(rcptReplies), dataReply, List.copyOf(log))));
+            List<Transaction> done = new ArrayList<>();
+            Future<Void> sent = send ? hello(s).compose(v -> transactions(0, done)) : Future.succeededFuture();
+            return sent.transform(ar -> {
+                if (ar.failed() && done.isEmpty()) {
+                    return Future.failedFuture(ar.cause());
+                }
+                String error = ar.failed() ? String.valueOf(ar.cause().getMessage()) : null;
+                return quit(connected).map(v -> new Result(s.action(), s.action() == Action.SEND_ENCRYPTED,
+                        tls == null ? null : tls[0], tls == null ? null : tls[1], verification, s.resultType(), s.reason(),
+                        alert, List.copyOf(done), error, List.copyOf(log)));
+            });
+        }
+
+        /** EHLO again after TLS (RFC 3207 §4.2: forget what was learnt before); the plaintext EHLO reply stands otherwise. */
+        private Future<Void> hello(Step s) {
+            return s.action() == Action.SEND_ENCRYPTED ? command("EHLO " + t.heloName()).map(r -> {
+                ehlo = r;
+                return null;
+            }) : Future.succeededFuture();
+        }
+
+        /** The messages from {@code i} on, RSET between them; stops at a refused RSET. */
+        private Future<Void> transactions(int i, List<Transaction> done) {
+            if (i == messages.size()) {
+                return Future.succeededFuture();
+            }
+            Future<Boolean> ready = i == 0 ? Future.succeededFuture(true) : command("RSET").map(r -> r.startsWith("2"));
+            return ready.compose(ok -> {
+                if (!ok) {
+                    return Future.succeededFuture();
+                }
+                Message m = messages.get(i);
+                List<String> rcptReplies = new ArrayList<>();
+                return transaction(m, rcptReplies).compose(dataReply -> {
+                    done.add(new Transaction(m.mid(), List.copyOf(rcptReplies), dataReply));
+                    return transactions(i + 1, done);
+                });
+            });
         }
 
         /**
-         * MAIL, RCPT (pipelined when offered), DATA; the reply to the end of DATA, the refusal
-         * of DATA itself, or null when nothing was sent.
+         * MAIL, RCPT (pipelined when offered), DATA for one message; the reply to the end of
+         * DATA, the refusal of DATA itself, or null when nothing was sent.
          */
-        private Future<String> transaction(Step s, List<String> rcptReplies) {
-            Future<String> hello = s.action() == Action.SEND_ENCRYPTED
-                    ? command("EHLO " + t.heloName()).map(r -> ehlo = r) : Future.succeededFuture(ehlo);
-            return hello.compose(x -> {
-                log.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
-                Future<String> mail;
-                if (advertises(ehlo, "PIPELINING")) {
-                    // RFC 2920: MAIL and every RCPT in one write, then exactly as many replies, in order.
-                    List<String> group = new ArrayList<>();
-                    group.add("MAIL FROM:<" + m.mailFrom() + ">");
-                    m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
-                    mail = commands(group).map(all -> {
-                        rcptReplies.addAll(all.subList(1, all.size()));
-                        return all.get(0);
-                    });
-                } else {
-                    mail = command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> mailReply.startsWith("2")
-                            ? rcptOneByOne(0, rcptReplies).map(v -> mailReply) : Future.succeededFuture(mailReply));
+        private Future<String> transaction(Message m, List<String> rcptReplies) {
+            log.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
+            Future<String> mail;
+            if (advertises(ehlo, "PIPELINING")) {
+                // RFC 2920: MAIL and every RCPT in one write, then exactly as many replies, in order.
+                List<String> group = new ArrayList<>();
+                group.add("MAIL FROM:<" + m.mailFrom() + ">");
+                m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
+                mail = commands(group).map(all -> {
+                    rcptReplies.addAll(all.subList(1, all.size()));
+                    return all.get(0);
+                });
+            } else {
+                mail = command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> mailReply.startsWith("2")
+                        ? rcptOneByOne(m, 0, rcptReplies).map(v -> mailReply) : Future.succeededFuture(mailReply));
+            }
+            return mail.compose(mailReply -> {
+                if (!mailReply.startsWith("2")) {
+                    // The sender was refused: that reply is every recipient's.
+                    rcptReplies.clear();
+                    m.rcptTo().forEach(r -> rcptReplies.add(mailReply));
                 }
-                return mail.compose(mailReply -> {
-                    if (!mailReply.startsWith("2")) {
-                        // The sender was refused: that reply is every recipient's.
-                        rcptReplies.clear();
-                        m.rcptTo().forEach(r -> rcptReplies.add(mailReply));
+                List<Integer> accepted = new ArrayList<>();
+                for (int i = 0; i < rcptReplies.size(); i++) {
+                    if (rcptReplies.get(i).startsWith("2")) {
+                        accepted.add(m.rids().get(i));
                     }
-                    List<Integer> accepted = new ArrayList<>();
-                    for (int i = 0; i < rcptReplies.size(); i++) {
-                        if (rcptReplies.get(i).startsWith("2")) {
-                            accepted.add(m.rids().get(i));
-                        }
+                }
+                if (accepted.isEmpty()) {
+                    return Future.succeededFuture(null);
+                }
+                return command("DATA").compose(dataReply -> {
+                    if (dataReply.startsWith("4") || dataReply.startsWith("5")) {
+                        return Future.succeededFuture(dataReply);
                     }
-                    if (accepted.isEmpty()) {
-                        return Future.succeededFuture(null);
+                    if (!dataReply.startsWith("354")) {
+                        // Only 354 lets the content go; taking a 2xx here as the result
+                        // would mark delivered a message the server never received.
+                        return Future.failedFuture(new ReplyReader.ProtocolViolation(
+                                "reply to DATA: " + ReplyReader.printable(dataReply)));
                     }
-                    return command("DATA").compose(dataReply -> {
-                        if (dataReply.startsWith("4") || dataReply.startsWith("5")) {
-                            return Future.succeededFuture(dataReply);
+                    return writeContent(m).compose(v -> {
+                        // Counted only now: a reply before the final dot answers nothing.
+                        reader.expect(1);
+                        return reply(timeouts.dataEnd().toMillis());
+                    }).map(end -> {
+                        if (end.startsWith("2")) {
+                            log.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
                         }
-                        if (!dataReply.startsWith("354")) {
-                            // Only 354 lets the content go; taking a 2xx here as the result
-                            // would mark delivered a message the server never received.
-                            return Future.failedFuture(new ReplyReader.ProtocolViolation(
-                                    "reply to DATA: " + ReplyReader.printable(dataReply)));
-                        }
-                        return writeContent().compose(v -> {
-                            // Counted only now: a reply before the final dot answers nothing.
-                            reader.expect(1);
-                            return reply(timeouts.dataEnd().toMillis());
-                        }).map(end -> {
-                            if (end.startsWith("2")) {
-                                log.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
-                            }
-                            return end;
-                        });
+                        return end;
                     });
                 });
             });
         }
 
         /** Writes the content as the socket takes it (no more than its write queue ahead). */
-        private Future<Void> writeContent() {
+        private Future<Void> writeContent(Message m) {
             Promise<Void> written = Promise.promise();
             writing = written;
             DotStuffer pieces = new DotStuffer(m.data());
@@ -464,13 +532,13 @@ public final class SmtpDeliveryAttempt {
             return written.future();
         }
 
-        private Future<Void> rcptOneByOne(int i, List<String> into) {
+        private Future<Void> rcptOneByOne(Message m, int i, List<String> into) {
             if (i == m.rcptTo().size()) {
                 return Future.succeededFuture();
             }
             return command("RCPT TO:<" + m.rcptTo().get(i) + ">").compose(r -> {
                 into.add(r);
-                return rcptOneByOne(i + 1, into);
+                return rcptOneByOne(m, i + 1, into);
             });
         }
 

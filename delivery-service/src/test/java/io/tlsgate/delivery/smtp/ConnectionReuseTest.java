@@ -1,0 +1,128 @@
+package io.tlsgate.delivery.smtp;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.testkit.HostileSmtpPeer;
+import io.tlsgate.testkit.TestPki;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.IntStream;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Several messages on one connection: TLS decided once, RSET between transactions, each
+ * message with its own result, and what a connection that breaks half-way leaves: the
+ * results it got, and the rest not sent.
+ */
+class ConnectionReuseTest {
+
+    private static final io.vertx.core.Vertx VERTX = io.vertx.core.Vertx.vertx();
+
+    @AfterAll
+    static void closeVertx() {
+        VERTX.close();
+    }
+
+    /** A server offering STARTTLS that answers every command, RSET included; {@code breakAfter} messages, then it hangs up. */
+    private static HostileSmtpPeer.Behaviour server(int breakAfter, String refuseRcpt) {
+        return c -> {
+            c.send("220 peer.test ESMTP\r\n");
+            int messages = 0;
+            for (String l = c.readLine(); l != null; l = c.readLine()) {
+                String cmd = l.length() >= 4 ? l.substring(0, 4).toUpperCase(java.util.Locale.ROOT) : l;
+                switch (cmd) {
+                    case "EHLO" -> c.send("250-peer.test\r\n250-PIPELINING\r\n" + (c.tls() ? "" : "250-STARTTLS\r\n")
+                            + "250 8BITMIME\r\n");
+                    case "STAR" -> {
+                        c.send("220 2.0.0 Ready\r\n");
+                        c.startTls();
+                    }
+                    case "MAIL", "RSET" -> c.send("250 2.0.0 Ok\r\n");
+                    case "RCPT" -> c.send(l.contains(refuseRcpt) ? "550 5.1.1 No such user\r\n" : "250 2.1.5 Ok\r\n");
+                    case "DATA" -> {
+                        c.send("354 go ahead\r\n");
+                        if (c.readContent() == null) {
+                            return;
+                        }
+                        if (++messages == breakAfter) {
+                            return; // hangs up before the reply to the end of data
+                        }
+                        c.send("250 2.0.0 Ok: queued\r\n");
+                    }
+                    case "QUIT" -> {
+                        c.send("221 2.0.0 Bye\r\n");
+                        return;
+                    }
+                    default -> c.send("500 5.5.2 what\r\n");
+                }
+            }
+        };
+    }
+
+    private static SmtpDeliveryAttempt.Message message(long mid, String... rcpts) {
+        return new SmtpDeliveryAttempt.Message(mid, IntStream.range(0, rcpts.length).boxed().toList(), "a@example.com",
+                List.of(rcpts), ("Subject: " + mid + "\r\n\r\nbody " + mid + "\r\n").getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static SSLContext tls() {
+        TestPki.Issued root = TestPki.selfSignedCa("Reuse Root", Duration.ofDays(2));
+        KeyPair keys = TestPki.ecKeys();
+        return TestPki.serverContext(keys, null, TestPki.issue(root, keys.getPublic(),
+                TestPki.Spec.server("mx.peer.test", "mx.peer.test")), root.certificate());
+    }
+
+    private static SmtpDeliveryAttempt.Target target(HostileSmtpPeer peer) {
+        return new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"),
+                null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null);
+    }
+
+    @Test
+    void severalMessagesGoOverOneTlsConnectionWithRsetBetween() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "gone@"))) {
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 1).run(target(peer),
+                    List.of(message(11, "a@peer.test"), message(12, "gone@peer.test"), message(13, "b@peer.test", "gone@peer.test")));
+            assertTrue(r.encrypted(), r.toString());
+            assertNull(r.error());
+            assertEquals(List.of(11L, 12L, 13L), r.transactions().stream().map(SmtpDeliveryAttempt.Transaction::mid).toList());
+            assertTrue(r.transaction(11).orElseThrow().delivered());
+            assertNull(r.transaction(12).orElseThrow().dataReply(), "no accepted recipient: no DATA");
+            assertTrue(r.transaction(13).orElseThrow().delivered());
+            assertTrue(r.transaction(13).orElseThrow().rcptReplies().get(1).startsWith("550"));
+            assertEquals(1, peer.connections().size(), "one connection");
+            List<String> t = peer.transcript();
+            assertEquals(1, t.stream().filter(l -> l.equals("-- TLS --")).count(), "one handshake");
+            assertEquals(2, t.stream().filter(l -> l.equals("C: RSET")).count(), "RSET between the three");
+            assertEquals(2, t.stream().filter(l -> l.equals("C: .")).count(), "two messages' content");
+        }
+    }
+
+    @Test
+    void aConnectionThatBreaksHalfWayKeepsTheResultsItGot() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(2, "-"))) {
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 2).run(target(peer),
+                    List.of(message(21, "a@peer.test"), message(22, "b@peer.test"), message(23, "c@peer.test")));
+            assertEquals(1, r.transactions().size(), "only the first got its reply: " + r);
+            assertTrue(r.transaction(21).orElseThrow().delivered());
+            assertTrue(r.error() != null && r.error().contains("closed"), r.error());
+            assertTrue(r.transaction(22).isEmpty() && r.transaction(23).isEmpty(), "left for another connection");
+        }
+    }
+
+    @Test
+    void aConnectionThatBreaksBeforeAnyResultFailsTheAttempt() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(1, "-"))) {
+            IOException e = org.junit.jupiter.api.Assertions.assertThrows(IOException.class,
+                    () -> new SmtpDeliveryAttempt(VERTX, 3).run(target(peer), List.of(message(31, "a@peer.test"),
+                            message(32, "b@peer.test"))));
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        }
+    }
+}
