@@ -393,9 +393,42 @@ class DeliveryClusterIT {
         }
     }
 
-    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    /**
+     * Connection reuse: 200 messages for one domain whose entry allows 50 per connection go
+     * over TLS connections carrying several messages each (RSET between), never more than 50.
+     * How many connections depends on how the workers' claims cut the 200 (each claim is
+     * delivered on its own connections); one message per connection would make 200.
+     */
     @Test
     @Order(6)
+    void messagesForOneDomainShareConnections() throws Exception {
+        String domain = "reuse.test";
+        ok(send("POST", 8081, "/api/v1/destinations", "application/json", "{\"key\":\"" + domain
+                + "\",\"tls\":\"REQUIRED\",\"maxMessagesPerConnection\":50,\"bounceProfile\":\"it\"}"));
+        InetAddress address = InetAddress.getByName("127.0.2.11");
+        dns.mx(domain, 10, "mx." + domain).address("mx." + domain, address.getHostAddress());
+        SSLContext ctx = context(issued(TestPki.Spec.server("mx." + domain, "mx." + domain)), false, false);
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("reuse", ctx), address, smtpPort)) {
+            List<Long> mids = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                mids.add(enqueue("sender@origin.test", "user" + i + "@" + domain, "X-Seq: " + i));
+            }
+            for (long mid : mids) {
+                assertEquals("DONE", awaitAttempt(mid, Duration.ofSeconds(120)).get("state").asText(), "MID " + mid);
+            }
+            List<Integer> perConnection = peer.messagesPerConnection();
+            System.out.println("reuse.test: messages per connection " + perConnection);
+            assertEquals(200, peer.received().size());
+            assertTrue(peer.received().stream().allMatch(ScriptedSmtpPeer.Received::tls), "every message over TLS");
+            assertEquals(200, perConnection.stream().mapToInt(Integer::intValue).sum(), perConnection.toString());
+            assertTrue(perConnection.stream().allMatch(n -> n <= 50), "at most 50 per connection: " + perConnection);
+            assertTrue(perConnection.size() <= 40, "connections are reused: " + perConnection);
+        }
+    }
+
+    /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
+    @Test
+    @Order(7)
     void noAlertWhenTheGlobalSettingIsOff() throws Exception {
         ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
         try {
@@ -416,7 +449,7 @@ class DeliveryClusterIT {
 
     /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
     @Test
-    @Order(7)
+    @Order(8)
     void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
         String domain = "valid.preferred.test";
         stack.stopKafka();
@@ -443,7 +476,7 @@ class DeliveryClusterIT {
      * every message is delivered; duplicates only for the ones that were in flight.
      */
     @Test
-    @Order(8)
+    @Order(9)
     void killMinus9WithAThousandMessagesLosesNone() throws Exception {
         String domain = "bulk.none.test";
         InetAddress address = InetAddress.getByName("127.0.2.1");

@@ -82,6 +82,8 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private final List<String> commands = new CopyOnWriteArrayList<>();
     private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger pipelined = new java.util.concurrent.atomic.AtomicInteger();
+    /** Messages received on each connection that received any, in the order the connections ended. */
+    private final List<Integer> messagesPerConnection = new CopyOnWriteArrayList<>();
 
     public ScriptedSmtpPeer(Script script) throws IOException {
         this(script, InetAddress.getLoopbackAddress(), 0);
@@ -109,6 +111,11 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
         return pipelined.get();
     }
 
+    /** How many messages each connection carried (connections that carried none are not counted). */
+    public List<Integer> messagesPerConnection() {
+        return List.copyOf(messagesPerConnection);
+    }
+
     /** Every command line received, in order (after STARTTLS too). */
     public List<String> commands() {
         return List.copyOf(commands);
@@ -130,6 +137,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
 
     private void session(Socket socket) {
         Socket s = socket;
+        int messages = 0;
         try {
             s.setSoTimeout(30_000);
             InputStream in = s.getInputStream();
@@ -139,6 +147,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
             String clientSubject = null;
             String from = null;
             List<String> rcpts = new ArrayList<>();
+
             send(out, "220 peer." + script.name() + ".test ESMTP scripted");
             String line;
             while ((line = r.readLine()) != null) {
@@ -226,6 +235,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                             data.write('\n');
                         }
                         received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls, clientSubject));
+                        messages++;
                         send(out, "250 2.0.0 Ok: queued");
                     }
                     case "RSET" -> {
@@ -244,6 +254,9 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
         } catch (IOException e) {
             // the client went away or the handshake failed: the session ends
         } finally {
+            if (messages > 0) {
+                messagesPerConnection.add(messages);
+            }
             try {
                 s.close();
             } catch (IOException ignored) {

@@ -147,11 +147,11 @@ public class Scheduler {
                 due.forEach(w -> held.add(w.mid()));
                 holding.put(Thread.currentThread(), held);
                 try {
-                    for (Claims.Work w : due) {
+                    for (List<Claims.Work> group : byDomain(due)) {
                         if (!running) {
                             break;
                         }
-                        deliverSafely(w);
+                        deliverSafely(group);
                     }
                 } finally {
                     holding.remove(Thread.currentThread());
@@ -179,35 +179,48 @@ public class Scheduler {
         }
     }
 
-    private void deliverSafely(Claims.Work w) {
+    /** The claimed work grouped by domain, in claim order: each group is delivered together. */
+    private static List<List<Claims.Work>> byDomain(List<Claims.Work> due) {
+        Map<String, List<Claims.Work>> groups = new LinkedHashMap<>();
+        due.forEach(w -> groups.computeIfAbsent(w.domain(), d -> new ArrayList<>()).add(w));
+        return List.copyOf(groups.values());
+    }
+
+    private void deliverSafely(List<Claims.Work> group) {
         try {
-            deliver(w);
+            deliver(group);
         } catch (QueueUnavailableException e) {
             throw e;
         } catch (RuntimeException e) {
-            LOG.errorf(e, "MID %d: delivery to %s failed unexpectedly", w.mid(), w.domain());
-            claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), "451 4.3.0 internal error");
+            LOG.errorf(e, "MID %s: delivery to %s failed unexpectedly", group.stream().map(Claims.Work::mid).toList(),
+                    group.get(0).domain());
+            for (Claims.Work w : group) {
+                claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), "451 4.3.0 internal error");
+            }
         }
     }
 
-    /** Delivers one message to one domain and records the result of every recipient. */
-    void deliver(Claims.Work w) {
-        Optional<MessageQueue.Content> content = queue.content(w.mid());
-        if (content.isEmpty()) {
-            return;
-        }
-        MessageQueue.Content m = content.get();
-        Instant now = Instant.now();
+    /** The most content one group of messages holds in memory at once; a larger message goes alone. */
+    private static final long GROUP_BYTES = 32L * 1024 * 1024;
+
+    /**
+     * Delivers messages for one domain and records the result of every recipient: the
+     * domain's policy, route and TLS rules once, then the messages in pieces of up to the
+     * policy's messages-per-connection (and {@link #GROUP_BYTES} of content), each piece over
+     * as few connections as the peer allows.
+     */
+    void deliver(List<Claims.Work> works) {
+        String domain = works.get(0).domain();
         OutboundSettings settings;
         OutboundPolicy p;
         Route route;
         try {
             settings = policy.settings();
-            p = policy.outbound(w.domain());
-            route = policy.route(w.domain());
+            p = policy.outbound(domain);
+            route = policy.route(domain);
         } catch (StatusRuntimeException e) {
             // Without the policy nobody knows whether TLS is required: wait rather than guess.
-            deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
+            works.forEach(w -> deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode()));
             return;
         }
         BounceProfile profile = profile(settings, p.getBounceProfile());
@@ -215,34 +228,68 @@ public class Scheduler {
         try {
             domainTls = tlsRules(settings, p);
         } catch (UpstreamUnavailable e) {
-            deferUpstream(w, e.getMessage());
+            works.forEach(w -> deferUpstream(w, e.getMessage()));
             return;
         }
         // With no entry of its own the domain gets `default`, unless an IP or CIDR entry
         // covers the address a connection goes to: that is known only per connection.
         Function<InetAddress, DomainDelivery.Tls> tlsFor = !"default".equals(p.getMatchedKey()) ? a -> domainTls : a -> {
-            OutboundPolicy byAddress = policy.outbound(w.domain(), a.getHostAddress());
+            OutboundPolicy byAddress = policy.outbound(domain, a.getHostAddress());
             return "default".equals(byAddress.getMatchedKey()) ? domainTls : tlsRules(settings, byAddress);
         };
-        DomainDelivery.Plan plan = delivery.plan(w.domain(), route.getHopsList().stream().map(NextHop::getHost).toList(),
+        DomainDelivery.Plan plan = delivery.plan(domain, route.getHopsList().stream().map(NextHop::getHost).toList(),
                 route.getHopsList().stream().map(NextHop::getPort).toList(), route.getUseDns() || route.getHopsCount() == 0,
                 preference(p));
-        SmtpDeliveryAttempt.Message message = new SmtpDeliveryAttempt.Message(w.mid(), w.rids(), m.mailFrom(), w.addresses(),
-                m.data());
-        DomainDelivery.Outcome o = delivery.deliver(w.domain(), plan, tlsFor, heloName, message);
+        int perConnection = Math.max(1, p.getMaxMessagesPerConnection());
+        List<Claims.Work> piece = new ArrayList<>();
+        Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
+        long bytes = 0;
+        for (Claims.Work w : works) {
+            Optional<MessageQueue.Content> content = queue.content(w.mid());
+            if (content.isEmpty()) {
+                continue;
+            }
+            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.get().data().length > GROUP_BYTES)) {
+                deliverPiece(domain, piece, contents, plan, tlsFor, perConnection, settings, profile, domainTls);
+                piece.clear();
+                contents.clear();
+                bytes = 0;
+            }
+            piece.add(w);
+            contents.put(w.mid(), content.get());
+            bytes += content.get().data().length;
+        }
+        if (!piece.isEmpty()) {
+            deliverPiece(domain, piece, contents, plan, tlsFor, perConnection, settings, profile, domainTls);
+        }
+    }
 
-        for (DomainDelivery.Tried t : o.attempts()) {
+    private void deliverPiece(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
+            DomainDelivery.Plan plan, Function<InetAddress, DomainDelivery.Tls> tlsFor, int perConnection,
+            OutboundSettings settings, BounceProfile profile, DomainDelivery.Tls domainTls) {
+        Instant now = Instant.now();
+        List<SmtpDeliveryAttempt.Message> messages = works.stream().map(w -> new SmtpDeliveryAttempt.Message(w.mid(), w.rids(),
+                contents.get(w.mid()).mailFrom(), w.addresses(), contents.get(w.mid()).data())).toList();
+        DomainDelivery.Outcome all = delivery.deliver(domain, plan, tlsFor, heloName, messages, perConnection);
+        for (DomainDelivery.Tried t : all.attempts()) {
             if (t.result() != null) {
                 t.result().log().forEach(LOG::info);
-                events.outcome(new TlsEvents.Connection(t.dcid(), List.of(w.mid()), t.ip(), t.host(), t.port(), w.domain(),
+                events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
                         t.tls().mode(), t.tls().source()), t.result(), now, settings.getAlertOnRequiredTlsFailure());
             } else {
                 LOG.info(t.error());
             }
         }
+        for (Claims.Work w : works) {
+            settle(w, contents.get(w.mid()), plan, all.of(w.mid()), profile, domainTls, now);
+        }
+    }
+
+    /** Records one message's recipients at this domain: delivered, deferred or bounced (with the DSN). */
+    private void settle(Claims.Work w, MessageQueue.Content m, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
+            BounceProfile profile, DomainDelivery.Tls domainTls, Instant now) {
         // The TLS rules of the last connection decide how a TLS failure is reported.
         DomainDelivery.Tls lastTls = o.attempts().isEmpty() ? domainTls : o.attempts().get(o.attempts().size() - 1).tls();
-
         Map<Integer, String> delivered = new LinkedHashMap<>();
         Map<Integer, String> bounced = new LinkedHashMap<>();
         Map<Integer, String> deferred = new LinkedHashMap<>();

@@ -12,6 +12,8 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.Function;
@@ -52,14 +54,45 @@ public final class DomainDelivery {
         }
     }
 
-    /** One connection: its DCID, address and TLS rules, and its result, or the connection error. */
-    public record Tried(long dcid, String ip, String host, int port, Tls tls, SmtpDeliveryAttempt.Result result, String error) {}
+    /**
+     * One connection: its DCID, address and TLS rules, the messages offered on it, and its
+     * result, or the connection error.
+     */
+    public record Tried(long dcid, String ip, String host, int port, Tls tls, List<Long> mids,
+            SmtpDeliveryAttempt.Result result, String error) {}
 
-    /** Every connection made, in order, and the last SMTP session's result (null when none could be held). */
+    /**
+     * Every connection made, in order, and the last SMTP session's result (null when none
+     * could be held). For several messages, {@link #of} gives one message's share.
+     */
     public record Outcome(List<Tried> attempts, SmtpDeliveryAttempt.Result last, String error) {
 
         public boolean delivered() {
             return last != null && last.delivered();
+        }
+
+        /**
+         * Message {@code mid}'s outcome: the connections it was offered on, and the last one's
+         * result with only its own transaction (none when it got none there).
+         */
+        public Outcome of(long mid) {
+            List<Tried> mine = attempts.stream().filter(t -> t.mids().contains(mid)).toList();
+            SmtpDeliveryAttempt.Result r = null;
+            String err = error;
+            for (Tried t : mine) {
+                if (t.result() != null) {
+                    SmtpDeliveryAttempt.Result x = t.result();
+                    r = new SmtpDeliveryAttempt.Result(x.action(), x.encrypted(), x.protocol(), x.cipher(), x.verification(),
+                            x.resultType(), x.reason(), x.alert(), x.transaction(mid).stream().toList(), x.error(), x.log());
+                    if (x.transaction(mid).isEmpty() && x.error() != null) {
+                        err = x.error();
+                    }
+                } else {
+                    err = t.error();
+                }
+            }
+            boolean answered = r != null && r.transaction(mid).isPresent();
+            return new Outcome(mine, r, answered ? null : err);
         }
     }
 
@@ -133,25 +166,30 @@ public final class DomainDelivery {
         return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent);
     }
 
-    /** {@link #deliver(String, Plan, Function, String, SmtpDeliveryAttempt.Message)} with the same rules for every address. */
+    /** One message, the same TLS rules for every address. */
     public Outcome deliver(String domain, Plan plan, Tls tls, String heloName, SmtpDeliveryAttempt.Message message) {
-        return deliver(domain, plan, a -> tls, heloName, message);
+        return deliver(domain, plan, a -> tls, heloName, List.of(message), 1);
     }
 
     /**
-     * Delivers along the plan's hops until one takes the message (or answers for its
-     * recipients). {@code tlsFor} gives each connection's TLS rules once its address is known
-     * (IP and CIDR destination entries); when it fails (an upstream service is away) no more
-     * addresses are tried.
+     * Delivers {@code messages} (all for this domain) along the plan's hops: up to
+     * {@code perConnection} of them on each connection, the next connection to the same
+     * address for the rest, and on to the next address when a connection fails (its TLS rules
+     * refused the peer, or it broke: what it had answered stays answered). Stops when every
+     * message got its transaction. {@code tlsFor} gives each connection's TLS rules once its
+     * address is known (IP and CIDR destination entries); when it fails (an upstream service
+     * is away) no more addresses are tried.
      */
     public Outcome deliver(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
-            SmtpDeliveryAttempt.Message message) {
+            List<SmtpDeliveryAttempt.Message> messages, int perConnection) {
         if (plan.hops().isEmpty()) {
             return new Outcome(List.of(), null, plan.error());
         }
+        List<SmtpDeliveryAttempt.Message> remaining = new ArrayList<>(messages);
         List<Tried> attempts = new ArrayList<>();
         SmtpDeliveryAttempt.Result last = null;
         String error = plan.error();
+        int failed = 0;
         Instant deadline = Instant.now().plus(limits.deadline());
         SmtpDeliveryAttempt.Timeouts timeouts = limits.timeouts().until(deadline);
         for (Hop h : plan.hops()) {
@@ -159,36 +197,55 @@ public final class DomainDelivery {
                 error = "no address for " + h.name();
             }
             for (InetAddress a : h.addresses()) {
-                if (attempts.size() == limits.connections()) {
-                    return new Outcome(List.copyOf(attempts), last, "connection limit reached (" + limits.connections()
-                            + " per domain): " + (error == null ? "every host tried failed" : error));
-                }
-                if (!Instant.now().isBefore(deadline)) {
-                    return new Outcome(List.copyOf(attempts), last, "the delivery deadline for " + domain + " ("
-                            + limits.deadline() + ") passed" + (error == null ? "" : ": " + error));
-                }
-                String ip = a.getHostAddress();
-                Tls tls;
-                try {
-                    tls = tlsFor.apply(a);
-                } catch (RuntimeException e) {
-                    return new Outcome(List.copyOf(attempts), last, "no TLS policy for " + ip + ": " + e.getMessage());
-                }
-                String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
-                SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain,
-                        plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
-                long dcid = dcids.getAsLong();
-                try {
-                    SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts).run(t, message);
-                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, r, null));
-                    last = r;
-                    if (r.action() != Action.TEMPFAIL) {
-                        return new Outcome(List.copyOf(attempts), r, null);
+                boolean nextAddress = false;
+                while (!remaining.isEmpty() && !nextAddress) {
+                    if (failed == limits.connections()) {
+                        return new Outcome(List.copyOf(attempts), last, "connection limit reached (" + limits.connections()
+                                + " per domain): " + (error == null ? "every host tried failed" : error));
                     }
-                } catch (IOException e) {
-                    error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
-                            + " details: " + e.getMessage();
-                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, null, error));
+                    if (!Instant.now().isBefore(deadline)) {
+                        return new Outcome(List.copyOf(attempts), last, "the delivery deadline for " + domain + " ("
+                                + limits.deadline() + ") passed" + (error == null ? "" : ": " + error));
+                    }
+                    String ip = a.getHostAddress();
+                    Tls tls;
+                    try {
+                        tls = tlsFor.apply(a);
+                    } catch (RuntimeException e) {
+                        return new Outcome(List.copyOf(attempts), last, "no TLS policy for " + ip + ": " + e.getMessage());
+                    }
+                    String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
+                    SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain,
+                            plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
+                    List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0,
+                            Math.min(Math.max(1, perConnection), remaining.size())));
+                    List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
+                    long dcid = dcids.getAsLong();
+                    try {
+                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts).run(t, batch);
+                        attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, r, null));
+                        last = r;
+                        Set<Long> answered = new HashSet<>();
+                        r.transactions().forEach(x -> answered.add(x.mid()));
+                        remaining.removeIf(m -> answered.contains(m.mid()));
+                        if (answered.isEmpty() && r.action() != Action.TEMPFAIL && r.error() == null) {
+                            nextAddress = true; // nothing got through and nothing says why: never loop on it
+                        } else if (r.action() == Action.TEMPFAIL || r.error() != null) {
+                            failed++;
+                            error = r.error() != null ? "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip
+                                    + " port: " + h.port() + " details: " + r.error() : error;
+                            nextAddress = true;
+                        }
+                    } catch (IOException e) {
+                        failed++;
+                        error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
+                                + " details: " + e.getMessage();
+                        attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, null, error));
+                        nextAddress = true;
+                    }
+                }
+                if (remaining.isEmpty()) {
+                    return new Outcome(List.copyOf(attempts), last, null);
                 }
             }
         }
