@@ -77,6 +77,10 @@ public class MessageQueue {
                     }
                     ps.executeBatch();
                 }
+                // Sent at commit to every replica's QueueSignal: new work is claimed at once, not at the next poll.
+                try (java.sql.Statement st = c.createStatement()) {
+                    st.execute("notify " + QueueSignal.CHANNEL);
+                }
                 c.commit();
                 LOG.infof("Start MID %d ICID %d", mid, m.icid());
                 return mid;

@@ -13,6 +13,7 @@ import io.tlsgate.delivery.queue.Attempts;
 import io.tlsgate.delivery.queue.Claims;
 import io.tlsgate.delivery.queue.MessageQueue;
 import io.tlsgate.delivery.queue.NewMessage;
+import io.tlsgate.delivery.queue.QueueSignal;
 import io.tlsgate.delivery.queue.QueueUnavailableException;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
@@ -74,6 +75,7 @@ public class Scheduler {
     private final PolicyClient policy;
     private final CertClient certs;
     private final TlsEvents events;
+    private final QueueSignal signal;
     private final DomainDelivery delivery;
     private final String heloName;
     private final String worker = host() + "-" + UUID.randomUUID().toString().substring(0, 8);
@@ -84,7 +86,8 @@ public class Scheduler {
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
-            TlsEvents events, io.vertx.core.Vertx vertx, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+            TlsEvents events, QueueSignal signal, io.vertx.core.Vertx vertx,
+            @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
         this.config = config;
         this.claims = claims;
         this.queue = queue;
@@ -92,6 +95,7 @@ public class Scheduler {
         this.policy = policy;
         this.certs = certs;
         this.events = events;
+        this.signal = signal;
         this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
@@ -157,7 +161,7 @@ public class Scheduler {
                     holding.remove(Thread.currentThread());
                 }
                 if (due.isEmpty()) {
-                    Thread.sleep(config.pollInterval().toMillis());
+                    signal.await(config.pollInterval());
                 }
             } catch (InterruptedException e) {
                 return;

@@ -81,6 +81,27 @@ class DomainDeliveryTest {
     }
 
     @Test
+    void aBacklogOf200GoesOverFourConnectionsOf50() throws Exception {
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("backlog", null).noStarttls())) {
+            DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.empty()), peer.port(), new AtomicLong()
+                    ::incrementAndGet, LOOPBACK_MX);
+            DomainDelivery.Plan plan = d.plan("backlog.test", List.of("[127.0.0.1]"), List.of(peer.port()), false, null);
+            List<SmtpDeliveryAttempt.Message> messages = java.util.stream.LongStream.rangeClosed(1, 200)
+                    .mapToObj(mid -> new SmtpDeliveryAttempt.Message(mid, List.of(0), "a@example.com",
+                            List.of("u" + mid + "@backlog.test"), ("Subject: " + mid + "\r\n\r\nhi\r\n")
+                                    .getBytes(StandardCharsets.US_ASCII))).toList();
+            DomainDelivery.Outcome o = d.deliver("backlog.test", plan, a -> new DomainDelivery.Tls(OutboundTlsMode.NONE,
+                    List.of(), null), "gateway.example", messages, 50);
+            assertEquals(4, o.attempts().size(), "four connections");
+            assertEquals(List.of(50, 50, 50, 50), peer.messagesPerConnection());
+            for (long mid = 1; mid <= 200; mid++) {
+                assertTrue(o.of(mid).delivered(), "MID " + mid);
+                assertEquals(1, o.of(mid).attempts().size(), "MID " + mid + " went on one connection");
+            }
+        }
+    }
+
+    @Test
     void nullMxAndNoMx() throws Exception {
         TestDnsServer dns = TlsgateTestResources.dns().mx("nullmx.failover.test", 0, ".")
                 .address("nomx.failover.test", "127.0.0.9");
