@@ -11,7 +11,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.KeyCertOptions;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
 import io.vertx.core.net.NetSocket;
@@ -21,9 +20,6 @@ import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.security.KeyStore;
-import java.security.cert.CertificateExpiredException;
-import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -34,9 +30,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.net.ssl.SSLSession;
-import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.KeyManagerFactory;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * One delivery attempt to one host over SMTP, with STARTTLS exactly per the mode
@@ -684,27 +678,6 @@ public final class SmtpDeliveryAttempt {
         }
     }
 
-    /**
-     * The client key for every server name. Vert.x's own wrapper looks a key up by the SNI
-     * name when the socket is upgraded with one, which a client key manager cannot answer.
-     */
-    private record ClientKey(KeyManagerFactory factory) implements KeyCertOptions {
-        @Override
-        public KeyCertOptions copy() {
-            return this;
-        }
-
-        @Override
-        public KeyManagerFactory getKeyManagerFactory(Vertx vertx) {
-            return factory;
-        }
-
-        @Override
-        public java.util.function.Function<String, KeyManagerFactory> keyManagerFactoryMapper(Vertx vertx) {
-            return serverName -> factory;
-        }
-    }
-
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {
         String cn = CertificateIdentity.commonName(leaf);
         List<String> sans = CertificateIdentity.dnsNames(leaf);
@@ -736,77 +709,6 @@ public final class SmtpDeliveryAttempt {
             return Integer.parseInt(reply.substring(0, 3));
         } catch (RuntimeException e) {
             return 0;
-        }
-    }
-
-    /**
-     * Checks the chain against the anchors but never fails the handshake: the mode decides
-     * what a bad certificate means, so the failure is recorded for {@link #failureType}.
-     */
-    private static final class TrustCheck implements X509TrustManager {
-        private final X509TrustManager pkix;
-        private String failureType;
-        private String failure;
-
-        TrustCheck(List<X509Certificate> anchors) {
-            if (anchors.isEmpty()) {
-                // PKIX refuses to run without anchors; with none, no chain can be trusted.
-                pkix = null;
-                return;
-            }
-            try {
-                KeyStore ks = KeyStore.getInstance("PKCS12");
-                ks.load(null, null);
-                int i = 0;
-                for (X509Certificate a : anchors) {
-                    ks.setCertificateEntry("a" + i++, a);
-                }
-                TrustManagerFactory f = TrustManagerFactory.getInstance("PKIX");
-                f.init(ks);
-                pkix = (X509TrustManager) f.getTrustManagers()[0];
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            try {
-                chain[0].checkValidity();
-            } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-                failureType = "certificate-expired";
-                failure = "certificate expired or not yet valid: " + e.getMessage();
-                return;
-            }
-            if (pkix == null) {
-                failureType = "certificate-not-trusted";
-                failure = "no trusted CA is configured";
-                return;
-            }
-            try {
-                pkix.checkServerTrusted(chain, authType);
-            } catch (java.security.cert.CertificateException e) {
-                failureType = "certificate-not-trusted";
-                failure = e.getMessage();
-            }
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
-
-        String failureType() {
-            return failureType;
-        }
-
-        String failure() {
-            return failure;
         }
     }
 }
