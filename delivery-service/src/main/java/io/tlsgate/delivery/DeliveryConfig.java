@@ -62,6 +62,13 @@ public interface DeliveryConfig {
     @WithDefault("false")
     boolean mxLocalAddresses();
 
+    /**
+     * How long a connection waits, after its messages, for more to the same target (same
+     * host, domain and TLS rules) before it says QUIT; 0 turns the wait off. Default: 2s.
+     */
+    @WithDefault("2s")
+    java.time.Duration connectionIdle();
+
     /** TCP connect timeout per address. Default: 30s. */
     @WithDefault("30s")
     java.time.Duration connectTimeout();

@@ -125,6 +125,11 @@ public final class HostileSmtpPeer implements AutoCloseable {
             return serverNames;
         }
 
+        /** Closes this connection from the server's side (as a server does with an idle client). */
+        public void close() throws IOException {
+            socket.close();
+        }
+
         public void sleep(long millis) throws InterruptedException {
             Thread.sleep(millis);
         }

@@ -99,7 +99,8 @@ public class Scheduler {
         this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
-                                config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null)));
+                                config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null),
+                        config.connectionIdle()));
         this.heloName = config.heloName().orElse(host());
     }
 
@@ -278,8 +279,11 @@ public class Scheduler {
         for (DomainDelivery.Tried t : all.attempts()) {
             if (t.result() != null) {
                 t.result().log().forEach(LOG::info);
-                events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
-                        t.tls().mode(), t.tls().source()), t.result(), now, settings.getAlertOnRequiredTlsFailure());
+                if (!t.result().reused()) {
+                    // One event per TLS decision: an idle connection used again made none.
+                    events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
+                            t.tls().mode(), t.tls().source()), t.result(), now, settings.getAlertOnRequiredTlsFailure());
+                }
             } else {
                 LOG.info(t.error());
             }

@@ -82,8 +82,7 @@ public final class DomainDelivery {
             for (Tried t : mine) {
                 if (t.result() != null) {
                     SmtpDeliveryAttempt.Result x = t.result();
-                    r = new SmtpDeliveryAttempt.Result(x.action(), x.encrypted(), x.protocol(), x.cipher(), x.verification(),
-                            x.resultType(), x.reason(), x.alert(), x.transaction(mid).stream().toList(), x.error(), x.log());
+                    r = x.with(x.transaction(mid).stream().toList());
                     if (x.transaction(mid).isEmpty() && x.error() != null) {
                         err = x.error();
                     }
@@ -102,12 +101,19 @@ public final class DomainDelivery {
      * @param deadline the longest one domain's delivery may take, every host together
      * @param mxMayBeLocal whether MX hosts may resolve to loopback, unspecified or own addresses
      * @param timeouts each connection's own timeouts
+     * @param idle how long a connection waits for more messages to the same target after its
+     *     own (zero: it says QUIT at once)
      */
     public record Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
-            SmtpDeliveryAttempt.Timeouts timeouts) {
+            SmtpDeliveryAttempt.Timeouts timeouts, Duration idle) {
 
         public static final Limits DEFAULT = new Limits(5, 10, Duration.ofMinutes(15), false,
-                SmtpDeliveryAttempt.Timeouts.RFC_5321);
+                SmtpDeliveryAttempt.Timeouts.RFC_5321, Duration.ofSeconds(2));
+
+        public Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
+                SmtpDeliveryAttempt.Timeouts timeouts) {
+            this(mxHosts, connections, deadline, mxMayBeLocal, timeouts, Duration.ZERO);
+        }
     }
 
     private final io.vertx.core.Vertx vertx;
@@ -115,6 +121,7 @@ public final class DomainDelivery {
     private final int port;
     private final LongSupplier dcids;
     private final Limits limits;
+    private final SmtpDeliveryAttempt.Pool pool;
 
     public DomainDelivery(io.vertx.core.Vertx vertx, MxResolver mx, int port, LongSupplier dcids) {
         this(vertx, mx, port, dcids, Limits.DEFAULT);
@@ -126,6 +133,12 @@ public final class DomainDelivery {
         this.port = port;
         this.dcids = dcids;
         this.limits = limits;
+        this.pool = new SmtpDeliveryAttempt.Pool(limits.idle(), 8);
+    }
+
+    /** Connections waiting for more messages now. */
+    public int idleConnections() {
+        return pool.size();
     }
 
     /** The hops for a domain: {@code routeHops} ("host" or "[ip]", port 0 = default) then, when {@code useDns}, the MX hosts. */
@@ -222,8 +235,8 @@ public final class DomainDelivery {
                     List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
                     long dcid = dcids.getAsLong();
                     try {
-                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts).run(t, batch);
-                        attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, r, null));
+                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool).run(t, batch);
+                        attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r, null));
                         last = r;
                         Set<Long> answered = new HashSet<>();
                         r.transactions().forEach(x -> answered.add(x.mid()));

@@ -22,6 +22,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.security.cert.X509Certificate;
 import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -76,12 +80,19 @@ public final class SmtpDeliveryAttempt {
     /**
      * What happened on one connection: the TLS outcome ({@code reason}: the mail-log text of a
      * TLS failure), the transactions of the messages that got one, in order, {@code error}
-     * when the connection broke after at least one of them (the rest were not sent on it), and
-     * the mail-log lines.
+     * when the connection broke after at least one of them (the rest were not sent on it), the
+     * mail-log lines, the connection's DCID, and whether it was an idle connection taken from
+     * the {@link Pool} (its TLS was decided, logged and published on its first use).
      */
     public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
             String verification, String resultType, String reason, boolean alert, List<Transaction> transactions,
-            String error, List<String> log) {
+            String error, List<String> log, long dcid, boolean reused) {
+
+        /** The same connection facts with other transactions (one message's share of a connection). */
+        public Result with(List<Transaction> only) {
+            return new Result(action, encrypted, protocol, cipher, verification, resultType, reason, alert, only, error, log,
+                    dcid, reused);
+        }
 
         /** The first message's recipient replies: the message's, in a one-message attempt. */
         public List<String> rcptReplies() {
@@ -125,17 +136,67 @@ public final class SmtpDeliveryAttempt {
     private final Vertx vertx;
     private final long dcid;
     private final Timeouts timeouts;
-    /** Touched on the connection's event loop only. */
-    private final List<String> log = new ArrayList<>();
+    private final Pool pool;
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid) {
         this(vertx, dcid, Timeouts.RFC_5321);
     }
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts) {
+        this(vertx, dcid, timeouts, null);
+    }
+
+    /** With {@code pool}: an idle connection to the same target is used first, and this one is kept there afterwards. */
+    public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool) {
         this.vertx = vertx;
         this.dcid = dcid;
         this.timeouts = timeouts;
+        this.pool = pool;
+    }
+
+    /**
+     * Idle connections kept a short while after their messages (Postfix's connection cache):
+     * the next messages for the same target (host, port, domain, TLS rules, client key) go on
+     * one of them after an RSET instead of a new connection and handshake. A connection that
+     * is idle too long says QUIT; one the server closes or writes to while idle is dropped.
+     */
+    public static final class Pool {
+        private final long idleMillis;
+        private final int perTarget;
+        private final Map<Target, Deque<Session>> idle = new ConcurrentHashMap<>();
+
+        public Pool(Duration idle, int perTarget) {
+            this.idleMillis = idle.toMillis();
+            this.perTarget = perTarget;
+        }
+
+        Session take(Target t) {
+            Deque<Session> q = idle.get(t);
+            return q == null ? null : q.pollFirst();
+        }
+
+        boolean put(Target t, Session s) {
+            if (idleMillis <= 0) {
+                return false;
+            }
+            Deque<Session> q = idle.computeIfAbsent(t, k -> new ConcurrentLinkedDeque<>());
+            if (q.size() >= perTarget) {
+                return false;
+            }
+            q.addFirst(s);
+            return true;
+        }
+
+        /** True when {@code s} was still idle here (nobody took it). */
+        boolean remove(Target t, Session s) {
+            Deque<Session> q = idle.get(t);
+            return q != null && q.remove(s);
+        }
+
+        /** Idle connections now (for tests and metrics). */
+        public int size() {
+            return idle.values().stream().mapToInt(Deque::size).sum();
+        }
     }
 
     /**
@@ -173,6 +234,17 @@ public final class SmtpDeliveryAttempt {
 
     /** Runs the attempt; the future fails with an IOException when the connection could not be made or broke. */
     public Future<Result> start(Target t, List<Message> messages) {
+        Session idle = pool == null ? null : pool.take(t);
+        if (idle != null) {
+            Promise<Result> result = Promise.promise();
+            idle.context.runOnContext(v -> idle.reuse(timeouts, messages)
+                    .recover(e -> fresh(t, messages)).onComplete(result));
+            return result.future();
+        }
+        return fresh(t, messages);
+    }
+
+    private Future<Result> fresh(Target t, List<Message> messages) {
         // Everything happens on one event loop, starting there: a listener attached from
         // another thread after a fast connect would run as a later task, and the greeting,
         // read before the socket had a handler, would be lost.
@@ -196,15 +268,19 @@ public final class SmtpDeliveryAttempt {
         }
         NetClient client = vertx.createNetClient(options);
         return client.connect(t.port(), t.host())
-                .recover(e -> Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e)))
+                .recover(e -> {
+                    client.close();
+                    return Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e));
+                })
                 .compose(socket -> {
-                    Session session = new Session(t, messages, trust, socket);
-                    return session.run().eventually(v -> {
+                    // The client goes when its socket does: now, or after an idle spell in the pool.
+                    socket.closeHandler(v -> client.close());
+                    Session session = new Session(t, messages, trust, socket, client);
+                    return session.run().onFailure(e -> socket.close()).eventually(v -> {
                         session.end();
                         return Future.succeededFuture();
                     });
-                })
-                .eventually(v -> client.close());
+                });
     }
 
     /** The connect timeout, shortened to what is left before the deadline. */
@@ -225,9 +301,19 @@ public final class SmtpDeliveryAttempt {
      */
     private final class Session {
         private final Target t;
-        private final List<Message> messages;
+        private List<Message> messages;
         private final TrustCheck trust;
         private final NetSocket socket;
+        private final NetClient client;
+        private final Context context = Vertx.currentContext();
+        /** This use's timeouts (a pooled connection's next use brings its own deadline). */
+        private Timeouts timeouts;
+        /** This use's mail-log lines. */
+        private List<String> log = new ArrayList<>();
+        /** The first use's result: the connection's TLS facts for later uses. */
+        private Result facts;
+        private boolean parked;
+        private long idleTimer = -1;
         private final ReplyReader reader = new ReplyReader();
         private final ArrayDeque<String> replies = new ArrayDeque<>();
         private Promise<String> waiting;
@@ -243,15 +329,22 @@ public final class SmtpDeliveryAttempt {
         /** The EHLO reply that applies to the transaction (after STARTTLS: the second one). */
         private String ehlo = "";
 
-        Session(Target t, List<Message> messages, TrustCheck trust, NetSocket socket) {
+        Session(Target t, List<Message> messages, TrustCheck trust, NetSocket socket, NetClient client) {
             this.t = t;
             this.messages = messages;
+            this.client = client;
+            this.timeouts = SmtpDeliveryAttempt.this.timeouts;
             this.trust = trust;
             this.socket = socket;
             reader.expect(1); // the greeting
             socket.handler(this::data);
             socket.closeHandler(v -> {
                 closed = true;
+                client.close();
+                if (parked) {
+                    pool.remove(t, this);
+                    cancelIdle();
+                }
                 fail(new IOException("connection closed by the peer"));
             });
             socket.exceptionHandler(e -> {
@@ -260,12 +353,84 @@ public final class SmtpDeliveryAttempt {
                 }
                 fail(e instanceof IOException io ? io : new IOException(e.getMessage(), e));
             });
+            startDeadline();
+        }
+
+        private void startDeadline() {
             if (timeouts.deadline() != null) {
                 long left = Math.max(1, Duration.between(Instant.now(), timeouts.deadline()).toMillis());
                 deadlineTimer = vertx.setTimer(left, id -> {
                     deadlineTimer = -1;
                     broken(new IOException("the delivery deadline for " + t.recipientDomain() + " passed"));
                 });
+            }
+        }
+
+        /**
+         * Another use of this idle connection: RSET (which also shows it is alive), then the
+         * messages. Fails, and closes the connection, when it cannot be used; the caller
+         * opens a new one then.
+         */
+        Future<Result> reuse(Timeouts useTimeouts, List<Message> next) {
+            cancelIdle();
+            parked = false;
+            if (closed || violation != null) {
+                return Future.failedFuture(new IOException("the idle connection was closed"));
+            }
+            timeouts = useTimeouts;
+            messages = next;
+            log = new ArrayList<>();
+            startDeadline();
+            List<Transaction> done = new ArrayList<>();
+            return command("RSET").compose(r -> r.startsWith("2") ? transactions(0, done)
+                    : Future.failedFuture(new IOException("RSET refused: " + r)))
+                    .transform(ar -> {
+                        if (ar.failed() && done.isEmpty()) {
+                            socket.close();
+                            end();
+                            return Future.failedFuture(ar.cause());
+                        }
+                        return afterUse(facts, true, ar.failed() ? String.valueOf(ar.cause().getMessage()) : null, done);
+                    })
+                    .eventually(v -> {
+                        end();
+                        return Future.succeededFuture();
+                    });
+        }
+
+        /**
+         * The result of a use that sent messages; the connection then waits in the pool for
+         * the next messages to the same target when it is healthy and there is room, and says
+         * QUIT otherwise.
+         */
+        private Future<Result> afterUse(Result tlsFacts, boolean reused, String error, List<Transaction> done) {
+            Result r = new Result(tlsFacts.action(), tlsFacts.encrypted(), tlsFacts.protocol(), tlsFacts.cipher(),
+                    tlsFacts.verification(), tlsFacts.resultType(), tlsFacts.reason(), tlsFacts.alert() && !reused,
+                    List.copyOf(done), error, List.copyOf(log), dcid, reused);
+            facts = r;
+            if (pool != null && error == null && violation == null && !closed && pool.put(t, this)) {
+                parked = true;
+                messages = List.of(); // the contents are not held while idle
+                if (deadlineTimer >= 0) {
+                    vertx.cancelTimer(deadlineTimer);
+                    deadlineTimer = -1;
+                }
+                idleTimer = vertx.setTimer(pool.idleMillis, id -> {
+                    idleTimer = -1;
+                    if (pool.remove(t, this)) {
+                        parked = false;
+                        quit(true);
+                    }
+                });
+                return Future.succeededFuture(r);
+            }
+            return quit(true).map(v -> r);
+        }
+
+        private void cancelIdle() {
+            if (idleTimer >= 0) {
+                vertx.cancelTimer(idleTimer);
+                idleTimer = -1;
             }
         }
 
@@ -409,9 +574,10 @@ public final class SmtpDeliveryAttempt {
                     return Future.failedFuture(ar.cause());
                 }
                 String error = ar.failed() ? String.valueOf(ar.cause().getMessage()) : null;
-                return quit(connected).map(v -> new Result(s.action(), s.action() == Action.SEND_ENCRYPTED,
-                        tls == null ? null : tls[0], tls == null ? null : tls[1], verification, s.resultType(), s.reason(),
-                        alert, List.copyOf(done), error, List.copyOf(log)));
+                Result r = new Result(s.action(), s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0],
+                        tls == null ? null : tls[1], verification, s.resultType(), s.reason(), alert, List.copyOf(done), error,
+                        List.copyOf(log), dcid, false);
+                return send ? afterUse(r, false, error, done) : quit(connected).map(v -> r);
             });
         }
 

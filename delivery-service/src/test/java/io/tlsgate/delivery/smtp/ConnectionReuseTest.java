@@ -105,6 +105,50 @@ class ConnectionReuseTest {
     }
 
     @Test
+    void anIdleConnectionCarriesTheNextMessagesAndSaysQuitWhenIdleTooLong() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "-"))) {
+            SmtpDeliveryAttempt.Pool pool = new SmtpDeliveryAttempt.Pool(Duration.ofMillis(1500), 8);
+            SmtpDeliveryAttempt.Result first = new SmtpDeliveryAttempt(VERTX, 41, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+                    .run(target(peer), List.of(message(41, "a@peer.test")));
+            assertEquals(1, pool.size(), "kept for the next messages");
+            SmtpDeliveryAttempt.Result second = new SmtpDeliveryAttempt(VERTX, 42, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+                    .run(target(peer), List.of(message(42, "b@peer.test"), message(43, "c@peer.test")));
+            assertTrue(first.delivered() && !first.reused() && first.encrypted(), first.toString());
+            assertTrue(second.reused() && second.encrypted(), second.toString());
+            assertEquals(41, second.dcid(), "the connection's DCID");
+            assertTrue(second.transaction(42).orElseThrow().delivered() && second.transaction(43).orElseThrow().delivered());
+            assertTrue(second.log().stream().noneMatch(l -> l.startsWith("New SMTP")), "no new connection: " + second.log());
+            assertEquals(1, peer.connections().size(), "one connection, one handshake");
+            assertEquals(3, peer.transcript().stream().filter(l -> l.equals("C: .")).count());
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (!peer.transcript().contains("C: QUIT") && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            assertTrue(peer.transcript().contains("C: QUIT"), "QUIT after the idle time: " + peer.transcript());
+            assertEquals(0, pool.size());
+        }
+    }
+
+    @Test
+    void anIdleConnectionTheServerClosedIsNotUsed() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "-"))) {
+            SmtpDeliveryAttempt.Pool pool = new SmtpDeliveryAttempt.Pool(Duration.ofSeconds(30), 8);
+            assertTrue(new SmtpDeliveryAttempt(VERTX, 51, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+                    .run(target(peer), List.of(message(51, "a@peer.test"))).delivered());
+            // The server goes away while the connection is idle: the next messages get a new one.
+            peer.connections().get(0).close();
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (pool.size() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            SmtpDeliveryAttempt.Result next = new SmtpDeliveryAttempt(VERTX, 52, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+                    .run(target(peer), List.of(message(52, "b@peer.test")));
+            assertTrue(next.delivered() && !next.reused(), next.toString());
+            assertEquals(2, peer.connections().size());
+        }
+    }
+
+    @Test
     void aConnectionThatBreaksHalfWayKeepsTheResultsItGot() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(2, "-"))) {
             SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 2).run(target(peer),
