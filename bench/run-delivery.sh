@@ -419,4 +419,13 @@ PY
   log "stopping devstack"
   kill -TERM "$devstack_pid"; wait "$devstack_pid" || true; devstack_pid=""
 fi
+# Side by side: msg/s and the ratios (from the files above).
+rate() { [ -f "$1" ] && grep -o '= [0-9.]* msg/s' "$1" | head -1 | awk '{print $2}'; }
+pf_no=$(rate "$out/postfix-reuse-no.txt"); pf_yes=$(rate "$out/postfix-reuse-yes.txt"); tg=$(rate "$out/tlsgate.txt")
+if [ -n "$tg" ] && [ -n "$pf_no" ] && [ -n "$pf_yes" ]; then
+  awk -v t="$tg" -v a="$pf_no" -v b="$pf_yes" -v n="$N" 'BEGIN {
+    printf "N=%d: tlsgate %.1f msg/s; Postfix %.1f msg/s (one message per TLS connection), %.1f msg/s (smtp_tls_connection_reuse = yes)\n", n, t, a, b
+    printf "ratio tlsgate/Postfix: %.2fx vs one message per connection (target >= 1.5x), %.2fx vs reuse (target >= 3x)\n", t / a, t / b }' \
+    | tee "$out/summary.txt"
+fi
 log "load at the end: $(load); results in $out"
