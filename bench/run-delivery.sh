@@ -26,6 +26,9 @@
 #                               i.e. the JVM's own defaults: the services ship no JVM options;
 #                               devstack needs a non-empty value or uses its fast-start flags)
 #              MSG_BODY         body bytes per message (default 1024)
+#              SINK_KEY         the sink certificate's key: rsa (RSA-2048, default) or ec (ECDSA P-256)
+#              BENCH_KEEP_JFR   a path to keep the drain's JFR recording at (it is not kept by default)
+#              BENCH_PORT_OFFSET  devstack --port-offset (default 0)
 #              SINK_PORT        sink port (default 30025; +1 smtp-sink, +2 Postfix client's smtpd)
 #              BENCH_JFR_SECONDS, BENCH_JFR_DELAY  JFR recording length and start after release (60, 10)
 set -euo pipefail
@@ -42,6 +45,7 @@ SINK_PORT="${SINK_PORT:-30025}"
 SMTPSINK_PORT=$((SINK_PORT + 1))
 CLIENT_IN_PORT=$((SINK_PORT + 2))
 MSG_BODY="${MSG_BODY:-1024}"
+SINK_KEY="${SINK_KEY:-rsa}"
 JAVA_OPTS_SERVICES="${BENCH_JAVA_OPTS:--Dtlsgate.bench=jvm-defaults}"
 JFR_SECONDS="${BENCH_JFR_SECONDS:-60}"
 JFR_DELAY="${BENCH_JFR_DELAY:-10}"
@@ -95,7 +99,7 @@ in_cg() { # cgroup command... : runs the command inside the cgroup
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, kernel $(uname -r), $(java -version 2>&1 | head -1)"
   echo "postfix: $(postconf -d -h mail_version 2>/dev/null), openssl: $(openssl version)"
   echo "git: $(git -C "$root" rev-parse --short HEAD) ($(git -C "$root" rev-parse --abbrev-ref HEAD))"
-  echo "N=$N body=$MSG_BODY bytes; load at start: $(load)"
+  echo "N=$N body=$MSG_BODY bytes, sink certificate key $SINK_KEY; load at start: $(load)"
 } | tee "$out/machine.txt"
 
 for p in "$SINK_PORT" "$SMTPSINK_PORT" "$CLIENT_IN_PORT"; do
@@ -184,7 +188,12 @@ pf_queued() { # dir: files in every queue a message can wait in
 sink="$work/sink"
 cg_make sink cg_sink
 pf_prepare "$sink"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=sink.bench.test" \
+case "$SINK_KEY" in
+  rsa) keyopts=(-newkey rsa:2048) ;;
+  ec) keyopts=(-newkey ec -pkeyopt ec_paramgen_curve:P-256) ;;
+  *) echo "SINK_KEY: rsa or ec"; exit 2 ;;
+esac
+openssl req -x509 "${keyopts[@]}" -nodes -days 2 -subj "/CN=sink.bench.test" \
   -addext "subjectAltName=DNS:sink.bench.test" -keyout "$work/sink.key" -out "$work/sink.crt" 2>/dev/null
 chmod 600 "$work/sink.key"
 {
@@ -412,7 +421,10 @@ PY
   head -6 "$out/tlsgate.txt"
   tail -n +"$((mo + 1))" "$maillog" | grep -m 12 -E 'maillog|DCID' > "$out/tlsgate-maillog-sample.txt" || true
   if [ -s "$work/drain.jfr" ]; then
-    java -cp "$cp_" io.tlsgate.bench.JfrSummary "$work/drain.jfr" 30 > "$out/tlsgate-jfr.txt" 2>&1 || true
+    java -cp "$cp_" io.tlsgate.bench.JfrSummary "$work/drain.jfr" 30 \
+      'SmtpDeliveryAttempt,SSLHandshake.consume,ECDSASignature.engineVerify,RSASignature.engineVerify,XDH,TrustCheck.checkServerTrusted,TrustCheck.<init>,createNetClient,Scheduler.deliver,TlsEvents,io.tlsgate.delivery.queue' \
+      > "$out/tlsgate-jfr.txt" 2>&1 || true
+    [ -z "${BENCH_KEEP_JFR:-}" ] || cp "$work/drain.jfr" "$BENCH_KEEP_JFR"
     jfr summary "$work/drain.jfr" > "$out/tlsgate-jfr-summary.txt" 2>&1 || true
     head -3 "$out/tlsgate-jfr.txt"
   fi

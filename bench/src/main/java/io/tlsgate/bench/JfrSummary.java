@@ -27,13 +27,18 @@ import jdk.jfr.consumer.RecordingFile;
  *     workers;</li>
  * <li>garbage collections and the largest heap used.</li>
  * </ul>
- * Usage: JfrSummary RECORDING.jfr [TOP]
+ * <li>optionally, for each of some comma-separated strings, the CPU samples with a frame
+ *     whose {@code class.method} contains it (to price one piece of work, e.g. a constructor).</li>
+ * Usage: JfrSummary RECORDING.jfr [TOP [STRING,STRING...]]
  */
 public final class JfrSummary {
 
     public static void main(String[] args) throws Exception {
         Path file = Path.of(args[0]);
         int top = args.length > 1 ? Integer.parseInt(args[1]) : 30;
+        List<String> focus = args.length > 2 ? List.of(args[2].split(",")) : List.of();
+        Map<String, Long> focused = new java.util.LinkedHashMap<>();
+        focus.forEach(f -> focused.put(f, 0L));
         Map<String, Long> self = new HashMap<>();
         Map<String, Long> inclusive = new HashMap<>();
         Map<String, Long> byThread = new HashMap<>();
@@ -75,6 +80,11 @@ public final class JfrSummary {
                                 inclusive.merge(n, 1L, Long::sum);
                             }
                         }
+                        for (String f : focus) {
+                            if (seen.stream().anyMatch(n -> n.contains(f))) {
+                                focused.merge(f, 1L, Long::sum);
+                            }
+                        }
                         if (group.equals("delivery-worker-#")) {
                             workerSamples.merge(firstTlsgate(st) + " <- " + name(st.getFrames().get(0)), 1L, Long::sum);
                         }
@@ -106,6 +116,12 @@ public final class JfrSummary {
         print("CPU samples by thread group", byThread, samples, top);
         print("CPU samples by top frame (self)", self, samples, top);
         print("CPU samples by method on the stack (inclusive)", inclusive, samples, top * 2);
+        if (!focus.isEmpty()) {
+            System.out.printf("%nCPU samples with a frame containing (of %d):%n", samples);
+            for (Map.Entry<String, Long> f : focused.entrySet()) {
+                System.out.printf("  %6d  %5.1f%%  %s%n", f.getValue(), 100.0 * f.getValue() / Math.max(1, samples), f.getKey());
+            }
+        }
         print("delivery-worker CPU samples by innermost io.tlsgate frame <- top frame", workerSamples, samples, top);
         if (!workers.isEmpty()) {
             long wall = length.toNanos() * workers.size();
