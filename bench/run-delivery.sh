@@ -30,7 +30,8 @@
 #              BENCH_KEEP_JFR   a path to keep the drain's JFR recording at (it is not kept by default)
 #              BENCH_PORT_OFFSET  devstack --port-offset (default 0)
 #              SINK_PORT        sink port (default 30025; +1 smtp-sink, +2 Postfix client's smtpd)
-#              BENCH_JFR_SECONDS, BENCH_JFR_DELAY  JFR recording length and start after release (60, 10)
+#              BENCH_JFR_SECONDS, BENCH_JFR_DELAY  JFR recording length and start after release (60, 10);
+#                               0 s: no recording (starting one costs the drain a few seconds)
 set -euo pipefail
 N="${1:-20000}"
 what="${2:-all}"
@@ -360,6 +361,9 @@ if part tlsgate; then
     index($0, p) { f = 1; n++; next }
     f { if (match($0, /data_segs_out:[0-9]+/)) s += substr($0, RSTART + 14, RLENGTH - 14); f = 0 }
     END { print n + 0, s + 0 }'; }
+  # CPU time (clock ticks) of each delivery-service thread: tid, then its name with digits folded (names as the kernel keeps them, 15 chars).
+  threadcpu() { for t in /proc/"$dpid"/task/*; do
+      echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0) $(tr ' ' '_' < "$t/comm" 2>/dev/null | tr -d '0-9')"; done; }
   roundtrips() { echo "$(segs "$PG") $(segs "$P") $(segs $((8082 + off)))"; }
   dbstats() { psqlq "select xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
                       from pg_stat_database where datname = 'tlsgate'" | tr '|' ' '; }
@@ -375,6 +379,7 @@ PY
   mo=$(wc -l < "$maillog")
   ct0=$(cg_usage "$cg_tlsgate"); cs0=$(cg_usage "$cg_sink"); soff=$(sink_lines)
   dcpu0=$(awk '{print $14 + $15}' "/proc/$dpid/stat"); db0=$(dbstats); rt0=$(roundtrips); l0=$(load)
+  threadcpu > "$work/threads0"
   ( while :; do echo "$(date +%s) $(cut -d' ' -f1 /proc/loadavg) $(queued)"; sleep 1; done ) > "$out/tlsgate-queue.txt" &
   qsampler=$!; bg_pids+=("$qsampler")
   t0=$(now)
@@ -383,11 +388,11 @@ PY
   log "released"
   (
     sleep "$JFR_DELAY"
-    jcmd "$dpid" JFR.start name=bench settings="$work/bench.jfc" duration="${JFR_SECONDS}s" filename="$work/drain.jfr" > /dev/null
+    [ "$JFR_SECONDS" = 0 ] || jcmd "$dpid" JFR.start name=bench settings="$work/bench.jfc" duration="${JFR_SECONDS}s" filename="$work/drain.jfr" > /dev/null
   ) &
   jfr_starter=$!; bg_pids+=("$jfr_starter")
   while :; do
-    q=$(queued)
+    q=$(tail -1 "$out/tlsgate-queue.txt" | awk '{print $3}')
     [ "$q" = 0 ] && break
     kill -0 "$dpid" 2>/dev/null || { log "delivery-service is gone"; exit 1; }
     sleep 0.5
@@ -395,8 +400,9 @@ PY
   t1=$(now)
   kill "$qsampler" 2>/dev/null || true
   ct1=$(cg_usage "$cg_tlsgate"); cs1=$(cg_usage "$cg_sink"); dcpu1=$(awk '{print $14 + $15}' "/proc/$dpid/stat"); db1=$(dbstats); rt1=$(roundtrips); l1=$(load)
+  threadcpu > "$work/threads1"
   wait "$jfr_starter" 2>/dev/null || true
-  for _ in $(seq 1 $((JFR_SECONDS + JFR_DELAY + 5))); do [ -s "$work/drain.jfr" ] && break; sleep 1; done
+  [ "$JFR_SECONDS" = 0 ] || for _ in $(seq 1 $((JFR_SECONDS + JFR_DELAY + 5))); do [ -s "$work/drain.jfr" ] && break; sleep 1; done
   sleep 2
   tick=$(getconf CLK_TCK)
   {
@@ -412,6 +418,10 @@ PY
       for (i = 1; i <= 7; i++) printf " %s %.2f", k[i], ($(i + 7) - $i) / n; printf "\n" }'
     echo "$rt0 $rt1" | awk -v n="$held" '{
       printf "requests sent by delivery-service during the drain (TCP data segments out, ss -i), per message: PostgreSQL %.2f (%d connections), policy-service gRPC %.2f, cert-service gRPC %.2f\n", ($8 - $2) / n, $7, ($10 - $4) / n, ($12 - $6) / n }'
+    echo "delivery-service CPU by thread during the drain (ms per message; /proc/PID/task, names folded):"
+    awk -v n="$held" -v hz="$tick" 'NR == FNR { before[$1] = $2; next } { d = $2 - before[$1]; if (d > 0) cpu[$3] += d; all += d }
+      END { for (k in cpu) printf "  %7.2f  %s\n", cpu[k] * 1000 / hz / n, k; printf "  %7.2f  all threads\n", all * 1000 / hz / n }' \
+      "$work/threads0" "$work/threads1" | sort -rn | head -12
     tail -n +"$((mo + 1))" "$maillog" | grep -c 'Message done' | sed 's/^/mail log "Message done" lines: /'
     tail -n +"$((mo + 1))" "$maillog" | grep -c 'New SMTP DCID' | sed 's/^/mail log "New SMTP DCID" lines (connections): /'
     tail -n +"$((mo + 1))" "$maillog" | grep -E 'Delayed|Bounced|WARN|ERROR' | head -5
