@@ -29,6 +29,8 @@
 #              SINK_KEY         the sink certificate's key: rsa (RSA-2048, default) or ec (ECDSA P-256)
 #              BENCH_KEEP_JFR   a path to keep the drain's JFR recording at (it is not kept by default)
 #              BENCH_PORT_OFFSET  devstack --port-offset (default 0)
+#              BENCH_TLS_MODE, BENCH_ROUTE  tlsgate's TLS mode and route hop for bench.test (REQUIRED,
+#                               127.0.0.1:SINK_PORT); 127.0.0.1:$((SINK_PORT+1)) is smtp-sink itself (plaintext)
 #              SINK_PORT        sink port (default 30025; +1 smtp-sink, +2 Postfix client's smtpd)
 #              BENCH_JFR_SECONDS, BENCH_JFR_DELAY  JFR recording length and start after release (60, 10);
 #                               0 s: no recording (starting one costs the drain a few seconds)
@@ -47,6 +49,8 @@ SMTPSINK_PORT=$((SINK_PORT + 1))
 CLIENT_IN_PORT=$((SINK_PORT + 2))
 MSG_BODY="${MSG_BODY:-1024}"
 SINK_KEY="${SINK_KEY:-rsa}"
+TLS_MODE="${BENCH_TLS_MODE:-REQUIRED}"
+ROUTE="${BENCH_ROUTE:-127.0.0.1:$SINK_PORT}"
 JAVA_OPTS_SERVICES="${BENCH_JAVA_OPTS:--Dtlsgate.bench=jvm-defaults}"
 JFR_SECONDS="${BENCH_JFR_SECONDS:-60}"
 JFR_DELAY="${BENCH_JFR_DELAY:-10}"
@@ -317,7 +321,7 @@ if part tlsgate; then
   off="${BENCH_PORT_OFFSET:-0}"
   P=$((8081 + off)); D=$((8083 + off)); PG=$((15432 + off))
   cg_make tlsgate cg_tlsgate
-  log "devstack/run --java-opts '$JAVA_OPTS_SERVICES' (port offset $off)"
+  log "devstack/run --java-opts '$JAVA_OPTS_SERVICES' (port offset $off); bench.test: tls $TLS_MODE, route $ROUTE"
   if [ -n "$cg_tlsgate" ]; then
     sh -c 'echo $$ > "$0/cgroup.procs"; shift; exec "$@"' "$cg_tlsgate" x env TLSGATE_DEV_SKIP_BUILD=1 \
       "$root/devstack/run" --data-dir "$data" --port-offset "$off" --java-opts "$JAVA_OPTS_SERVICES" > "$work/devstack.out" 2>&1 &
@@ -335,8 +339,8 @@ if part tlsgate; then
   dpid=$(pgrep -f "^[^ ]*java .*-jar $root/delivery-service/target/quarkus-app/quarkus-run.jar" | head -1)
   log "devstack up; delivery-service pid $dpid: $(ps -o args= -p "$dpid" | cut -c1-200)"
   H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
-  curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"REQUIRED\"}" "http://localhost:$P/api/v1/destinations" -o /dev/null
-  curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"127.0.0.1:$SINK_PORT\"]}" "http://localhost:$P/api/v1/smtp-routes" -o /dev/null
+  curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"$TLS_MODE\"}" "http://localhost:$P/api/v1/destinations" -o /dev/null
+  curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"$ROUTE\"]}" "http://localhost:$P/api/v1/smtp-routes" -o /dev/null
   {
     echo "destination control: $(curl "${H[@]}" "http://localhost:$P/api/v1/destinations/resolve?domain=$DOMAIN")"
     echo "SMTP route: $(curl "${H[@]}" "http://localhost:$P/api/v1/smtp-routes/resolve?domain=$DOMAIN")"
@@ -362,8 +366,10 @@ if part tlsgate; then
     f { if (match($0, /data_segs_out:[0-9]+/)) s += substr($0, RSTART + 14, RLENGTH - 14); f = 0 }
     END { print n + 0, s + 0 }'; }
   # CPU time (clock ticks) of each delivery-service thread: tid, then its name with digits folded (names as the kernel keeps them, 15 chars).
-  threadcpu() { for t in /proc/"$dpid"/task/*; do
-      echo "${t##*/} $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0) $(tr ' ' '_' < "$t/comm" 2>/dev/null | tr -d '0-9')"; done; }
+  threadcpu() { local t st f; for t in /proc/"$dpid"/task/*; do
+      st=$(cat "$t/stat" 2>/dev/null) || continue
+      read -r -a f <<< "${st##*) }" # fields from the 3rd on: a name may hold spaces
+      echo "${t##*/} $((f[11] + f[12])) $(tr ' ' '_' < "$t/comm" 2>/dev/null | tr -d '0-9')"; done; }
   roundtrips() { echo "$(segs "$PG") $(segs "$P") $(segs $((8082 + off)))"; }
   dbstats() { psqlq "select xact_commit, xact_rollback, tup_returned, tup_fetched, tup_inserted, tup_updated, tup_deleted
                       from pg_stat_database where datname = 'tlsgate'" | tr '|' ' '; }
@@ -442,7 +448,7 @@ PY
   kill -TERM "$devstack_pid"; wait "$devstack_pid" || true; devstack_pid=""
 fi
 # Side by side: msg/s and the ratios (from the files above).
-rate() { [ -f "$1" ] && grep -o '= [0-9.]* msg/s' "$1" | head -1 | awk '{print $2}'; }
+rate() { [ -f "$1" ] && grep -o '= [0-9.]* msg/s' "$1" | head -1 | awk '{print $2}' || true; }
 pf_no=$(rate "$out/postfix-reuse-no.txt"); pf_yes=$(rate "$out/postfix-reuse-yes.txt"); tg=$(rate "$out/tlsgate.txt")
 if [ -n "$tg" ] && [ -n "$pf_no" ] && [ -n "$pf_yes" ]; then
   awk -v t="$tg" -v a="$pf_no" -v b="$pf_yes" -v n="$N" 'BEGIN {
