@@ -43,7 +43,7 @@ public interface DeliveryConfig {
     @WithDefault("5")
     int mxHostLimit();
 
-    /** Connections (addresses tried, over every host) per domain in one delivery attempt. Default: 10. */
+    /** Failed connections (refused, broken, TLS not acceptable), over every host, per domain in one delivery attempt. Default: 10. */
     @WithDefault("10")
     int connectionLimit();
 

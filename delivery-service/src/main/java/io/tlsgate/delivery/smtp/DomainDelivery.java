@@ -97,7 +97,7 @@ public final class DomainDelivery {
 
     /**
      * @param mxHosts MX hosts used per domain, by preference
-     * @param connections connections (addresses tried) per domain and delivery
+     * @param connections failed connections per domain and delivery before the rest waits for the retry
      * @param deadline the longest one domain's delivery may take, every host together
      * @param mxMayBeLocal whether MX hosts may resolve to loopback, unspecified or own addresses
      * @param timeouts each connection's own timeouts
