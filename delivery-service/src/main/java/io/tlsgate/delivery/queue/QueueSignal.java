@@ -49,7 +49,9 @@ public class QueueSignal {
         if (listener != null) {
             listener.interrupt();
         }
-        fire();
+        synchronized (monitor) {
+            monitor.notifyAll();
+        }
     }
 
     /** Waits until new work was committed somewhere, or {@code max} passed. */
@@ -64,11 +66,15 @@ public class QueueSignal {
         }
     }
 
-    /** Wakes every waiting worker. */
+    /**
+     * Wakes one waiting worker. One, not all: workers claiming at the same instant would split
+     * one message's recipients between them (each skips the rows the other locked); a worker
+     * that found work calls this again, so more join while there is more.
+     */
     public void fire() {
         synchronized (monitor) {
             generation++;
-            monitor.notifyAll();
+            monitor.notify();
         }
     }
 

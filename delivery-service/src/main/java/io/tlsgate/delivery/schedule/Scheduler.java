@@ -146,6 +146,9 @@ public class Scheduler {
         while (running) {
             try {
                 List<Claims.Work> due = claims.claim(worker, config.claimBatch(), config.lease());
+                if (!due.isEmpty()) {
+                    signal.fire(); // there may be more: one more idle worker looks
+                }
                 // Held while this thread works through the batch: the renewer keeps these
                 // leases alive; whatever is left when the thread stops runs out and returns.
                 Set<Long> held = ConcurrentHashMap.newKeySet();
