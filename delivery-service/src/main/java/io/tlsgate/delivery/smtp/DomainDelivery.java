@@ -235,7 +235,7 @@ public final class DomainDelivery {
                     List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
                     long dcid = dcids.getAsLong();
                     try {
-                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool).run(t, batch);
+                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool, perConnection).run(t, batch);
                         attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r, null));
                         last = r;
                         Set<Long> answered = new HashSet<>();

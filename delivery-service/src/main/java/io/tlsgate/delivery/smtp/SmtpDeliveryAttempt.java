@@ -137,21 +137,28 @@ public final class SmtpDeliveryAttempt {
     private final long dcid;
     private final Timeouts timeouts;
     private final Pool pool;
+    /** Most messages one connection may carry over all its uses (the destination's maxMessagesPerConnection). */
+    private final int maxPerConnection;
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid) {
         this(vertx, dcid, Timeouts.RFC_5321);
     }
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts) {
-        this(vertx, dcid, timeouts, null);
+        this(vertx, dcid, timeouts, null, Integer.MAX_VALUE);
     }
 
-    /** With {@code pool}: an idle connection to the same target is used first, and this one is kept there afterwards. */
-    public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool) {
+    /**
+     * With {@code pool}: an idle connection to the same target that may still carry the
+     * messages is used first, and this one is kept there afterwards while it has carried
+     * fewer than {@code maxPerConnection} messages in all.
+     */
+    public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection) {
         this.vertx = vertx;
         this.dcid = dcid;
         this.timeouts = timeouts;
         this.pool = pool;
+        this.maxPerConnection = maxPerConnection;
     }
 
     /**
@@ -170,9 +177,18 @@ public final class SmtpDeliveryAttempt {
             this.perTarget = perTarget;
         }
 
-        Session take(Target t) {
+        /** An idle connection to {@code t} that may carry {@code n} more messages within {@code max} in all. */
+        Session take(Target t, int n, int max) {
             Deque<Session> q = idle.get(t);
-            return q == null ? null : q.pollFirst();
+            if (q == null) {
+                return null;
+            }
+            for (Session s : q) {
+                if (s.sent + n <= max && q.remove(s)) {
+                    return s;
+                }
+            }
+            return null;
         }
 
         boolean put(Target t, Session s) {
@@ -234,10 +250,10 @@ public final class SmtpDeliveryAttempt {
 
     /** Runs the attempt; the future fails with an IOException when the connection could not be made or broke. */
     public Future<Result> start(Target t, List<Message> messages) {
-        Session idle = pool == null ? null : pool.take(t);
+        Session idle = pool == null ? null : pool.take(t, messages.size(), maxPerConnection);
         if (idle != null) {
             Promise<Result> result = Promise.promise();
-            idle.context.runOnContext(v -> idle.reuse(timeouts, messages)
+            idle.context.runOnContext(v -> idle.reuse(timeouts, maxPerConnection, messages)
                     .recover(e -> fresh(t, messages)).onComplete(result));
             return result.future();
         }
@@ -314,6 +330,9 @@ public final class SmtpDeliveryAttempt {
         private Result facts;
         private boolean parked;
         private long idleTimer = -1;
+        /** Messages this connection carried (transactions), over all its uses. */
+        private volatile int sent;
+        private int maxMessages = maxPerConnection;
         private final ReplyReader reader = new ReplyReader();
         private final ArrayDeque<String> replies = new ArrayDeque<>();
         private Promise<String> waiting;
@@ -371,13 +390,14 @@ public final class SmtpDeliveryAttempt {
          * messages. Fails, and closes the connection, when it cannot be used; the caller
          * opens a new one then.
          */
-        Future<Result> reuse(Timeouts useTimeouts, List<Message> next) {
+        Future<Result> reuse(Timeouts useTimeouts, int useMax, List<Message> next) {
             cancelIdle();
             parked = false;
             if (closed || violation != null) {
                 return Future.failedFuture(new IOException("the idle connection was closed"));
             }
             timeouts = useTimeouts;
+            maxMessages = useMax;
             messages = next;
             log = new ArrayList<>();
             startDeadline();
@@ -408,7 +428,8 @@ public final class SmtpDeliveryAttempt {
                     tlsFacts.verification(), tlsFacts.resultType(), tlsFacts.reason(), tlsFacts.alert() && !reused,
                     List.copyOf(done), error, List.copyOf(log), dcid, reused);
             facts = r;
-            if (pool != null && error == null && violation == null && !closed && pool.put(t, this)) {
+            sent += done.size();
+            if (pool != null && error == null && violation == null && !closed && sent < maxMessages && pool.put(t, this)) {
                 parked = true;
                 messages = List.of(); // the contents are not held while idle
                 if (deadlineTimer >= 0) {

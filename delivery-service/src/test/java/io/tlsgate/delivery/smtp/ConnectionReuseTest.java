@@ -108,10 +108,10 @@ class ConnectionReuseTest {
     void anIdleConnectionCarriesTheNextMessagesAndSaysQuitWhenIdleTooLong() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "-"))) {
             SmtpDeliveryAttempt.Pool pool = new SmtpDeliveryAttempt.Pool(Duration.ofMillis(1500), 8);
-            SmtpDeliveryAttempt.Result first = new SmtpDeliveryAttempt(VERTX, 41, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+            SmtpDeliveryAttempt.Result first = new SmtpDeliveryAttempt(VERTX, 41, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 50)
                     .run(target(peer), List.of(message(41, "a@peer.test")));
             assertEquals(1, pool.size(), "kept for the next messages");
-            SmtpDeliveryAttempt.Result second = new SmtpDeliveryAttempt(VERTX, 42, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+            SmtpDeliveryAttempt.Result second = new SmtpDeliveryAttempt(VERTX, 42, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 50)
                     .run(target(peer), List.of(message(42, "b@peer.test"), message(43, "c@peer.test")));
             assertTrue(first.delivered() && !first.reused() && first.encrypted(), first.toString());
             assertTrue(second.reused() && second.encrypted(), second.toString());
@@ -130,10 +130,28 @@ class ConnectionReuseTest {
     }
 
     @Test
+    void aConnectionCarriesNoMoreThanTheDestinationsMessagesPerConnectionOverAllItsUses() throws Exception {
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "-"))) {
+            SmtpDeliveryAttempt.Pool pool = new SmtpDeliveryAttempt.Pool(Duration.ofSeconds(30), 8);
+            SmtpDeliveryAttempt.Result a = new SmtpDeliveryAttempt(VERTX, 61, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 2)
+                    .run(target(peer), List.of(message(61, "a@peer.test")));
+            SmtpDeliveryAttempt.Result b = new SmtpDeliveryAttempt(VERTX, 62, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 2)
+                    .run(target(peer), List.of(message(62, "b@peer.test")));
+            assertEquals(0, pool.size(), "two messages carried: not kept");
+            SmtpDeliveryAttempt.Result c = new SmtpDeliveryAttempt(VERTX, 63, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 2)
+                    .run(target(peer), List.of(message(63, "c@peer.test"), message(64, "d@peer.test")));
+            assertTrue(!a.reused() && b.reused() && !c.reused(), List.of(a, b, c).toString());
+            assertEquals(0, pool.size(), "two messages carried: not kept");
+            assertEquals(2, peer.connections().size());
+            assertTrue(peer.connections().get(0).transcript().contains("C: QUIT"), "the full connection said QUIT");
+        }
+    }
+
+    @Test
     void anIdleConnectionTheServerClosedIsNotUsed() throws Exception {
         try (HostileSmtpPeer peer = new HostileSmtpPeer(tls(), server(0, "-"))) {
             SmtpDeliveryAttempt.Pool pool = new SmtpDeliveryAttempt.Pool(Duration.ofSeconds(30), 8);
-            assertTrue(new SmtpDeliveryAttempt(VERTX, 51, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+            assertTrue(new SmtpDeliveryAttempt(VERTX, 51, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 50)
                     .run(target(peer), List.of(message(51, "a@peer.test"))).delivered());
             // The server goes away while the connection is idle: the next messages get a new one.
             peer.connections().get(0).close();
@@ -141,7 +159,7 @@ class ConnectionReuseTest {
             while (pool.size() > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(50);
             }
-            SmtpDeliveryAttempt.Result next = new SmtpDeliveryAttempt(VERTX, 52, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool)
+            SmtpDeliveryAttempt.Result next = new SmtpDeliveryAttempt(VERTX, 52, SmtpDeliveryAttempt.Timeouts.RFC_5321, pool, 50)
                     .run(target(peer), List.of(message(52, "b@peer.test")));
             assertTrue(next.delivered() && !next.reused(), next.toString());
             assertEquals(2, peer.connections().size());

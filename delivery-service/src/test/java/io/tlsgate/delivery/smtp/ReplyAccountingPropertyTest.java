@@ -32,9 +32,9 @@ import org.junit.jupiter.api.Test;
 class ReplyAccountingPropertyTest {
 
     private static final Vertx VERTX = Vertx.vertx();
-    private static final int RUNS = 250;
+    private static final int RUNS = 200;
     private static final SmtpDeliveryAttempt.Timeouts QUICK = new SmtpDeliveryAttempt.Timeouts(Duration.ofSeconds(5),
-            Duration.ofSeconds(1), Duration.ofSeconds(1), Duration.ofSeconds(5), null);
+            Duration.ofSeconds(3), Duration.ofSeconds(3), Duration.ofSeconds(10), null);
     private static final String[] REFUSALS = {"421 4.3.0 closing", "451 4.3.0 later", "452 4.2.2 full", "550 5.1.1 no",
         "554 5.7.1 refused"};
     private static final String[] NOT_A_354 = {"250 2.0.0 Ok", "220 2.0.0 ready", "235 2.7.0 huh", "451 4.3.0 later"};
@@ -187,16 +187,16 @@ class ReplyAccountingPropertyTest {
      * guess), a hang-up, or the reply with an unsolicited one behind it in the same segment.
      */
     private static Sent reply(HostileSmtpPeer.Conn c, Random r, String right, Truth truth) throws IOException {
-        int dice = r.nextInt(100);
+        int dice = r.nextInt(200);
         if (dice < 1) {
             truth.misbehaved.set(true);
             return Sent.NOTHING;
         }
-        if (dice < 4) {
+        if (dice < 7) {
             truth.misbehaved.set(true);
             return Sent.HUNG_UP;
         }
-        if (dice < 14) {
+        if (dice < 27) {
             truth.misbehaved.set(true);
             c.send(right + "\r\n" + pick(r, new String[] {"250 2.0.0 extra", "354 go", "221 2.0.0 bye"}) + "\r\n");
             return Sent.RIGHT_AND_EXTRA;
