@@ -182,6 +182,8 @@ public final class HostilePeerBench {
         Summary drain = new Summary(Variant.IDLE, 30);
         phase(Variant.IDLE, 30, false, drain);
         Histogram end = histogram("end (after 30 s without load)");
+        // A variant's last connections end during the next phase (C's after up to 20 s): count them all now.
+        summaries.forEach(s -> s.ended = peer.ended(s.variant));
 
         System.out.println();
         System.out.println("== growth between the first and the last live-heap histogram (top 10 classes by bytes)");
@@ -268,10 +270,6 @@ public final class HostilePeerBench {
             s.connections = peer.accepted.get() - conns0;
             s.bytes = peer.written.get() - bytes0;
             s.enqueued = enqueued.get();
-            if (v != Variant.IDLE) {
-                // Connections of this variant that have ended (the last ones may end during the next phase).
-                s.ended = peer.ended(v);
-            }
             ml.print();
         }
         try {
