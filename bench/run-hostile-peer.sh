@@ -9,7 +9,8 @@
 # it started and deletes its temporary directory. Output: bench/results/hostile-peer-<date>.txt
 #
 # Usage: bench/run-hostile-peer.sh
-#   HOSTILE_PORT_OFFSET  devstack --port-offset (default 3000: ports 18432, 22092-22093, 11081-11084, 5525)
+#   HOSTILE_PORT_OFFSET  devstack --port-offset (default 7000: ports 22432, 26092-26093, 15081-15084, 9525;
+#                        the cluster tests use 1000-4000)
 #   HOSTILE_SECONDS      seconds per variant (default 60)
 #   HOSTILE_RATE         messages enqueued per second while a variant runs (default 20)
 #   HOSTILE_VARIANTS     which variants, in order (default ABC)
@@ -18,7 +19,7 @@
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$bench/.." && pwd)"
-offset="${HOSTILE_PORT_OFFSET:-3000}"
+offset="${HOSTILE_PORT_OFFSET:-7000}"
 seconds="${HOSTILE_SECONDS:-60}"
 rate="${HOSTILE_RATE:-20}"
 variants="${HOSTILE_VARIANTS:-ABC}"
@@ -61,6 +62,13 @@ grep -q 'Press Ctrl-C' "$work/devstack.out" || { echo "devstack not up after 300
 # devstack/run -> the DevStack JVM -> the services; delivery-service is the one running its jar.
 stack=$(pgrep -P "$ds" -f io.tlsgate.devstack.DevStack)
 pid=$(pgrep -P "$stack" -f "$root/delivery-service/target/quarkus-app/quarkus-run.jar")
+# Two stacks started at the same moment on the same offset both pass devstack's port check; make
+# sure the delivery-service answering on the port is this one.
+owner=$(ss -ltnpH "sport = :$((8083 + offset))" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+if [ "$owner" != "$pid" ]; then
+  echo "port $((8083 + offset)) belongs to pid ${owner:-none}, not to this stack's delivery-service ($pid): pick another HOSTILE_PORT_OFFSET"
+  exit 1
+fi
 
 {
   echo "== bench/run-hostile-peer.sh (HOSTILE_PORT_OFFSET=$offset HOSTILE_SECONDS=$seconds HOSTILE_RATE=$rate HOSTILE_VARIANTS=$variants)"
