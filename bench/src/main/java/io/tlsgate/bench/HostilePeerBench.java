@@ -92,7 +92,7 @@ public final class HostilePeerBench {
     }
 
     /** One finished connection as the server saw it. */
-    record Conn(Variant variant, long bytes, long millis, String end) {}
+    record Conn(int phase, Variant variant, long bytes, long millis, String end) {}
 
     public static void main(String[] args) throws Exception {
         Path data = Path.of(args[0]);
@@ -170,6 +170,7 @@ public final class HostilePeerBench {
         for (char v : variants.toCharArray()) {
             Variant variant = Variant.valueOf(String.valueOf(v));
             Summary s = new Summary(variant, seconds);
+            s.phase = summaries.size() + 1;
             phase(variant, seconds, true, s);
             Histogram after = histogram("after variant " + variant);
             s.liveBefore = before.totalBytes;
@@ -183,7 +184,7 @@ public final class HostilePeerBench {
         phase(Variant.IDLE, 30, false, drain);
         Histogram end = histogram("end (after 30 s without load)");
         // A variant's last connections end during the next phase (C's after up to 20 s): count them all now.
-        summaries.forEach(s -> s.ended = peer.ended(s.variant));
+        summaries.forEach(s -> s.ended = peer.ended(s.phase));
 
         System.out.println();
         System.out.println("== growth between the first and the last live-heap histogram (top 10 classes by bytes)");
@@ -231,6 +232,7 @@ public final class HostilePeerBench {
                 load ? ", " + rate + " messages/s" : "");
         System.out.println("   t | heap MiB (old) | direct | RSS MiB | cpu | conns +new open | written KiB +new | enq (err) | mail log: "
                 + "cut +new [size/line/lines/timeout/other] | load");
+        peer.phase = s == null ? 0 : s.phase;
         peer.variant = v;
         ScheduledFuture<?> enq = load ? timer.scheduleAtFixedRate(this::enqueueOne, 0, 1_000_000 / rate, TimeUnit.MICROSECONDS) : null;
         long start = System.nanoTime();
@@ -518,6 +520,7 @@ public final class HostilePeerBench {
     static final class Summary {
         final Variant variant;
         final int seconds;
+        int phase;
         final List<Sample> samples = new ArrayList<>();
         final MailLog log = new MailLog();
         long connections;
@@ -590,6 +593,8 @@ public final class HostilePeerBench {
     /** The hostile SMTP server: a thread per connection, what it does set by {@link #variant}. */
     final class Peer implements AutoCloseable {
         volatile Variant variant = Variant.IDLE;
+        /** Which variant run (1, 2, ...) new connections belong to; 0 between runs. */
+        volatile int phase;
         final AtomicLong accepted = new AtomicLong();
         final AtomicLong written = new AtomicLong();
         final AtomicInteger open = new AtomicInteger();
@@ -614,8 +619,8 @@ public final class HostilePeerBench {
             return server.getLocalPort();
         }
 
-        List<Conn> ended(Variant v) {
-            return done.stream().filter(c -> c.variant() == v).toList();
+        List<Conn> ended(int phase) {
+            return done.stream().filter(c -> c.phase() == phase).toList();
         }
 
         private void accept() {
@@ -624,7 +629,8 @@ public final class HostilePeerBench {
                     Socket s = server.accept();
                     accepted.incrementAndGet();
                     Variant v = variant;
-                    Thread t = new Thread(() -> serve(s, v), "hostile-peer-" + v);
+                    int in = phase;
+                    Thread t = new Thread(() -> serve(s, v, in), "hostile-peer-" + v);
                     t.setDaemon(true);
                     t.start();
                 } catch (IOException e) {
@@ -633,7 +639,7 @@ public final class HostilePeerBench {
             }
         }
 
-        private void serve(Socket s, Variant v) {
+        private void serve(Socket s, Variant v, int phase) {
             sockets.add(s);
             open.incrementAndGet();
             long start = System.nanoTime();
@@ -691,7 +697,7 @@ public final class HostilePeerBench {
                 open.decrementAndGet();
                 sockets.remove(s);
                 if (v != Variant.IDLE) {
-                    done.add(new Conn(v, n, (System.nanoTime() - start) / 1_000_000, end));
+                    done.add(new Conn(phase, v, n, (System.nanoTime() - start) / 1_000_000, end));
                 }
             }
         }
