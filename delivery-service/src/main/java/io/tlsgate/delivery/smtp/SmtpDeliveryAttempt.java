@@ -289,8 +289,7 @@ public final class SmtpDeliveryAttempt {
                     return Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e));
                 })
                 .compose(socket -> {
-                    // The client goes when its socket does: now, or after an idle spell in the pool.
-                    socket.closeHandler(v -> client.close());
+                    // The session closes the client with its socket: now, or after an idle spell in the pool.
                     Session session = new Session(t, messages, trust, socket, client);
                     return session.run().onFailure(e -> socket.close()).eventually(v -> {
                         session.end();
@@ -304,9 +303,8 @@ public final class SmtpDeliveryAttempt {
         if (timeouts.deadline() == null) {
             return timeouts.connect();
         }
-        Duration left = Duration.between(Instant.now(), timeouts.deadline());
-        return left.compareTo(timeouts.connect()) < 0 ? left.isNegative() || left.isZero() ? Duration.ofMillis(1) : left
-                : timeouts.connect();
+        long left = Duration.between(Instant.now(), timeouts.deadline()).toMillis();
+        return Duration.ofMillis(Math.max(1, Math.min(left, timeouts.connect().toMillis())));
     }
 
     /**
@@ -407,7 +405,6 @@ public final class SmtpDeliveryAttempt {
                     .transform(ar -> {
                         if (ar.failed() && done.isEmpty()) {
                             socket.close();
-                            end();
                             return Future.failedFuture(ar.cause());
                         }
                         return afterUse(facts, true, ar.failed() ? String.valueOf(ar.cause().getMessage()) : null, done);
@@ -432,10 +429,7 @@ public final class SmtpDeliveryAttempt {
             if (pool != null && error == null && violation == null && !closed && sent < maxMessages && pool.put(t, this)) {
                 parked = true;
                 messages = List.of(); // the contents are not held while idle
-                if (deadlineTimer >= 0) {
-                    vertx.cancelTimer(deadlineTimer);
-                    deadlineTimer = -1;
-                }
+                // This use's deadline timer goes with end(), which every caller runs after the use.
                 idleTimer = vertx.setTimer(pool.idleMillis, id -> {
                     idleTimer = -1;
                     if (pool.remove(t, this)) {
