@@ -85,9 +85,28 @@ public interface DeliveryConfig {
     @WithDefault("60s")
     java.time.Duration handshakeTimeout();
 
-    /** Delivery worker threads (each holds at most one SMTP connection). Default: 8. */
+    /**
+     * Threads for the delivery steps that block briefly: policy and certificate lookups, DNS,
+     * reading contents and recording results. The SMTP sessions do not use them (they run on
+     * the event loop). Default: 8.
+     */
     @WithDefault("8")
     int workers();
+
+    /**
+     * Most claimed groups (one message's recipients at one domain) in hand at once, waiting
+     * for or in an SMTP session. Default: 500.
+     */
+    @WithDefault("500")
+    int maxInFlight();
+
+    /**
+     * Most message content held in memory for SMTP sessions at once, in bytes; a piece of
+     * messages waits for room before it is sent (one larger than this goes alone). Default:
+     * 64 MiB.
+     */
+    @WithDefault("67108864")
+    long maxContentInFlight();
 
     /** Most recipients one worker claims at a time. Default: 50. */
     @WithDefault("50")

@@ -35,15 +35,24 @@ public class Claims {
 
     /** Leases up to {@code limit} due recipients to {@code worker}, grouped by message and domain. */
     public List<Work> claim(String worker, int limit, Duration lease) {
+        return claim(worker, limit, lease, java.util.Set.of());
+    }
+
+    /**
+     * Leases up to {@code limit} due recipients to {@code worker}, grouped by message and
+     * domain, leaving out the domains in {@code skip} (their limits are reached just now).
+     */
+    public List<Work> claim(String worker, int limit, Duration lease, java.util.Set<String> skip) {
         String sql = "with due as (select mid, rid from recipient where state = 'QUEUED' and next_attempt_at <= now() "
-                + "and (lease_until is null or lease_until < now()) order by next_attempt_at, mid, rid limit ? "
+                + "and (lease_until is null or lease_until < now()) and domain <> all(?) order by next_attempt_at, mid, rid limit ? "
                 + "for update skip locked) "
                 + "update recipient r set lease_until = now() + make_interval(secs => ?), leased_by = ? from due "
                 + "where r.mid = due.mid and r.rid = due.rid returning r.mid, r.rid, r.address, r.domain, r.attempts";
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
-            ps.setInt(1, limit);
-            ps.setDouble(2, lease.toMillis() / 1000.0);
-            ps.setString(3, worker);
+            ps.setArray(1, c.createArrayOf("text", skip.toArray()));
+            ps.setInt(2, limit);
+            ps.setDouble(3, lease.toMillis() / 1000.0);
+            ps.setString(4, worker);
             Map<String, List<Object[]>> groups = new LinkedHashMap<>();
             try (ResultSet r = ps.executeQuery()) {
                 while (r.next()) {
@@ -98,6 +107,14 @@ public class Claims {
     /** Puts recipients this worker holds back in the queue until {@code next}; returns how many it still held. */
     public int defer(String worker, long mid, List<Integer> rids, Instant next, String reply) {
         return complete(worker, mid, rids, "next_attempt_at = ?, last_reply = ?, attempts = attempts + 1", null, reply, next);
+    }
+
+    /**
+     * Puts recipients this worker holds back until {@code next} without counting an attempt
+     * (a destination limit held them back; nothing was tried); returns how many it still held.
+     */
+    public int postpone(String worker, long mid, List<Integer> rids, Instant next, String reply) {
+        return complete(worker, mid, rids, "next_attempt_at = ?, last_reply = ?", null, reply, next);
     }
 
     private int complete(String worker, long mid, List<Integer> rids, String set, String state, String reply, Instant next) {

@@ -9,6 +9,9 @@ import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.limits.ConnectionSlots;
+import io.tlsgate.delivery.limits.DestinationLimits;
+import io.tlsgate.delivery.limits.RecipientRate;
 import io.tlsgate.delivery.queue.Attempts;
 import io.tlsgate.delivery.queue.Claims;
 import io.tlsgate.delivery.queue.MessageQueue;
@@ -25,6 +28,8 @@ import io.tlsgate.proto.policy.v1.NextHop;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
 import io.tlsgate.proto.policy.v1.OutboundSettings;
 import io.tlsgate.proto.policy.v1.Route;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
@@ -35,6 +40,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +49,10 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -52,12 +62,16 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
- * Delivery workers: each claims due recipients (grouped by message and domain, leased, see
- * {@link Claims}), asks policy-service for the domain's outbound policy, route and bounce
- * profile, cert-service for trust anchors and the client certificate, delivers over SMTP
- * along the route or MX hosts with the mode's TLS rules, and records per recipient:
- * delivered, deferred under the bounce profile's back-off, or bounced (with a DSN to the
- * sender when the profile says so). Writes the mail-log lines and one TLS event per
+ * The delivery scheduler. One dispatcher thread claims due recipients (grouped by message and
+ * domain, leased, see {@link Claims}) while there is room in hand, and hands each domain's group
+ * to a small pool of threads for the steps that block briefly (policy-service and cert-service
+ * calls, DNS, the database): the domain's outbound policy, route, bounce profile and TLS rules,
+ * its limits, and the messages' contents. The SMTP sessions themselves run on the Vert.x event
+ * loop ({@link DomainDelivery#start}): no thread waits on a socket, so a destination that hangs
+ * or tarpits holds only its own connections, never the other domains' deliveries. Each result
+ * is recorded per recipient: delivered, deferred under the bounce profile's back-off, or
+ * bounced (with a DSN to the sender when the profile says so); work a destination limit holds
+ * back waits without counting an attempt. Writes the mail-log lines and one TLS event per
  * connection.
  */
 @ApplicationScoped
@@ -67,6 +81,8 @@ public class Scheduler {
     private static final Pattern ENHANCED = Pattern.compile("^([245])\\d\\d[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\s*(.*)$",
             Pattern.DOTALL);
     private static final Duration UPSTREAM_RETRY = Duration.ofMinutes(1);
+    /** How long work held back by a concurrency limit waits before it is tried again. */
+    private static final Duration LIMIT_RETRY = Duration.ofSeconds(1);
 
     private final DeliveryConfig config;
     private final Claims claims;
@@ -76,17 +92,27 @@ public class Scheduler {
     private final CertClient certs;
     private final TlsEvents events;
     private final QueueSignal signal;
+    private final ConnectionSlots slots;
+    private final RecipientRate rate;
     private final DomainDelivery delivery;
     private final String heloName;
     private final String worker = host() + "-" + UUID.randomUUID().toString().substring(0, 8);
-    private final List<Thread> threads = new ArrayList<>();
-    /** Messages each worker thread holds leases on, for {@link #renewLeases}. */
-    private final Map<Thread, Set<Long>> holding = new ConcurrentHashMap<>();
-    private ScheduledExecutorService renewer;
+    /** Claimed work in hand (its leases are renewed), each released once it is recorded. */
+    private final Set<Claims.Work> holding = ConcurrentHashMap.newKeySet();
+    /** Room for claimed work: recipients groups in hand at once (tlsgate.delivery.max-in-flight). */
+    private final Semaphore room;
+    /** Room for message content in memory, in KiB (tlsgate.delivery.max-content-in-flight). */
+    private final Semaphore contentRoom;
+    private final int contentKib;
+    /** Domains whose concurrency limit refused a connection just now, until when: not claimed meanwhile. */
+    private final Map<String, Instant> limited = new ConcurrentHashMap<>();
+    private ExecutorService blocking;
+    private ScheduledExecutorService timers;
+    private Thread dispatcher;
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
-            TlsEvents events, QueueSignal signal, io.vertx.core.Vertx vertx,
+            TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
             @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
         this.config = config;
         this.claims = claims;
@@ -96,12 +122,17 @@ public class Scheduler {
         this.certs = certs;
         this.events = events;
         this.signal = signal;
+        this.slots = slots;
+        this.rate = rate;
         this.delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
                                 config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null),
                         config.connectionIdle()));
         this.heloName = config.heloName().orElse(host());
+        this.room = new Semaphore(config.maxInFlight());
+        this.contentKib = (int) Math.min(Integer.MAX_VALUE, Math.max(1, config.maxContentInFlight() / 1024));
+        this.contentRoom = new Semaphore(contentKib);
     }
 
     void start(@Observes StartupEvent ignored) {
@@ -110,76 +141,83 @@ public class Scheduler {
             return;
         }
         running = true;
-        for (int i = 0; i < config.workers(); i++) {
-            Thread t = new Thread(this::work, "delivery-worker-" + i);
+        AtomicInteger n = new AtomicInteger();
+        blocking = Executors.newFixedThreadPool(config.workers(), r -> {
+            Thread t = new Thread(r, "delivery-worker-" + n.getAndIncrement());
             t.setDaemon(true);
-            threads.add(t);
-            t.start();
-        }
-        renewer = Executors.newSingleThreadScheduledExecutor(r -> {
+            return t;
+        });
+        timers = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "delivery-lease-renewer");
             t.setDaemon(true);
             return t;
         });
         long every = Math.max(1, config.lease().toMillis() / 3);
-        renewer.scheduleWithFixedDelay(this::renewLeases, every, every, TimeUnit.MILLISECONDS);
-        LOG.infof("delivery scheduler: %d workers as %s, EHLO %s", config.workers(), worker, heloName);
+        timers.scheduleWithFixedDelay(this::renewLeases, every, every, TimeUnit.MILLISECONDS);
+        dispatcher = new Thread(this::dispatch, "delivery-dispatcher");
+        dispatcher.setDaemon(true);
+        dispatcher.start();
+        LOG.infof("delivery scheduler: %d worker threads, up to %d groups in hand, as %s, EHLO %s", config.workers(),
+                config.maxInFlight(), worker, heloName);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
         running = false;
-        if (renewer != null) {
-            renewer.shutdownNow();
+        if (dispatcher == null) {
+            return;
         }
-        threads.forEach(Thread::interrupt);
-        for (Thread t : threads) {
-            try {
-                t.join(5000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+        dispatcher.interrupt();
+        timers.shutdownNow();
+        blocking.shutdownNow();
+        try {
+            dispatcher.join(5000);
+            blocking.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
-    private void work() {
+    /** Claims due work while there is room, and hands it on by domain; waits for a wake-up otherwise. */
+    private void dispatch() {
         while (running) {
             try {
-                List<Claims.Work> due = claims.claim(worker, config.claimBatch(), config.lease());
-                if (!due.isEmpty()) {
-                    signal.fire(); // there may be more: one more idle worker looks
+                int free = room.availablePermits();
+                if (free == 0) {
+                    signal.await(config.pollInterval()); // a finished group wakes us
+                    continue;
                 }
-                // Held while this thread works through the batch: the renewer keeps these
-                // leases alive; whatever is left when the thread stops runs out and returns.
-                Set<Long> held = ConcurrentHashMap.newKeySet();
-                due.forEach(w -> held.add(w.mid()));
-                holding.put(Thread.currentThread(), held);
-                try {
-                    for (List<Claims.Work> group : byDomain(due)) {
-                        if (!running) {
-                            break;
-                        }
-                        deliverSafely(group);
-                    }
-                } finally {
-                    holding.remove(Thread.currentThread());
-                }
+                Instant now = Instant.now();
+                limited.values().removeIf(until -> !until.isAfter(now));
+                List<Claims.Work> due = claims.claim(worker, Math.min(config.claimBatch(), free), config.lease(),
+                        Set.copyOf(limited.keySet()));
                 if (due.isEmpty()) {
                     signal.await(config.pollInterval());
+                    continue;
+                }
+                for (List<Claims.Work> group : byDomain(due)) {
+                    room.acquireUninterruptibly();
+                    holding.addAll(group);
+                    blocking.execute(() -> deliverSafely(group).onComplete(ar -> {
+                        holding.removeAll(group);
+                        room.release();
+                        signal.fire();
+                    }));
                 }
             } catch (InterruptedException e) {
                 return;
             } catch (QueueUnavailableException e) {
                 LOG.warnf("delivery queue unavailable: %s", e.getMessage());
                 sleep(config.pollInterval().multipliedBy(5));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return; // shutting down: the leases run out and the work comes back
             }
         }
     }
 
     /** Extends the leases of the work in hand (every third of a lease), so long deliveries keep their claim. */
     private void renewLeases() {
-        Set<Long> mids = new java.util.HashSet<>();
-        holding.values().forEach(mids::addAll);
+        Set<Long> mids = new HashSet<>();
+        holding.forEach(w -> mids.add(w.mid()));
         try {
             claims.renew(worker, mids, config.lease());
         } catch (QueueUnavailableException e) {
@@ -194,30 +232,99 @@ public class Scheduler {
         return List.copyOf(groups.values());
     }
 
-    private void deliverSafely(List<Claims.Work> group) {
+    /** Runs {@code task} on a worker thread (it may block briefly: database, policy, DNS). */
+    private <T> Future<T> onWorker(java.util.concurrent.Callable<T> task) {
+        Promise<T> p = Promise.promise();
         try {
-            deliver(group);
-        } catch (QueueUnavailableException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            LOG.errorf(e, "MID %s: delivery to %s failed unexpectedly", group.stream().map(Claims.Work::mid).toList(),
-                    group.get(0).domain());
-            for (Claims.Work w : group) {
-                claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), "451 4.3.0 internal error");
-            }
+            blocking.execute(() -> {
+                try {
+                    p.complete(task.call());
+                } catch (Throwable e) {
+                    p.fail(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            p.fail(e);
         }
+        return p.future();
     }
 
-    /** The most content one group of messages holds in memory at once; a larger message goes alone. */
+    /** {@link #deliver}, with whatever fails unexpectedly deferring the group (a queue outage leaves it to its leases). */
+    private Future<Void> deliverSafely(List<Claims.Work> group) {
+        Future<Void> f;
+        try {
+            f = deliver(group);
+        } catch (RuntimeException e) {
+            f = Future.failedFuture(e);
+        }
+        return f.recover(e -> {
+            if (e instanceof QueueUnavailableException q) {
+                LOG.warnf("delivery queue unavailable: %s", q.getMessage());
+                return Future.succeededFuture();
+            }
+            if (e instanceof java.util.concurrent.RejectedExecutionException) {
+                return Future.succeededFuture(); // shutting down
+            }
+            LOG.errorf(e, "MID %s: delivery to %s failed unexpectedly", group.stream().map(Claims.Work::mid).toList(),
+                    group.get(0).domain());
+            return onWorker(() -> {
+                for (Claims.Work w : group) {
+                    claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), "451 4.3.0 internal error");
+                }
+                return null;
+            });
+        });
+    }
+
+    /** The most content one piece of messages holds in memory at once; a larger message goes alone. */
     private static final long GROUP_BYTES = 32L * 1024 * 1024;
 
+    /** What one domain's delivery needs, fetched once per group. */
+    private record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
+            Function<InetAddress, DomainDelivery.Tls> tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {}
+
     /**
-     * Delivers messages for one domain and records the result of every recipient: the
-     * domain's policy, route and TLS rules once, then the messages in pieces of up to the
-     * policy's messages-per-connection (and {@link #GROUP_BYTES} of content), each piece over
-     * as few connections as the peer allows.
+     * Delivers messages for one domain (called on a worker thread) and records the result of
+     * every recipient: the domain's policy, route, TLS rules and limits once, then the messages
+     * the recipient limit lets go now, in pieces of up to the policy's messages-per-connection
+     * (and {@link #GROUP_BYTES} of content), the pieces side by side, each over as few
+     * connections as the peer allows. Completes when every recipient is recorded.
      */
-    void deliver(List<Claims.Work> works) {
+    Future<Void> deliver(List<Claims.Work> works) {
+        String domain = works.get(0).domain();
+        Rules rules = rules(works);
+        if (rules == null) {
+            return Future.succeededFuture();
+        }
+        List<Claims.Work> admitted = admit(domain, works, rules);
+        List<Future<Void>> pieces = new ArrayList<>();
+        List<Claims.Work> piece = new ArrayList<>();
+        Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
+        long bytes = 0;
+        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
+        for (Claims.Work w : admitted) {
+            Optional<MessageQueue.Content> content = queue.content(w.mid());
+            if (content.isEmpty()) {
+                continue;
+            }
+            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.get().data().length > GROUP_BYTES)) {
+                pieces.add(deliverPiece(domain, List.copyOf(piece), new LinkedHashMap<>(contents), bytes, rules));
+                piece.clear();
+                contents.clear();
+                bytes = 0;
+            }
+            piece.add(w);
+            contents.put(w.mid(), content.get());
+            bytes += content.get().data().length;
+        }
+        if (!piece.isEmpty()) {
+            pieces.add(deliverPiece(domain, piece, contents, bytes, rules));
+        }
+        return Future.join(pieces).mapEmpty();
+    }
+
+    /** The domain's rules, or null when an upstream service is away (the work is deferred then). */
+    private Rules rules(List<Claims.Work> works) {
         String domain = works.get(0).domain();
         OutboundSettings settings;
         OutboundPolicy p;
@@ -229,70 +336,128 @@ public class Scheduler {
         } catch (StatusRuntimeException e) {
             // Without the policy nobody knows whether TLS is required: wait rather than guess.
             works.forEach(w -> deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode()));
-            return;
+            return null;
         }
-        BounceProfile profile = profile(settings, p.getBounceProfile());
         DomainDelivery.Tls domainTls;
         try {
             domainTls = tlsRules(settings, p);
         } catch (UpstreamUnavailable e) {
             works.forEach(w -> deferUpstream(w, e.getMessage()));
-            return;
+            return null;
         }
-        // With no entry of its own the domain gets `default`, unless an IP or CIDR entry
-        // covers the address a connection goes to: that is known only per connection.
-        Function<InetAddress, DomainDelivery.Tls> tlsFor = !"default".equals(p.getMatchedKey()) ? a -> domainTls : a -> {
-            OutboundPolicy byAddress = policy.outbound(domain, a.getHostAddress());
-            return "default".equals(byAddress.getMatchedKey()) ? domainTls : tlsRules(settings, byAddress);
-        };
         DomainDelivery.Plan plan = delivery.plan(domain, route.getHopsList().stream().map(NextHop::getHost).toList(),
                 route.getHopsList().stream().map(NextHop::getPort).toList(), route.getUseDns() || route.getHopsCount() == 0,
                 preference(p));
-        int perConnection = Math.max(1, p.getMaxMessagesPerConnection());
-        List<Claims.Work> piece = new ArrayList<>();
-        Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
-        long bytes = 0;
-        for (Claims.Work w : works) {
-            Optional<MessageQueue.Content> content = queue.content(w.mid());
-            if (content.isEmpty()) {
-                continue;
+        // With no entry of its own the domain gets `default`, unless an IP or CIDR entry covers
+        // the address a connection goes to: asked here, for every address of the plan, so the
+        // connections (on the event loop) never wait for policy-service.
+        Map<InetAddress, DomainDelivery.Tls> byAddress = new HashMap<>();
+        if ("default".equals(p.getMatchedKey())) {
+            try {
+                for (DomainDelivery.Hop h : plan.hops()) {
+                    for (InetAddress a : h.addresses()) {
+                        if (!byAddress.containsKey(a)) {
+                            OutboundPolicy forAddress = policy.outbound(domain, a.getHostAddress());
+                            byAddress.put(a, "default".equals(forAddress.getMatchedKey()) ? domainTls : tlsRules(settings, forAddress));
+                        }
+                    }
+                }
+            } catch (StatusRuntimeException e) {
+                works.forEach(w -> deferUpstream(w, "451 4.4.3 policy-service unavailable: " + e.getStatus().getCode()));
+                return null;
+            } catch (UpstreamUnavailable e) {
+                works.forEach(w -> deferUpstream(w, e.getMessage()));
+                return null;
             }
-            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.get().data().length > GROUP_BYTES)) {
-                deliverPiece(domain, piece, contents, plan, tlsFor, perConnection, settings, profile, domainTls);
-                piece.clear();
-                contents.clear();
-                bytes = 0;
-            }
-            piece.add(w);
-            contents.put(w.mid(), content.get());
-            bytes += content.get().data().length;
         }
-        if (!piece.isEmpty()) {
-            deliverPiece(domain, piece, contents, plan, tlsFor, perConnection, settings, profile, domainTls);
-        }
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls,
+                a -> byAddress.getOrDefault(a, domainTls), plan, DestinationLimits.of(p));
     }
 
-    private void deliverPiece(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
-            DomainDelivery.Plan plan, Function<InetAddress, DomainDelivery.Tls> tlsFor, int perConnection,
-            OutboundSettings settings, BounceProfile profile, DomainDelivery.Tls domainTls) {
+    /**
+     * The work the domain's recipient limit lets go now, in claim order; the rest waits, each
+     * message until the time its recipients would come up at the limit's pace, with no attempt
+     * counted. Under limits per MX address the rate counts at the plan's first address.
+     */
+    private List<Claims.Work> admit(String domain, List<Claims.Work> works, Rules rules) {
+        DestinationLimits limits = rules.limits();
+        if (!limits.rated()) {
+            return works;
+        }
+        InetAddress first = rules.plan().hops().stream().flatMap(h -> h.addresses().stream()).findFirst().orElse(null);
+        String key = limits.key(domain, first);
+        RecipientRate.Grant g;
+        try {
+            g = rate.take(key, works.stream().map(w -> w.rids().size()).toList(), limits);
+        } catch (java.sql.SQLException e) {
+            throw new QueueUnavailableException("could not apply the recipient limit", e);
+        }
+        Instant next = g.next();
+        for (Claims.Work w : works.subList(g.messages(), works.size())) {
+            String reply = "451 4.4.5 recipient limit reached: " + limits.recipients() + " per " + limits.perMinutes()
+                    + " minute(s) to " + key.substring(key.indexOf(':') + 1) + " (" + limits.scope() + ")";
+            postpone(w, next, reply);
+            next = next.plus(limits.spacing().multipliedBy(Math.max(1, w.rids().size())));
+        }
+        return works.subList(0, g.messages());
+    }
+
+    /** Puts work back until {@code until} without counting an attempt, with its mail-log line, and looks again then. */
+    private void postpone(Claims.Work w, Instant until, String reply) {
+        claims.postpone(worker, w.mid(), w.rids(), until, reply);
+        LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply));
+        long in = Math.max(0, Duration.between(Instant.now(), until).toMillis());
+        timers.schedule(signal::fire, in, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * One piece: its content held against {@link #contentRoom}, delivered on the event loop
+     * under the domain's concurrency limit, then recorded on a worker thread.
+     */
+    private Future<Void> deliverPiece(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
+            long bytes, Rules rules) {
+        int kib = (int) Math.min(contentKib, Math.max(1, bytes / 1024));
+        contentRoom.acquireUninterruptibly(kib);
         Instant now = Instant.now();
         List<SmtpDeliveryAttempt.Message> messages = works.stream().map(w -> new SmtpDeliveryAttempt.Message(w.mid(), w.rids(),
                 contents.get(w.mid()).mailFrom(), w.addresses(), contents.get(w.mid()).data())).toList();
-        DomainDelivery.Outcome all = delivery.deliver(domain, plan, tlsFor, heloName, messages, perConnection);
+        Future<DomainDelivery.Outcome> sent;
+        try {
+            sent = delivery.start(domain, rules.plan(), rules.tlsFor(), heloName, messages,
+                    Math.max(1, rules.policy().getMaxMessagesPerConnection()), slots.gate(domain, rules.limits()));
+        } catch (RuntimeException e) {
+            sent = Future.failedFuture(e);
+        }
+        return sent.onComplete(ar -> contentRoom.release(kib))
+                .compose(all -> onWorker(() -> {
+                    record(domain, works, contents, all, rules, now);
+                    return null;
+                }));
+    }
+
+    /** The connections' log lines and events, then each message's recipients. */
+    private void record(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
+            DomainDelivery.Outcome all, Rules rules, Instant now) {
         for (DomainDelivery.Tried t : all.attempts()) {
             if (t.result() != null) {
                 t.result().log().forEach(LOG::info);
                 if (!t.result().reused()) {
                     // One event per TLS decision: an idle connection used again made none.
                     events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
-                            t.tls().mode(), t.tls().source()), t.result(), now, settings.getAlertOnRequiredTlsFailure());
+                            t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure());
                 }
             } else {
                 LOG.info(t.error());
             }
         }
         for (Claims.Work w : works) {
-            settle(w, contents.get(w.mid()), plan, all.of(w.mid()), profile, domainTls, now);
+            DomainDelivery.Outcome mine = all.of(w.mid());
+            if (mine.limited()) {
+                limited.put(domain, Instant.now().plus(LIMIT_RETRY));
+                postpone(w, Instant.now().plus(LIMIT_RETRY), "451 4.4.5 " + mine.error());
+            } else {
+                settle(w, contents.get(w.mid()), rules.plan(), mine, rules.profile(), rules.tls(), now);
+            }
         }
     }
 

@@ -4,7 +4,7 @@ import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.dns.MxResolver;
-import java.io.IOException;
+import io.vertx.core.Future;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -65,7 +65,11 @@ public final class DomainDelivery {
      * Every connection made, in order, and the last SMTP session's result (null when none
      * could be held). For several messages, {@link #of} gives one message's share.
      */
-    public record Outcome(List<Tried> attempts, SmtpDeliveryAttempt.Result last, String error) {
+    public record Outcome(List<Tried> attempts, SmtpDeliveryAttempt.Result last, String error, boolean limited) {
+
+        public Outcome(List<Tried> attempts, SmtpDeliveryAttempt.Result last, String error) {
+            this(attempts, last, error, false);
+        }
 
         public boolean delivered() {
             return last != null && last.delivered();
@@ -91,7 +95,7 @@ public final class DomainDelivery {
                 }
             }
             boolean answered = r != null && r.transaction(mid).isPresent();
-            return new Outcome(mine, r, answered ? null : err);
+            return new Outcome(mine, r, answered ? null : err, limited && !answered);
         }
     }
 
@@ -179,9 +183,16 @@ public final class DomainDelivery {
         return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent);
     }
 
-    /** One message, the same TLS rules for every address. */
+    /** One message, the same TLS rules for every address; waits (for tests and tools, never an event loop). */
     public Outcome deliver(String domain, Plan plan, Tls tls, String heloName, SmtpDeliveryAttempt.Message message) {
         return deliver(domain, plan, a -> tls, heloName, List.of(message), 1);
+    }
+
+    /** {@link #start} with every connection admitted, waiting for the outcome (never on an event loop). */
+    public Outcome deliver(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+            List<SmtpDeliveryAttempt.Message> messages, int perConnection) {
+        return start(domain, plan, tlsFor, heloName, messages, perConnection, SmtpDeliveryAttempt.Gate.OPEN)
+                .toCompletionStage().toCompletableFuture().join();
     }
 
     /**
@@ -189,80 +200,127 @@ public final class DomainDelivery {
      * {@code perConnection} of them on each connection, the next connection to the same
      * address for the rest, and on to the next address when a connection fails (its TLS rules
      * refused the peer, or it broke: what it had answered stays answered). Stops when every
-     * message got its transaction. {@code tlsFor} gives each connection's TLS rules once its
-     * address is known (IP and CIDR destination entries); when it fails (an upstream service
-     * is away) no more addresses are tried.
+     * message got its transaction, or when {@code gate} admits no new connection (the
+     * destination's concurrency limit: {@link Outcome#limited}; the rest wait, nothing counts
+     * as failed). {@code tlsFor} gives each connection's TLS rules once its address is known
+     * (IP and CIDR destination entries) and must not block; when it fails no more addresses
+     * are tried. Nothing here waits: the sessions run on the event loop and the future
+     * completes there.
      */
-    public Outcome deliver(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
-            List<SmtpDeliveryAttempt.Message> messages, int perConnection) {
+    public Future<Outcome> start(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+            List<SmtpDeliveryAttempt.Message> messages, int perConnection, SmtpDeliveryAttempt.Gate gate) {
         if (plan.hops().isEmpty()) {
-            return new Outcome(List.of(), null, plan.error());
+            return Future.succeededFuture(new Outcome(List.of(), null, plan.error()));
         }
-        List<SmtpDeliveryAttempt.Message> remaining = new ArrayList<>(messages);
-        List<Tried> attempts = new ArrayList<>();
-        SmtpDeliveryAttempt.Result last = null;
-        String error = plan.error();
-        int failed = 0;
-        Instant deadline = Instant.now().plus(limits.deadline());
-        SmtpDeliveryAttempt.Timeouts timeouts = limits.timeouts().until(deadline);
-        for (Hop h : plan.hops()) {
-            if (h.addresses().isEmpty() && error == null) {
-                error = "no address for " + h.name();
+        return new Run(domain, plan, tlsFor, heloName, messages, perConnection, gate).next();
+    }
+
+    /** One delivery's progress through the plan: which hop and address, what is left, what was tried. */
+    private final class Run {
+        private final String domain;
+        private final Plan plan;
+        private final Function<InetAddress, Tls> tlsFor;
+        private final String heloName;
+        private final int perConnection;
+        private final SmtpDeliveryAttempt.Gate gate;
+        private final List<SmtpDeliveryAttempt.Message> remaining;
+        private final List<Tried> attempts = new ArrayList<>();
+        private final Instant deadline = Instant.now().plus(limits.deadline());
+        private final SmtpDeliveryAttempt.Timeouts timeouts = limits.timeouts().until(deadline);
+        private SmtpDeliveryAttempt.Result last;
+        private String error;
+        private int failed;
+        private int hop;
+        private int address;
+
+        Run(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+                List<SmtpDeliveryAttempt.Message> messages, int perConnection, SmtpDeliveryAttempt.Gate gate) {
+            this.domain = domain;
+            this.plan = plan;
+            this.tlsFor = tlsFor;
+            this.heloName = heloName;
+            this.perConnection = Math.max(1, perConnection);
+            this.gate = gate;
+            this.remaining = new ArrayList<>(messages);
+            this.error = plan.error();
+        }
+
+        /** The next connection, or the outcome when every message is answered or nothing is left to try. */
+        Future<Outcome> next() {
+            while (!remaining.isEmpty() && hop < plan.hops().size()) {
+                Hop h = plan.hops().get(hop);
+                if (h.addresses().isEmpty() && error == null) {
+                    error = "no address for " + h.name();
+                }
+                if (address >= h.addresses().size()) {
+                    hop++;
+                    address = 0;
+                    continue;
+                }
+                if (failed == limits.connections()) {
+                    return done("connection limit reached (" + limits.connections() + " per domain): "
+                            + (error == null ? "every host tried failed" : error), false);
+                }
+                if (!Instant.now().isBefore(deadline)) {
+                    return done("the delivery deadline for " + domain + " (" + limits.deadline() + ") passed"
+                            + (error == null ? "" : ": " + error), false);
+                }
+                InetAddress a = h.addresses().get(address);
+                Tls tls;
+                try {
+                    tls = tlsFor.apply(a);
+                } catch (RuntimeException e) {
+                    return done("no TLS policy for " + a.getHostAddress() + ": " + e.getMessage(), false);
+                }
+                return connection(h, a, tls);
             }
-            for (InetAddress a : h.addresses()) {
-                boolean nextAddress = false;
-                while (!remaining.isEmpty() && !nextAddress) {
-                    if (failed == limits.connections()) {
-                        return new Outcome(List.copyOf(attempts), last, "connection limit reached (" + limits.connections()
-                                + " per domain): " + (error == null ? "every host tried failed" : error));
-                    }
-                    if (!Instant.now().isBefore(deadline)) {
-                        return new Outcome(List.copyOf(attempts), last, "the delivery deadline for " + domain + " ("
-                                + limits.deadline() + ") passed" + (error == null ? "" : ": " + error));
-                    }
-                    String ip = a.getHostAddress();
-                    Tls tls;
-                    try {
-                        tls = tlsFor.apply(a);
-                    } catch (RuntimeException e) {
-                        return new Outcome(List.copyOf(attempts), last, "no TLS policy for " + ip + ": " + e.getMessage());
-                    }
-                    String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
-                    SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain,
-                            plan.mxNames(), routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
-                    List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0,
-                            Math.min(Math.max(1, perConnection), remaining.size())));
-                    List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
-                    long dcid = dcids.getAsLong();
-                    try {
-                        SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool, perConnection).run(t, batch);
-                        attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r, null));
-                        last = r;
-                        Set<Long> answered = new HashSet<>();
-                        r.transactions().forEach(x -> answered.add(x.mid()));
-                        remaining.removeIf(m -> answered.contains(m.mid()));
-                        if (answered.isEmpty() && r.action() != Action.TEMPFAIL && r.error() == null) {
-                            nextAddress = true; // nothing got through and nothing says why: never loop on it
-                        } else if (r.action() == Action.TEMPFAIL || r.error() != null) {
-                            failed++;
-                            error = r.error() != null ? "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip
-                                    + " port: " + h.port() + " details: " + r.error() : error;
-                            nextAddress = true;
-                        }
-                    } catch (IOException e) {
-                        failed++;
+            return done(remaining.isEmpty() ? null : error == null ? "every host failed" : error, false);
+        }
+
+        /** One connection to {@code a} with the next messages; then {@link #next}. */
+        private Future<Outcome> connection(Hop h, InetAddress a, Tls tls) {
+            String ip = a.getHostAddress();
+            String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
+            SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
+                    routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
+            List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
+            List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
+            long dcid = dcids.getAsLong();
+            return new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool, perConnection, gate).start(t, batch).transform(ar -> {
+                if (ar.failed() && ar.cause() instanceof SmtpDeliveryAttempt.LimitReached limit) {
+                    return done(limit.getMessage(), true);
+                }
+                if (ar.failed()) {
+                    failed++;
+                    error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
+                            + " details: " + ar.cause().getMessage();
+                    attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, null, error));
+                    address++;
+                    return next();
+                }
+                SmtpDeliveryAttempt.Result r = ar.result();
+                attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r, null));
+                last = r;
+                Set<Long> answered = new HashSet<>();
+                r.transactions().forEach(x -> answered.add(x.mid()));
+                remaining.removeIf(m -> answered.contains(m.mid()));
+                if (r.action() == Action.TEMPFAIL || r.error() != null) {
+                    failed++;
+                    if (r.error() != null) {
                         error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
-                                + " details: " + e.getMessage();
-                        attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, null, error));
-                        nextAddress = true;
+                                + " details: " + r.error();
                     }
+                    address++;
+                } else if (answered.isEmpty()) {
+                    address++; // nothing got through and nothing says why: never loop on it
                 }
-                if (remaining.isEmpty()) {
-                    return new Outcome(List.copyOf(attempts), last, null);
-                }
-            }
+                return next();
+            });
         }
-        return new Outcome(List.copyOf(attempts), last, error == null ? "every host failed" : error);
+
+        private Future<Outcome> done(String why, boolean limited) {
+            return Future.succeededFuture(new Outcome(List.copyOf(attempts), last, why, limited));
+        }
     }
 
     private static List<InetAddress> order(List<InetAddress> addresses, IpPreference pref) {

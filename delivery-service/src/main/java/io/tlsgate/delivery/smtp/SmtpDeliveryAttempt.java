@@ -33,6 +33,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.KeyManagerFactory;
 
@@ -139,6 +140,28 @@ public final class SmtpDeliveryAttempt {
     private final Pool pool;
     /** Most messages one connection may carry over all its uses (the destination's maxMessagesPerConnection). */
     private final int maxPerConnection;
+    /** Admits each new connection (the destination's concurrency limit). */
+    private final Gate gate;
+
+    /**
+     * Admits new connections: a permit per connection, released once when its socket closes
+     * (after its last use, idle spell included) or when it could not be made.
+     */
+    @FunctionalInterface
+    public interface Gate {
+        /** Opens every connection at once. */
+        Gate OPEN = t -> Future.succeededFuture(() -> { });
+
+        /** A permit for one more connection to {@code t}, or a future failed with {@link LimitReached}. */
+        Future<Runnable> admit(Target t);
+    }
+
+    /** No connection was made: the destination's concurrency limit is reached. */
+    public static final class LimitReached extends IOException {
+        public LimitReached(String message) {
+            super(message);
+        }
+    }
 
     public SmtpDeliveryAttempt(Vertx vertx, long dcid) {
         this(vertx, dcid, Timeouts.RFC_5321);
@@ -154,6 +177,12 @@ public final class SmtpDeliveryAttempt {
      * fewer than {@code maxPerConnection} messages in all.
      */
     public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection) {
+        this(vertx, dcid, timeouts, pool, maxPerConnection, Gate.OPEN);
+    }
+
+    /** With a {@code gate} that admits each new connection (an idle one from the pool needs no new permit). */
+    public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate) {
+        this.gate = gate;
         this.vertx = vertx;
         this.dcid = dcid;
         this.timeouts = timeouts;
@@ -266,11 +295,20 @@ public final class SmtpDeliveryAttempt {
         // read before the socket had a handler, would be lost.
         Context context = vertx.getOrCreateContext();
         Promise<Result> result = Promise.promise();
-        context.runOnContext(v -> connect(t, messages).onComplete(result));
+        context.runOnContext(v -> gate.admit(t).compose(release -> connect(t, messages, once(release))).onComplete(result));
         return result.future();
     }
 
-    private Future<Result> connect(Target t, List<Message> messages) {
+    private static Runnable once(Runnable r) {
+        AtomicBoolean done = new AtomicBoolean();
+        return () -> {
+            if (done.compareAndSet(false, true)) {
+                r.run();
+            }
+        };
+    }
+
+    private Future<Result> connect(Target t, List<Message> messages, Runnable release) {
         TrustCheck trust = new TrustCheck(t.trustAnchors());
         NetClientOptions options = new NetClientOptions()
                 .setConnectTimeout((int) connectTimeout().toMillis())
@@ -286,11 +324,12 @@ public final class SmtpDeliveryAttempt {
         return client.connect(t.port(), t.host())
                 .recover(e -> {
                     client.close();
+                    release.run();
                     return Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e));
                 })
                 .compose(socket -> {
                     // The session closes the client with its socket: now, or after an idle spell in the pool.
-                    Session session = new Session(t, messages, trust, socket, client);
+                    Session session = new Session(t, messages, trust, socket, client, release);
                     return session.run().onFailure(e -> socket.close()).eventually(v -> {
                         session.end();
                         return Future.succeededFuture();
@@ -346,7 +385,7 @@ public final class SmtpDeliveryAttempt {
         /** The EHLO reply that applies to the transaction (after STARTTLS: the second one). */
         private String ehlo = "";
 
-        Session(Target t, List<Message> messages, TrustCheck trust, NetSocket socket, NetClient client) {
+        Session(Target t, List<Message> messages, TrustCheck trust, NetSocket socket, NetClient client, Runnable release) {
             this.t = t;
             this.messages = messages;
             this.client = client;
@@ -358,6 +397,7 @@ public final class SmtpDeliveryAttempt {
             socket.closeHandler(v -> {
                 closed = true;
                 client.close();
+                release.run();
                 if (parked) {
                     pool.remove(t, this);
                     cancelIdle();
