@@ -228,6 +228,20 @@ public final class DevStack {
         awaitReady(name);
     }
 
+    /**
+     * Starts one more replica of a service (another process on the same database and broker),
+     * named {@code replica} (its log: {@code <replica>.log}), on {@code httpPort} (with the
+     * port offset), with some settings of its own, and waits until it is ready. It is stopped
+     * with the stack.
+     */
+    ChildProcess replica(String name, String replica, int httpPort, Map<String, String> env) throws Exception {
+        int port = options.port(httpPort);
+        ChildProcess p = launch(name, replica, port, env);
+        URI ready = URI.create("http://localhost:" + port + "/q/health/ready");
+        waitFor(replica, () -> isUp(http, ready), p);
+        return p;
+    }
+
     /** Stops the embedded Kafka broker (its data stays). */
     void stopKafka() {
         if (kafka != null) {
@@ -246,9 +260,13 @@ public final class DevStack {
     }
 
     private ChildProcess launch(String name, Map<String, String> overrides) throws IOException {
+        return launch(name, name, httpPort(name), overrides);
+    }
+
+    private ChildProcess launch(String name, String processName, int port, Map<String, String> overrides) throws IOException {
         Map<String, String> env = new HashMap<>(baseEnv);
         env.putAll(overrides);
-        env.put("QUARKUS_HTTP_PORT", String.valueOf(httpPort(name)));
+        env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
@@ -260,7 +278,7 @@ public final class DevStack {
         cmd.add("-Djdk.tls.rejectClientInitiatedRenegotiation=true");
         cmd.add("-jar");
         cmd.add(runJar(name).toString());
-        ChildProcess p = ChildProcess.start(name, cmd, env, options.root(), logs.resolve(name + ".log"));
+        ChildProcess p = ChildProcess.start(processName, cmd, env, options.root(), logs.resolve(processName + ".log"));
         children.add(p);
         return p;
     }

@@ -74,7 +74,8 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     }
 
     /** One message as received. */
-    public record Received(String mailFrom, List<String> rcptTo, byte[] data, boolean tls, String clientSubject) {}
+    public record Received(String mailFrom, List<String> rcptTo, byte[] data, boolean tls, String clientSubject,
+            java.time.Instant at) {}
 
     private final Script script;
     private final ServerSocket server;
@@ -84,6 +85,10 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger pipelined = new java.util.concurrent.atomic.AtomicInteger();
     /** Messages received on each connection that received any, in the order the connections ended. */
     private final List<Integer> messagesPerConnection = new CopyOnWriteArrayList<>();
+    /** Sessions open now, and the most ever open at once. */
+    private final java.util.concurrent.atomic.AtomicInteger concurrent = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger maxConcurrent = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile long dataDelayMillis;
 
     public ScriptedSmtpPeer(Script script) throws IOException {
         this(script, InetAddress.getLoopbackAddress(), 0);
@@ -116,6 +121,25 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
         return List.copyOf(messagesPerConnection);
     }
 
+    /**
+     * The most sessions this peer ever had open at once (a session counts from its accept
+     * until the client's QUIT or the connection's end).
+     */
+    public int maxConcurrentConnections() {
+        return maxConcurrent.get();
+    }
+
+    /** Sessions open now. */
+    public int openConnections() {
+        return concurrent.get();
+    }
+
+    /** Waits this long before answering the end of each message's content (a slow server). */
+    public ScriptedSmtpPeer dataDelay(java.time.Duration delay) {
+        this.dataDelayMillis = delay.toMillis();
+        return this;
+    }
+
     /** Every command line received, in order (after STARTTLS too). */
     public List<String> commands() {
         return List.copyOf(commands);
@@ -126,6 +150,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
             try {
                 Socket s = server.accept();
                 open.put(s, true);
+                maxConcurrent.accumulateAndGet(concurrent.incrementAndGet(), Math::max);
                 Thread t = new Thread(() -> session(s), "smtp-peer-session");
                 t.setDaemon(true);
                 t.start();
@@ -138,6 +163,12 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private void session(Socket socket) {
         Socket s = socket;
         int messages = 0;
+        java.util.concurrent.atomic.AtomicBoolean counted = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Runnable ended = () -> {
+            if (counted.compareAndSet(true, false)) {
+                concurrent.decrementAndGet();
+            }
+        };
         try {
             s.setSoTimeout(30_000);
             InputStream in = s.getInputStream();
@@ -234,7 +265,15 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                             data.write('\r');
                             data.write('\n');
                         }
-                        received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls, clientSubject));
+                        if (dataDelayMillis > 0) {
+                            try {
+                                Thread.sleep(dataDelayMillis);
+                            } catch (InterruptedException e) {
+                                return;
+                            }
+                        }
+                        received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls, clientSubject,
+                                java.time.Instant.now()));
                         messages++;
                         send(out, "250 2.0.0 Ok: queued");
                     }
@@ -245,6 +284,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                     }
                     case "NOOP" -> send(out, "250 2.0.0 Ok");
                     case "QUIT" -> {
+                        ended.run(); // the session is over for the client once it said QUIT
                         send(out, "221 2.0.0 Bye");
                         return;
                     }
@@ -263,6 +303,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                 // closing
             }
             open.remove(socket);
+            ended.run();
         }
     }
 

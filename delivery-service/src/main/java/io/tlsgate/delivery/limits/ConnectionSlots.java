@@ -154,7 +154,7 @@ public class ConnectionSlots {
         }
     }
 
-    private void give(String key, int slot) {
+    void give(String key, int slot) {
         try (Connection c = dataSource.getConnection();
                 PreparedStatement ps = c.prepareStatement("delete from connection_slot where key = ? and slot = ? and holder = ?")) {
             ps.setString(1, key);
