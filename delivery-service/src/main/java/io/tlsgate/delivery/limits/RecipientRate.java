@@ -84,8 +84,11 @@ public class RecipientRate {
         if (limits.recipients() == 0) {
             return new Grant(0, now.plus(Duration.ofMinutes(limits.perMinutes())));
         }
-        Instant t = tat == null || tat.isBefore(now) ? now : tat;
         Duration spacing = limits.spacing();
+        // A turn taken a little late keeps the schedule (the next is due one spacing after the
+        // turn, not after the late start), so claim latency does not add up; after a pause
+        // longer than a spacing the schedule starts again from now, so no burst builds up.
+        Instant t = tat == null || tat.isBefore(now.minus(spacing)) ? now : tat;
         int n = 0;
         while (n < recipients.size() && !t.isAfter(now)) {
             t = t.plus(spacing.multipliedBy(Math.max(1, recipients.get(n))));

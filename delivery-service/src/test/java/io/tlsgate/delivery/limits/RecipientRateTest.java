@@ -32,6 +32,14 @@ class RecipientRateTest {
     }
 
     @Test
+    void aTurnTakenLateKeepsTheSchedule() {
+        Instant due = Instant.now().minusMillis(300);
+        RecipientRate.Grant g = RecipientRate.grant(due, List.of(1, 1), SIXTY_A_MINUTE);
+        assertEquals(1, g.messages(), "one late turn, no burst");
+        assertEquals(due.plusSeconds(1), g.next());
+    }
+
+    @Test
     void nothingGoesBeforeItsTime() {
         Instant later = Instant.now().plusSeconds(3);
         RecipientRate.Grant g = RecipientRate.grant(later, List.of(1), SIXTY_A_MINUTE);
