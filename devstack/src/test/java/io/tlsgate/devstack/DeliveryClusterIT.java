@@ -335,9 +335,13 @@ class DeliveryClusterIT {
                                 w.result(), w.resultType(), w.verification(), w.alert(), w.logLines());
                     }
                     boolean hosted = mode.equals("REQUIRED_VERIFY_HOSTED_DOMAINS");
-                    // Verify tries the host connected to first, Hosted Verify the recipient domain.
-                    String reference = literal || p.kind().equals("domain-not-mx") ? domain
-                            : p.kind().equals("mx-not-domain") || !hosted ? p.name() : domain;
+                    // The reference identity a verify success names: over an address the domain;
+                    // over a host name Verify tries the route host first, Hosted Verify the domain.
+                    String reference = switch (p.kind()) {
+                        case "domain-not-mx" -> domain;
+                        case "mx-not-domain" -> p.name(); // null over an address: no success there
+                        default -> literal || hosted ? domain : p.name();
+                    };
                     String references = literal ? List.of(domain).toString()
                             : (hosted ? List.of(domain, p.name()) : List.of(p.name(), domain)).toString();
                     try {
