@@ -58,6 +58,8 @@ class DeliveryClusterIT {
             "self-signed", "expired", "wrong-host", "mx-not-domain", "domain-not-mx");
     private static final List<String> MODES = List.of("NONE", "PREFERRED", "REQUIRED", "PREFERRED_VERIFY", "REQUIRED_VERIFY",
             "REQUIRED_VERIFY_HOSTED_DOMAINS");
+    /** SMTP routes to an IPv4 literal, an IPv6 literal, a host name. */
+    private static final List<String> ROUTES = List.of("v4", "v6", "host");
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static DevStack stack;
@@ -149,7 +151,8 @@ class DeliveryClusterIT {
         for (OutboundDecisionTable.Row r : rows) {
             String domain = domain(r.peer(), r.mode());
             try {
-                checkRow(r, domain, mids.get(domain), messages.get(domain), log, outcomes, alerts);
+                checkRow(r, domain, mids.get(domain), messages.get(domain), log, outcomes, alerts, new Via(PEERS.get(r.peer()),
+                        "X-Row: " + r.mode() + " " + r.peer(), "mx." + domain, smtpPort, "mx." + domain, null, null));
             } catch (AssertionError e) {
                 failures.add(r.mode() + " vs " + r.peer() + ": " + e.getMessage());
             }
@@ -157,22 +160,34 @@ class DeliveryClusterIT {
         assertTrue(failures.isEmpty(), failures.size() + " of 60 rows failed:\n" + String.join("\n", failures));
     }
 
+    /**
+     * Where a row's message goes and what the peer must see: the peer, the row's header line,
+     * the next hop's name and port as the attempt records them, the SNI name sent on TLS (null:
+     * none), and, when given, the reference identity a verify success names and the reference
+     * identities a host mismatch lists ({@code [a, b]}).
+     */
+    private record Via(ScriptedSmtpPeer peer, String header, String host, int port, String sni, String reference,
+            String references) {}
+
     private void checkRow(OutboundDecisionTable.Row r, String domain, long mid, JsonNode m, List<String> log,
-            List<ConsumerRecord<String, byte[]>> outcomes, List<ConsumerRecord<String, byte[]>> alerts) throws Exception {
+            List<ConsumerRecord<String, byte[]>> outcomes, List<ConsumerRecord<String, byte[]>> alerts, Via via) throws Exception {
         boolean sends = !r.action().equals("TEMPFAIL");
         JsonNode attempts = m.get("attempts");
-        assertEquals(1, attempts.size(), "one connection (one MX): " + attempts);
+        assertEquals(1, attempts.size(), "one connection (one next hop): " + attempts);
         JsonNode a = attempts.get(0);
         long dcid = a.get("dcid").asLong();
+        assertEquals(via.host(), a.get("host").asText(), "next hop");
+        assertEquals(via.port(), a.get("port").asInt(), "next hop's port");
         JsonNode rcpt = m.get("recipients").get(0);
-        List<ScriptedSmtpPeer.Received> got = PEERS.get(r.peer()).received().stream()
-                .filter(x -> new String(x.data(), StandardCharsets.US_ASCII).contains("X-Row: " + r.mode() + " " + r.peer() + "\r\n"))
+        List<ScriptedSmtpPeer.Received> got = via.peer().received().stream()
+                .filter(x -> new String(x.data(), StandardCharsets.US_ASCII).contains(via.header() + "\r\n"))
                 .toList();
         if (sends) {
             assertEquals("DONE", m.get("state").asText(), "queue state");
             assertEquals("DELIVERED", rcpt.get("state").asText());
             assertEquals(1, got.size(), "the peer got it once");
             assertEquals(r.encrypted(), got.get(0).tls(), "encrypted");
+            assertEquals(r.encrypted() ? via.sni() : null, got.get(0).serverName(), "SNI");
             assertEquals("delivered", a.get("outcome").asText());
         } else {
             assertEquals("QUEUED", m.get("state").asText(), "queue state");
@@ -194,14 +209,22 @@ class DeliveryClusterIT {
         // The mail log: the connection's lines, the TLS lines exactly as the table says.
         String ip = a.get("ip").asText();
         List<String> lines = log.stream().filter(l -> l.matches(".*DCID " + dcid + "\\b.*")).toList();
-        assertTrue(lines.contains("New SMTP DCID " + dcid + " interface 127.0.0.1 address " + ip + " port " + smtpPort)
+        assertTrue(lines.contains("New SMTP DCID " + dcid + " interface 127.0.0.1 address " + ip + " port " + via.port())
                 || lines.stream().anyMatch(l -> l.startsWith("New SMTP DCID " + dcid + " interface ")
-                        && l.endsWith(" address " + ip + " port " + smtpPort)), "New SMTP line in " + lines);
+                        && l.endsWith(" address " + ip + " port " + via.port())), "New SMTP line in " + lines);
         List<String> expected = r.logPatterns(dcid);
         List<String> tlsLines = lines.stream().filter(l -> l.matches("DCID \\d+ (TLS|IP) .*")).toList();
         assertEquals(expected.size(), tlsLines.size(), "TLS log lines " + tlsLines + " vs " + r.logLines());
         for (int i = 0; i < expected.size(); i++) {
             assertTrue(tlsLines.get(i).matches(expected.get(i)), tlsLines.get(i) + " should match " + expected.get(i));
+        }
+        for (String l : tlsLines) {
+            if (via.reference() != null && l.startsWith("DCID " + dcid + " TLS verify success: ")) {
+                assertEquals("DCID " + dcid + " TLS verify success: " + via.reference(), l, "the reference identity that matched");
+            }
+            if (via.references() != null && l.startsWith("DCID " + dcid + " TLS verify failed: certificate-host-mismatch: ")) {
+                assertTrue(l.endsWith(" match none of " + via.references()), l + " should list the references " + via.references());
+            }
         }
         if (sends) {
             assertTrue(lines.contains("Delivery start DCID " + dcid + " MID " + mid + " to RID [0]"), lines.toString());
@@ -231,12 +254,119 @@ class DeliveryClusterIT {
     }
 
     /**
+     * The same 60 rows with the next hop from an SMTP route instead of the MX lookup, for three
+     * kinds of route: an IPv4 literal with a port ({@code 127.0.3.n:port}), an IPv6 literal
+     * ({@code [::1]:port}, one port per peer) and a host name with a port that the DNS server
+     * resolves ({@code relay-<peer>.routes.test:port} to 127.0.4.n): 180 messages, one domain
+     * per row ({@code <peer>.<route>.<mode>.test}, its mode from the same destination entries),
+     * delivered together.
+     *
+     * <p>Reference identities of the verify modes (docs/delivery.md): a route's host name is
+     * one, an address never is (it is not a DNS name), so over an address only the recipient
+     * domain can match. The table's {@code mx-not-domain} peer presents a certificate naming the
+     * next hop and not the domain: for the host-name route that is the route host name, a match
+     * as the table says; for an address it is the address (CN, a DNS SAN of its text for IPv4,
+     * an iPAddress SAN), a host mismatch, so those rows expect what the table says for
+     * {@code wrong-host}. Every other row is the table's. The route host name goes out as SNI;
+     * to an address no SNI is sent.
+     */
+    @Test
+    @Order(2)
+    void everyModeAgainstEveryPeerOverSmtpRoutes() throws Exception {
+        Map<String, OutboundDecisionTable.Row> table = new LinkedHashMap<>();
+        for (OutboundDecisionTable.Row r : OutboundDecisionTable.rows()) {
+            table.put(r.mode() + " " + r.peer(), r);
+        }
+        assertEquals(60, table.size());
+        List<RoutePeer> peers = new ArrayList<>();
+        try {
+            int port;
+            try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.3.1"))) {
+                port = probe.getLocalPort();
+            }
+            for (String route : ROUTES) {
+                for (int i = 0; i < PEER_KINDS.size(); i++) {
+                    peers.add(routePeer(route, i, PEER_KINDS.get(i), port));
+                }
+            }
+            String last = null;
+            for (RoutePeer p : peers) {
+                for (String mode : MODES) {
+                    last = routeDomain(p, mode);
+                    ok(send("POST", 8081, "/api/v1/smtp-routes", "application/json", "{\"domain\":\"" + last + "\",\"hops\":[\""
+                            + p.hop() + "\"]}"));
+                }
+            }
+            // policy-service reloads before it answers a change: the routes are in effect.
+            JsonNode resolved = JSON.readTree(ok(send("GET", 8081, "/api/v1/smtp-routes/resolve?domain=" + last, null, null)));
+            assertEquals(last, resolved.path("matchedKey").asText(), resolved.toString());
+            assertFalse(resolved.path("useDns").asBoolean(), resolved.toString());
+
+            long started = System.nanoTime();
+            Map<String, Long> mids = new LinkedHashMap<>();
+            for (RoutePeer p : peers) {
+                for (String mode : MODES) {
+                    String domain = routeDomain(p, mode);
+                    mids.put(domain, enqueue("sender@origin.test", "user@" + domain, header(p, mode)));
+                }
+            }
+            Map<String, JsonNode> messages = new LinkedHashMap<>();
+            for (Map.Entry<String, Long> e : mids.entrySet()) {
+                messages.put(e.getKey(), awaitAttempt(e.getValue(), Duration.ofSeconds(180)));
+            }
+            System.out.printf("routes: %d messages attempted in %d ms%n", mids.size(),
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+            List<String> log = mailLog();
+            List<ConsumerRecord<String, byte[]>> outcomes = KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes",
+                    rs -> mids.keySet().stream().allMatch(d -> rs.stream().anyMatch(x -> d.equals(x.key()))), Duration.ofSeconds(60));
+            List<ConsumerRecord<String, byte[]>> alerts = KafkaRecords.readUntil(kafka(), "tlsgate.tls-alerts",
+                    rs -> false, Duration.ofSeconds(5));
+
+            List<String> failures = new ArrayList<>();
+            for (RoutePeer p : peers) {
+                boolean literal = p.name() == null;
+                for (String mode : MODES) {
+                    String domain = routeDomain(p, mode);
+                    OutboundDecisionTable.Row r = table.get(mode + " " + p.kind());
+                    if (literal && p.kind().equals("mx-not-domain")) {
+                        // The certificate names only the address: no reference identity.
+                        OutboundDecisionTable.Row w = table.get(mode + " wrong-host");
+                        r = new OutboundDecisionTable.Row(mode, p.kind(), w.handshake(), w.action(), w.encrypted(), w.helo(),
+                                w.result(), w.resultType(), w.verification(), w.alert(), w.logLines());
+                    }
+                    boolean hosted = mode.equals("REQUIRED_VERIFY_HOSTED_DOMAINS");
+                    // The reference identity a verify success names: over an address the domain;
+                    // over a host name Verify tries the route host first, Hosted Verify the domain.
+                    String reference = switch (p.kind()) {
+                        case "domain-not-mx" -> domain;
+                        case "mx-not-domain" -> p.name(); // null over an address: no success there
+                        default -> literal || hosted ? domain : p.name();
+                    };
+                    String references = literal ? List.of(domain).toString()
+                            : (hosted ? List.of(domain, p.name()) : List.of(p.name(), domain)).toString();
+                    try {
+                        checkRow(r, domain, mids.get(domain), messages.get(domain), log, outcomes, alerts, new Via(p.peer(),
+                                header(p, mode), p.hopName(), p.port(), p.name(), reference, references));
+                    } catch (AssertionError e) {
+                        failures.add(p.route() + " route: " + mode + " vs " + p.kind() + ": " + e.getMessage());
+                    }
+                }
+            }
+            assertTrue(failures.isEmpty(), failures.size() + " of 180 rows failed:\n" + String.join("\n", failures));
+        } finally {
+            for (RoutePeer p : peers) {
+                p.peer().close();
+            }
+        }
+    }
+
+    /**
      * Per-recipient results under a bounce profile without retries: one recipient accepted,
      * one refused (5xx), one temporarily refused (4xx, no retry left); the sender gets one DSN
      * naming the two that bounced, from the null reverse-path.
      */
     @Test
-    @Order(2)
+    @Order(3)
     void perRecipientResultsAndADsnToTheSender() throws Exception {
         ok(send("POST", 8081, "/api/v1/bounce-profiles", "application/json", "{\"name\":\"no-retry\",\"maxRetries\":0,"
                 + "\"maxTimeInQueueSeconds\":3600,\"initialRetrySeconds\":60,\"maxRetrySeconds\":600,"
@@ -291,7 +421,7 @@ class DeliveryClusterIT {
      * client certificate; the peer (asking for one) sees its subject.
      */
     @Test
-    @Order(3)
+    @Order(4)
     void theOutboundSlotsCertificateIsPresentedAsClientCertificate() throws Exception {
         ok(send("POST", 8081, "/api/v1/destinations", "application/json",
                 "{\"key\":\"clientcert.test\",\"tls\":\"REQUIRED_VERIFY\"}"));
@@ -328,7 +458,7 @@ class DeliveryClusterIT {
      * the same peer through a domain entry still gets its mail.
      */
     @Test
-    @Order(4)
+    @Order(5)
     void aCidrEntryAppliesToAnMxAddressInItsRange() throws Exception {
         String domain = "cidr-range.test";
         dns.mx(domain, 10, "mx." + domain).address("mx." + domain, "127.0.1.2"); // no-starttls peer
@@ -356,7 +486,7 @@ class DeliveryClusterIT {
      * sees MAIL FROM.
      */
     @Test
-    @Order(5)
+    @Order(6)
     void plaintextAfterThe220ToStarttlsDefersTheMessage() throws Exception {
         String domain = "injected.required.test";
         InetAddress address = InetAddress.getByName("127.0.2.9");
@@ -401,7 +531,7 @@ class DeliveryClusterIT {
      * with a backlog, 50 a connection: DomainDeliveryTest shows 200 over exactly 4.
      */
     @Test
-    @Order(6)
+    @Order(7)
     void messagesForOneDomainShareConnections() throws Exception {
         String domain = "reuse.test";
         ok(send("POST", 8081, "/api/v1/destinations", "application/json", "{\"key\":\"" + domain
@@ -434,7 +564,7 @@ class DeliveryClusterIT {
 
     /** With the global alert setting off, a required-TLS failure is logged and reported as an outcome, but nobody is paged. */
     @Test
-    @Order(7)
+    @Order(8)
     void noAlertWhenTheGlobalSettingIsOff() throws Exception {
         ok(send("PUT", 8081, "/api/v1/settings/outbound", "application/json", "{\"alertOnRequiredTlsFailure\":false}"));
         try {
@@ -455,7 +585,7 @@ class DeliveryClusterIT {
 
     /** Kafka stopped: mail keeps flowing; when the broker is back the buffered outcome events arrive. */
     @Test
-    @Order(8)
+    @Order(9)
     void mailFlowsWhileKafkaIsDownAndTheEventsFollow() throws Exception {
         String domain = "valid.preferred.test";
         stack.stopKafka();
@@ -482,7 +612,7 @@ class DeliveryClusterIT {
      * every message is delivered; duplicates only for the ones that were in flight.
      */
     @Test
-    @Order(9)
+    @Order(10)
     void killMinus9WithAThousandMessagesLosesNone() throws Exception {
         String domain = "bulk.none.test";
         InetAddress address = InetAddress.getByName("127.0.2.1");
@@ -576,6 +706,71 @@ class DeliveryClusterIT {
             };
             PEERS.put(kind, new ScriptedSmtpPeer(s, InetAddress.getByName(ip), smtpPort));
         }
+    }
+
+    /**
+     * One peer behind an SMTP route: the route kind ({@code v4}, {@code v6}, {@code host}), the
+     * table's peer kind, the hop as the route is written, the hop as the attempt shows it, its
+     * port, and the route's host name (null for an address).
+     */
+    private record RoutePeer(String route, String kind, ScriptedSmtpPeer peer, String hop, String hopName, int port,
+            String name) {}
+
+    /** A peer of kind {@code kind} (the {@code i}th) behind a route of kind {@code route}, with its DNS records. */
+    private static RoutePeer routePeer(String route, int i, String kind, int v4Port) throws Exception {
+        List<String> domains = MODES.stream().map(m -> kind + "." + route + "." + label(m) + ".test").toList();
+        InetAddress address = InetAddress.getByName(switch (route) {
+            case "v4" -> "127.0.3." + (i + 1);
+            case "v6" -> "::1";
+            default -> "127.0.4." + (i + 1);
+        });
+        String text = route.equals("v6") ? "::1" : address.getHostAddress();
+        String name = route.equals("host") ? "relay-" + kind + ".routes.test" : null;
+        if (name != null) {
+            dns.address(name, text);
+        }
+        // The names of the next hop: the route host name; an address as CN, DNS SAN (its text,
+        // IPv4 only: "::1" is no DNS name) and iPAddress SAN.
+        String cn = name != null ? name : text;
+        List<String> hopNames = name != null ? List.of(name)
+                : route.equals("v4") ? List.of(text, "IP:" + text) : List.of("IP:" + text);
+        List<String> all = new ArrayList<>(hopNames);
+        all.addAll(domains);
+        Instant now = Instant.now();
+        SSLContext ctx = switch (kind) {
+            case "self-signed" -> context(TestPki.selfSignedCa(cn, Duration.ofDays(30)), true);
+            case "expired" -> context(issued(TestPki.Spec.server(cn, all.toArray(String[]::new))
+                    .validity(now.minus(Duration.ofDays(30)), now.minus(Duration.ofDays(1)))), false);
+            case "wrong-host" -> context(issued(TestPki.Spec.server("other.test", "other.test")), false);
+            case "mx-not-domain" -> context(issued(TestPki.Spec.server(cn, hopNames.toArray(String[]::new))), false);
+            case "domain-not-mx" -> context(issued(TestPki.Spec.server(domains.get(0), domains.toArray(String[]::new))), false);
+            default -> context(issued(TestPki.Spec.server(cn, all.toArray(String[]::new))), false);
+        };
+        Script s = Script.tls(route + "-" + kind, ctx);
+        s = switch (kind) {
+            case "no-esmtp" -> s.noEsmtp();
+            case "no-starttls" -> s.noStarttls();
+            case "starttls-454" -> s.starttlsReply("454 4.7.0 TLS not available due to temporary reason");
+            case "handshake-fails" -> s.failingHandshake();
+            default -> s;
+        };
+        // IPv6 has only ::1 here: a port per peer.
+        ScriptedSmtpPeer peer = new ScriptedSmtpPeer(s, address, route.equals("v6") ? 0 : v4Port);
+        int port = peer.port();
+        String hop = switch (route) {
+            case "v4" -> text + ":" + port;
+            case "v6" -> "[" + text + "]:" + port;
+            default -> name + ":" + port;
+        };
+        return new RoutePeer(route, kind, peer, hop, name != null ? name : "[" + text + "]", port, name);
+    }
+
+    private static String routeDomain(RoutePeer p, String mode) {
+        return p.kind() + "." + p.route() + "." + label(mode) + ".test";
+    }
+
+    private static String header(RoutePeer p, String mode) {
+        return "X-Row: " + p.route() + " " + mode + " " + p.kind();
     }
 
     private static String domain(String peer, String mode) {

@@ -73,9 +73,12 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
         }
     }
 
-    /** One message as received. */
+    /**
+     * One message as received, when; {@code serverName}: the SNI host name the client sent in
+     * its connection's TLS handshake (null when it sent none, or without TLS).
+     */
     public record Received(String mailFrom, List<String> rcptTo, byte[] data, boolean tls, String clientSubject,
-            java.time.Instant at) {}
+            java.time.Instant at, String serverName) {}
 
     private final Script script;
     private final ServerSocket server;
@@ -176,6 +179,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
             BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.ISO_8859_1));
             boolean tls = false;
             String clientSubject = null;
+            String serverName = null;
             String from = null;
             List<String> rcpts = new ArrayList<>();
 
@@ -227,6 +231,9 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                         } catch (javax.net.ssl.SSLPeerUnverifiedException none) {
                             clientSubject = null;
                         }
+                        serverName = ((javax.net.ssl.ExtendedSSLSession) ssl.getSession()).getRequestedServerNames().stream()
+                                .filter(n -> n instanceof javax.net.ssl.SNIHostName).map(n -> ((javax.net.ssl.SNIHostName) n)
+                                        .getAsciiName()).findFirst().orElse(null);
                         s = ssl;
                         in = ssl.getInputStream();
                         out = ssl.getOutputStream();
@@ -273,7 +280,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                             }
                         }
                         received.add(new Received(from, List.copyOf(rcpts), data.toByteArray(), tls, clientSubject,
-                                java.time.Instant.now()));
+                                java.time.Instant.now(), serverName));
                         messages++;
                         send(out, "250 2.0.0 Ok: queued");
                     }

@@ -53,7 +53,11 @@ public final class TestPki {
         }
     }
 
-    /** Options for {@link #issue}: validity window, CA or end entity, key usage and EKU. */
+    /**
+     * Options for {@link #issue}: validity window, CA or end entity, key usage and EKU.
+     * {@code dnsNames} are subjectAltName DNS names; one written {@code IP:192.0.2.1} or
+     * {@code IP:::1} is an iPAddress name instead.
+     */
     public record Spec(String commonName, java.util.List<String> dnsNames, Instant notBefore, Instant notAfter, boolean ca,
             int keyUsage, org.bouncycastle.asn1.x509.KeyPurposeId[] extendedKeyUsage) {
 
@@ -145,8 +149,10 @@ public final class TestPki {
             }
             if (!spec.dnsNames().isEmpty()) {
                 b.addExtension(Extension.subjectAlternativeName, false, new org.bouncycastle.asn1.x509.GeneralNames(
-                        spec.dnsNames().stream().map(n -> new org.bouncycastle.asn1.x509.GeneralName(
-                                org.bouncycastle.asn1.x509.GeneralName.dNSName, n))
+                        spec.dnsNames().stream().map(n -> n.startsWith("IP:")
+                                ? new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.iPAddress,
+                                        n.substring(3))
+                                : new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.dNSName, n))
                                 .toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
             }
             String alg = issuer.keys().getPrivate().getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA";
