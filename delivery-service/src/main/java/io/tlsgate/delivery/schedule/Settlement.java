@@ -1,0 +1,205 @@
+package io.tlsgate.delivery.schedule;
+
+import io.tlsgate.core.tls.OutboundTlsDecision;
+import io.tlsgate.core.tls.OutboundTlsDecision.Action;
+import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.delivery.queue.Attempts;
+import io.tlsgate.delivery.queue.Claims;
+import io.tlsgate.delivery.queue.MessageQueue;
+import io.tlsgate.delivery.queue.NewMessage;
+import io.tlsgate.delivery.smtp.DomainDelivery;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.proto.policy.v1.BounceProfile;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jboss.logging.Logger;
+
+/**
+ * The delivery phase that records results: per recipient delivered, deferred under the bounce
+ * profile's back-off, or bounced (with a DSN to the sender when the profile says so), the
+ * attempt records of GET /api/v1/messages/{mid}, and the mail-log lines of each.
+ */
+final class Settlement {
+
+    private static final Logger LOG = Logger.getLogger("io.tlsgate.maillog");
+    private static final Pattern ENHANCED = Pattern.compile("^([245])\\d\\d[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\s*(.*)$",
+            Pattern.DOTALL);
+    private static final Duration UPSTREAM_RETRY = Duration.ofMinutes(1);
+
+    private final Claims claims;
+    private final Attempts attempts;
+    private final MessageQueue queue;
+    private final String worker;
+    private final String heloName;
+
+    Settlement(Claims claims, Attempts attempts, MessageQueue queue, String worker, String heloName) {
+        this.claims = claims;
+        this.attempts = attempts;
+        this.queue = queue;
+        this.worker = worker;
+        this.heloName = heloName;
+    }
+
+    /** Records one message's recipients at this domain: delivered, deferred or bounced (with the DSN). */
+    void settle(Claims.Work w, MessageQueue.Content m, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
+            BounceProfile profile, DomainDelivery.Tls domainTls, Instant now) {
+        // The TLS rules of the last connection decide how a TLS failure is reported.
+        DomainDelivery.Tls lastTls = o.attempts().isEmpty() ? domainTls : o.attempts().get(o.attempts().size() - 1).tls();
+        Map<Integer, String> delivered = new LinkedHashMap<>();
+        Map<Integer, String> bounced = new LinkedHashMap<>();
+        Map<Integer, String> deferred = new LinkedHashMap<>();
+        classify(w, lastTls.mode(), plan, o, delivered, bounced, deferred);
+        long dcid = o.attempts().isEmpty() ? 0 : o.attempts().get(o.attempts().size() - 1).dcid();
+        int attempt = w.attempts() + 1;
+        // The group's recipients are on one attempt number: one retry time for all of them.
+        Optional<Instant> next = deferred.isEmpty() ? Optional.empty() : schedule(profile).next(attempt, m.receivedAt(), now);
+        if (next.isEmpty()) {
+            deferred.forEach((rid, reply) -> bounced.put(rid, "554 5.4.7 Delivery time expired after " + attempt
+                    + " attempt(s): " + text(reply)));
+            deferred.clear();
+        }
+        record(w, o, domainTls, delivered, bounced, deferred);
+
+        if (!delivered.isEmpty()) {
+            claims.finish(worker, w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED,
+                    delivered.values().iterator().next());
+        }
+        Map<String, List<Integer>> byReply = new LinkedHashMap<>();
+        deferred.forEach((rid, reply) -> byReply.computeIfAbsent(reply, k -> new ArrayList<>()).add(rid));
+        byReply.forEach((reply, rids) -> {
+            claims.defer(worker, w.mid(), rids, next.orElseThrow(), reply);
+            LOG.infof("Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), rids, status(reply), text(reply));
+        });
+        if (!bounced.isEmpty()) {
+            List<Dsn.Failed> failed = new ArrayList<>();
+            for (Map.Entry<Integer, String> b : bounced.entrySet()) {
+                claims.finish(worker, w.mid(), List.of(b.getKey()), Claims.Result.BOUNCED, b.getValue());
+                LOG.infof("Bounced: DCID %d MID %d to RID [%d] - %s - %s", dcid, w.mid(), b.getKey(), status(b.getValue()),
+                        text(b.getValue()));
+                failed.add(new Dsn.Failed(w.addresses().get(w.rids().indexOf(b.getKey())), status(b.getValue()), b.getValue(),
+                        o.last() == null || o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host()));
+            }
+            if (profile.getSendHardBounces() && !m.mailFrom().isEmpty()) {
+                bounce(w.mid(), m.mailFrom(), failed);
+            }
+        }
+    }
+
+    /** Sorts the recipients into delivered, bounced and deferred, each with the reply that decided it. */
+    private static void classify(Claims.Work w, OutboundTlsMode mode, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
+            Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
+        SmtpDeliveryAttempt.Result last = o.last();
+        if (last != null && last.action() != Action.TEMPFAIL && last.rcptReplies().size() == w.rids().size()) {
+            for (int i = 0; i < w.rids().size(); i++) {
+                int rid = w.rids().get(i);
+                String reply = last.rcptReplies().get(i);
+                if (reply.startsWith("2")) {
+                    String data = last.dataReply() == null ? "451 4.4.2 connection lost during DATA" : last.dataReply();
+                    (data.startsWith("2") ? delivered : data.startsWith("5") ? bounced : deferred).put(rid, data);
+                } else {
+                    (reply.startsWith("5") ? bounced : deferred).put(rid, reply);
+                }
+            }
+            return;
+        }
+        String reply;
+        if (last != null && last.action() == Action.TEMPFAIL && o.attempts().stream().allMatch(t -> t.result() != null)) {
+            reply = mode.requiresTls() ? "421 4.7.5 TLS required by policy" : "421 4.7.0 TLS negotiation failed";
+        } else if (o.attempts().isEmpty() && plan.permanent()) {
+            reply = plan.error() != null && plan.error().startsWith("null MX") ? "550 5.1.10 " + plan.error()
+                    : "550 5.1.2 Bad destination host: " + plan.error();
+        } else if (o.attempts().isEmpty()) {
+            reply = "451 4.4.3 " + (plan.error() == null ? "no host to deliver to" : plan.error());
+        } else {
+            reply = "421 4.4.1 " + (o.error() == null ? "connection failed" : o.error());
+        }
+        for (int rid : w.rids()) {
+            (reply.startsWith("5") ? bounced : deferred).put(rid, reply);
+        }
+    }
+
+    private void record(Claims.Work w, DomainDelivery.Outcome o, DomainDelivery.Tls domainTls,
+            Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
+        String finalOutcome = delivered.size() == w.rids().size() ? "delivered" : bounced.size() == w.rids().size() ? "bounced"
+                : deferred.size() == w.rids().size() ? "deferred" : "partly";
+        String finalReply = !delivered.isEmpty() ? delivered.values().iterator().next()
+                : !deferred.isEmpty() ? deferred.values().iterator().next() : bounced.values().iterator().next();
+        if (o.attempts().isEmpty()) {
+            attempts.record(w.mid(), new Attempts.Attempt(0, Instant.now(), w.rids(), w.domain(), null, null, null,
+                    new Attempts.Tls(domainTls.mode().name(), domainTls.source(), null, null, null, null, null), finalOutcome,
+                    finalReply));
+            return;
+        }
+        for (int i = 0; i < o.attempts().size(); i++) {
+            DomainDelivery.Tried t = o.attempts().get(i);
+            boolean lastOne = i == o.attempts().size() - 1;
+            SmtpDeliveryAttempt.Result r = t.result();
+            OutboundTlsMode mode = t.tls().mode();
+            Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), t.tls().source(), null, null, null, null, null)
+                    : new Attempts.Tls(mode.name(), t.tls().source(), OutboundTlsDecision.result(mode, r.action()), r.protocol(),
+                            r.cipher(), r.verification(), r.resultType());
+            attempts.record(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
+                    tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
+                            : "TLS: " + r.resultType()));
+        }
+    }
+
+    private void bounce(long mid, String sender, List<Dsn.Failed> failed) {
+        Path file = null;
+        try {
+            file = Files.createTempFile("tlsgate-dsn-", ".eml");
+            Files.write(file, Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC)));
+            long dsn = queue.enqueue(new NewMessage("", List.of(sender), file, Files.size(file), 0, null,
+                    NewMessage.TlsFacts.NONE));
+            LOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsn, mid, failed.size());
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.warnf("MID %d: no DSN could be queued for %s: %s", mid, sender, e.getMessage());
+        } finally {
+            if (file != null) {
+                try {
+                    Files.deleteIfExists(file);
+                } catch (IOException ignored) {
+                    // a temp file
+                }
+            }
+        }
+    }
+
+    /** Puts work back for a minute: an upstream service is away ({@code reply} says which). */
+    void deferUpstream(Claims.Work w, String reply) {
+        claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), reply);
+        LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply));
+    }
+
+    private static RetrySchedule schedule(BounceProfile b) {
+        return new RetrySchedule(b.getMaxRetries(), Duration.ofSeconds(b.getMaxTimeInQueueSeconds()),
+                Duration.ofSeconds(b.getInitialRetrySeconds()), Duration.ofSeconds(b.getMaxRetrySeconds()));
+    }
+
+    /** The enhanced status code of a reply ("5.1.1"), or one made from its basic code. */
+    static String status(String reply) {
+        Matcher m = ENHANCED.matcher(reply);
+        if (m.matches()) {
+            return m.group(2);
+        }
+        return reply.isEmpty() ? "4.0.0" : reply.charAt(0) + ".0.0";
+    }
+
+    /** A reply's text after the codes, on one line. */
+    static String text(String reply) {
+        Matcher m = ENHANCED.matcher(reply);
+        String t = m.matches() ? m.group(3) : reply.length() > 4 ? reply.substring(4) : reply;
+        return t.replaceAll("[\\r\\n]+\\d{3}[ -]", " ").replaceAll("[\\r\\n]+", " ").strip();
+    }
+}
