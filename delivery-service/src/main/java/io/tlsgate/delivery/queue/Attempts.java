@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import javax.sql.DataSource;
 
 /** Delivery connections per message, with their TLS facts (GET /api/v1/messages/{mid}). */
@@ -43,34 +44,47 @@ public class Attempts {
     }
 
     public void record(long mid, Attempt a) {
-        try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = c.prepareStatement("insert into attempt (mid, rids, dcid, domain, host, ip, port, "
-                        + "tls_mode, tls_mode_source, tls_result, tls_protocol, tls_cipher, tls_verification, tls_failure, "
-                        + "outcome, reply) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
-            ps.setLong(1, mid);
-            ps.setArray(2, c.createArrayOf("integer", a.rids().toArray()));
-            ps.setLong(3, a.dcid());
-            ps.setString(4, a.domain());
-            ps.setString(5, a.host());
-            ps.setString(6, a.ip());
-            if (a.port() == null) {
-                ps.setNull(7, Types.INTEGER);
-            } else {
-                ps.setInt(7, a.port());
-            }
-            Tls t = a.tls();
-            ps.setString(8, t.mode());
-            ps.setString(9, t.modeSource());
-            ps.setString(10, t.result());
-            ps.setString(11, t.protocol());
-            ps.setString(12, t.cipher());
-            ps.setString(13, t.verification());
-            ps.setString(14, t.failure());
-            ps.setString(15, a.outcome());
-            ps.setString(16, a.reply());
-            ps.executeUpdate();
+        try (Connection c = dataSource.getConnection()) {
+            insert(c, List.of(Map.entry(mid, a)));
         } catch (SQLException e) {
             throw new QueueUnavailableException("could not record a delivery attempt", e);
+        }
+    }
+
+    /** Inserts attempts (message, attempt) on {@code c}, in one batch, within the caller's transaction if any. */
+    static void insert(Connection c, List<Map.Entry<Long, Attempt>> rows) throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        try (PreparedStatement ps = c.prepareStatement("insert into attempt (mid, rids, dcid, domain, host, ip, port, "
+                + "tls_mode, tls_mode_source, tls_result, tls_protocol, tls_cipher, tls_verification, tls_failure, "
+                + "outcome, reply) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            for (Map.Entry<Long, Attempt> row : rows) {
+                Attempt a = row.getValue();
+                ps.setLong(1, row.getKey());
+                ps.setArray(2, c.createArrayOf("integer", a.rids().toArray()));
+                ps.setLong(3, a.dcid());
+                ps.setString(4, a.domain());
+                ps.setString(5, a.host());
+                ps.setString(6, a.ip());
+                if (a.port() == null) {
+                    ps.setNull(7, Types.INTEGER);
+                } else {
+                    ps.setInt(7, a.port());
+                }
+                Tls t = a.tls();
+                ps.setString(8, t.mode());
+                ps.setString(9, t.modeSource());
+                ps.setString(10, t.result());
+                ps.setString(11, t.protocol());
+                ps.setString(12, t.cipher());
+                ps.setString(13, t.verification());
+                ps.setString(14, t.failure());
+                ps.setString(15, a.outcome());
+                ps.setString(16, a.reply());
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 

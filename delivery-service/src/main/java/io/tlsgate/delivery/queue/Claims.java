@@ -101,12 +101,12 @@ public class Claims {
      * The message is DONE when no recipient is left queued.
      */
     public int finish(String worker, long mid, List<Integer> rids, Result result, String reply) {
-        return complete(worker, mid, rids, "state = ?, last_reply = ?, attempts = attempts + 1", result.name(), reply, null);
+        return commit(worker, new Batch().finish(mid, rids, result, reply));
     }
 
     /** Puts recipients this worker holds back in the queue until {@code next}; returns how many it still held. */
     public int defer(String worker, long mid, List<Integer> rids, Instant next, String reply) {
-        return complete(worker, mid, rids, "next_attempt_at = ?, last_reply = ?, attempts = attempts + 1", null, reply, next);
+        return commit(worker, new Batch().defer(mid, rids, next, reply));
     }
 
     /**
@@ -114,45 +114,117 @@ public class Claims {
      * (a destination limit held them back; nothing was tried); returns how many it still held.
      */
     public int postpone(String worker, long mid, List<Integer> rids, Instant next, String reply) {
-        return complete(worker, mid, rids, "next_attempt_at = ?, last_reply = ?", null, reply, next);
+        return commit(worker, new Batch().postpone(mid, rids, next, reply));
     }
 
-    private int complete(String worker, long mid, List<Integer> rids, String set, String state, String reply, Instant next) {
-        String sql = "update recipient set " + set + ", lease_until = null, leased_by = null "
-                + "where mid = ? and rid = any(?) and leased_by = ? and lease_until >= now() and state = 'QUEUED'";
+    /**
+     * Results for recipients of several messages and the attempts that led to them, recorded
+     * together by {@link #commit} in one transaction, and what to do once they are (mail-log
+     * lines, DSNs): one commit per piece of messages rather than several per message.
+     */
+    public static final class Batch {
+        private record Change(long mid, List<Integer> rids, String state, String reply, Instant next, boolean counts) {}
+
+        private record Tried(long mid, Attempts.Attempt attempt) {}
+
+        private final List<Change> changes = new ArrayList<>();
+        private final List<Tried> attempts = new ArrayList<>();
+        private final List<Runnable> after = new ArrayList<>();
+
+        public Batch finish(long mid, List<Integer> rids, Result result, String reply) {
+            changes.add(new Change(mid, List.copyOf(rids), result.name(), reply, null, true));
+            return this;
+        }
+
+        public Batch defer(long mid, List<Integer> rids, Instant next, String reply) {
+            changes.add(new Change(mid, List.copyOf(rids), null, reply, next, true));
+            return this;
+        }
+
+        /** Back until {@code next} with no attempt counted. */
+        public Batch postpone(long mid, List<Integer> rids, Instant next, String reply) {
+            changes.add(new Change(mid, List.copyOf(rids), null, reply, next, false));
+            return this;
+        }
+
+        public Batch attempt(long mid, Attempts.Attempt a) {
+            attempts.add(new Tried(mid, a));
+            return this;
+        }
+
+        /** Runs once the batch is committed (not if the commit fails). */
+        public Batch then(Runnable r) {
+            after.add(r);
+            return this;
+        }
+    }
+
+    /**
+     * Records a batch in one transaction: each change only for recipients this worker still
+     * holds (fencing), messages with no recipient left queued DONE; then runs its follow-ups.
+     * Returns how many recipients were still held.
+     */
+    public int commit(String worker, Batch b) {
+        if (b.changes.isEmpty() && b.attempts.isEmpty()) {
+            b.after.forEach(Runnable::run);
+            return 0;
+        }
+        Long[] mids = b.changes.stream().map(Batch.Change::mid).distinct().sorted().toArray(Long[]::new);
+        String fence = " lease_until = null, leased_by = null where mid = ? and rid = any(?) and leased_by = ? "
+                + "and lease_until >= now() and state = 'QUEUED'";
+        int n = 0;
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
-            // Results for one message are recorded one at a time: without this lock two workers
-            // finishing different domains of it concurrently would each still see the other's
-            // recipients queued, and the message would never become DONE.
-            try (PreparedStatement lock = c.prepareStatement("select 1 from message where mid = ? for update")) {
-                lock.setLong(1, mid);
-                lock.executeQuery().close();
-            }
-            int n;
-            try (PreparedStatement ps = c.prepareStatement(sql)) {
-                int i = 1;
-                if (state != null) {
-                    ps.setString(i++, state);
-                } else {
-                    ps.setTimestamp(i++, Timestamp.from(next));
+            try {
+                // Results for one message are recorded one at a time (in mid order, so batches
+                // never deadlock): without this lock two workers finishing different domains of
+                // it concurrently would each still see the other's recipients queued, and the
+                // message would never become DONE.
+                try (PreparedStatement lock = c.prepareStatement("select 1 from message where mid = any(?) order by mid for update")) {
+                    lock.setArray(1, c.createArrayOf("bigint", mids));
+                    lock.executeQuery().close();
                 }
-                ps.setString(i++, reply);
-                ps.setLong(i++, mid);
-                ps.setArray(i++, c.createArrayOf("integer", rids.toArray()));
-                ps.setString(i, worker);
-                n = ps.executeUpdate();
+                Attempts.insert(c, b.attempts.stream().map(t -> Map.entry(t.mid(), t.attempt())).toList());
+                try (PreparedStatement finish = c.prepareStatement("update recipient set state = ?, last_reply = ?, "
+                        + "attempts = attempts + 1," + fence);
+                        PreparedStatement defer = c.prepareStatement("update recipient set next_attempt_at = ?, last_reply = ?, "
+                                + "attempts = attempts + 1," + fence);
+                        PreparedStatement postpone = c.prepareStatement("update recipient set next_attempt_at = ?, "
+                                + "last_reply = ?," + fence)) {
+                    for (Batch.Change ch : b.changes) {
+                        PreparedStatement ps = ch.state() != null ? finish : ch.counts() ? defer : postpone;
+                        if (ch.state() != null) {
+                            ps.setString(1, ch.state());
+                        } else {
+                            ps.setTimestamp(1, Timestamp.from(ch.next()));
+                        }
+                        ps.setString(2, ch.reply());
+                        ps.setLong(3, ch.mid());
+                        ps.setArray(4, c.createArrayOf("integer", ch.rids().toArray()));
+                        ps.setString(5, worker);
+                        ps.addBatch();
+                    }
+                    for (PreparedStatement ps : List.of(finish, defer, postpone)) {
+                        for (int k : ps.executeBatch()) {
+                            n += Math.max(0, k);
+                        }
+                    }
+                }
+                try (PreparedStatement done = c.prepareStatement("update message m set state = 'DONE' where m.mid = any(?) "
+                        + "and m.state = 'QUEUED' and not exists (select 1 from recipient r where r.mid = m.mid "
+                        + "and r.state = 'QUEUED')")) {
+                    done.setArray(1, c.createArrayOf("bigint", mids));
+                    done.executeUpdate();
+                }
+                c.commit();
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
             }
-            try (PreparedStatement ps = c.prepareStatement("update message set state = 'DONE' where mid = ? and state = 'QUEUED' "
-                    + "and not exists (select 1 from recipient where mid = ? and state = 'QUEUED')")) {
-                ps.setLong(1, mid);
-                ps.setLong(2, mid);
-                ps.executeUpdate();
-            }
-            c.commit();
-            return n;
         } catch (SQLException e) {
             throw new QueueUnavailableException("could not record the delivery result", e);
         }
+        b.after.forEach(Runnable::run);
+        return n;
     }
 }

@@ -13,6 +13,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
@@ -100,15 +102,23 @@ public class MessageQueue {
 
     /** The message's content for delivery; empty when it is gone. */
     public Optional<Content> content(long mid) {
+        return Optional.ofNullable(contents(List.of(mid)).get(mid));
+    }
+
+    /** The contents of several messages in one query, by MID (a message that is gone is left out). */
+    public Map<Long, Content> contents(List<Long> mids) {
         try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = c.prepareStatement("select mail_from, received_at, data from message where mid = ?")) {
-            ps.setLong(1, mid);
+                PreparedStatement ps = c.prepareStatement("select mid, mail_from, received_at, data from message where mid = any(?)")) {
+            ps.setArray(1, c.createArrayOf("bigint", mids.toArray()));
+            Map<Long, Content> out = new HashMap<>();
             try (ResultSet r = ps.executeQuery()) {
-                return r.next() ? Optional.of(new Content(r.getString(1), r.getTimestamp(2).toInstant(), r.getBytes(3)))
-                        : Optional.empty();
+                while (r.next()) {
+                    out.put(r.getLong(1), new Content(r.getString(2), r.getTimestamp(3).toInstant(), r.getBytes(4)));
+                }
             }
+            return out;
         } catch (SQLException e) {
-            throw new QueueUnavailableException("could not read message " + mid, e);
+            throw new QueueUnavailableException("could not read messages " + mids, e);
         }
     }
 

@@ -105,7 +105,7 @@ public class Scheduler {
                         config.connectionIdle()));
         this.heloName = config.heloName().orElse(host());
         this.rules = new DomainRules(policy, certs, delivery);
-        this.settlement = new Settlement(claims, attempts, queue, worker, heloName);
+        this.settlement = new Settlement(claims, queue, worker, heloName);
         this.room = new Semaphore(config.maxInFlight());
         this.contentKib = (int) Math.min(Integer.MAX_VALUE, Math.max(1, config.maxContentInFlight() / 1024));
         this.contentRoom = new Semaphore(contentKib);
@@ -244,7 +244,7 @@ public class Scheduler {
             LOG.errorf(e, "MID %s: delivery to %s failed unexpectedly", group.stream().map(Claims.Work::mid).toList(),
                     group.get(0).domain());
             return onWorker(() -> {
-                group.forEach(w -> settlement.deferUpstream(w, "451 4.3.0 internal error"));
+                settlement.deferUpstream(group, "451 4.3.0 internal error");
                 return null;
             });
         });
@@ -266,7 +266,7 @@ public class Scheduler {
         try {
             rules = this.rules.of(domain);
         } catch (DomainRules.Unavailable e) {
-            works.forEach(w -> settlement.deferUpstream(w, e.getMessage()));
+            settlement.deferUpstream(works, e.getMessage());
             return Future.succeededFuture();
         }
         List<Claims.Work> admitted = admit(domain, works, rules);
@@ -275,20 +275,27 @@ public class Scheduler {
         Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
         long bytes = 0;
         int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
-        for (Claims.Work w : admitted) {
-            Optional<MessageQueue.Content> content = queue.content(w.mid());
-            if (content.isEmpty()) {
-                continue;
+        Map<Long, MessageQueue.Content> loaded = Map.of();
+        for (int i = 0; i < admitted.size(); i++) {
+            if (i % perConnection == 0) {
+                // One query per connection's worth of messages.
+                loaded = queue.contents(admitted.subList(i, Math.min(admitted.size(), i + perConnection)).stream()
+                        .map(Claims.Work::mid).toList());
             }
-            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.get().data().length > GROUP_BYTES)) {
+            Claims.Work w = admitted.get(i);
+            MessageQueue.Content content = loaded.get(w.mid());
+            if (content == null) {
+                continue; // gone meanwhile (an operator deleted it)
+            }
+            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.data().length > GROUP_BYTES)) {
                 pieces.add(deliverPiece(domain, List.copyOf(piece), new LinkedHashMap<>(contents), bytes, rules));
                 piece.clear();
                 contents.clear();
                 bytes = 0;
             }
             piece.add(w);
-            contents.put(w.mid(), content.get());
-            bytes += content.get().data().length;
+            contents.put(w.mid(), content);
+            bytes += content.data().length;
         }
         if (!piece.isEmpty()) {
             pieces.add(deliverPiece(domain, piece, contents, bytes, rules));
@@ -314,23 +321,24 @@ public class Scheduler {
         } catch (java.sql.SQLException e) {
             throw new QueueUnavailableException("could not apply the recipient limit", e);
         }
-        Instant next = g.next();
-        for (Claims.Work w : works.subList(g.messages(), works.size())) {
+        if (g.messages() < works.size()) {
+            Claims.Batch later = new Claims.Batch();
             String reply = "451 4.4.5 recipient limit reached: " + limits.recipients() + " per " + limits.perMinutes()
                     + " minute(s) to " + key.substring(key.indexOf(':') + 1) + " (" + limits.scope() + ")";
-            postpone(w, next, reply);
-            next = next.plus(limits.spacing().multipliedBy(Math.max(1, w.rids().size())));
+            Instant next = g.next();
+            for (Claims.Work w : works.subList(g.messages(), works.size())) {
+                Settlement.postpone(later, w, next, reply);
+                next = next.plus(limits.spacing().multipliedBy(Math.max(1, w.rids().size())));
+            }
+            settlement.commit(later);
+            wakeAt(g.next());
         }
         return works.subList(0, g.messages());
     }
 
-    /** Puts work back until {@code until} without counting an attempt, with its mail-log line, and looks again then. */
-    private void postpone(Claims.Work w, Instant until, String reply) {
-        claims.postpone(worker, w.mid(), w.rids(), until, reply);
-        LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), Settlement.status(reply),
-                Settlement.text(reply));
-        long in = Math.max(0, Duration.between(Instant.now(), until).toMillis());
-        timers.schedule(signal::fire, in, TimeUnit.MILLISECONDS);
+    /** Looks for due work again at {@code when} (work a limit held back falls due then). */
+    private void wakeAt(Instant when) {
+        timers.schedule(signal::fire, Math.max(0, Duration.between(Instant.now(), when).toMillis()), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -373,14 +381,22 @@ public class Scheduler {
                 LOG.info(t.error());
             }
         }
+        Claims.Batch batch = new Claims.Batch();
+        Instant retry = Instant.now().plus(LIMIT_RETRY);
+        boolean held = false;
         for (Claims.Work w : works) {
             DomainDelivery.Outcome mine = all.of(w.mid());
             if (mine.limited()) {
-                limited.put(domain, Instant.now().plus(LIMIT_RETRY));
-                postpone(w, Instant.now().plus(LIMIT_RETRY), "451 4.4.5 " + mine.error());
+                held = true;
+                Settlement.postpone(batch, w, retry, "451 4.4.5 " + mine.error());
             } else {
-                settlement.settle(w, contents.get(w.mid()), rules.plan(), mine, rules.profile(), rules.tls(), now);
+                settlement.settle(batch, w, contents.get(w.mid()), rules.plan(), mine, rules.profile(), rules.tls(), now);
             }
+        }
+        settlement.commit(batch);
+        if (held) {
+            limited.put(domain, retry);
+            wakeAt(retry);
         }
     }
 

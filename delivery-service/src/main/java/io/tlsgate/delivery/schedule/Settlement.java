@@ -38,21 +38,19 @@ final class Settlement {
     private static final Duration UPSTREAM_RETRY = Duration.ofMinutes(1);
 
     private final Claims claims;
-    private final Attempts attempts;
     private final MessageQueue queue;
     private final String worker;
     private final String heloName;
 
-    Settlement(Claims claims, Attempts attempts, MessageQueue queue, String worker, String heloName) {
+    Settlement(Claims claims, MessageQueue queue, String worker, String heloName) {
         this.claims = claims;
-        this.attempts = attempts;
         this.queue = queue;
         this.worker = worker;
         this.heloName = heloName;
     }
 
     /** Records one message's recipients at this domain: delivered, deferred or bounced (with the DSN). */
-    void settle(Claims.Work w, MessageQueue.Content m, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
+    void settle(Claims.Batch batch, Claims.Work w, MessageQueue.Content m, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
             BounceProfile profile, DomainDelivery.Tls domainTls, Instant now) {
         // The TLS rules of the last connection decide how a TLS failure is reported.
         DomainDelivery.Tls lastTls = o.attempts().isEmpty() ? domainTls : o.attempts().get(o.attempts().size() - 1).tls();
@@ -69,29 +67,26 @@ final class Settlement {
                     + " attempt(s): " + text(reply)));
             deferred.clear();
         }
-        record(w, o, domainTls, delivered, bounced, deferred);
+        record(batch, w, o, domainTls, delivered, bounced, deferred);
 
         if (!delivered.isEmpty()) {
-            claims.finish(worker, w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED,
-                    delivered.values().iterator().next());
+            batch.finish(w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED, delivered.values().iterator().next());
         }
         Map<String, List<Integer>> byReply = new LinkedHashMap<>();
         deferred.forEach((rid, reply) -> byReply.computeIfAbsent(reply, k -> new ArrayList<>()).add(rid));
-        byReply.forEach((reply, rids) -> {
-            claims.defer(worker, w.mid(), rids, next.orElseThrow(), reply);
-            LOG.infof("Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), rids, status(reply), text(reply));
-        });
+        byReply.forEach((reply, rids) -> batch.defer(w.mid(), rids, next.orElseThrow(), reply).then(() -> LOG.infof(
+                "Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), rids, status(reply), text(reply))));
         if (!bounced.isEmpty()) {
             List<Dsn.Failed> failed = new ArrayList<>();
             for (Map.Entry<Integer, String> b : bounced.entrySet()) {
-                claims.finish(worker, w.mid(), List.of(b.getKey()), Claims.Result.BOUNCED, b.getValue());
-                LOG.infof("Bounced: DCID %d MID %d to RID [%d] - %s - %s", dcid, w.mid(), b.getKey(), status(b.getValue()),
-                        text(b.getValue()));
+                batch.finish(w.mid(), List.of(b.getKey()), Claims.Result.BOUNCED, b.getValue()).then(() -> LOG.infof(
+                        "Bounced: DCID %d MID %d to RID [%d] - %s - %s", dcid, w.mid(), b.getKey(), status(b.getValue()),
+                        text(b.getValue())));
                 failed.add(new Dsn.Failed(w.addresses().get(w.rids().indexOf(b.getKey())), status(b.getValue()), b.getValue(),
                         o.last() == null || o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host()));
             }
             if (profile.getSendHardBounces() && !m.mailFrom().isEmpty()) {
-                bounce(w.mid(), m.mailFrom(), failed);
+                batch.then(() -> bounce(w.mid(), m.mailFrom(), failed));
             }
         }
     }
@@ -129,14 +124,14 @@ final class Settlement {
         }
     }
 
-    private void record(Claims.Work w, DomainDelivery.Outcome o, DomainDelivery.Tls domainTls,
+    private static void record(Claims.Batch batch, Claims.Work w, DomainDelivery.Outcome o, DomainDelivery.Tls domainTls,
             Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
         String finalOutcome = delivered.size() == w.rids().size() ? "delivered" : bounced.size() == w.rids().size() ? "bounced"
                 : deferred.size() == w.rids().size() ? "deferred" : "partly";
         String finalReply = !delivered.isEmpty() ? delivered.values().iterator().next()
                 : !deferred.isEmpty() ? deferred.values().iterator().next() : bounced.values().iterator().next();
         if (o.attempts().isEmpty()) {
-            attempts.record(w.mid(), new Attempts.Attempt(0, Instant.now(), w.rids(), w.domain(), null, null, null,
+            batch.attempt(w.mid(), new Attempts.Attempt(0, Instant.now(), w.rids(), w.domain(), null, null, null,
                     new Attempts.Tls(domainTls.mode().name(), domainTls.source(), null, null, null, null, null), finalOutcome,
                     finalReply));
             return;
@@ -149,7 +144,7 @@ final class Settlement {
             Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), t.tls().source(), null, null, null, null, null)
                     : new Attempts.Tls(mode.name(), t.tls().source(), OutboundTlsDecision.result(mode, r.action()), r.protocol(),
                             r.cipher(), r.verification(), r.resultType());
-            attempts.record(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
+            batch.attempt(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
                     tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
                             : "TLS: " + r.resultType()));
         }
@@ -176,10 +171,27 @@ final class Settlement {
         }
     }
 
-    /** Puts work back for a minute: an upstream service is away ({@code reply} says which). */
-    void deferUpstream(Claims.Work w, String reply) {
-        claims.defer(worker, w.mid(), w.rids(), Instant.now().plus(UPSTREAM_RETRY), reply);
-        LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply));
+    /** Puts work back for a minute, an attempt counted: an upstream service is away, or worse ({@code reply} says which). */
+    void deferUpstream(List<Claims.Work> works, String reply) {
+        Claims.Batch batch = new Claims.Batch();
+        Instant next = Instant.now().plus(UPSTREAM_RETRY);
+        works.forEach(w -> batch.defer(w.mid(), w.rids(), next, reply).then(() -> LOG.infof(
+                "Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply))));
+        claims.commit(worker, batch);
+    }
+
+    /**
+     * Puts work back until {@code until} with no attempt counted (a destination limit held it
+     * back), with its mail-log line once recorded.
+     */
+    static void postpone(Claims.Batch batch, Claims.Work w, Instant until, String reply) {
+        batch.postpone(w.mid(), w.rids(), until, reply).then(() -> LOG.infof("Delayed: DCID 0 MID %d to RID %s - %s - %s",
+                w.mid(), w.rids(), status(reply), text(reply)));
+    }
+
+    /** Records a batch this worker built. */
+    void commit(Claims.Batch batch) {
+        claims.commit(worker, batch);
     }
 
     private static RetrySchedule schedule(BounceProfile b) {

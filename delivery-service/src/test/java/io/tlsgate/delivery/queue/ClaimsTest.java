@@ -143,6 +143,51 @@ class ClaimsTest {
         assertEquals(ours.rids(), claimedBy("thief", mid).orElseThrow().rids(), "without renewal the lease ran out");
     }
 
+    /**
+     * One batch for a piece of messages: results for several messages, their attempts, and a
+     * postponement without an attempt counted, in one transaction; a message with nothing left
+     * queued is DONE; its follow-ups run once it is committed.
+     */
+    @Test
+    void aBatchRecordsSeveralMessagesInOneTransaction() throws Exception {
+        long icid = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
+        List<Long> mids = enqueue(2, icid);
+        java.util.Map<String, Claims.Work> ours = new java.util.HashMap<>();
+        List<Claims.Work> claimed;
+        while (ours.size() < 4 && !(claimed = claims.claim("batch", 100, Duration.ofMinutes(5))).isEmpty()) {
+            claimed.stream().filter(w -> mids.contains(w.mid())).forEach(w -> ours.put(w.mid() + " " + w.domain(), w));
+        }
+        assertEquals(4, ours.size(), "both messages, both domains claimed: " + ours.keySet());
+        long a = mids.get(0);
+        long b = mids.get(1);
+        java.util.concurrent.atomic.AtomicInteger ran = new java.util.concurrent.atomic.AtomicInteger();
+        Claims.Batch batch = new Claims.Batch()
+                .finish(a, ours.get(a + " one.test").rids(), Claims.Result.DELIVERED, "250 2.0.0 ok")
+                .attempt(a, new Attempts.Attempt(7, Instant.now(), ours.get(a + " one.test").rids(), "one.test", "mx.one.test", "192.0.2.1", 25,
+                        new Attempts.Tls("NONE", "default", "not-attempted", null, null, "not-checked", null), "delivered",
+                        "250 2.0.0 ok"))
+                .postpone(b, ours.get(b + " one.test").rids(), Instant.now().plus(Duration.ofMinutes(1)), "451 4.4.5 limit")
+                .then(ran::incrementAndGet);
+        assertEquals(4, claims.commit("batch", batch));
+        assertEquals(1, ran.get());
+        QueuedMessage ma = queue.find(a).orElseThrow();
+        assertTrue(ma.recipients().stream().filter(r -> r.address().endsWith("@one.test"))
+                .allMatch(r -> r.state().equals("DELIVERED") && r.attempts() == 1), ma.toString());
+        assertEquals("QUEUED", ma.state(), "two.test is still queued");
+        QueuedMessage mb = queue.find(b).orElseThrow();
+        assertTrue(mb.recipients().stream().filter(r -> r.address().endsWith("@one.test"))
+                .allMatch(r -> r.state().equals("QUEUED") && r.attempts() == 0), "postponed, no attempt counted: " + mb);
+        assertEquals(1, attempts.of(a).size());
+        assertEquals(0, claims.commit("someone-else", new Claims.Batch().finish(b, ours.get(b + " one.test").rids(), Claims.Result.DELIVERED,
+                "250 stolen")), "only the lease holder records");
+        Claims.Work two = ours.get(a + " two.test");
+        assertEquals(1, claims.commit("batch", new Claims.Batch().finish(a, two.rids(), Claims.Result.BOUNCED, "550 5.1.1 no")));
+        assertEquals("DONE", queue.find(a).orElseThrow().state(), "nothing of it left queued");
+    }
+
+    @Inject
+    Attempts attempts;
+
     private java.util.Optional<Claims.Work> claimedBy(String worker, long mid) {
         List<Claims.Work> got;
         while (!(got = claims.claim(worker, 100, Duration.ofMinutes(5))).isEmpty()) {
