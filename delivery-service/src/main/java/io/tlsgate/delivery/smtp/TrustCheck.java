@@ -5,6 +5,7 @@ import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.Map;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 
@@ -13,16 +14,32 @@ import javax.net.ssl.X509TrustManager;
  * what a bad certificate means, so the failure is recorded for {@link #failureType}.
  */
 final class TrustCheck implements X509TrustManager {
+    /**
+     * The PKIX trust manager of the last anchors seen: building one from the ~150 anchors of
+     * the system bundle costs more than a handshake, and every connection between two
+     * refreshes of cert-service's material gets the same list.
+     */
+    private static volatile Map.Entry<List<X509Certificate>, X509TrustManager> last;
+
     private final X509TrustManager pkix;
     private String failureType;
     private String failure;
 
     TrustCheck(List<X509Certificate> anchors) {
-        if (anchors.isEmpty()) {
-            // PKIX refuses to run without anchors; with none, no chain can be trusted.
-            pkix = null;
-            return;
+        pkix = anchors.isEmpty() ? null : pkix(anchors); // PKIX refuses to run without anchors; with none, nothing is trusted
+    }
+
+    private static X509TrustManager pkix(List<X509Certificate> anchors) {
+        Map.Entry<List<X509Certificate>, X509TrustManager> cached = last;
+        if (cached != null && cached.getKey() == anchors) {
+            return cached.getValue();
         }
+        X509TrustManager built = build(anchors);
+        last = Map.entry(anchors, built);
+        return built;
+    }
+
+    private static X509TrustManager build(List<X509Certificate> anchors) {
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -32,7 +49,7 @@ final class TrustCheck implements X509TrustManager {
             }
             TrustManagerFactory f = TrustManagerFactory.getInstance("PKIX");
             f.init(ks);
-            pkix = (X509TrustManager) f.getTrustManagers()[0];
+            return (X509TrustManager) f.getTrustManagers()[0];
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
