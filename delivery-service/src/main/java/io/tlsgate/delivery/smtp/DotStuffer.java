@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.netty.buffer.Unpooled;
 import io.vertx.core.buffer.Buffer;
 
 /**
@@ -28,36 +29,51 @@ final class DotStuffer {
         this.data = data;
     }
 
-    /** The next piece; null after the final dot. */
+    /** The next piece (up to {@value #PIECE} bytes of content, at most twice that on the wire); null after the final dot. */
     Buffer next() {
         if (done) {
             return null;
         }
-        Buffer chunk = Buffer.buffer(Math.min(data.length - pos + 8, PIECE + 64));
-        while (pos < data.length && chunk.length() < PIECE) {
-            byte c = data[pos++];
+        int limit = Math.min(data.length, pos + PIECE);
+        // Every byte may become two (a bare LF written as CRLF, a dot doubled), plus the end.
+        byte[] out = new byte[2 * (limit - pos) + 5];
+        int n = 0;
+        while (pos < limit) {
+            byte c = data[pos];
             if (c == '\r' || c == '\n') {
                 if (!(c == '\n' && afterCr)) {
-                    chunk.appendByte((byte) '\r').appendByte((byte) '\n');
+                    out[n++] = '\r';
+                    out[n++] = '\n';
                 }
                 afterCr = c == '\r';
                 lineStart = true;
+                pos++;
                 continue;
             }
             afterCr = false;
             if (lineStart && c == '.') {
-                chunk.appendByte((byte) '.');
+                out[n++] = '.';
             }
-            chunk.appendByte(c);
             lineStart = false;
+            // The rest of the line as it is, in one copy.
+            int end = pos;
+            while (end < limit && data[end] != '\r' && data[end] != '\n') {
+                end++;
+            }
+            System.arraycopy(data, pos, out, n, end - pos);
+            n += end - pos;
+            pos = end;
         }
         if (pos == data.length) {
             if (!lineStart) {
-                chunk.appendString("\r\n");
+                out[n++] = '\r';
+                out[n++] = '\n';
             }
-            chunk.appendString(".\r\n");
+            out[n++] = '.';
+            out[n++] = '\r';
+            out[n++] = '\n';
             done = true;
         }
-        return chunk;
+        return Buffer.buffer(Unpooled.wrappedBuffer(out, 0, n));
     }
 }
