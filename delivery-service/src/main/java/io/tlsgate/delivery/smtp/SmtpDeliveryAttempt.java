@@ -362,7 +362,7 @@ public final class SmtpDeliveryAttempt {
         /** This use's timeouts (a pooled connection's next use brings its own deadline). */
         private Timeouts timeouts;
         /** This use's mail-log lines. */
-        private List<String> log = new ArrayList<>();
+        private MailLog log = new MailLog(dcid);
         /** The first use's result: the connection's TLS facts for later uses. */
         private Result facts;
         private boolean parked;
@@ -437,7 +437,7 @@ public final class SmtpDeliveryAttempt {
             timeouts = useTimeouts;
             maxMessages = useMax;
             messages = next;
-            log = new ArrayList<>();
+            log = new MailLog(dcid);
             startDeadline();
             List<Transaction> done = new ArrayList<>();
             return command("RSET").compose(r -> r.startsWith("2") ? transactions(0, done)
@@ -463,7 +463,7 @@ public final class SmtpDeliveryAttempt {
         private Future<Result> afterUse(Result tlsFacts, boolean reused, String error, List<Transaction> done) {
             Result r = new Result(tlsFacts.action(), tlsFacts.encrypted(), tlsFacts.protocol(), tlsFacts.cipher(),
                     tlsFacts.verification(), tlsFacts.resultType(), tlsFacts.reason(), tlsFacts.alert() && !reused,
-                    List.copyOf(done), error, List.copyOf(log), dcid, reused);
+                    List.copyOf(done), error, log.lines(), dcid, reused);
             facts = r;
             sent += done.size();
             if (pool != null && error == null && violation == null && !closed && sent < maxMessages && pool.put(t, this)) {
@@ -490,8 +490,7 @@ public final class SmtpDeliveryAttempt {
         }
 
         Future<Result> run() {
-            log.add("New SMTP DCID " + dcid + " interface " + socket.localAddress().host() + " address " + t.host() + " port "
-                    + t.port());
+            log.connected(socket.localAddress().host(), t);
             return reply().compose(greeting -> {
                 if (!greeting.startsWith("220")) {
                     return finish(new Step(Action.TEMPFAIL, "greeting " + greeting, null, false), true, null, NOT_CHECKED);
@@ -543,7 +542,7 @@ public final class SmtpDeliveryAttempt {
                 }
                 SSLSession session = socket.sslSession();
                 String[] facts = {session.getProtocol(), CipherNames.openSsl(session.getCipherSuite())};
-                log.add("DCID " + dcid + " TLS success protocol " + facts[0] + " cipher " + facts[1]);
+                log.tlsSuccess(facts[0], facts[1]);
                 Step s = OutboundTlsDecision.afterHandshake(t.mode(), null);
                 if (s.action() != Action.CONTINUE) {
                     return finish(s, true, facts, NOT_CHECKED);
@@ -554,22 +553,10 @@ public final class SmtpDeliveryAttempt {
                 } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
                     return Future.failedFuture(new IOException("no peer certificate after the handshake", e));
                 }
-                String failureType = trust.failureType();
-                String detail = trust.failure();
-                String reference = null;
-                if (failureType == null) {
-                    CertificateIdentity.Match match = identity(t, leaf);
-                    if (match.matched()) {
-                        reference = match.referenceIdentity();
-                    } else {
-                        failureType = "certificate-host-mismatch";
-                        detail = match.detail();
-                    }
-                }
-                Step verified = OutboundTlsDecision.afterVerification(t.mode(), failureType, detail);
-                log.add(failureType == null ? "DCID " + dcid + " TLS verify success: " + reference
-                        : "DCID " + dcid + " TLS verify failed: " + failureType + ": " + detail);
-                return finish(verified, true, facts, failureType == null ? "success" : "failure");
+                CertificateCheck check = CertificateCheck.of(t, trust, leaf);
+                Step verified = OutboundTlsDecision.afterVerification(t.mode(), check.failureType(), check.detail());
+                log.verification(check.failureType(), check.detail(), check.reference());
+                return finish(verified, true, facts, check.verification());
             });
         }
 
@@ -615,11 +602,11 @@ public final class SmtpDeliveryAttempt {
          */
         private Future<Result> finish(Step s, boolean connected, String[] tls, String verification) {
             if (s.reason() != null && verification.equals(NOT_CHECKED)) {
-                log.add("DCID " + dcid + " TLS failed: " + s.reason());
+                log.tlsFailed(s.reason());
             }
             boolean alert = t.mode().alertsOnFailure() && s.action() == Action.TEMPFAIL;
             if (alert) {
-                log.add("DCID " + dcid + " IP " + t.host() + " TLS was required but could not be successfully negotiated");
+                log.tlsRequired(t.host());
             }
             boolean send = connected && (s.action() == Action.SEND_PLAINTEXT || s.action() == Action.SEND_ENCRYPTED);
             List<Transaction> done = new ArrayList<>();
@@ -631,7 +618,7 @@ public final class SmtpDeliveryAttempt {
                 String error = ar.failed() ? String.valueOf(ar.cause().getMessage()) : null;
                 Result r = new Result(s.action(), s.action() == Action.SEND_ENCRYPTED, tls == null ? null : tls[0],
                         tls == null ? null : tls[1], verification, s.resultType(), s.reason(), alert, List.copyOf(done), error,
-                        List.copyOf(log), dcid, false);
+                        log.lines(), dcid, false);
                 return send ? afterUse(r, false, error, done) : quit(connected).map(v -> r);
             });
         }
@@ -668,7 +655,7 @@ public final class SmtpDeliveryAttempt {
          * DATA, the refusal of DATA itself, or null when nothing was sent.
          */
         private Future<String> transaction(Message m, List<String> rcptReplies) {
-            log.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
+            log.deliveryStart(m);
             Future<String> mail;
             if (advertises(ehlo, "PIPELINING")) {
                 // RFC 2920: MAIL and every RCPT in one write, then exactly as many replies, in order.
@@ -714,7 +701,7 @@ public final class SmtpDeliveryAttempt {
                         return reply(timeouts.dataEnd().toMillis());
                     }).map(end -> {
                         if (end.startsWith("2")) {
-                            log.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
+                            log.messageDone(m, accepted);
                         }
                         return end;
                     });
@@ -897,14 +884,6 @@ public final class SmtpDeliveryAttempt {
                 deadlineTimer = -1;
             }
         }
-    }
-
-    private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {
-        String cn = CertificateIdentity.commonName(leaf);
-        List<String> sans = CertificateIdentity.dnsNames(leaf);
-        return t.mode().usesHostedIdentityRules()
-                ? CertificateIdentity.hostedVerify(cn, sans, t.recipientDomain(), t.mxHosts(), t.routeHost())
-                : CertificateIdentity.verify(cn, sans, t.connectedName(), t.recipientDomain());
     }
 
     /** The SNI name for a next hop: null for an address literal ({@code 192.0.2.25}, {@code [2001:db8::25]}). */
