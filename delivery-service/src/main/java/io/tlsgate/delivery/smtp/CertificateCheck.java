@@ -1,0 +1,44 @@
+package io.tlsgate.delivery.smtp;
+
+import io.tlsgate.core.tls.CertificateIdentity;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
+import java.security.cert.X509Certificate;
+import java.util.List;
+
+/**
+ * A verify mode's verdict on the server's certificate: the chain against the trust anchors
+ * ({@link TrustCheck}, recorded during the handshake), then the mode's identity rule
+ * ({@link CertificateIdentity}). {@code failureType} is null when both passed; then
+ * {@code reference} is the reference identity the certificate matched.
+ */
+record CertificateCheck(String failureType, String detail, String reference) {
+
+    static CertificateCheck of(Target t, TrustCheck trust, X509Certificate leaf) {
+        String failureType = trust.failureType();
+        String detail = trust.failure();
+        String reference = null;
+        if (failureType == null) {
+            CertificateIdentity.Match match = identity(t, leaf);
+            if (match.matched()) {
+                reference = match.referenceIdentity();
+            } else {
+                failureType = "certificate-host-mismatch";
+                detail = match.detail();
+            }
+        }
+        return new CertificateCheck(failureType, detail, reference);
+    }
+
+    /** The result's {@code verification}: {@code success} or {@code failure}. */
+    String verification() {
+        return failureType == null ? "success" : "failure";
+    }
+
+    private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {
+        String cn = CertificateIdentity.commonName(leaf);
+        List<String> sans = CertificateIdentity.dnsNames(leaf);
+        return t.mode().usesHostedIdentityRules()
+                ? CertificateIdentity.hostedVerify(cn, sans, t.recipientDomain(), t.mxHosts(), t.routeHost())
+                : CertificateIdentity.verify(cn, sans, t.connectedName(), t.recipientDomain());
+    }
+}

@@ -1,0 +1,101 @@
+package io.tlsgate.delivery.smtp;
+
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Gate;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Message;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Pool;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Result;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Timeouts;
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.TrustOptions;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * An attempt's way to a connection: an idle one from the {@link Pool} that may still carry
+ * the messages, else a new one, admitted by the {@link Gate} and connected within the connect
+ * timeout (shortened to the deadline), with the TLS settings its handshake will use.
+ * {@code maxPerConnection}: the most messages one connection may carry over all its uses (the
+ * destination's maxMessagesPerConnection); {@code gate}: admits each new connection (the
+ * destination's concurrency limit).
+ */
+record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate) {
+
+    Future<Result> start(Target t, List<Message> messages) {
+        Session idle = pool == null ? null : pool.take(t, messages.size(), maxPerConnection);
+        if (idle != null) {
+            Promise<Result> result = Promise.promise();
+            idle.context.runOnContext(v -> idle.reuse(timeouts, maxPerConnection, messages)
+                    .recover(e -> fresh(t, messages)).onComplete(result));
+            return result.future();
+        }
+        return fresh(t, messages);
+    }
+
+    private Future<Result> fresh(Target t, List<Message> messages) {
+        // Everything happens on one event loop, starting there: a listener attached from
+        // another thread after a fast connect would run as a later task, and the greeting,
+        // read before the socket had a handler, would be lost.
+        Context context = vertx.getOrCreateContext();
+        Promise<Result> result = Promise.promise();
+        context.runOnContext(v -> gate.admit(t).compose(release -> connect(t, messages, once(release))).onComplete(result));
+        return result.future();
+    }
+
+    /** The permit goes back exactly once: when the socket closes, or when the connect fails. */
+    private static Runnable once(Runnable r) {
+        AtomicBoolean done = new AtomicBoolean();
+        return () -> {
+            if (done.compareAndSet(false, true)) {
+                r.run();
+            }
+        };
+    }
+
+    private Future<Result> connect(Target t, List<Message> messages, Runnable release) {
+        TrustCheck trust = new TrustCheck(t.trustAnchors());
+        NetClientOptions options = new NetClientOptions()
+                .setConnectTimeout((int) connectTimeout().toMillis())
+                // Host names are checked by the mode's identity rule, not by the TLS layer.
+                .setHostnameVerificationAlgorithm("")
+                .setTrustOptions(TrustOptions.wrap(trust))
+                .setSslHandshakeTimeout(timeouts.handshake().toMillis())
+                .setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
+        if (t.clientKey() != null) {
+            options.setKeyCertOptions(new ClientKey(t.clientKey()));
+        }
+        NetClient client = vertx.createNetClient(options);
+        return client.connect(t.port(), t.host())
+                .recover(e -> {
+                    client.close();
+                    release.run();
+                    return Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e));
+                })
+                .compose(socket -> {
+                    // The session closes the client with its socket: now, or after an idle spell in the pool.
+                    Session session = new Session(this, t, messages, trust, socket, client, release);
+                    return session.run().onFailure(e -> socket.close()).eventually(v -> {
+                        session.end();
+                        return Future.succeededFuture();
+                    });
+                });
+    }
+
+    /** The connect timeout, shortened to what is left before the deadline. */
+    private Duration connectTimeout() {
+        if (timeouts.deadline() == null) {
+            return timeouts.connect();
+        }
+        long left = Duration.between(Instant.now(), timeouts.deadline()).toMillis();
+        return Duration.ofMillis(Math.max(1, Math.min(left, timeouts.connect().toMillis())));
+    }
+}
