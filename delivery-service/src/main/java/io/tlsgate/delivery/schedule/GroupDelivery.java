@@ -1,0 +1,236 @@
+package io.tlsgate.delivery.schedule;
+
+import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.limits.ConnectionSlots;
+import io.tlsgate.delivery.limits.DestinationLimits;
+import io.tlsgate.delivery.limits.RecipientRate;
+import io.tlsgate.delivery.queue.Claims;
+import io.tlsgate.delivery.queue.MessageQueue;
+import io.tlsgate.delivery.queue.QueueUnavailableException;
+import io.tlsgate.delivery.smtp.DomainDelivery;
+import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import java.net.InetAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.function.BiConsumer;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * One claimed group (messages for one domain) from rules to results: the domain's rules
+ * ({@link DomainRules}), the recipient limit, the contents, then the pieces side by side on the
+ * event loop under the concurrency limit ({@link DomainDelivery#start}), and each piece's
+ * mail-log lines, TLS events and results ({@link Settlement}) on a worker thread.
+ */
+final class GroupDelivery {
+
+    private static final Logger LOG = Logger.getLogger("io.tlsgate.maillog");
+    /** How long work held back by a concurrency limit waits before it is tried again. */
+    private static final java.time.Duration LIMIT_RETRY = java.time.Duration.ofSeconds(1);
+
+    private final MessageQueue queue;
+    private final DomainRules rules;
+    private final RecipientRate rate;
+    private final ConnectionSlots slots;
+    private final DomainDelivery delivery;
+    private final Settlement settlement;
+    private final TlsEvents events;
+    private final String heloName;
+    /** Room for message content in memory, in KiB (tlsgate.delivery.max-content-in-flight). */
+    private final Semaphore contentRoom;
+    private final int contentKib;
+    private final Executor blocking;
+    private final Consumer<Instant> wakeAt;
+    private final BiConsumer<String, Instant> limited;
+
+    /**
+     * @param wakeAt looks for due work again then
+     * @param limited a domain whose concurrency limit refused a connection, and until when it is not claimed
+     */
+    GroupDelivery(MessageQueue queue, DomainRules rules, RecipientRate rate, ConnectionSlots slots, DomainDelivery delivery,
+            Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight, Executor blocking,
+            Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited) {
+        this.queue = queue;
+        this.rules = rules;
+        this.rate = rate;
+        this.slots = slots;
+        this.delivery = delivery;
+        this.settlement = settlement;
+        this.events = events;
+        this.heloName = heloName;
+        this.contentKib = (int) Math.min(Integer.MAX_VALUE, Math.max(1, maxContentInFlight / 1024));
+        this.contentRoom = new Semaphore(contentKib);
+        this.blocking = blocking;
+        this.wakeAt = wakeAt;
+        this.limited = limited;
+    }
+
+    /** Runs {@code task} on a worker thread (it may block briefly: database, policy, DNS). */
+    <T> Future<T> onWorker(java.util.concurrent.Callable<T> task) {
+        Promise<T> p = Promise.promise();
+        try {
+            blocking.execute(() -> {
+                try {
+                    p.complete(task.call());
+                } catch (Throwable e) {
+                    p.fail(e);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            p.fail(e);
+        }
+        return p.future();
+    }
+
+    /** The most content one piece of messages holds in memory at once; a larger message goes alone. */
+    private static final long GROUP_BYTES = 32L * 1024 * 1024;
+
+    /**
+     * Delivers messages for one domain (called on a worker thread) and records the result of
+     * every recipient: the domain's policy, route, TLS rules and limits once, then the messages
+     * the recipient limit lets go now, in pieces of up to the policy's messages-per-connection
+     * (and {@link #GROUP_BYTES} of content), the pieces side by side, each over as few
+     * connections as the peer allows. Completes when every recipient is recorded.
+     */
+    Future<Void> deliver(List<Claims.Work> works) {
+        String domain = works.get(0).domain();
+        DomainRules.Rules rules;
+        try {
+            rules = this.rules.of(domain);
+        } catch (DomainRules.Unavailable e) {
+            settlement.deferUpstream(works, e.getMessage());
+            return Future.succeededFuture();
+        }
+        List<Claims.Work> admitted = admit(domain, works, rules);
+        List<Future<Void>> pieces = new ArrayList<>();
+        List<Claims.Work> piece = new ArrayList<>();
+        Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
+        long bytes = 0;
+        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
+        Map<Long, MessageQueue.Content> loaded = Map.of();
+        for (int i = 0; i < admitted.size(); i++) {
+            if (i % perConnection == 0) {
+                // One query per connection's worth of messages.
+                loaded = queue.contents(admitted.subList(i, Math.min(admitted.size(), i + perConnection)).stream()
+                        .map(Claims.Work::mid).toList());
+            }
+            Claims.Work w = admitted.get(i);
+            MessageQueue.Content content = loaded.get(w.mid());
+            if (content == null) {
+                continue; // gone meanwhile (an operator deleted it)
+            }
+            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.data().length > GROUP_BYTES)) {
+                pieces.add(deliverPiece(domain, List.copyOf(piece), new LinkedHashMap<>(contents), bytes, rules));
+                piece.clear();
+                contents.clear();
+                bytes = 0;
+            }
+            piece.add(w);
+            contents.put(w.mid(), content);
+            bytes += content.data().length;
+        }
+        if (!piece.isEmpty()) {
+            pieces.add(deliverPiece(domain, piece, contents, bytes, rules));
+        }
+        return Future.join(pieces).mapEmpty();
+    }
+
+    /**
+     * The work the domain's recipient limit lets go now, in claim order; the rest waits, each
+     * message until the time its recipients would come up at the limit's pace, with no attempt
+     * counted. Under limits per MX address the rate counts at the plan's first address.
+     */
+    private List<Claims.Work> admit(String domain, List<Claims.Work> works, DomainRules.Rules rules) {
+        DestinationLimits limits = rules.limits();
+        if (!limits.rated()) {
+            return works;
+        }
+        InetAddress first = rules.plan().hops().stream().flatMap(h -> h.addresses().stream()).findFirst().orElse(null);
+        String key = limits.key(domain, first);
+        RecipientRate.Grant g;
+        try {
+            g = rate.take(key, works.stream().map(w -> w.rids().size()).toList(), limits);
+        } catch (java.sql.SQLException e) {
+            throw new QueueUnavailableException("could not apply the recipient limit", e);
+        }
+        if (g.messages() < works.size()) {
+            Claims.Batch later = new Claims.Batch();
+            String reply = "451 4.4.5 recipient limit reached: " + limits.recipients() + " per " + limits.perMinutes()
+                    + " minute(s) to " + key.substring(key.indexOf(':') + 1) + " (" + limits.scope() + ")";
+            Instant next = g.next();
+            for (Claims.Work w : works.subList(g.messages(), works.size())) {
+                Settlement.postpone(later, w, next, reply);
+                next = next.plus(limits.spacing().multipliedBy(Math.max(1, w.rids().size())));
+            }
+            settlement.commit(later);
+            wakeAt.accept(g.next());
+        }
+        return works.subList(0, g.messages());
+    }
+
+    /**
+     * One piece: its content held against {@link #contentRoom}, delivered on the event loop
+     * under the domain's concurrency limit, then recorded on a worker thread.
+     */
+    private Future<Void> deliverPiece(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
+            long bytes, DomainRules.Rules rules) {
+        int kib = (int) Math.min(contentKib, Math.max(1, bytes / 1024));
+        contentRoom.acquireUninterruptibly(kib);
+        Instant now = Instant.now();
+        List<SmtpDeliveryAttempt.Message> messages = works.stream().map(w -> new SmtpDeliveryAttempt.Message(w.mid(), w.rids(),
+                contents.get(w.mid()).mailFrom(), w.addresses(), contents.get(w.mid()).data())).toList();
+        Future<DomainDelivery.Outcome> sent;
+        try {
+            sent = delivery.start(domain, rules.plan(), rules.tlsFor(), heloName, messages,
+                    Math.max(1, rules.policy().getMaxMessagesPerConnection()), slots.gate(domain, rules.limits()));
+        } catch (RuntimeException e) {
+            sent = Future.failedFuture(e);
+        }
+        return sent.onComplete(ar -> contentRoom.release(kib))
+                .compose(all -> onWorker(() -> {
+                    record(domain, works, contents, all, rules, now);
+                    return null;
+                }));
+    }
+
+    /** The connections' log lines and events, then each message's recipients. */
+    private void record(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
+            DomainDelivery.Outcome all, DomainRules.Rules rules, Instant now) {
+        for (DomainDelivery.Tried t : all.attempts()) {
+            if (t.result() != null) {
+                t.result().log().forEach(LOG::info);
+                if (!t.result().reused()) {
+                    // One event per TLS decision: an idle connection used again made none.
+                    events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
+                            t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure());
+                }
+            } else {
+                LOG.info(t.error());
+            }
+        }
+        Claims.Batch batch = new Claims.Batch();
+        Instant retry = Instant.now().plus(LIMIT_RETRY);
+        boolean held = false;
+        for (Claims.Work w : works) {
+            DomainDelivery.Outcome mine = all.of(w.mid());
+            if (mine.limited()) {
+                held = true;
+                Settlement.postpone(batch, w, retry, "451 4.4.5 " + mine.error());
+            } else {
+                settlement.settle(batch, w, contents.get(w.mid()), rules.plan(), mine, rules.profile(), rules.tls(), now);
+            }
+        }
+        settlement.commit(batch);
+        if (held) {
+            limited.accept(domain, retry);
+            wakeAt.accept(retry);
+        }
+    }
+}
