@@ -430,7 +430,9 @@ PY
       "$work/threads0" "$work/threads1" | sort -rn | head -12
     tail -n +"$((mo + 1))" "$maillog" | grep -c 'Message done' | sed 's/^/mail log "Message done" lines: /'
     tail -n +"$((mo + 1))" "$maillog" | grep -c 'New SMTP DCID' | sed 's/^/mail log "New SMTP DCID" lines (connections): /'
-    tail -n +"$((mo + 1))" "$maillog" | grep -E 'Delayed|Bounced|WARN|ERROR' | head -5
+    # grep -m, not | head: head leaving early would kill grep with SIGPIPE and, under pipefail, the script.
+    echo "mail log lines with Delayed, Bounced, WARN or ERROR: $(tail -n +"$((mo + 1))" "$maillog" | grep -c -E 'Delayed|Bounced|WARN|ERROR' || true)"
+    tail -n +"$((mo + 1))" "$maillog" | grep -m 5 -E 'Delayed|Bounced|WARN|ERROR' || true
     echo "deliveries per second (time: count, \"Message done\" lines in delivery-service's log):"
     tail -n +"$((mo + 1))" "$maillog" | grep 'Message done' | cut -c1-19 | uniq -c | awk '{printf "  %s: %s\n", $3, $1}'
   } > "$out/tlsgate.txt"

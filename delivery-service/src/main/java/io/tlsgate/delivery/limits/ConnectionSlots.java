@@ -30,8 +30,9 @@ import org.jboss.logging.Logger;
  *
  * <p>Per replica (limitsScope VIRTUAL_GATEWAY) the count is in memory. For the whole cluster
  * (SYSTEM) each permit is a row in {@code connection_slot}: slot numbers 0..limit-1 per
- * destination key, taken with one INSERT .. ON CONFLICT that only succeeds on a free or expired
- * slot, so two replicas can never hold the same slot. Each replica renews its rows every third
+ * destination key, taken one taker at a time per key (an advisory lock) with an INSERT .. ON
+ * CONFLICT that only succeeds on a free or expired slot, so two replicas can never hold the
+ * same slot. Each replica renews its rows every third
  * of {@code tlsgate.delivery.slot-lease}; a replica that dies (kill -9) closes its sockets with
  * its process and its rows expire after the lease, so the limit holds throughout: until then
  * the others wait.
@@ -119,37 +120,41 @@ public class ConnectionSlots {
         return n == null ? 0 : n.get();
     }
 
-    /** A free slot of {@code key} for this replica, or -1 when all {@code max} are taken. */
+    /**
+     * A free slot of {@code key} for this replica, or -1 when all {@code max} are taken. Takers
+     * of one key go one at a time (a transaction-scoped advisory lock on the key): without it,
+     * concurrent takers all reach for the same lowest free slot, all but one lose, and a burst
+     * of new connections is refused while slots are free.
+     */
     int take(String key, int max) throws SQLException {
-        // Two replicas may race for the same free slot: the loser gets no row and tries the next.
-        for (int tries = 0; tries < 3; tries++) {
-            try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(TAKE)) {
-                ps.setString(1, key);
-                ps.setString(2, holder);
-                ps.setDouble(3, lease.toMillis() / 1000.0);
-                ps.setInt(4, max);
-                ps.setString(5, key);
-                try (ResultSet r = ps.executeQuery()) {
-                    if (r.next()) {
-                        shared.incrementAndGet();
-                        return r.getInt(1);
+        try (Connection c = dataSource.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext(?))")) {
+                    lock.setString(1, "connection_slot " + key);
+                    lock.executeQuery().close();
+                }
+                int slot = -1;
+                try (PreparedStatement ps = c.prepareStatement(TAKE)) {
+                    ps.setString(1, key);
+                    ps.setString(2, holder);
+                    ps.setDouble(3, lease.toMillis() / 1000.0);
+                    ps.setInt(4, max);
+                    ps.setString(5, key);
+                    try (ResultSet r = ps.executeQuery()) {
+                        if (r.next()) {
+                            slot = r.getInt(1);
+                        }
                     }
                 }
-                if (!anyFree(c, key, max)) {
-                    return -1;
+                c.commit();
+                if (slot >= 0) {
+                    shared.incrementAndGet();
                 }
-            }
-        }
-        return -1;
-    }
-
-    private static boolean anyFree(Connection c, String key, int max) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "select count(*) from connection_slot where key = ? and slot < ? and expires_at > now()")) {
-            ps.setString(1, key);
-            ps.setInt(2, max);
-            try (ResultSet r = ps.executeQuery()) {
-                return r.next() && r.getInt(1) < max;
+                return slot;
+            } catch (SQLException e) {
+                c.rollback();
+                throw e;
             }
         }
     }

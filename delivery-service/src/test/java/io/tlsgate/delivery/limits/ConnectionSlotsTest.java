@@ -76,6 +76,32 @@ class ConnectionSlotsTest {
         assertTrue(taken.get() > 0 && refused.get() > 0, taken + " taken, " + refused + " refused");
     }
 
+    /** A burst of new connections to a destination with room for all of them: none is refused. */
+    @Test
+    void aBurstWithinTheLimitIsNeverRefused() throws Exception {
+        String key = "domain:burst-" + UUID.randomUUID() + ".test";
+        List<ConnectionSlots> replicas = List.of(replica(Duration.ofMinutes(1)), replica(Duration.ofMinutes(1)));
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        List<Future<Integer>> takers = new ArrayList<>();
+        for (int i = 0; i < 48; i++) {
+            ConnectionSlots r = replicas.get(i % 2);
+            takers.add(pool.submit(() -> {
+                go.await();
+                return r.take(key, 50);
+            }));
+        }
+        go.countDown();
+        java.util.Set<Integer> slots = new java.util.HashSet<>();
+        for (Future<Integer> t : takers) {
+            int slot = t.get();
+            assertTrue(slot >= 0 && slot < 50, "refused or out of range: " + slot);
+            assertTrue(slots.add(slot), "slot " + slot + " given twice");
+        }
+        pool.shutdown();
+        assertEquals(48, slots.size());
+    }
+
     @Test
     void aDeadReplicasSlotsStayTakenUntilTheirLeaseRunsOut() throws Exception {
         String key = "domain:dead-" + UUID.randomUUID() + ".test";
