@@ -438,6 +438,7 @@ PY
   } > "$out/tlsgate.txt"
   head -6 "$out/tlsgate.txt"
   tail -n +"$((mo + 1))" "$maillog" | grep -m 12 -E 'maillog|DCID' > "$out/tlsgate-maillog-sample.txt" || true
+  tail -n +"$((mo + 1))" "$maillog" | grep -m 300 -E 'Delayed|Bounced|WARN|ERROR|Exception' > "$out/tlsgate-warnings.txt" || true
   if [ -s "$work/drain.jfr" ]; then
     java -cp "$cp_" io.tlsgate.bench.JfrSummary "$work/drain.jfr" 30 \
       'SmtpDeliveryAttempt,SSLHandshake.consume,ECDSASignature.engineVerify,RSASignature.engineVerify,XDH,TrustCheck.checkServerTrusted,TrustCheck.<init>,createNetClient,Scheduler.deliver,TlsEvents,io.tlsgate.delivery.queue' \
