@@ -105,6 +105,23 @@ public class MessageQueue {
         return Optional.ofNullable(contents(List.of(mid)).get(mid));
     }
 
+    /** The stored sizes of several messages in one query, by MID (a message that is gone is left out). */
+    public Map<Long, Long> sizes(List<Long> mids) {
+        try (Connection c = dataSource.getConnection();
+                PreparedStatement ps = c.prepareStatement("select mid, size from message where mid = any(?)")) {
+            ps.setArray(1, c.createArrayOf("bigint", mids.toArray()));
+            Map<Long, Long> out = new HashMap<>();
+            try (ResultSet r = ps.executeQuery()) {
+                while (r.next()) {
+                    out.put(r.getLong(1), r.getLong(2));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new QueueUnavailableException("could not read messages " + mids, e);
+        }
+    }
+
     /** The contents of several messages in one query, by MID (a message that is gone is left out). */
     public Map<Long, Content> contents(List<Long> mids) {
         try (Connection c = dataSource.getConnection();

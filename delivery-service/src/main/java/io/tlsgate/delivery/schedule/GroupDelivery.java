@@ -109,35 +109,27 @@ final class GroupDelivery {
             return Future.succeededFuture();
         }
         List<Claims.Work> admitted = admit(domain, works, rules);
+        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
+        // Cut by the stored sizes first, so no more than one piece's content is read at once.
+        Map<Long, Long> sizes = admitted.isEmpty() ? Map.of() : queue.sizes(admitted.stream().map(Claims.Work::mid).toList());
         List<Future<Void>> pieces = new ArrayList<>();
         List<Claims.Work> piece = new ArrayList<>();
-        Map<Long, MessageQueue.Content> contents = new LinkedHashMap<>();
         long bytes = 0;
-        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
-        Map<Long, MessageQueue.Content> loaded = Map.of();
-        for (int i = 0; i < admitted.size(); i++) {
-            if (i % perConnection == 0) {
-                // One query per connection's worth of messages.
-                loaded = queue.contents(admitted.subList(i, Math.min(admitted.size(), i + perConnection)).stream()
-                        .map(Claims.Work::mid).toList());
-            }
-            Claims.Work w = admitted.get(i);
-            MessageQueue.Content content = loaded.get(w.mid());
-            if (content == null) {
+        for (Claims.Work w : admitted) {
+            Long size = sizes.get(w.mid());
+            if (size == null) {
                 continue; // gone meanwhile (an operator deleted it)
             }
-            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + content.data().length > GROUP_BYTES)) {
-                pieces.add(deliverPiece(domain, List.copyOf(piece), new LinkedHashMap<>(contents), bytes, rules));
+            if (!piece.isEmpty() && (piece.size() == perConnection || bytes + size > GROUP_BYTES)) {
+                pieces.add(deliverPiece(domain, List.copyOf(piece), rules));
                 piece.clear();
-                contents.clear();
                 bytes = 0;
             }
             piece.add(w);
-            contents.put(w.mid(), content);
-            bytes += content.data().length;
+            bytes += size;
         }
         if (!piece.isEmpty()) {
-            pieces.add(deliverPiece(domain, piece, contents, bytes, rules));
+            pieces.add(deliverPiece(domain, piece, rules));
         }
         return Future.join(pieces).mapEmpty();
     }
@@ -179,8 +171,13 @@ final class GroupDelivery {
      * One piece: its content held against {@link #contentRoom}, delivered on the event loop
      * under the domain's concurrency limit, then recorded on a worker thread.
      */
-    private Future<Void> deliverPiece(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
-            long bytes, DomainRules.Rules rules) {
+    private Future<Void> deliverPiece(String domain, List<Claims.Work> piece, DomainRules.Rules rules) {
+        Map<Long, MessageQueue.Content> contents = queue.contents(piece.stream().map(Claims.Work::mid).toList());
+        List<Claims.Work> works = piece.stream().filter(w -> contents.containsKey(w.mid())).toList();
+        if (works.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        long bytes = contents.values().stream().mapToLong(c -> c.data().length).sum();
         int kib = (int) Math.min(contentKib, Math.max(1, bytes / 1024));
         contentRoom.acquireUninterruptibly(kib);
         Instant now = Instant.now();
