@@ -21,11 +21,11 @@ import java.util.function.LongSupplier;
 import javax.net.ssl.KeyManagerFactory;
 
 /**
- * Delivers one message to one domain: tries its next hops (an SMTP route's hosts, then or
+ * Delivers messages to one domain: tries its next hops (an SMTP route's hosts, then or
  * instead the MX hosts in preference order), each address of each host, and moves on to the
- * next after a connection or TLS failure (product.md §2: "a TLS failure on one host moves on
- * to the next host of equal or lower preference before the attempt counts as failed"). Stops
- * at the first host that takes the message or answers for its recipients.
+ * next after a connection or TLS failure (a TLS failure on one host moves on to the next host
+ * of equal or lower preference before the attempt counts as failed: docs/delivery.md). Stops
+ * when every message got its transaction.
  *
  * <p>Bounded against hostile DNS and tarpitting hosts ({@link Limits}): at most so many MX
  * hosts and connections per domain, one deadline for the whole domain, and MX answers that

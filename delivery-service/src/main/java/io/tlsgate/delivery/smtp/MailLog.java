@@ -5,7 +5,7 @@ import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import java.util.ArrayList;
 import java.util.List;
 
-/** One use of a connection's mail-log lines (product.md §7), all of them for one DCID. */
+/** One use of a connection's mail-log lines (docs/delivery.md "Mail log"), all of them for one DCID. */
 final class MailLog {
     private final long dcid;
     private final List<String> lines = new ArrayList<>();

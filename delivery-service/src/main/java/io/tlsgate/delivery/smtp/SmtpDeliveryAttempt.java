@@ -28,7 +28,7 @@ import javax.net.ssl.KeyManagerFactory;
  * trust anchors and the mode's identity rule ({@link CertificateIdentity}). The connection
  * runs on a Vert.x event loop (Netty; no thread per connection, STARTTLS by upgrading the
  * socket); {@link #start} is asynchronous, {@link #run} waits for it from a worker thread.
- * Writes the mail-log lines of product.md §7 for its DCID.
+ * Writes the mail-log lines of docs/delivery.md ("Mail log") for its DCID.
  *
  * <p>This class holds the attempt's API; the phases are classes of their own: {@link Connector}
  * (an idle connection from the {@link Pool} or a new one through the {@link Gate}),
