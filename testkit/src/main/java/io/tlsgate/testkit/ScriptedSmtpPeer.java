@@ -132,11 +132,6 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
         return maxConcurrent.get();
     }
 
-    /** Sessions open now. */
-    public int openConnections() {
-        return concurrent.get();
-    }
-
     /** Waits this long before answering the end of each message's content (a slow server). */
     public ScriptedSmtpPeer dataDelay(java.time.Duration delay) {
         this.dataDelayMillis = delay.toMillis();

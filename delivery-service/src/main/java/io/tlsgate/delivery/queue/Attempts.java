@@ -43,14 +43,6 @@ public class Attempts {
         }
     }
 
-    public void record(long mid, Attempt a) {
-        try (Connection c = dataSource.getConnection()) {
-            insert(c, List.of(Map.entry(mid, a)));
-        } catch (SQLException e) {
-            throw new QueueUnavailableException("could not record a delivery attempt", e);
-        }
-    }
-
     /** Inserts attempts (message, attempt) on {@code c}, in one batch, within the caller's transaction if any. */
     static void insert(Connection c, List<Map.Entry<Long, Attempt>> rows) throws SQLException {
         if (rows.isEmpty()) {

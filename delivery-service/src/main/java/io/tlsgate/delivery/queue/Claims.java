@@ -110,14 +110,6 @@ public class Claims {
     }
 
     /**
-     * Puts recipients this worker holds back until {@code next} without counting an attempt
-     * (a destination limit held them back; nothing was tried); returns how many it still held.
-     */
-    public int postpone(String worker, long mid, List<Integer> rids, Instant next, String reply) {
-        return commit(worker, new Batch().postpone(mid, rids, next, reply));
-    }
-
-    /**
      * Results for recipients of several messages and the attempts that led to them, recorded
      * together by {@link #commit} in one transaction, and what to do once they are (mail-log
      * lines, DSNs): one commit per piece of messages rather than several per message.

@@ -100,11 +100,6 @@ public class MessageQueue {
     /** What delivery needs of a message: the envelope sender, when it arrived, and the content. */
     public record Content(String mailFrom, java.time.Instant receivedAt, byte[] data) {}
 
-    /** The message's content for delivery; empty when it is gone. */
-    public Optional<Content> content(long mid) {
-        return Optional.ofNullable(contents(List.of(mid)).get(mid));
-    }
-
     /** The stored sizes of several messages in one query, by MID (a message that is gone is left out). */
     public Map<Long, Long> sizes(List<Long> mids) {
         try (Connection c = dataSource.getConnection();
