@@ -287,6 +287,10 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                     case "NOOP" -> send(out, "250 2.0.0 Ok");
                     case "QUIT" -> {
                         ended.run(); // the session is over for the client once it said QUIT
+                        if (messages > 0) { // counted before the 221, which the client may act on at once
+                            messagesPerConnection.add(messages);
+                            messages = 0;
+                        }
                         send(out, "221 2.0.0 Bye");
                         return;
                     }

@@ -10,83 +10,136 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The mail transactions of one use of a connection: for each message MAIL, RCPT (pipelined
- * when the EHLO reply offers it), DATA and the content, RSET between messages; {@code ehlo}
+ * The mail transactions of one use of a connection: for each message MAIL, RCPT, DATA and the
+ * content, RSET between messages (pipelined when the EHLO reply offers it); {@code ehlo}
  * is the EHLO reply that applies to them (after STARTTLS: the second one).
  */
 record MailTransactions(SessionIo io, MailLog log, String ehlo) {
 
-    /** The messages from {@code i} on, RSET between them; stops at a refused RSET. */
+    /**
+     * The messages from {@code i} on, RSET between them; stops at a refused RSET. With
+     * PIPELINING (RFC 2920) each message's RSET, MAIL, RCPTs and DATA go in one write, so a
+     * message costs two round trips (the group, then the content); without it, one per command.
+     */
     Future<Void> send(List<Message> messages, int i, List<Transaction> done) {
         if (i == messages.size()) {
             return Future.succeededFuture();
         }
-        Future<Boolean> ready = i == 0 ? Future.succeededFuture(true) : io.command("RSET").map(r -> r.startsWith("2"));
-        return ready.compose(ok -> {
-            if (!ok) {
+        Message m = messages.get(i);
+        List<String> rcptReplies = new ArrayList<>();
+        Future<String> sent;
+        if (TlsNegotiation.advertises(ehlo, "PIPELINING")) {
+            sent = pipelined(m, i > 0, rcptReplies);
+        } else {
+            Future<Boolean> ready = i == 0 ? Future.succeededFuture(true) : io.command("RSET").map(r -> r.startsWith("2"));
+            sent = ready.compose(ok -> ok ? oneByOne(m, rcptReplies) : Future.succeededFuture(RSET_REFUSED));
+        }
+        return sent.compose(dataReply -> {
+            if (dataReply == RSET_REFUSED) {
                 return Future.succeededFuture();
             }
-            Message m = messages.get(i);
-            List<String> rcptReplies = new ArrayList<>();
-            return transaction(m, rcptReplies).compose(dataReply -> {
-                done.add(new Transaction(m.mid(), List.copyOf(rcptReplies), dataReply));
-                return send(messages, i + 1, done);
+            done.add(new Transaction(m.mid(), List.copyOf(rcptReplies), dataReply));
+            return send(messages, i + 1, done);
+        });
+    }
+
+    /** Stands for "the RSET before this message was refused": nothing more goes on this connection. */
+    private static final String RSET_REFUSED = new String("RSET refused");
+
+    /**
+     * One group: [RSET,] MAIL, every RCPT, DATA (RFC 2920 §3.1: RSET, MAIL and RCPT anywhere,
+     * DATA last), then exactly as many replies, in order; the content goes only after a 354
+     * and with at least one recipient accepted.
+     */
+    private Future<String> pipelined(Message m, boolean rset, List<String> rcptReplies) {
+        log.deliveryStart(m);
+        List<String> group = new ArrayList<>();
+        if (rset) {
+            group.add("RSET");
+        }
+        group.add("MAIL FROM:<" + m.mailFrom() + ">");
+        m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
+        group.add("DATA");
+        int first = rset ? 1 : 0;
+        return io.commands(group).compose(all -> {
+            String dataReply = all.get(all.size() - 1);
+            if (rset && !all.get(0).startsWith("2")) {
+                // The server would not reset: nothing of this group is trusted, and content
+                // after a 354 would go out under a transaction we cannot vouch for.
+                return dataReply.startsWith("354") ? abandon() : Future.succeededFuture(RSET_REFUSED);
+            }
+            String mailReply = all.get(first);
+            rcptReplies.addAll(all.subList(first + 1, all.size() - 1));
+            List<Integer> accepted = accepted(m, mailReply, rcptReplies);
+            if (dataReply.startsWith("354") && accepted.isEmpty()) {
+                // DATA accepted though no recipient was (RFC 2920 §3.1): end it empty; the
+                // server has nobody to deliver it to, and this message was not sent.
+                return io.commands(List.of(".")).map(r -> null);
+            }
+            if (accepted.isEmpty()) {
+                return Future.succeededFuture(null);
+            }
+            return content(m, accepted, dataReply);
+        });
+    }
+
+    /** Closes the connection in the middle of DATA: the server discards the transaction. */
+    private Future<String> abandon() {
+        return io.socket().close().otherwiseEmpty().map(v -> RSET_REFUSED);
+    }
+
+    /** MAIL, then each RCPT and DATA, one command at a time (no PIPELINING offered). */
+    private Future<String> oneByOne(Message m, List<String> rcptReplies) {
+        log.deliveryStart(m);
+        return io.command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> {
+            Future<Void> rcpts = mailReply.startsWith("2") ? rcptOneByOne(m, 0, rcptReplies) : Future.succeededFuture();
+            return rcpts.compose(v -> {
+                List<Integer> accepted = accepted(m, mailReply, rcptReplies);
+                if (accepted.isEmpty()) {
+                    return Future.succeededFuture(null);
+                }
+                return io.command("DATA").compose(dataReply -> content(m, accepted, dataReply));
             });
         });
     }
 
     /**
-     * MAIL, RCPT (pipelined when offered), DATA for one message; the reply to the end of
-     * DATA, the refusal of DATA itself, or null when nothing was sent.
+     * The recipients (ids) the server accepted; a refused sender's reply becomes every
+     * recipient's, replacing whatever their RCPTs got.
      */
-    private Future<String> transaction(Message m, List<String> rcptReplies) {
-        log.deliveryStart(m);
-        Future<String> mail;
-        if (TlsNegotiation.advertises(ehlo, "PIPELINING")) {
-            // RFC 2920: MAIL and every RCPT in one write, then exactly as many replies, in order.
-            List<String> group = new ArrayList<>();
-            group.add("MAIL FROM:<" + m.mailFrom() + ">");
-            m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
-            mail = io.commands(group).map(all -> {
-                rcptReplies.addAll(all.subList(1, all.size()));
-                return all.get(0);
-            });
-        } else {
-            mail = io.command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> mailReply.startsWith("2")
-                    ? rcptOneByOne(m, 0, rcptReplies).map(v -> mailReply) : Future.succeededFuture(mailReply));
+    private static List<Integer> accepted(Message m, String mailReply, List<String> rcptReplies) {
+        if (!mailReply.startsWith("2")) {
+            rcptReplies.clear();
+            m.rcptTo().forEach(r -> rcptReplies.add(mailReply));
         }
-        return mail.compose(mailReply -> {
-            if (!mailReply.startsWith("2")) {
-                // The sender was refused: that reply is every recipient's.
-                rcptReplies.clear();
-                m.rcptTo().forEach(r -> rcptReplies.add(mailReply));
+        List<Integer> accepted = new ArrayList<>();
+        for (int i = 0; i < rcptReplies.size(); i++) {
+            if (rcptReplies.get(i).startsWith("2")) {
+                accepted.add(m.rids().get(i));
             }
-            List<Integer> accepted = new ArrayList<>();
-            for (int i = 0; i < rcptReplies.size(); i++) {
-                if (rcptReplies.get(i).startsWith("2")) {
-                    accepted.add(m.rids().get(i));
-                }
+        }
+        return accepted;
+    }
+
+    /**
+     * After the reply to DATA: the content and the reply to its end when it was 354, the
+     * refusal itself when it was 4xx/5xx.
+     */
+    private Future<String> content(Message m, List<Integer> accepted, String dataReply) {
+        if (dataReply.startsWith("4") || dataReply.startsWith("5")) {
+            return Future.succeededFuture(dataReply);
+        }
+        if (!dataReply.startsWith("354")) {
+            // Only 354 lets the content go; taking a 2xx here as the result
+            // would mark delivered a message the server never received.
+            return Future.failedFuture(new ReplyReader.ProtocolViolation(
+                    "reply to DATA: " + ReplyReader.printable(dataReply)));
+        }
+        return writeContent(m).compose(v -> io.dataEndReply()).map(end -> {
+            if (end.startsWith("2")) {
+                log.messageDone(m, accepted);
             }
-            if (accepted.isEmpty()) {
-                return Future.succeededFuture(null);
-            }
-            return io.command("DATA").compose(dataReply -> {
-                if (dataReply.startsWith("4") || dataReply.startsWith("5")) {
-                    return Future.succeededFuture(dataReply);
-                }
-                if (!dataReply.startsWith("354")) {
-                    // Only 354 lets the content go; taking a 2xx here as the result
-                    // would mark delivered a message the server never received.
-                    return Future.failedFuture(new ReplyReader.ProtocolViolation(
-                            "reply to DATA: " + ReplyReader.printable(dataReply)));
-                }
-                return writeContent(m).compose(v -> io.dataEndReply()).map(end -> {
-                    if (end.startsWith("2")) {
-                        log.messageDone(m, accepted);
-                    }
-                    return end;
-                });
-            });
+            return end;
         });
     }
 

@@ -100,7 +100,48 @@ class ConnectionReuseTest {
             List<String> t = peer.transcript();
             assertEquals(1, t.stream().filter(l -> l.equals("-- TLS --")).count(), "one handshake");
             assertEquals(2, t.stream().filter(l -> l.equals("C: RSET")).count(), "RSET between the three");
-            assertEquals(2, t.stream().filter(l -> l.equals("C: .")).count(), "two messages' content");
+            // 12's DATA (pipelined with its refused RCPT) got 354: ended empty, at once.
+            assertEquals(List.of("C: <content 24 octets>", "C: <content 0 octets>", "C: <content 24 octets>"),
+                    t.stream().filter(l -> l.startsWith("C: <content")).toList(), t.toString());
+            assertEquals(3, t.stream().filter(l -> l.equals("C: .")).count(), t.toString());
+        }
+    }
+
+    @Test
+    void aRefusedRsetInAPipelinedGroupEndsTheConnectionBeforeAnyContent() throws Exception {
+        HostileSmtpPeer.Behaviour refusesRset = c -> {
+            c.send("220 peer.test ESMTP\r\n");
+            for (String l = c.readLine(); l != null; l = c.readLine()) {
+                switch (l.length() >= 4 ? l.substring(0, 4) : l) {
+                    case "EHLO" -> c.send("250-peer.test\r\n250 PIPELINING\r\n");
+                    case "RSET" -> c.send("500 5.5.1 not now\r\n");
+                    case "MAIL", "RCPT" -> c.send("250 2.0.0 Ok\r\n");
+                    case "DATA" -> {
+                        c.send("354 go ahead\r\n");
+                        if (c.readContent() == null) {
+                            return;
+                        }
+                        c.send("250 2.0.0 Ok: queued\r\n");
+                    }
+                    default -> c.send("221 2.0.0 Bye\r\n");
+                }
+            }
+        };
+        try (HostileSmtpPeer peer = new HostileSmtpPeer(null, refusesRset)) {
+            SmtpDeliveryAttempt.Target plain = new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
+                    "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(), "gateway.example", null);
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 1).run(plain,
+                    List.of(message(21, "a@peer.test"), message(22, "b@peer.test"), message(23, "c@peer.test")));
+            // 21 went; 22's group (RSET, MAIL, RCPT, DATA) got 500 to RSET and 354 to DATA:
+            // the connection is closed in the middle of DATA, so the server discards 22, and
+            // 22 and 23 are left to another connection.
+            assertEquals(List.of(21L), r.transactions().stream().map(SmtpDeliveryAttempt.Transaction::mid).toList(),
+                    r.toString());
+            assertTrue(r.transaction(21).orElseThrow().delivered());
+            List<String> t = peer.transcript();
+            assertEquals(List.of("C: <content 24 octets>", "C: <content 0 octets>"),
+                    t.stream().filter(l -> l.startsWith("C: <content")).toList(), t.toString());
+            assertEquals(1, t.stream().filter(l -> l.equals("C: .")).count(), t.toString());
         }
     }
 

@@ -113,6 +113,8 @@ class ReplyAccountingPropertyTest {
             return;
         }
         String l;
+        boolean senderAccepted = false;
+        boolean recipientAccepted = false;
         while ((l = c.readLine()) != null) {
             String cmd = l.length() >= 4 ? l.substring(0, 4).toUpperCase(Locale.ROOT) : l;
             switch (cmd) {
@@ -138,12 +140,16 @@ class ReplyAccountingPropertyTest {
                     c.startTls();
                 }
                 case "MAIL" -> {
-                    if (!replied(c, r, r.nextInt(10) == 0 ? pick(r, REFUSALS) : "250 2.1.0 Ok", truth)) {
+                    String reply = r.nextInt(10) == 0 ? pick(r, REFUSALS) : "250 2.1.0 Ok";
+                    senderAccepted = reply.startsWith("2");
+                    if (!replied(c, r, reply, truth)) {
                         return;
                     }
                 }
                 case "RCPT" -> {
-                    if (!replied(c, r, r.nextInt(5) == 0 ? pick(r, REFUSALS) : "250 2.1.5 Ok", truth)) {
+                    String reply = r.nextInt(5) == 0 ? pick(r, REFUSALS) : "250 2.1.5 Ok";
+                    recipientAccepted |= reply.startsWith("2");
+                    if (!replied(c, r, reply, truth)) {
                         return;
                     }
                 }
@@ -162,7 +168,10 @@ class ReplyAccountingPropertyTest {
                     String end = r.nextInt(4) == 0 ? pick(r, REFUSALS) : "250 2.0.0 Ok: queued";
                     Sent sent = reply(c, r, end, truth);
                     // Whatever followed it, the first reply the dot got is the server's answer.
-                    truth.endAccepted.set(end.startsWith("2") && (sent == Sent.RIGHT || sent == Sent.RIGHT_AND_EXTRA));
+                    // A 354 with no sender or recipient accepted is allowed (RFC 5321 §3.3 says MAY
+                    // refuse); the client then ends it empty (RFC 2920 §3.1): that is no delivery.
+                    truth.endAccepted.set(end.startsWith("2") && (sent == Sent.RIGHT || sent == Sent.RIGHT_AND_EXTRA)
+                            && senderAccepted && recipientAccepted);
                     if (sent == Sent.HUNG_UP) {
                         return;
                     }

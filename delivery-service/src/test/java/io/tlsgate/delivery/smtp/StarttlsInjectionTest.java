@@ -135,7 +135,8 @@ class StarttlsInjectionTest {
                     "b@peer.test"));
             assertTrue(e.getMessage().contains("protocol violation: ") && e.getMessage().contains("no reply owed"),
                     e.getMessage());
-            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: DATA")), peer.transcript().toString());
+            // DATA went with the group (RFC 2920); the content must not follow it.
+            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: .")), peer.transcript().toString());
         }
     }
 
@@ -152,7 +153,8 @@ class StarttlsInjectionTest {
         })) {
             IOException e = assertThrows(IOException.class, () -> attempt(peer, OutboundTlsMode.NONE, 46));
             assertTrue(e.getMessage().contains("protocol violation: "), e.getMessage());
-            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: DATA")), peer.transcript().toString());
+            // DATA went with the group (RFC 2920); the content must not follow it.
+            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: .")), peer.transcript().toString());
         }
     }
 
@@ -169,7 +171,8 @@ class StarttlsInjectionTest {
             IOException e = assertThrows(IOException.class, () -> attempt(peer, OutboundTlsMode.NONE, 47, "a@peer.test",
                     "b@peer.test"));
             assertTrue(e.getMessage().startsWith("no reply within"), e.getMessage());
-            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: DATA")), peer.transcript().toString());
+            // DATA went with the group (RFC 2920); the content must not follow it.
+            assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: .")), peer.transcript().toString());
         }
     }
 
