@@ -108,6 +108,15 @@ public interface DeliveryConfig {
     @WithDefault("67108864")
     long maxContentInFlight();
 
+    /**
+     * Slow start: connections a destination domain gets at first from this replica; one more
+     * per window of pieces that reached its server, one fewer per piece that could not, never
+     * above its {@code maxConcurrentConnections}. Default: 5 (as Postfix's
+     * {@code initial_destination_concurrency}).
+     */
+    @WithDefault("5")
+    int initialDestinationConcurrency();
+
     /** Most recipients one worker claims at a time. Default: 50. */
     @WithDefault("50")
     int claimBatch();

@@ -1,6 +1,7 @@
 package io.tlsgate.delivery.schedule;
 
 import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.limits.ConcurrencyWindow;
 import io.tlsgate.delivery.limits.ConnectionSlots;
 import io.tlsgate.delivery.limits.DestinationLimits;
 import io.tlsgate.delivery.limits.RecipientRate;
@@ -39,6 +40,7 @@ final class GroupDelivery {
     private final DomainRules rules;
     private final RecipientRate rate;
     private final ConnectionSlots slots;
+    private final ConcurrencyWindow window;
     private final DomainDelivery delivery;
     private final Settlement settlement;
     private final TlsEvents events;
@@ -54,13 +56,14 @@ final class GroupDelivery {
      * @param wakeAt looks for due work again then
      * @param limited a domain whose concurrency limit refused a connection, and until when it is not claimed
      */
-    GroupDelivery(MessageQueue queue, DomainRules rules, RecipientRate rate, ConnectionSlots slots, DomainDelivery delivery,
-            Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight, Executor blocking,
+    GroupDelivery(MessageQueue queue, DomainRules rules, RecipientRate rate, ConnectionSlots slots, ConcurrencyWindow window,
+            DomainDelivery delivery, Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight, Executor blocking,
             Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited) {
         this.queue = queue;
         this.rules = rules;
         this.rate = rate;
         this.slots = slots;
+        this.window = window;
         this.delivery = delivery;
         this.settlement = settlement;
         this.events = events;
@@ -121,7 +124,7 @@ final class GroupDelivery {
                 continue; // gone meanwhile (an operator deleted it)
             }
             if (!piece.isEmpty() && (piece.size() == perConnection || bytes + size > GROUP_BYTES)) {
-                pieces.add(deliverPiece(domain, List.copyOf(piece), rules));
+                pieces.add(inWindow(domain, List.copyOf(piece), rules));
                 piece.clear();
                 bytes = 0;
             }
@@ -129,7 +132,7 @@ final class GroupDelivery {
             bytes += size;
         }
         if (!piece.isEmpty()) {
-            pieces.add(deliverPiece(domain, piece, rules));
+            pieces.add(inWindow(domain, piece, rules));
         }
         return Future.join(pieces).mapEmpty();
     }
@@ -168,13 +171,42 @@ final class GroupDelivery {
     }
 
     /**
+     * One piece, once the domain's {@link ConcurrencyWindow} has room for it (it waits there
+     * without its content); its place is given back with what the piece showed.
+     */
+    private Future<Void> inWindow(String domain, List<Claims.Work> piece, DomainRules.Rules rules) {
+        int max = Math.max(1, rules.policy().getMaxConcurrentConnections());
+        return window.enter(domain, max).compose(ticket -> onWorker(() -> {
+            try {
+                return deliverPiece(domain, piece, rules, ticket);
+            } catch (RuntimeException e) {
+                ticket.done(ConcurrencyWindow.Feedback.NONE);
+                throw e;
+            }
+        }).compose(f -> f));
+    }
+
+    /** What a piece's connections showed about the destination, for its window. */
+    private static ConcurrencyWindow.Feedback feedback(DomainDelivery.Outcome o) {
+        if (o.attempts().stream().anyMatch(t -> t.result() != null && !t.result().transactions().isEmpty())) {
+            return ConcurrencyWindow.Feedback.REACHED;
+        }
+        if (!o.attempts().isEmpty() && o.attempts().stream().allMatch(t -> t.result() == null) && !o.limited()) {
+            return ConcurrencyWindow.Feedback.UNREACHABLE;
+        }
+        return ConcurrencyWindow.Feedback.NONE;
+    }
+
+    /**
      * One piece: its content held against {@link #contentRoom}, delivered on the event loop
      * under the domain's concurrency limit, then recorded on a worker thread.
      */
-    private Future<Void> deliverPiece(String domain, List<Claims.Work> piece, DomainRules.Rules rules) {
+    private Future<Void> deliverPiece(String domain, List<Claims.Work> piece, DomainRules.Rules rules,
+            ConcurrencyWindow.Ticket ticket) {
         Map<Long, MessageQueue.Content> contents = queue.contents(piece.stream().map(Claims.Work::mid).toList());
         List<Claims.Work> works = piece.stream().filter(w -> contents.containsKey(w.mid())).toList();
         if (works.isEmpty()) {
+            ticket.done(ConcurrencyWindow.Feedback.NONE);
             return Future.succeededFuture();
         }
         long bytes = contents.values().stream().mapToLong(c -> c.data().length).sum();
@@ -190,7 +222,10 @@ final class GroupDelivery {
         } catch (RuntimeException e) {
             sent = Future.failedFuture(e);
         }
-        return sent.onComplete(ar -> contentRoom.release(kib))
+        return sent.onComplete(ar -> {
+                    contentRoom.release(kib);
+                    ticket.done(ar.succeeded() ? feedback(ar.result()) : ConcurrencyWindow.Feedback.NONE);
+                })
                 .compose(all -> onWorker(() -> {
                     record(domain, works, contents, all, rules, now);
                     return null;

@@ -4,6 +4,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.limits.ConcurrencyWindow;
 import io.tlsgate.delivery.limits.ConnectionSlots;
 import io.tlsgate.delivery.limits.RecipientRate;
 import io.tlsgate.delivery.queue.Attempts;
@@ -70,6 +71,8 @@ public class Scheduler {
     private final ExecutorService blocking;
     private final ScheduledExecutorService timers;
     private final GroupDelivery groups;
+    /** Slow start per destination domain; its crowded domains are not claimed meanwhile. */
+    private final ConcurrencyWindow window;
     private Thread dispatcher;
     private volatile boolean running;
 
@@ -99,7 +102,9 @@ public class Scheduler {
             t.setDaemon(true);
             return t;
         });
-        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery), rate, slots, delivery, settlement,
+        this.window = new ConcurrencyWindow(config.initialDestinationConcurrency());
+        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery), rate, slots, window, delivery,
+                settlement,
                 events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
     }
 
@@ -150,8 +155,9 @@ public class Scheduler {
                 }
                 Instant now = Instant.now();
                 limited.values().removeIf(until -> !until.isAfter(now));
-                List<Claims.Work> due = claims.claim(worker, Math.min(config.claimBatch(), free), config.lease(),
-                        Set.copyOf(limited.keySet()));
+                Set<String> skip = new HashSet<>(limited.keySet());
+                skip.addAll(window.crowded());
+                List<Claims.Work> due = claims.claim(worker, Math.min(config.claimBatch(), free), config.lease(), skip);
                 if (due.isEmpty()) {
                     signal.await(config.pollInterval());
                     continue;
