@@ -22,9 +22,12 @@
 # Every process and temp directory it starts is stopped/removed at the end, devstack included.
 # Needs the devstack ports free (8081-8084, 15432, 19092-19093) and SINK_PORT..SINK_PORT+2.
 # Usage: bench/run-delivery.sh [N] [all|sink|postfix|tlsgate]     (default 20000 all)
-# Environment: BENCH_JAVA_OPTS  JVM options of the services (default: -Dtlsgate.bench=jvm-defaults,
-#                               i.e. the JVM's own defaults: the services ship no JVM options;
-#                               devstack needs a non-empty value or uses its fast-start flags)
+# Environment: BENCH_JAVA_OPTS  JVM options of the services (default: shipped, i.e. devstack's
+#                               --java-opts shipped: each service's deploy/jvm/<service>.options,
+#                               the JVM's own defaults for a service without one; -Dx=y for JVM
+#                               defaults everywhere: devstack needs a non-empty value)
+#              BENCH_WARMUP     messages delivered (unmeasured) before the measured run: JIT
+#                               warm-up (default 0: a cold service, as after a restart)
 #              MSG_BODY         body bytes per message (default 1024)
 #              SINK_KEY         the sink certificate's key: rsa (RSA-2048, default) or ec (ECDSA P-256)
 #              BENCH_KEEP_JFR   a path to keep the drain's JFR recording at (it is not kept by default)
@@ -51,7 +54,8 @@ MSG_BODY="${MSG_BODY:-1024}"
 SINK_KEY="${SINK_KEY:-rsa}"
 TLS_MODE="${BENCH_TLS_MODE:-REQUIRED}"
 ROUTE="${BENCH_ROUTE:-127.0.0.1:$SINK_PORT}"
-JAVA_OPTS_SERVICES="${BENCH_JAVA_OPTS:--Dtlsgate.bench=jvm-defaults}"
+JAVA_OPTS_SERVICES="${BENCH_JAVA_OPTS:-shipped}"
+WARMUP="${BENCH_WARMUP:-0}"
 JFR_SECONDS="${BENCH_JFR_SECONDS:-60}"
 JFR_DELAY="${BENCH_JFR_DELAY:-10}"
 DOMAIN=bench.test
@@ -346,6 +350,18 @@ if part tlsgate; then
     echo "SMTP route: $(curl "${H[@]}" "http://localhost:$P/api/v1/smtp-routes/resolve?domain=$DOMAIN")"
   } | tee "$out/tlsgate-policy.txt"
   psqlq() { PGPASSWORD="$dbpw" psql -h 127.0.0.1 -p "$PG" -U tlsgate -d tlsgate -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
+  queued() { # recipients still QUEUED (GET /api/v1/queue leaves a state with none out), "?" when it does not answer
+    local j; j=$(curl -sf -H "Authorization: Bearer $admin" "http://localhost:$D/api/v1/queue") || { echo "?"; return; }
+    j=$(echo "$j" | grep -o '"recipientsByState":{[^}]*}' | grep -o '"QUEUED":[0-9]*' | cut -d: -f2); echo "${j:-0}"; }
+  if [ "$WARMUP" -gt 0 ]; then
+    # JIT warm-up: the same path once, unmeasured, so the run below shows a warmed-up service.
+    log "warm-up: $WARMUP messages enqueued and delivered first (not measured)"
+    java -Xmx512m -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$D" "$service" "$WARMUP" 16 "$DOMAIN" "$MSG_BODY" \
+      > "$out/tlsgate-warmup.txt"
+    for _ in $(seq 1 600); do [ "$(queued)" = 0 ] && break; sleep 1; done
+    log "warm-up delivered (queued now: $(queued))"
+    sleep 3 # idle connections close (tlsgate.delivery.connection-idle 2 s)
+  fi
   # Hold: every recipient inserted from now on is due only in 2100 (the scheduler runs, finds nothing due).
   psqlq "create function delivery.bench_hold() returns trigger language plpgsql as \$\$ begin new.next_attempt_at := '2100-01-01'; return new; end \$\$;
          create trigger bench_hold before insert on delivery.recipient for each row execute function delivery.bench_hold();"
@@ -356,9 +372,6 @@ if part tlsgate; then
   java -Xmx512m -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$D" "$service" "$N" 16 "$DOMAIN" "$MSG_BODY" | tee "$out/tlsgate-enqueue.txt"
   held=$(psqlq "select count(*) from delivery.recipient where state = 'QUEUED' and next_attempt_at = '2100-01-01'")
   log "held: $held"
-  queued() { # recipients still QUEUED (GET /api/v1/queue leaves a state with none out), "?" when it does not answer
-    local j; j=$(curl -sf -H "Authorization: Bearer $admin" "http://localhost:$D/api/v1/queue") || { echo "?"; return; }
-    j=$(echo "$j" | grep -o '"recipientsByState":{[^}]*}' | grep -o '"QUEUED":[0-9]*' | cut -d: -f2); echo "${j:-0}"; }
   # delivery-service's established TCP connections to a port: how many, and the data segments it sent on them
   # (ss -i data_segs_out): about one per request, so the deltas count round trips to PostgreSQL, policy- and cert-service.
   segs() { ss -tinpH state established "( dport = :$1 )" | awk -v p="pid=$dpid," '

@@ -26,6 +26,8 @@ record DevOptions(Path root, Path dataDir, int portOffset, Optional<String> dbUr
               --db-password PW     its password                                   [TLSGATE_DEV_DB_PASSWORD]
               --kafka HOST:PORT    use this Kafka instead of the embedded broker  [TLSGATE_DEV_KAFKA]
               --java-opts OPTS     JVM options of each service                    [TLSGATE_DEV_JAVA_OPTS]
+                                   default: fast start (-Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1);
+                                   "shipped": each service's deploy/jvm/<service>.options (none: JVM defaults)
             """;
 
     static DevOptions parse(String[] args, Map<String, String> env, Path root) {

@@ -269,7 +269,7 @@ public final class DevStack {
         env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
-        cmd.addAll(Arrays.asList(options.javaOpts().trim().split("\\s+")));
+        cmd.addAll(javaOptions(name));
         // No client-initiated TLS renegotiation (a cheap DoS on the server, CVE-2011-1473). The
         // JDK reads this property once, when its first server-side handshake loads its handshake
         // code, so it has to be there from the JVM's start: on the command line, after the
@@ -281,6 +281,28 @@ public final class DevStack {
         ChildProcess p = ChildProcess.start(processName, cmd, env, options.root(), logs.resolve(processName + ".log"));
         children.add(p);
         return p;
+    }
+
+    /**
+     * The JVM options for {@code service}: --java-opts as given, or with "shipped" the ones the
+     * service ships with (deploy/jvm/SERVICE.options, one per line, '#' comments; none when absent).
+     */
+    private List<String> javaOptions(String service) throws IOException {
+        if (!options.javaOpts().trim().equals("shipped")) {
+            return Arrays.asList(options.javaOpts().trim().split("\\s+"));
+        }
+        Path file = options.root().resolve("deploy/jvm/" + service + ".options");
+        if (!Files.exists(file)) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String line : Files.readAllLines(file)) {
+            String l = line.strip();
+            if (!l.isEmpty() && !l.startsWith("#")) {
+                out.add(l);
+            }
+        }
+        return out;
     }
 
     private void awaitReady(String name) throws InterruptedException {
