@@ -236,12 +236,14 @@ sink_report() { # offset
   tail -n +"$(($1 + 1))" "$sink/maillog" | awk '
     / connect from /                    { conn++ }
     /TLS connection established from/   { tls++ }
-    / disconnect from / { m = 0; if (match($0, / mail=[0-9]+/)) m = substr($0, RSTART + 6, RLENGTH - 6); mails += m; perconn[m]++ }
+    / disconnect from / { m = 0; if (match($0, / mail=[0-9]+/)) m = substr($0, RSTART + 6, RLENGTH - 6); mails += m; perconn[m]++
+                          sub(/.* disconnect from [^ ]* /, ""); if (m > 1 || last == "") last = $0 }
     /proxy-accept: END-OF-MESSAGE/      { acc++ }
     /proxy-reject/                      { rej++ }
     END {
       printf "sink saw: %d connections, %d TLS handshakes, %d messages accepted, %d refused; ", conn, tls, acc, rej
       printf "MAIL commands per connection:"; for (k in perconn) printf " %s:%d", k, perconn[k]; printf "\n"
+      printf "sink: commands of one connection: %s\n", last
     }'
 }
 
