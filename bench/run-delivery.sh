@@ -32,6 +32,8 @@
 #              SINK_KEY         the sink certificate's key: rsa (RSA-2048, default) or ec (ECDSA P-256)
 #              BENCH_KEEP_JFR   a path to keep the drain's JFR recording at (it is not kept by default)
 #              BENCH_PORT_OFFSET  devstack --port-offset (default 0)
+#              BENCH_PER_CONNECTION  bench.test's maxMessagesPerConnection (default 50, the factory value;
+#                               1: one message per connection, as Postfix without reuse)
 #              BENCH_TLS_MODE, BENCH_ROUTE  tlsgate's TLS mode and route hop for bench.test (REQUIRED,
 #                               127.0.0.1:SINK_PORT); 127.0.0.1:$((SINK_PORT+1)) is smtp-sink itself (plaintext)
 #              SINK_PORT        sink port (default 30025; +1 smtp-sink, +2 Postfix client's smtpd)
@@ -53,6 +55,7 @@ CLIENT_IN_PORT=$((SINK_PORT + 2))
 MSG_BODY="${MSG_BODY:-1024}"
 SINK_KEY="${SINK_KEY:-rsa}"
 TLS_MODE="${BENCH_TLS_MODE:-REQUIRED}"
+PER_CONNECTION="${BENCH_PER_CONNECTION:-50}"
 ROUTE="${BENCH_ROUTE:-127.0.0.1:$SINK_PORT}"
 JAVA_OPTS_SERVICES="${BENCH_JAVA_OPTS:-shipped}"
 WARMUP="${BENCH_WARMUP:-0}"
@@ -345,7 +348,8 @@ if part tlsgate; then
   dpid=$(pgrep -f "^[^ ]*java .*-jar $root/delivery-service/target/quarkus-app/quarkus-run.jar" | head -1)
   log "devstack up; delivery-service pid $dpid: $(ps -o args= -p "$dpid" | cut -c1-200)"
   H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
-  curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"$TLS_MODE\"}" "http://localhost:$P/api/v1/destinations" -o /dev/null
+  curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"$TLS_MODE\",\"maxMessagesPerConnection\":$PER_CONNECTION}" \
+    "http://localhost:$P/api/v1/destinations" -o /dev/null
   curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"$ROUTE\"]}" "http://localhost:$P/api/v1/smtp-routes" -o /dev/null
   {
     echo "destination control: $(curl "${H[@]}" "http://localhost:$P/api/v1/destinations/resolve?domain=$DOMAIN")"
