@@ -208,6 +208,9 @@ class DeliveryClusterIT {
 
         // The mail log: the connection's lines, the TLS lines exactly as the table says.
         String ip = a.get("ip").asText();
+        // Addresses as RFC 5952 writes them (::1, not 0:0:0:0:0:0:0:1), here and in the log lines below.
+        assertEquals(io.tlsgate.core.destination.DestinationKey.format(java.net.InetAddress.getByName(ip).getAddress()), ip,
+                "attempt address");
         List<String> lines = log.stream().filter(l -> l.matches(".*DCID " + dcid + "\\b.*")).toList();
         assertTrue(lines.contains("New SMTP DCID " + dcid + " interface 127.0.0.1 address " + ip + " port " + via.port())
                 || lines.stream().anyMatch(l -> l.startsWith("New SMTP DCID " + dcid + " interface ")

@@ -146,6 +146,7 @@ public final class HostileSmtpPeer implements AutoCloseable {
     private final List<Conn> connections = new CopyOnWriteArrayList<>();
     private final List<Throwable> errors = new CopyOnWriteArrayList<>();
     private final Map<Socket, Boolean> open = new ConcurrentHashMap<>();
+    private final List<Thread> sessions = new CopyOnWriteArrayList<>();
 
     /** A server on 127.0.0.1 and a free port; {@code context} may be null when the behaviour never starts TLS. */
     public HostileSmtpPeer(SSLContext context, Behaviour behaviour) throws IOException {
@@ -210,6 +211,7 @@ public final class HostileSmtpPeer implements AutoCloseable {
                     }
                 }, "hostile-smtp-session");
                 t.setDaemon(true);
+                sessions.add(t);
                 t.start();
             } catch (IOException e) {
                 return;
@@ -218,10 +220,28 @@ public final class HostileSmtpPeer implements AutoCloseable {
     }
 
     @Override
+    /**
+     * Stops accepting, closes every connection, and waits (up to 3 s in all) for the sessions
+     * to end, so their transcripts and whatever they recorded are complete afterwards: a
+     * client may have read a reply before the session thread that wrote it noted it.
+     */
     public void close() throws IOException {
         server.close();
         for (Socket s : open.keySet()) {
             s.close();
+        }
+        long deadline = System.nanoTime() + 3_000_000_000L;
+        for (Thread t : sessions) {
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) {
+                break;
+            }
+            try {
+                t.join(left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.limits;
 
+import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.proto.policy.v1.LimitsApplyPer;
 import io.tlsgate.proto.policy.v1.LimitsScope;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
@@ -37,7 +38,7 @@ public record DestinationLimits(int connections, int recipients, int perMinutes,
 
     /** The key the limits count under: the domain, or the address a connection goes to. */
     public String key(String domain, InetAddress address) {
-        return perMxIp && address != null ? "ip:" + address.getHostAddress() : "domain:" + domain;
+        return perMxIp && address != null ? "ip:" + DestinationKey.format(address.getAddress()) : "domain:" + domain;
     }
 
     /** How the limits count, for log lines ("per domain, all replicas"). */

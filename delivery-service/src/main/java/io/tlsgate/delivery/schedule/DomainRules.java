@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.schedule;
 
+import io.tlsgate.core.destination.DestinationKey;
 import io.grpc.StatusRuntimeException;
 import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -69,7 +70,7 @@ final class DomainRules {
                 for (DomainDelivery.Hop h : plan.hops()) {
                     for (InetAddress a : h.addresses()) {
                         if (!byAddress.containsKey(a)) {
-                            OutboundPolicy forAddress = policy.outbound(domain, a.getHostAddress());
+                            OutboundPolicy forAddress = policy.outbound(domain, DestinationKey.format(a.getAddress()));
                             byAddress.put(a, "default".equals(forAddress.getMatchedKey()) ? domainTls : tls(settings, forAddress));
                         }
                     }

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -270,7 +271,7 @@ public final class DomainDelivery {
                 try {
                     tls = tlsFor.apply(a);
                 } catch (RuntimeException e) {
-                    return done("no TLS policy for " + a.getHostAddress() + ": " + e.getMessage(), false);
+                    return done("no TLS policy for " + DestinationKey.format(a.getAddress()) + ": " + e.getMessage(), false);
                 }
                 return connection(h, a, tls);
             }
@@ -279,7 +280,7 @@ public final class DomainDelivery {
 
         /** One connection to {@code a} with the next messages; then {@link #next}. */
         private Future<Outcome> connection(Hop h, InetAddress a, Tls tls) {
-            String ip = a.getHostAddress();
+            String ip = DestinationKey.format(a.getAddress()); // RFC 5952 form in logs, attempts and events
             String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
             SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
                     routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());

@@ -140,7 +140,7 @@ class ConnectionSlotsTest {
     void perMxIpLimitsCountEachAddress() throws Exception {
         DestinationLimits perIp = new DestinationLimits(1, -1, 1, true, true);
         assertEquals("ip:192.0.2.1", perIp.key("example.test", java.net.InetAddress.getByName("192.0.2.1")));
-        assertEquals("ip:2001:db8:0:0:0:0:0:25", perIp.key("example.test", java.net.InetAddress.getByName("2001:db8::25")));
+        assertEquals("ip:2001:db8::25", perIp.key("example.test", java.net.InetAddress.getByName("2001:db8::25")));
         assertEquals("domain:example.test", new DestinationLimits(1, -1, 1, false, true).key("example.test",
                 java.net.InetAddress.getByName("192.0.2.1")));
     }

@@ -133,8 +133,10 @@ class StarttlsInjectionTest {
         })) {
             IOException e = assertThrows(IOException.class, () -> attempt(peer, OutboundTlsMode.NONE, 45, "a@peer.test",
                     "b@peer.test"));
-            assertTrue(e.getMessage().contains("protocol violation: ") && e.getMessage().contains("no reply owed"),
-                    e.getMessage());
+            // DATA went with the group (RFC 2920): the extra reply either shifts a 250 onto DATA
+            // (not a 354: a violation) or, when the 354 behind it is read first, is one too many.
+            assertTrue(e.getMessage().contains("protocol violation: ") && (e.getMessage().contains("no reply owed")
+                    || e.getMessage().contains("reply to DATA: 250")), e.getMessage());
             // DATA went with the group (RFC 2920); the content must not follow it.
             assertTrue(peer.transcript().stream().noneMatch(l -> l.equals("C: .")), peer.transcript().toString());
         }
