@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * ({@code tlsgate.delivery.initial-destination-concurrency}, 5, as Postfix's
  * {@code initial_destination_concurrency}); each piece that reached a server widens it by
  * 1/window (one more connection per window of successes), each piece none of whose connections
- * got a session narrows it by one, never below 1 and never above the destination's
+ * got a session narrows it by one, never below 1 (one more such failure at 1 suspends the
+ * domain: see {@link Suspended}) and never above the destination's
  * {@code maxConcurrentConnections} (which {@link ConnectionSlots} enforces on its own, per
  * replica or for the whole cluster). A burst of work for one domain thus opens a few
  * connections, more while they work, fewer while they fail, instead of hundreds at once that
@@ -34,6 +35,19 @@ public final class ConcurrencyWindow {
         UNREACHABLE,
         /** Neither (nothing was tried, a limit held it back, TLS was refused by policy). */
         NONE
+    }
+
+    /**
+     * The domain is not being reached: a piece failed to get a session while the window was
+     * already down to one connection (as Postfix's dead destination after a failed cohort at
+     * concurrency 1). The pieces waiting then get this instead of a place, so that they go back
+     * to the queue at once rather than wait, one connection time-out after another, in memory.
+     */
+    public static final class Suspended extends RuntimeException {
+        public Suspended(String domain) {
+            super("delivery to " + domain + " suspended: no connection got a session at a concurrency of 1", null, false,
+                    false);
+        }
     }
 
     /** A piece's place in the window; {@link #done} gives it back (once; later calls do nothing). */
@@ -122,11 +136,16 @@ public final class ConcurrencyWindow {
 
     private void giveBack(String domain, Destination d, Feedback feedback) {
         List<Promise<Ticket>> go = new ArrayList<>();
+        List<Promise<Ticket>> suspended = new ArrayList<>();
         synchronized (this) {
             d.inUse--;
             if (feedback == Feedback.REACHED) {
                 d.window = Math.min(d.max, d.window + 1.0 / d.window);
             } else if (feedback == Feedback.UNREACHABLE) {
+                if (d.window < 2) {
+                    suspended.addAll(d.waiting);
+                    d.waiting.clear();
+                }
                 d.window = Math.max(1, d.window - 1);
             }
             while (!d.waiting.isEmpty() && d.hasRoom()) {
@@ -138,5 +157,6 @@ public final class ConcurrencyWindow {
             }
         }
         go.forEach(p -> p.complete(ticket(domain, d)));
+        suspended.forEach(p -> p.fail(new Suspended(domain)));
     }
 }

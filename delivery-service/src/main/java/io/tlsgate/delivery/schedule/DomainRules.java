@@ -1,7 +1,7 @@
 package io.tlsgate.delivery.schedule;
 
-import io.tlsgate.core.destination.DestinationKey;
 import io.grpc.StatusRuntimeException;
+import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.limits.DestinationLimits;

@@ -57,8 +57,8 @@ final class GroupDelivery {
      * @param limited a domain whose concurrency limit refused a connection, and until when it is not claimed
      */
     GroupDelivery(MessageQueue queue, DomainRules rules, RecipientRate rate, ConnectionSlots slots, ConcurrencyWindow window,
-            DomainDelivery delivery, Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight, Executor blocking,
-            Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited) {
+            DomainDelivery delivery, Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight,
+            Executor blocking, Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited) {
         this.queue = queue;
         this.rules = rules;
         this.rate = rate;
@@ -183,7 +183,21 @@ final class GroupDelivery {
                 ticket.done(ConcurrencyWindow.Feedback.NONE);
                 throw e;
             }
-        }).compose(f -> f));
+        }).compose(f -> f), e -> e instanceof ConcurrencyWindow.Suspended s ? onWorker(() -> {
+            suspend(piece, rules, s);
+            return null;
+        }) : Future.failedFuture(e));
+    }
+
+    /**
+     * A piece that waited for a domain that is not being reached: back to the queue, no attempt
+     * counted (it made none), until the bounce profile's first retry interval has passed.
+     */
+    private void suspend(List<Claims.Work> piece, DomainRules.Rules rules, ConcurrencyWindow.Suspended why) {
+        Claims.Batch later = new Claims.Batch();
+        Instant until = Instant.now().plusSeconds(Math.max(60, rules.profile().getInitialRetrySeconds()));
+        piece.forEach(w -> Settlement.postpone(later, w, until, "451 4.4.1 " + why.getMessage()));
+        settlement.commit(later);
     }
 
     /** What a piece's connections showed about the destination, for its window. */

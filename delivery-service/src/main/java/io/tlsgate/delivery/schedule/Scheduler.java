@@ -104,8 +104,7 @@ public class Scheduler {
         });
         this.window = new ConcurrencyWindow(config.initialDestinationConcurrency());
         this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery), rate, slots, window, delivery,
-                settlement,
-                events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
+                settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
     }
 
     /** Looks for due work again at {@code when} (work a limit held back falls due then). */

@@ -82,15 +82,30 @@ class ConcurrencyWindowTest {
         }
         assertEquals(2, w.window("two.test"));
         assertEquals(22, granted(f));
-        for (int i = 20; i < 22; i++) {
-            f.get(i).result().done(Feedback.UNREACHABLE);
-        }
+        f.get(20).result().done(Feedback.UNREACHABLE);
         assertEquals(1, w.window("two.test"));
-        assertEquals(23, granted(f), "one at a time now");
-        f.get(22).result().done(Feedback.UNREACHABLE);
-        assertEquals(1, w.window("two.test"), "a dead destination still gets one connection");
-        assertTrue(f.get(23).succeeded());
-        assertFalse(f.get(24).succeeded());
+        assertEquals(22, granted(f), "one in use of a window of one: nobody new");
+        f.get(21).result().done(Feedback.NONE);
+        assertEquals(1, w.window("two.test"), "never below one connection");
+        assertTrue(f.get(22).succeeded());
+        assertFalse(f.get(23).isComplete());
+    }
+
+    @Test
+    void aFailureAtOneConnectionSuspendsTheWaitingPieces() {
+        ConcurrencyWindow w = new ConcurrencyWindow(2);
+        List<Future<Ticket>> f = enter(w, "dead.test", 10, 500);
+        assertEquals(2, granted(f));
+        // Both connections time out: 2 -> 1, and the second failure comes at 1.
+        f.get(0).result().done(Feedback.UNREACHABLE);
+        assertEquals(1, w.window("dead.test"));
+        assertTrue(f.subList(2, 10).stream().noneMatch(Future::isComplete), "one failure at 2: the rest still wait");
+        f.get(1).result().done(Feedback.UNREACHABLE);
+        assertTrue(f.subList(2, 10).stream().allMatch(x -> x.failed() && x.cause() instanceof ConcurrencyWindow.Suspended),
+                "a failure at 1: every waiting piece is sent back at once instead of one time-out after another");
+        assertTrue(f.get(2).cause().getMessage().contains("dead.test"), f.get(2).cause().getMessage());
+        assertTrue(w.crowded().isEmpty());
+        assertTrue(w.enter("dead.test", 500).succeeded(), "work that comes later starts afresh");
     }
 
     @Test
@@ -101,7 +116,7 @@ class ConcurrencyWindowTest {
         Future<Ticket> b = w.enter("b.test", 10);
         assertTrue(a.succeeded() && b.succeeded(), "another domain's window is its own");
         assertFalse(a2.succeeded());
-        a.result().done(Feedback.UNREACHABLE);
+        a.result().done(Feedback.NONE);
         a2.result().done(Feedback.REACHED);
         b.result().done(Feedback.REACHED);
         assertTrue(w.crowded().isEmpty());
