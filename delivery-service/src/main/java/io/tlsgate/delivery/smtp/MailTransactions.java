@@ -27,31 +27,42 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
         }
         Message m = messages.get(i);
         List<String> rcptReplies = new ArrayList<>();
-        Future<String> sent;
+        Future<Sent> sent;
         if (TlsNegotiation.advertises(ehlo, "PIPELINING")) {
             sent = pipelined(m, i > 0, rcptReplies);
         } else {
             Future<Boolean> ready = i == 0 ? Future.succeededFuture(true) : io.command("RSET").map(r -> r.startsWith("2"));
-            sent = ready.compose(ok -> ok ? oneByOne(m, rcptReplies) : Future.succeededFuture(RSET_REFUSED));
+            sent = ready.compose(ok -> ok ? oneByOne(m, rcptReplies) : Future.succeededFuture(Sent.STOP));
         }
-        return sent.compose(dataReply -> {
-            if (dataReply == RSET_REFUSED) {
+        return sent.compose(s -> {
+            if (s.stop()) {
                 return Future.succeededFuture();
             }
-            done.add(new Transaction(m.mid(), List.copyOf(rcptReplies), dataReply));
+            done.add(new Transaction(m.mid(), List.copyOf(rcptReplies), s.dataReply()));
             return send(messages, i + 1, done);
         });
     }
 
-    /** Stands for "the RSET before this message was refused": nothing more goes on this connection. */
-    private static final String RSET_REFUSED = new String("RSET refused");
+    /**
+     * What one message's transaction came to: the reply to DATA or to the end of the content
+     * (null when no recipient was accepted), or {@link #STOP}: the RSET before it was refused,
+     * nothing more goes on this connection and this message was not sent.
+     */
+    private record Sent(String dataReply, boolean stop) {
+        static final Sent STOP = new Sent(null, true);
+        static final Sent NOTHING = new Sent(null, false);
+
+        static Sent reply(String dataReply) {
+            return new Sent(dataReply, false);
+        }
+    }
 
     /**
      * One group: [RSET,] MAIL, every RCPT, DATA (RFC 2920 §3.1: RSET, MAIL and RCPT anywhere,
      * DATA last), then exactly as many replies, in order; the content goes only after a 354
      * and with at least one recipient accepted.
      */
-    private Future<String> pipelined(Message m, boolean rset, List<String> rcptReplies) {
+    private Future<Sent> pipelined(Message m, boolean rset, List<String> rcptReplies) {
         log.deliveryStart(m);
         List<String> group = new ArrayList<>();
         if (rset) {
@@ -66,7 +77,7 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
             if (rset && !all.get(0).startsWith("2")) {
                 // The server would not reset: nothing of this group is trusted, and content
                 // after a 354 would go out under a transaction we cannot vouch for.
-                return dataReply.startsWith("354") ? abandon() : Future.succeededFuture(RSET_REFUSED);
+                return dataReply.startsWith("354") ? abandon() : Future.succeededFuture(Sent.STOP);
             }
             String mailReply = all.get(first);
             rcptReplies.addAll(all.subList(first + 1, all.size() - 1));
@@ -74,31 +85,31 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
             if (dataReply.startsWith("354") && accepted.isEmpty()) {
                 // DATA accepted though no recipient was (RFC 2920 §3.1): end it empty; the
                 // server has nobody to deliver it to, and this message was not sent.
-                return io.commands(List.of(".")).map(r -> null);
+                return io.commands(List.of(".")).map(r -> Sent.NOTHING);
             }
             if (accepted.isEmpty()) {
-                return Future.succeededFuture(null);
+                return Future.succeededFuture(Sent.NOTHING);
             }
-            return content(m, accepted, dataReply);
+            return content(m, accepted, dataReply).map(Sent::reply);
         });
     }
 
     /** Closes the connection in the middle of DATA: the server discards the transaction. */
-    private Future<String> abandon() {
-        return io.socket().close().otherwiseEmpty().map(v -> RSET_REFUSED);
+    private Future<Sent> abandon() {
+        return io.socket().close().otherwiseEmpty().map(v -> Sent.STOP);
     }
 
     /** MAIL, then each RCPT and DATA, one command at a time (no PIPELINING offered). */
-    private Future<String> oneByOne(Message m, List<String> rcptReplies) {
+    private Future<Sent> oneByOne(Message m, List<String> rcptReplies) {
         log.deliveryStart(m);
         return io.command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> {
             Future<Void> rcpts = mailReply.startsWith("2") ? rcptOneByOne(m, 0, rcptReplies) : Future.succeededFuture();
             return rcpts.compose(v -> {
                 List<Integer> accepted = accepted(m, mailReply, rcptReplies);
                 if (accepted.isEmpty()) {
-                    return Future.succeededFuture(null);
+                    return Future.succeededFuture(Sent.NOTHING);
                 }
-                return io.command("DATA").compose(dataReply -> content(m, accepted, dataReply));
+                return io.command("DATA").compose(dataReply -> content(m, accepted, dataReply)).map(Sent::reply);
             });
         });
     }
