@@ -279,6 +279,8 @@ relayhost = [127.0.0.1]:$SINK_PORT
 smtp_tls_security_level = encrypt
 smtp_tls_loglevel = 1
 smtp_tls_connection_reuse = $reuse
+# Debian's default main.cf: TLS sessions are cached and resumed (tlsgate resumes them too).
+smtp_tls_session_cache_database = btree:\${data_directory}/smtp_scache
 # Held on arrival; released all at once by postsuper -H ALL.
 smtpd_recipient_restrictions = check_recipient_access static:HOLD, permit_mynetworks, reject
 EOF

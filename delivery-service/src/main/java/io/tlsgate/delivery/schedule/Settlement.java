@@ -101,7 +101,7 @@ final class Settlement {
                 String reply = last.rcptReplies().get(i);
                 if (reply.startsWith("2")) {
                     String data = last.dataReply() == null ? "451 4.4.2 connection lost during DATA" : last.dataReply();
-                    (data.startsWith("2") ? delivered : data.startsWith("5") ? bounced : deferred).put(rid, data);
+                    (data.startsWith("250") ? delivered : data.startsWith("5") ? bounced : deferred).put(rid, data);
                 } else {
                     (reply.startsWith("5") ? bounced : deferred).put(rid, reply);
                 }

@@ -7,18 +7,20 @@ import java.util.List;
 
 /**
  * A verify mode's verdict on the server's certificate: the chain against the trust anchors
- * ({@link TrustCheck}, recorded during the handshake), then the mode's identity rule
+ * ({@link TrustCheck}, after the handshake), then the mode's identity rule
  * ({@link CertificateIdentity}). {@code failureType} is null when both passed; then
  * {@code reference} is the reference identity the certificate matched.
  */
 record CertificateCheck(String failureType, String detail, String reference) {
 
-    static CertificateCheck of(Target t, TrustCheck trust, X509Certificate leaf) {
-        String failureType = trust.failureType();
-        String detail = trust.failure();
+    /** The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and {@code cipherSuite}. */
+    static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
+        TrustCheck.Failure trust = TrustCheck.check(t.trustAnchors(), chain, protocol, cipherSuite);
+        String failureType = trust == null ? null : trust.type();
+        String detail = trust == null ? null : trust.detail();
         String reference = null;
         if (failureType == null) {
-            CertificateIdentity.Match match = identity(t, leaf);
+            CertificateIdentity.Match match = identity(t, chain[0]);
             if (match.matched()) {
                 reference = match.referenceIdentity();
             } else {

@@ -10,14 +10,11 @@ import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.net.NetClient;
-import io.vertx.core.net.NetClientOptions;
-import io.vertx.core.net.TrustOptions;
+import io.vertx.core.net.NetSocket;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -26,9 +23,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * timeout (shortened to the deadline), with the TLS settings its handshake will use.
  * {@code maxPerConnection}: the most messages one connection may carry over all its uses (the
  * destination's maxMessagesPerConnection); {@code gate}: admits each new connection (the
- * destination's concurrency limit).
+ * destination's concurrency limit); {@code clients}: the shared clients connections are made
+ * with (their TLS sessions are resumed across connections).
  */
-record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate) {
+record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate, TlsClients clients) {
 
     Future<Result> start(Target t, List<Message> messages) {
         Session idle = pool == null ? null : pool.take(t, messages.size(), maxPerConnection);
@@ -62,32 +60,41 @@ record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPe
     }
 
     private Future<Result> connect(Target t, List<Message> messages, Runnable release) {
-        TrustCheck trust = new TrustCheck(t.trustAnchors());
-        NetClientOptions options = new NetClientOptions()
-                .setConnectTimeout((int) connectTimeout().toMillis())
-                // Host names are checked by the mode's identity rule, not by the TLS layer.
-                .setHostnameVerificationAlgorithm("")
-                .setTrustOptions(TrustOptions.wrap(trust))
-                .setSslHandshakeTimeout(timeouts.handshake().toMillis())
-                .setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
-        if (t.clientKey() != null) {
-            options.setKeyCertOptions(new ClientKey(t.clientKey()));
-        }
-        NetClient client = vertx.createNetClient(options);
-        return client.connect(t.port(), t.host())
+        TlsClients.Lease lease = clients.lease(t.clientKey());
+        Runnable done = once(() -> {
+            release.run();
+            lease.release();
+        });
+        return connectWithin(lease, t, connectTimeout())
                 .recover(e -> {
-                    client.close();
-                    release.run();
+                    done.run();
                     return Future.failedFuture(e instanceof IOException ? e : new IOException(e.getMessage(), e));
                 })
                 .compose(socket -> {
-                    // The session closes the client with its socket: now, or after an idle spell in the pool.
-                    Session session = new Session(this, t, messages, trust, socket, client, release);
+                    // The session gives the permit and the client back when the socket closes:
+                    // now, or after an idle spell in the pool.
+                    Session session = new Session(this, t, messages, socket, done);
                     return session.run().onFailure(e -> socket.close()).eventually(v -> {
                         session.end();
                         return Future.succeededFuture();
                     });
                 });
+    }
+
+    /** A socket to {@code t} within {@code timeout}; one that connects later is closed. */
+    private Future<NetSocket> connectWithin(TlsClients.Lease lease, Target t, Duration timeout) {
+        Promise<NetSocket> connected = Promise.promise();
+        long timer = vertx.setTimer(timeout.toMillis(), id -> connected.tryFail(
+                new IOException("connection timed out after " + timeout.toMillis() + " ms: " + t.host() + ":" + t.port())));
+        lease.client().connect(t.port(), t.host()).onComplete(ar -> {
+            vertx.cancelTimer(timer);
+            if (ar.failed()) {
+                connected.tryFail(ar.cause());
+            } else if (!connected.tryComplete(ar.result())) {
+                ar.result().close();
+            }
+        });
+        return connected.future();
     }
 
     /** The connect timeout, shortened to what is left before the deadline. */

@@ -127,6 +127,8 @@ public final class DomainDelivery {
     private final LongSupplier dcids;
     private final Limits limits;
     private final SmtpDeliveryAttempt.Pool pool;
+    /** One set of clients for every connection: TLS sessions are resumed across them. */
+    private final TlsClients clients;
 
     public DomainDelivery(io.vertx.core.Vertx vertx, MxResolver mx, int port, LongSupplier dcids) {
         this(vertx, mx, port, dcids, Limits.DEFAULT);
@@ -139,6 +141,7 @@ public final class DomainDelivery {
         this.dcids = dcids;
         this.limits = limits;
         this.pool = new SmtpDeliveryAttempt.Pool(limits.idle(), 8);
+        this.clients = new TlsClients(vertx, limits.timeouts().connect(), limits.timeouts().handshake(), true);
     }
 
     /** Connections waiting for more messages now. */
@@ -287,7 +290,7 @@ public final class DomainDelivery {
             List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
             List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
             long dcid = dcids.getAsLong();
-            return new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool, perConnection, gate).start(t, batch).transform(ar -> {
+            return new SmtpDeliveryAttempt(vertx, dcid, timeouts, pool, perConnection, gate, clients).start(t, batch).transform(ar -> {
                 if (ar.failed() && ar.cause() instanceof SmtpDeliveryAttempt.LimitReached limit) {
                     return done(limit.getMessage(), true);
                 }

@@ -146,11 +146,16 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
             return Future.failedFuture(new ReplyReader.ProtocolViolation(
                     "reply to DATA: " + ReplyReader.printable(dataReply)));
         }
-        return writeContent(m).compose(v -> io.dataEndReply()).map(end -> {
-            if (end.startsWith("2")) {
+        return writeContent(m).compose(v -> io.dataEndReply()).compose(end -> {
+            if (end.startsWith("250")) {
                 log.messageDone(m, accepted);
+            } else if (!end.startsWith("4") && !end.startsWith("5")) {
+                // RFC 5321 §4.3.2: the end of data gets 250 or a refusal. Anything else (a 220
+                // or 354 meant for an earlier command) is not the server taking the message.
+                return Future.failedFuture(new ReplyReader.ProtocolViolation(
+                        "reply to the end of data: " + ReplyReader.printable(end)));
             }
-            return end;
+            return Future.succeededFuture(end);
         });
     }
 

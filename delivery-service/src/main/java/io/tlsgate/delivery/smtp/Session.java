@@ -11,7 +11,6 @@ import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Transaction;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -28,7 +27,6 @@ final class Session {
     private final long dcid;
     private final Pool pool;
     private final Target t;
-    private final TrustCheck trust;
     private final SessionIo io;
     final Context context = Vertx.currentContext();
     private List<Message> messages;
@@ -44,18 +42,16 @@ final class Session {
     /** The EHLO reply that applies to the transactions (after STARTTLS: the second one). */
     private String ehlo = "";
 
-    /** A new connection's session; it closes {@code client} with the socket, and releases the permit then. */
-    Session(Connector c, Target t, List<Message> messages, TrustCheck trust, NetSocket socket, NetClient client,
-            Runnable release) {
+    /** A new connection's session; {@code release} runs once, when the socket closes. */
+    Session(Connector c, Target t, List<Message> messages, NetSocket socket, Runnable release) {
         this.vertx = c.vertx();
         this.dcid = c.dcid();
         this.pool = c.pool();
         this.maxMessages = c.maxPerConnection();
         this.t = t;
         this.messages = messages;
-        this.trust = trust;
         this.log = new MailLog(dcid);
-        this.io = new SessionIo(vertx, socket, client, release, this::closed, c.timeouts(), t.recipientDomain());
+        this.io = new SessionIo(vertx, socket, release, this::closed, c.timeouts(), t.recipientDomain());
     }
 
     /** The socket closed: an idle connection leaves the pool. */
@@ -73,7 +69,7 @@ final class Session {
     /** The first use: TLS decided, logged and the messages sent when the decision lets them go. */
     Future<Result> run() {
         log.connected(io.socket().localAddress().host(), t);
-        return new TlsNegotiation(vertx, t, trust, io, log).run().compose(o -> {
+        return new TlsNegotiation(vertx, t, io, log).run().compose(o -> {
             ehlo = o.ehlo();
             return finish(o);
         });

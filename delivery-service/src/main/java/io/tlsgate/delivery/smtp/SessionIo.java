@@ -5,7 +5,6 @@ import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -43,10 +42,10 @@ final class SessionIo {
     private IOException violation;
 
     /**
-     * Takes over {@code socket}: when it closes, the client closes, the connection's permit is
-     * released, {@code onClose} runs, and whatever waits fails.
+     * Takes over {@code socket}: when it closes, {@code release} runs (the connection's permit
+     * and client go back), then {@code onClose}, and whatever waits fails.
      */
-    SessionIo(Vertx vertx, NetSocket socket, NetClient client, Runnable release, Runnable onClose, Timeouts timeouts,
+    SessionIo(Vertx vertx, NetSocket socket, Runnable release, Runnable onClose, Timeouts timeouts,
             String domain) {
         this.vertx = vertx;
         this.socket = socket;
@@ -56,7 +55,6 @@ final class SessionIo {
         socket.handler(this::data);
         socket.closeHandler(v -> {
             closed = true;
-            client.close();
             release.run();
             onClose.run();
             fail(new IOException("connection closed by the peer"));

@@ -63,9 +63,9 @@ public final class SmtpDeliveryAttempt {
      */
     public record Transaction(long mid, List<String> rcptReplies, String dataReply) {
 
-        /** Only a 2xx to the end of the content: DATA's own reply is never one (it is 354 or a refusal). */
+        /** Only a 250 to the end of the content: DATA's own reply is never one (it is 354 or a refusal). */
         public boolean delivered() {
-            return dataReply != null && dataReply.startsWith("2");
+            return dataReply != null && dataReply.startsWith("250");
         }
     }
 
@@ -162,9 +162,19 @@ public final class SmtpDeliveryAttempt {
         this(vertx, dcid, timeouts, pool, maxPerConnection, Gate.OPEN);
     }
 
-    /** With a {@code gate} that admits each new connection (an idle one from the pool needs no new permit). */
+    /**
+     * With a {@code gate} that admits each new connection (an idle one from the pool needs no new
+     * permit); its connections are made with a client of their own.
+     */
     public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate) {
-        this.connector = new Connector(vertx, dcid, timeouts, pool, maxPerConnection, gate);
+        this(vertx, dcid, timeouts, pool, maxPerConnection, gate,
+                new TlsClients(vertx, timeouts.connect(), timeouts.handshake(), false));
+    }
+
+    /** With the shared {@code clients}, whose TLS sessions later connections resume. */
+    SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate,
+            TlsClients clients) {
+        this.connector = new Connector(vertx, dcid, timeouts, pool, maxPerConnection, gate, clients);
     }
 
     /**

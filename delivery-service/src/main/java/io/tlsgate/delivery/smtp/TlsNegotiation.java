@@ -38,14 +38,12 @@ final class TlsNegotiation {
 
     private final Vertx vertx;
     private final Target t;
-    private final TrustCheck trust;
     private final SessionIo io;
     private final MailLog log;
 
-    TlsNegotiation(Vertx vertx, Target t, TrustCheck trust, SessionIo io, MailLog log) {
+    TlsNegotiation(Vertx vertx, Target t, SessionIo io, MailLog log) {
         this.vertx = vertx;
         this.t = t;
-        this.trust = trust;
         this.io = io;
         this.log = log;
     }
@@ -106,13 +104,13 @@ final class TlsNegotiation {
             if (s.action() != Action.CONTINUE) {
                 return Future.succeededFuture(new Outcome(s, true, protocol, cipher, NOT_CHECKED, ""));
             }
-            X509Certificate leaf;
+            X509Certificate[] chain;
             try {
-                leaf = (X509Certificate) session.getPeerCertificates()[0];
-            } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-                return Future.failedFuture(new IOException("no peer certificate after the handshake", e));
+                chain = x509(session.getPeerCertificates());
+            } catch (javax.net.ssl.SSLPeerUnverifiedException | ClassCastException e) {
+                return Future.failedFuture(new IOException("no X.509 peer certificate after the handshake", e));
             }
-            CertificateCheck check = CertificateCheck.of(t, trust, leaf);
+            CertificateCheck check = CertificateCheck.of(t, chain, session.getProtocol(), session.getCipherSuite());
             Step verified = OutboundTlsDecision.afterVerification(t.mode(), check.failureType(), check.detail());
             log.verification(check.failureType(), check.detail(), check.reference());
             return Future.succeededFuture(new Outcome(verified, true, protocol, cipher, check.verification(), ""));
@@ -153,6 +151,14 @@ final class TlsNegotiation {
             io.upgrading(null);
             return Future.succeededFuture();
         });
+    }
+
+    private static X509Certificate[] x509(java.security.cert.Certificate[] certificates) {
+        X509Certificate[] chain = new X509Certificate[certificates.length];
+        for (int i = 0; i < chain.length; i++) {
+            chain[i] = (X509Certificate) certificates[i];
+        }
+        return chain;
     }
 
     /** Whether an EHLO reply offers {@code keyword} (STARTTLS, PIPELINING). */

@@ -1,19 +1,31 @@
 package io.tlsgate.delivery.smtp;
 
+import java.net.Socket;
 import java.security.KeyStore;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import java.util.Map;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 /**
- * Checks the chain against the anchors but never fails the handshake: the mode decides
- * what a bad certificate means, so the failure is recorded for {@link #failureType}.
+ * The verify modes' check of the chain the server sent against the trust anchors, made after
+ * the handshake on every connection (a resumed TLS session included, with the anchors in force
+ * now). The handshake itself never fails on a certificate ({@link #HANDSHAKE}): the mode
+ * decides what a bad one means.
  */
-final class TrustCheck implements X509TrustManager {
+final class TrustCheck {
+    /** Why the chain is not trusted: an RFC 8460 result type and the detail for the mail log. */
+    record Failure(String type, String detail) {}
+
+    /** Accepts every server certificate during the handshake; {@link #check} gives the verdict. */
+    static final X509ExtendedTrustManager HANDSHAKE = new AcceptAny();
+
     /**
      * The PKIX trust manager of the last anchors seen: building one from the ~150 anchors of
      * the system bundle costs more than a handshake, and every connection between two
@@ -21,12 +33,41 @@ final class TrustCheck implements X509TrustManager {
      */
     private static volatile Map.Entry<List<X509Certificate>, X509TrustManager> last;
 
-    private final X509TrustManager pkix;
-    private String failureType;
-    private String failure;
+    private TrustCheck() {}
 
-    TrustCheck(List<X509Certificate> anchors) {
-        pkix = anchors.isEmpty() ? null : pkix(anchors); // PKIX refuses to run without anchors; with none, nothing is trusted
+    /**
+     * Null when {@code chain} (leaf first) is valid now and leads to one of {@code anchors};
+     * {@code protocol} and {@code cipherSuite} (the session's) give the key usage the leaf needs.
+     */
+    static Failure check(List<X509Certificate> anchors, X509Certificate[] chain, String protocol, String cipherSuite) {
+        try {
+            chain[0].checkValidity();
+        } catch (CertificateExpiredException | CertificateNotYetValidException e) {
+            return new Failure("certificate-expired", "certificate expired or not yet valid: " + e.getMessage());
+        }
+        if (anchors.isEmpty()) {
+            // PKIX refuses to run without anchors; with none, nothing is trusted.
+            return new Failure("certificate-not-trusted", "no trusted CA is configured");
+        }
+        try {
+            pkix(anchors).checkServerTrusted(chain, authType(protocol, cipherSuite));
+            return null;
+        } catch (CertificateException e) {
+            return new Failure("certificate-not-trusted", e.getMessage());
+        }
+    }
+
+    /**
+     * The authentication type JSSE would pass: the key exchange of a TLS 1.2 suite
+     * ({@code ECDHE_RSA} of {@code TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}), {@code UNKNOWN} for
+     * TLS 1.3, whose suites do not name one.
+     */
+    static String authType(String protocol, String cipherSuite) {
+        int with = cipherSuite == null ? -1 : cipherSuite.indexOf("_WITH_");
+        if ("TLSv1.3".equals(protocol) || with <= 4 || !cipherSuite.startsWith("TLS_")) {
+            return "UNKNOWN";
+        }
+        return cipherSuite.substring(4, with);
     }
 
     private static X509TrustManager pkix(List<X509Certificate> anchors) {
@@ -55,43 +96,39 @@ final class TrustCheck implements X509TrustManager {
         }
     }
 
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) {
-        try {
-            chain[0].checkValidity();
-        } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-            failureType = "certificate-expired";
-            failure = "certificate expired or not yet valid: " + e.getMessage();
-            return;
+    /** Extended, so that JSSE adds no checks of its own around it. */
+    private static final class AcceptAny extends X509ExtendedTrustManager {
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {
         }
-        if (pkix == null) {
-            failureType = "certificate-not-trusted";
-            failure = "no trusted CA is configured";
-            return;
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
         }
-        try {
-            pkix.checkServerTrusted(chain, authType);
-        } catch (java.security.cert.CertificateException e) {
-            failureType = "certificate-not-trusted";
-            failure = e.getMessage();
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
         }
-    }
 
-    @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) {
-        throw new UnsupportedOperationException();
-    }
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("not a server");
+        }
 
-    @Override
-    public X509Certificate[] getAcceptedIssuers() {
-        return new X509Certificate[0];
-    }
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+            throw new CertificateException("not a server");
+        }
 
-    String failureType() {
-        return failureType;
-    }
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            throw new CertificateException("not a server");
+        }
 
-    String failure() {
-        return failure;
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
     }
 }

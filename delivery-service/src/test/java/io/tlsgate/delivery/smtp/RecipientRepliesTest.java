@@ -62,6 +62,33 @@ class RecipientRepliesTest {
         }
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"220 2.0.0 ready", "235 2.7.0 huh", "354 go on"})
+    void onlyA250ToTheEndOfTheContentIsADelivery(String endReply) throws Exception {
+        try (io.tlsgate.testkit.HostileSmtpPeer peer = new io.tlsgate.testkit.HostileSmtpPeer(null, c -> {
+            c.send("220 peer.test ESMTP\r\n");
+            c.readLine();
+            c.send("250 peer.test\r\n");
+            c.readLine();
+            c.send("250 2.1.0 Ok\r\n");
+            c.readLine();
+            c.send("250 2.1.5 Ok\r\n");
+            c.readLine();
+            c.send("354 go ahead\r\n");
+            c.readContent();
+            c.send(endReply + "\r\n");
+            c.readLine();
+        })) {
+            // The attempt fails as a broken session: no delivery, the message stays queued for a retry.
+            ReplyReader.ProtocolViolation e = org.junit.jupiter.api.Assertions.assertThrows(ReplyReader.ProtocolViolation.class,
+                    () -> new SmtpDeliveryAttempt(VERTX, 4).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(),
+                            "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(),
+                            "gateway.example", null), new SmtpDeliveryAttempt.Message(4, List.of(0), "a@example.com",
+                            List.of("b@peer.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII))));
+            assertTrue(e.getMessage().contains("reply to the end of data: " + endReply), e.getMessage());
+        }
+    }
+
     @Test
     void aLargeMessageWithDotsArrivesByteForByte() throws Exception {
         StringBuilder b = new StringBuilder("Subject: dots\r\n\r\n");

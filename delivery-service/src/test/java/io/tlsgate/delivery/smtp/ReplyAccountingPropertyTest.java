@@ -48,6 +48,13 @@ class ReplyAccountingPropertyTest {
     private static final class Truth {
         final AtomicBoolean endAccepted = new AtomicBoolean();
         final AtomicBoolean misbehaved = new AtomicBoolean();
+        /**
+         * An extra reply behind a MAIL or RCPT reply while the client may have pipelined: it takes
+         * the next command's place, and every later reply answers the command before its own.
+         * SMTP replies carry no tag (RFC 2920 §3.2), so no client can tell; the reply to DATA
+         * then arrives after the content went and may be taken as the end's.
+         */
+        final AtomicBoolean shifted = new AtomicBoolean();
     }
 
     @Test
@@ -91,7 +98,8 @@ class ReplyAccountingPropertyTest {
                 assertTrue(peer.errors().isEmpty(), "the random server broke: " + peer.errors() + "; " + story);
                 if (result != null && result.delivered()) {
                     delivered.incrementAndGet();
-                    assertTrue(truth.endAccepted.get(), "delivered without the server accepting the end of data: " + story);
+                    assertTrue(truth.endAccepted.get() || truth.shifted.get(),
+                            "delivered without the server accepting the end of data: " + story);
                 }
                 if (!truth.misbehaved.get()) {
                     wellBehaved.incrementAndGet();
@@ -142,14 +150,14 @@ class ReplyAccountingPropertyTest {
                 case "MAIL" -> {
                     String reply = r.nextInt(10) == 0 ? pick(r, REFUSALS) : "250 2.1.0 Ok";
                     senderAccepted = reply.startsWith("2");
-                    if (!replied(c, r, reply, truth)) {
+                    if (!repliedInGroup(c, r, reply, pipelining, truth)) {
                         return;
                     }
                 }
                 case "RCPT" -> {
                     String reply = r.nextInt(5) == 0 ? pick(r, REFUSALS) : "250 2.1.5 Ok";
                     recipientAccepted |= reply.startsWith("2");
-                    if (!replied(c, r, reply, truth)) {
+                    if (!repliedInGroup(c, r, reply, pipelining, truth)) {
                         return;
                     }
                 }
@@ -217,6 +225,16 @@ class ReplyAccountingPropertyTest {
     /** {@link #reply}, false when the server hung up. */
     private static boolean replied(HostileSmtpPeer.Conn c, Random r, String right, Truth truth) throws IOException {
         return reply(c, r, right, truth) != Sent.HUNG_UP;
+    }
+
+    /** {@link #replied} to a command the client may have pipelined: an extra reply then shifts the rest. */
+    private static boolean repliedInGroup(HostileSmtpPeer.Conn c, Random r, String right, boolean pipelining, Truth truth)
+            throws IOException {
+        Sent sent = reply(c, r, right, truth);
+        if (pipelining && sent == Sent.RIGHT_AND_EXTRA) {
+            truth.shifted.set(true);
+        }
+        return sent != Sent.HUNG_UP;
     }
 
     private static String pick(Random r, String[] from) {
