@@ -81,6 +81,14 @@ public interface DeliveryConfig {
     @WithDefault("10m")
     java.time.Duration dataTimeout();
 
+    /**
+     * The TLS implementation of outbound connections: {@code openssl} (BoringSSL, bundled for
+     * Linux x86-64 and aarch64; where it cannot load, the JDK's is used and a warning logged) or
+     * {@code jdk}. Default: openssl.
+     */
+    @WithDefault("openssl")
+    io.tlsgate.delivery.smtp.TlsEngine tlsEngine();
+
     /** TLS handshake after STARTTLS. Default: 60s. */
     @WithDefault("60s")
     java.time.Duration handshakeTimeout();

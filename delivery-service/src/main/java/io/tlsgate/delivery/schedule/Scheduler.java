@@ -74,6 +74,7 @@ public class Scheduler {
     /** Slow start per destination domain; its crowded domains are not claimed meanwhile. */
     private final ConcurrencyWindow window;
     private Thread dispatcher;
+    private final io.tlsgate.delivery.smtp.TlsEngine engine;
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
@@ -82,11 +83,12 @@ public class Scheduler {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
+        this.engine = tlsEngine(config.tlsEngine());
         DomainDelivery delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
                                 config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null),
-                        config.connectionIdle()));
+                        config.connectionIdle(), engine));
         String heloName = config.heloName().orElse(host());
         this.settlement = new Settlement(claims, queue, worker, heloName);
         this.room = new Semaphore(config.maxInFlight());
@@ -123,8 +125,9 @@ public class Scheduler {
         dispatcher = new Thread(this::dispatch, "delivery-dispatcher");
         dispatcher.setDaemon(true);
         dispatcher.start();
-        LOG.infof("delivery scheduler: %d worker threads, up to %d groups in hand, as %s", config.workers(),
-                config.maxInFlight(), worker);
+        LOG.infof("delivery scheduler: %d worker threads, up to %d groups in hand, outbound TLS by %s, as %s",
+                config.workers(), config.maxInFlight(), engine == io.tlsgate.delivery.smtp.TlsEngine.OPENSSL
+                        ? "OpenSSL (BoringSSL)" : "the JDK", worker);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
@@ -230,6 +233,16 @@ public class Scheduler {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The configured TLS engine, or the JDK's where OpenSSL's native library cannot load (logged). */
+    private static io.tlsgate.delivery.smtp.TlsEngine tlsEngine(io.tlsgate.delivery.smtp.TlsEngine configured) {
+        io.tlsgate.delivery.smtp.TlsEngine engine = configured.orFallback();
+        if (engine != configured) {
+            Logger.getLogger(Scheduler.class).warnf("tlsgate.delivery.tls-engine=%s: OpenSSL (netty-tcnative) cannot load on"
+                    + " this platform; outbound TLS uses the JDK's", configured.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        return engine;
     }
 
     private static String host() {

@@ -45,8 +45,19 @@ record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPe
         // read before the socket had a handler, would be lost.
         Context context = vertx.getOrCreateContext();
         Promise<Result> result = Promise.promise();
-        context.runOnContext(v -> gate.admit(t).compose(release -> connect(t, messages, once(release))).onComplete(result));
+        context.runOnContext(v -> admitted(t, messages, clients.engine()).onComplete(result));
         return result.future();
+    }
+
+    /**
+     * A connection admitted by the gate, made with {@code engine}. BoringSSL refuses some
+     * certificates in the handshake that the JDK's TLS takes (and the mode then judges): for
+     * those the connection is made once more with the JDK's.
+     */
+    private Future<Result> admitted(Target t, List<Message> messages, TlsEngine engine) {
+        return gate.admit(t).compose(release -> connect(t, messages, once(release), engine)).compose(r ->
+                engine != TlsEngine.JDK && TlsEngine.refusedOnlyByBoringSsl(r.reason())
+                        ? admitted(t, messages, TlsEngine.JDK) : Future.succeededFuture(r));
     }
 
     /** The permit goes back exactly once: when the socket closes, or when the connect fails. */
@@ -59,8 +70,8 @@ record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPe
         };
     }
 
-    private Future<Result> connect(Target t, List<Message> messages, Runnable release) {
-        TlsClients.Lease lease = clients.lease(t.clientKey());
+    private Future<Result> connect(Target t, List<Message> messages, Runnable release, TlsEngine engine) {
+        TlsClients.Lease lease = clients.lease(t.clientKey(), engine);
         Runnable done = once(() -> {
             release.run();
             lease.release();

@@ -108,12 +108,18 @@ public final class DomainDelivery {
      * @param timeouts each connection's own timeouts
      * @param idle how long a connection waits for more messages to the same target after its
      *     own (zero: it says QUIT at once)
+     * @param engine the TLS implementation of the connections
      */
     public record Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
-            SmtpDeliveryAttempt.Timeouts timeouts, Duration idle) {
+            SmtpDeliveryAttempt.Timeouts timeouts, Duration idle, TlsEngine engine) {
 
         public static final Limits DEFAULT = new Limits(5, 10, Duration.ofMinutes(15), false,
                 SmtpDeliveryAttempt.Timeouts.RFC_5321, Duration.ofSeconds(2));
+
+        public Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
+                SmtpDeliveryAttempt.Timeouts timeouts, Duration idle) {
+            this(mxHosts, connections, deadline, mxMayBeLocal, timeouts, idle, TlsEngine.preferred());
+        }
 
         public Limits(int mxHosts, int connections, Duration deadline, boolean mxMayBeLocal,
                 SmtpDeliveryAttempt.Timeouts timeouts) {
@@ -141,7 +147,7 @@ public final class DomainDelivery {
         this.dcids = dcids;
         this.limits = limits;
         this.pool = new SmtpDeliveryAttempt.Pool(limits.idle(), 8);
-        this.clients = new TlsClients(vertx, limits.timeouts().connect(), limits.timeouts().handshake(), true);
+        this.clients = new TlsClients(vertx, limits.engine(), limits.timeouts().connect(), limits.timeouts().handshake(), true);
     }
 
     /** Connections waiting for more messages now. */

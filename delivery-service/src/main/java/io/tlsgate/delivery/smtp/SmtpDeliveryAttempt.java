@@ -168,7 +168,7 @@ public final class SmtpDeliveryAttempt {
      */
     public SmtpDeliveryAttempt(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPerConnection, Gate gate) {
         this(vertx, dcid, timeouts, pool, maxPerConnection, gate,
-                new TlsClients(vertx, timeouts.connect(), timeouts.handshake(), false));
+                new TlsClients(vertx, TlsEngine.preferred(), timeouts.connect(), timeouts.handshake(), false));
     }
 
     /** With the shared {@code clients}, whose TLS sessions later connections resume. */

@@ -3,6 +3,7 @@ package io.tlsgate.delivery.smtp;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;
+import io.vertx.core.net.OpenSSLEngineOptions;
 import io.vertx.core.net.TrustOptions;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -16,7 +17,7 @@ import javax.net.ssl.KeyManagerFactory;
  * most {@code lifetime} (its per-name contexts and session caches go with it); a replaced
  * client is closed once its last connection is. Each connection holds a {@link Lease}.
  *
- * <p>The handshake accepts any server certificate ({@link TrustCheck#HANDSHAKE}): the mode
+ * <p>{@code engine}: BoringSSL or the JDK ({@link TlsEngine}). The handshake accepts any server certificate ({@link TrustCheck#HANDSHAKE}): the mode
  * decides what a bad one means, after the handshake, on every connection, resumed or not.
  */
 final class TlsClients {
@@ -24,42 +25,59 @@ final class TlsClients {
     static final Duration LIFETIME = Duration.ofHours(1);
 
     private final Vertx vertx;
+    private final TlsEngine engine;
     private final Duration connectTimeout;
     private final Duration handshakeTimeout;
     private final boolean keep;
-    private Generation current;
+    /** The client of each engine ({@link TlsEngine#ordinal}) that new connections get. */
+    private final Generation[] current = new Generation[TlsEngine.values().length];
 
     /**
      * {@code keep}: false for a one-off attempt (tests, probes): each client closes with its
      * last connection, and the next connection starts a new one.
      */
-    TlsClients(Vertx vertx, Duration connectTimeout, Duration handshakeTimeout, boolean keep) {
+    TlsClients(Vertx vertx, TlsEngine engine, Duration connectTimeout, Duration handshakeTimeout, boolean keep) {
         this.vertx = vertx;
+        this.engine = engine.orFallback();
         this.connectTimeout = connectTimeout;
         this.handshakeTimeout = handshakeTimeout;
         this.keep = keep;
     }
 
-    /** A client for one connection presenting {@code clientKey} (null: none); release it when the socket closes. */
-    synchronized Lease lease(KeyManagerFactory clientKey) {
+    /** The engine connections use unless told otherwise. */
+    TlsEngine engine() {
+        return engine;
+    }
+
+    /**
+     * A client of {@code engine} for one connection presenting {@code clientKey} (null: none);
+     * release it when the socket closes.
+     */
+    synchronized Lease lease(KeyManagerFactory clientKey, TlsEngine engine) {
         long now = System.nanoTime();
-        if (current == null || current.key != clientKey || now - current.born > LIFETIME.toNanos()) {
-            Generation old = current;
-            current = new Generation(clientKey, vertx.createNetClient(options(clientKey)), now);
-            if (old != null) {
-                old.retired = true;
-                closeIfDone(old);
+        int i = engine.ordinal();
+        Generation g = current[i];
+        if (g == null || g.key != clientKey || now - g.born > LIFETIME.toNanos()) {
+            current[i] = new Generation(clientKey, vertx.createNetClient(options(clientKey, engine)), now);
+            if (g != null) {
+                g.retired = true;
+                closeIfDone(g);
             }
+            g = current[i];
         }
-        current.leases++;
-        return new Lease(this, current);
+        g.leases++;
+        return new Lease(this, g);
     }
 
     private synchronized void release(Generation g) {
         g.leases--;
-        if (!keep && g == current) {
+        if (!keep && !g.retired) {
             g.retired = true;
-            current = null;
+            for (int i = 0; i < current.length; i++) {
+                if (current[i] == g) {
+                    current[i] = null;
+                }
+            }
         }
         closeIfDone(g);
     }
@@ -70,7 +88,7 @@ final class TlsClients {
         }
     }
 
-    private NetClientOptions options(KeyManagerFactory clientKey) {
+    private NetClientOptions options(KeyManagerFactory clientKey, TlsEngine engine) {
         NetClientOptions options = new NetClientOptions()
                 // Connections are cut shorter by their attempt's own deadline.
                 .setConnectTimeout((int) connectTimeout.toMillis())
@@ -81,6 +99,9 @@ final class TlsClients {
                 .setSslHandshakeTimeoutUnit(TimeUnit.MILLISECONDS);
         if (clientKey != null) {
             options.setKeyCertOptions(new ClientKey(clientKey));
+        }
+        if (engine == TlsEngine.OPENSSL) {
+            options.setSslEngineOptions(new OpenSSLEngineOptions().setSessionCacheEnabled(true));
         }
         return options;
     }

@@ -43,8 +43,9 @@ class TlsSessionResumptionTest {
         VERTX.close();
     }
 
-    @Test
-    void laterConnectionsResumeAndAreStillVerified() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.EnumSource(TlsEngine.class)
+    void laterConnectionsResumeAndAreStillVerified(TlsEngine engine) throws Exception {
         TestPki.Issued root = TestPki.selfSignedCa("Resume Root", Duration.ofDays(2));
         TestPki.Issued otherRoot = TestPki.selfSignedCa("Other Root", Duration.ofDays(2));
         KeyPair keys = TestPki.ecKeys();
@@ -58,7 +59,8 @@ class TlsSessionResumptionTest {
         try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("resume", serverTls))) {
             // No idle pool: every message needs a connection of its own.
             DomainDelivery d = new DomainDelivery(VERTX, new MxResolver(Optional.of(dns.address())), peer.port(),
-                    new AtomicLong()::incrementAndGet, DomainDeliveryTest.LOOPBACK_MX);
+                    new AtomicLong()::incrementAndGet, new DomainDelivery.Limits(5, 10, Duration.ofMinutes(15), true,
+                            SmtpDeliveryAttempt.Timeouts.RFC_5321, Duration.ZERO, engine));
             DomainDelivery.Plan plan = d.plan("resume.test", List.of(), List.of(), true, null);
             DomainDelivery.Tls trusting = new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), null);
             for (int i = 1; i <= 3; i++) {
