@@ -11,8 +11,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * The seed's "three things must match" check for a certificate: its names against the
@@ -36,8 +34,8 @@ public class Diagnosis {
 
     private final MxResolver mx;
 
-    Diagnosis(@ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
-        this.mx = new MxResolver(dnsServer);
+    Diagnosis(io.tlsgate.platform.dns.DnsResolver dns) {
+        this.mx = new MxResolver(dns);
     }
 
     public Report diagnose(CertificateView view, List<X509Certificate> chain, String hostname, String domain,

@@ -29,7 +29,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,7 +38,6 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -79,12 +77,12 @@ public class Scheduler {
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
-            @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+            io.tlsgate.platform.dns.DnsResolver dns) {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
         this.engine = tlsEngine(config.tlsEngine());
-        DomainDelivery delivery = new DomainDelivery(vertx, new MxResolver(dnsServer), config.smtpPort(), attempts::nextDcid,
+        DomainDelivery delivery = new DomainDelivery(vertx, new MxResolver(dns), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
                                 config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null),

@@ -26,14 +26,12 @@ import java.net.InetSocketAddress;
 import java.security.SecureRandom;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
 /**
@@ -125,12 +123,12 @@ public class SmtpServers {
     private volatile String lastError;
 
     SmtpServers(ListenerConfig config, PolicyClient policy, CertClient certs, DeliveryClient delivery, InboundEvents events,
-            Vertx vertx, @ConfigProperty(name = "tlsgate.dns.server") Optional<String> dnsServer) {
+            Vertx vertx, io.tlsgate.platform.dns.DnsResolver dns) {
         this.config = config;
         this.policy = policy;
         this.certs = certs;
         this.vertx = vertx;
-        this.context = new SmtpContext(config, policy, certs, delivery, events, new ReverseDns(dnsServer, config.reverseDnsTimeout()));
+        this.context = new SmtpContext(config, policy, certs, delivery, events, new ReverseDns(dns, config.reverseDnsTimeout()));
         this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "smtp-listeners");
             t.setDaemon(true);
