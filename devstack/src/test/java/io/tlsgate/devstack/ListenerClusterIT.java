@@ -66,6 +66,11 @@ class ListenerClusterIT {
         dns.ptr("127.0.3.11", "mx2.partner.test").address("mx2.partner.test", "127.0.3.99");
         Map<String, String> env = new HashMap<>();
         env.put("TLSGATE_DNS_SERVER", dns.address());
+        // The hosts file answers before DNS, both ways: 127.0.0.1 is localhost, forward-confirmed.
+        java.nio.file.Path hosts = java.nio.file.Files.createTempFile("tlsgate-listener-it-hosts", "");
+        hosts.toFile().deleteOnExit();
+        java.nio.file.Files.writeString(hosts, "127.0.0.1 localhost\n::1 localhost\n");
+        env.put("TLSGATE_DNS_HOSTS_FILE", hosts.toString());
         // The tests' MX hosts listen on loopback addresses.
         env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
         env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
@@ -271,13 +276,13 @@ class ListenerClusterIT {
 
         ScriptedSmtpPeer.Received got = awaitInside("X-Test: accepted", Duration.ofSeconds(60));
         String content = new String(got.data(), StandardCharsets.UTF_8);
-        assertTrue(content.startsWith("Received: from client.test (unknown [127.0.0.1])\r\n\tby mx.tlsgate.test (tlsgate) with ESMTP id "
+        assertTrue(content.startsWith("Received: from client.test (localhost [127.0.0.1])\r\n\tby mx.tlsgate.test (tlsgate) with ESMTP id "
                 + icid + ";\r\n"), content);
         assertTrue(content.endsWith("\r\n\r\nline one\r\n.a stuffed dot\r\n"), "unstuffed once: " + content);
 
         List<String> log = icidLines(icid);
-        assertTrue(log.contains("New SMTP ICID " + icid + " interface inbound (127.0.0.1) address 127.0.0.1 reverse dns host unknown "
-                + "verified no"), log.toString());
+        assertTrue(log.contains("New SMTP ICID " + icid + " interface inbound (127.0.0.1) address 127.0.0.1 reverse dns host localhost "
+                + "verified yes"), log.toString());
         assertTrue(log.contains("ICID " + icid + " ACCEPT SG ALL match ALL"), log.toString());
         assertTrue(log.contains("Start MID " + mid + " ICID " + icid), log.toString());
         assertTrue(log.contains("MID " + mid + " ICID " + icid + " RID 0 To: <one@accepted.test>"), log.toString());

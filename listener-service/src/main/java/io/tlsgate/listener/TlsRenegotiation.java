@@ -5,9 +5,9 @@ package io.tlsgate.listener;
  * Client-Initiated Renegotiation VULNERABLE, potential DoS threat", CVE-2011-1473: each
  * renegotiation costs the server a full handshake and the client next to nothing).
  *
- * <p>STARTTLS runs on the JDK's own TLS engine (JSSE: an {@code SSLContext.getInstance("TLS")}
- * engine inside Netty's {@code SslHandler}; netty-tcnative/OpenSSL is not used), and JSSE has no
- * per-engine switch for this: only the system property {@value #PROPERTY}, which the JDK reads
+ * <p>On BoringSSL ({@code tlsgate.listener.tls-engine = openssl}, the default) a server never
+ * renegotiates. On the JDK's own TLS engine (JSSE, {@code tls-engine = jdk} or where BoringSSL
+ * cannot load) there is no per-engine switch for this: only the system property {@value #PROPERTY}, which the JDK reads
  * once, into a static final, when its server handshake code ({@code ServerHandshakeContext}) is
  * first loaded, i.e. at the first server-side handshake of the JVM. Set later it does nothing.
  * So it is set in three places, the first that runs wins and the others make sure:

@@ -229,7 +229,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         if (tlsStarted && !tlsActive && tlsFailure == null) {
             tlsFailed(cause);
         } else if (tlsActive && !closing && renegotiationRefused(cause)) {
-            // JSSE with jdk.tls.rejectClientInitiatedRenegotiation=true (see TlsRenegotiation) has sent a handshake_failure alert.
+            // BoringSSL, or JSSE with jdk.tls.rejectClientInitiatedRenegotiation=true (see TlsRenegotiation), refused it with an alert.
             closedOnPurpose = true;
             MAILLOG.infof("ICID %d TLS client-initiated renegotiation refused; connection closed", icid);
         }
@@ -623,7 +623,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             closeWith(Reply.READY_FOR_TLS);
             return false;
         }
-        SSLEngine engine = tls.context().createSSLEngine();
+        SSLEngine engine = tls.engine(ctx.alloc());
         engine.setUseClientMode(false);
         engine.setEnabledProtocols(supported(env.config().tlsProtocols(), engine.getSupportedProtocols()));
         engine.setEnabledCipherSuites(supported(env.config().tlsCiphers(), engine.getSupportedCipherSuites()));
@@ -685,6 +685,11 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         if (rejected != null) {
             tlsFailure = rejected.getMessage();
             tlsFailureType = rejected.resultType();
+            verification = "failure";
+        } else if (String.valueOf(message(cause)).contains("KEY_USAGE_BIT_INCORRECT")) {
+            // BoringSSL checks the client certificate's key usage before the trust manager sees it.
+            tlsFailure = "client certificate not trusted: its key usage does not allow signing (" + message(cause) + ")";
+            tlsFailureType = "certificate-not-trusted";
             verification = "failure";
         } else if (find(cause, NotSslRecordException.class) != null) {
             tlsFailure = "not a TLS record (plaintext after STARTTLS)";
@@ -851,9 +856,15 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         return c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
     }
 
+    /** JSSE: "renegotiation is not allowed"; BoringSSL, which never renegotiates as a server: NO_RENEGOTIATION. */
     private static boolean renegotiationRefused(Throwable cause) {
-        javax.net.ssl.SSLHandshakeException h = find(cause, javax.net.ssl.SSLHandshakeException.class);
-        return h != null && h.getMessage() != null && h.getMessage().contains("renegotiation is not allowed");
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof javax.net.ssl.SSLException && c.getMessage() != null
+                    && (c.getMessage().contains("renegotiation is not allowed") || c.getMessage().contains("NO_RENEGOTIATION"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static <T extends Throwable> T find(Throwable t, Class<T> type) {

@@ -39,8 +39,18 @@ import org.jboss.logging.Logger;
 @ApplicationScoped
 public class CertClient {
 
-    /** What STARTTLS on a listener uses: the context, and which certificate it serves. */
-    public record ServerTls(SSLContext context, String certificate, boolean demo, long revision) {}
+    /**
+     * What STARTTLS on a listener uses: the context (BoringSSL's when the listener runs on it,
+     * else the JDK's), and which certificate it serves.
+     */
+    public record ServerTls(SSLContext context, io.netty.handler.ssl.SslContext openSsl, String certificate, boolean demo,
+            long revision) {
+
+        /** A server-side engine of this context. */
+        public javax.net.ssl.SSLEngine engine(io.netty.buffer.ByteBufAllocator alloc) {
+            return openSsl != null ? openSsl.newEngine(alloc) : context.createSSLEngine();
+        }
+    }
 
     private static final Logger LOG = Logger.getLogger(CertClient.class);
 
@@ -50,8 +60,15 @@ public class CertClient {
     private final Map<String, Boolean> followed = new ConcurrentHashMap<>();
     private final ScheduledExecutorService timer;
     private volatile boolean running = true;
+    /** STARTTLS on BoringSSL ({@code tlsgate.listener.tls-engine = openssl}, where it loads). */
+    private final boolean openSslEngine;
 
     CertClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+        this.openSslEngine = config.tlsEngine().equals("openssl") && io.netty.handler.ssl.OpenSsl.isAvailable();
+        if (config.tlsEngine().equals("openssl") && !openSslEngine) {
+            LOG.warnf("tlsgate.listener.tls-engine=openssl: OpenSSL (netty-tcnative) cannot load on this platform (%s);"
+                    + " STARTTLS uses the JDK's TLS", io.netty.handler.ssl.OpenSsl.unavailabilityCause());
+        }
         this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cert-watch");
@@ -91,7 +108,7 @@ public class CertClient {
             @Override
             public void onNext(CertificateBundle b) {
                 try {
-                    ServerTls tls = new ServerTls(context(b), b.getCertificate(), b.getDemo(), b.getRevision());
+                    ServerTls tls = server(b);
                     ServerTls before = current.put(slot, tls);
                     if (before == null || before.revision() != tls.revision() || !before.certificate().equals(tls.certificate())) {
                         LOG.infof("slot %s: serving certificate %s%s (revision %d)", slot, tls.certificate(),
@@ -149,14 +166,20 @@ public class CertClient {
                 });
     }
 
-    private SSLContext context(CertificateBundle b) {
+    private ServerTls server(CertificateBundle b) {
         KeyManagerFactory kmf = KeyMaterial.keyManagers("server", b.getKeyAlgorithm(), b.getPrivateKeyPkcs8().toByteArray(),
                 b.getChainList().stream().map(com.google.protobuf.ByteString::toByteArray).toList());
         try {
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(kmf.getKeyManagers(), new TrustManager[] {trust}, null);
-            return ctx;
-        } catch (java.security.GeneralSecurityException e) {
+            io.netty.handler.ssl.SslContext openSsl = null;
+            if (openSslEngine) {
+                // Protocols, suites and client-certificate requests are set per engine (SmtpSession).
+                openSsl = io.netty.handler.ssl.SslContextBuilder.forServer(kmf).sslProvider(io.netty.handler.ssl.SslProvider.OPENSSL)
+                        .trustManager(trust).build();
+            }
+            return new ServerTls(ctx, openSsl, b.getCertificate(), b.getDemo(), b.getRevision());
+        } catch (java.security.GeneralSecurityException | javax.net.ssl.SSLException e) {
             throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
         }
     }
