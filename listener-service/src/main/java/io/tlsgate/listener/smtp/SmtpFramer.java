@@ -332,6 +332,17 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         ByteBuf out = ctx.alloc().buffer(buf.readableBytes() + 16);
         boolean end = false;
         while (buf.isReadable() && !end) {
+            if (dataState == TEXT) {
+                // Inside a line nothing but CR and LF matters: copy up to the next one at once.
+                int from = buf.readerIndex();
+                int at = buf.forEachByte(from, buf.readableBytes(), ByteProcessor.FIND_CRLF);
+                int run = (at < 0 ? buf.writerIndex() : at) - from;
+                if (run > 0) {
+                    out.writeBytes(buf, from, run);
+                    buf.skipBytes(run);
+                    continue;
+                }
+            }
             byte b = buf.getByte(buf.readerIndex());
             boolean consumed = true;
             // A bare newline: LF outside CR, or CR followed by anything but LF (that byte is then
