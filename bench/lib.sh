@@ -121,3 +121,25 @@ pf_queued() { # dir: files in every queue a message can wait in
   find "$1/queue/maildrop" "$1/queue/incoming" "$1/queue/active" "$1/queue/deferred" "$1/queue/hold" -type f 2>/dev/null | wc -l
 }
 
+
+# ---------------------------------------------------------------- devstack
+# Starts devstack/run in the background inside cgroup $4 (may be empty) and waits until it is
+# up: data dir $1, port offset $2, JVM options $3. Sets devstack_pid, admin (token) and dbpw.
+devstack_start() {
+  # $! must be devstack/run itself (each step execs the next), so that cleanup's TERM reaches it.
+  if [ -n "${4:-}" ]; then
+    sh -c 'echo $$ > "$0/cgroup.procs"; shift; exec "$@"' "$4" x env TLSGATE_DEV_SKIP_BUILD=1 \
+      "$root/devstack/run" --data-dir "$1" --port-offset "$2" --java-opts "$3" > "$work/devstack.out" 2>&1 &
+  else
+    TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$1" --port-offset "$2" --java-opts "$3" \
+      > "$work/devstack.out" 2>&1 &
+  fi
+  devstack_pid=$!
+  for _ in $(seq 1 400); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break
+    kill -0 "$devstack_pid" 2>/dev/null || { cat "$work/devstack.out"; exit 1; }; sleep 1; done
+  grep -q 'Press Ctrl-C' "$work/devstack.out" || { cat "$work/devstack.out"; exit 1; }
+  admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
+  dbpw=$(grep '^devstack.db-password=' "$1/secrets.properties" | cut -d= -f2)
+}
+# The pid of one of devstack's services (delivery-service, listener-service, ...).
+service_pid() { pgrep -f "^[^ ]*java .*-jar $root/$1/target/quarkus-app/quarkus-run.jar" | head -1; }

@@ -215,21 +215,9 @@ if part tlsgate; then
   P=$((8081 + off)); D=$((8083 + off)); PG=$((15432 + off))
   cg_make tlsgate cg_tlsgate
   log "devstack/run --java-opts '$JAVA_OPTS_SERVICES' (port offset $off); bench.test: tls $TLS_MODE, route $ROUTE"
-  if [ -n "$cg_tlsgate" ]; then
-    sh -c 'echo $$ > "$0/cgroup.procs"; shift; exec "$@"' "$cg_tlsgate" x env TLSGATE_DEV_SKIP_BUILD=1 \
-      "$root/devstack/run" --data-dir "$data" --port-offset "$off" --java-opts "$JAVA_OPTS_SERVICES" > "$work/devstack.out" 2>&1 &
-  else
-    TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$data" --port-offset "$off" --java-opts "$JAVA_OPTS_SERVICES" \
-      > "$work/devstack.out" 2>&1 &
-  fi
-  devstack_pid=$!
-  for _ in $(seq 1 400); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break
-    kill -0 "$devstack_pid" 2>/dev/null || { cat "$work/devstack.out"; exit 1; }; sleep 1; done
-  grep -q 'Press Ctrl-C' "$work/devstack.out" || { cat "$work/devstack.out"; exit 1; }
-  admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
+  devstack_start "$data" "$off" "$JAVA_OPTS_SERVICES" "$cg_tlsgate"
   service=$(grep '^tlsgate.auth.service-token=' "$data/secrets.properties" | cut -d= -f2)
-  dbpw=$(grep '^devstack.db-password=' "$data/secrets.properties" | cut -d= -f2)
-  dpid=$(pgrep -f "^[^ ]*java .*-jar $root/delivery-service/target/quarkus-app/quarkus-run.jar" | head -1)
+  dpid=$(service_pid delivery-service)
   log "devstack up; delivery-service pid $dpid: $(ps -o args= -p "$dpid" | cut -c1-200)"
   H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
   curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"$TLS_MODE\",\"maxMessagesPerConnection\":$PER_CONNECTION}" \

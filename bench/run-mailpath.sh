@@ -64,16 +64,8 @@ data="$work/devstack"
 cg_make tlsgate cg_tlsgate
 cg_make client cg_client
 log "devstack/run --java-opts shipped"
-in_cg "$cg_tlsgate" env TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$data" --java-opts shipped \
-  > "$work/devstack.out" 2>&1 &
-devstack_pid=$!
-for _ in $(seq 1 400); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break
-  kill -0 "$devstack_pid" 2>/dev/null || { cat "$work/devstack.out"; exit 1; }; sleep 1; done
-grep -q 'Press Ctrl-C' "$work/devstack.out" || { cat "$work/devstack.out"; exit 1; }
-admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
-dbpw=$(grep '^devstack.db-password=' "$data/secrets.properties" | cut -d= -f2)
-pid_of() { pgrep -f "^[^ ]*java .*-jar $root/$1/target/quarkus-app/quarkus-run.jar" | head -1; }
-lpid=$(pid_of listener-service); dpid=$(pid_of delivery-service)
+devstack_start "$data" 0 shipped "$cg_tlsgate"
+lpid=$(service_pid listener-service); dpid=$(service_pid delivery-service)
 H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
 curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\"}" http://localhost:8081/api/v1/rat -o /dev/null
 # One client opens $CONC sessions at once, and a closed one may still count for a moment: the
