@@ -2,6 +2,7 @@ package io.tlsgate.delivery;
 
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import io.tlsgate.platform.tls.TlsEngine;
 
 /** delivery-service settings ({@code tlsgate.delivery.*}). */
 @ConfigMapping(prefix = "tlsgate.delivery")
@@ -87,7 +88,7 @@ public interface DeliveryConfig {
      * {@code jdk}. Default: openssl.
      */
     @WithDefault("openssl")
-    io.tlsgate.delivery.smtp.TlsEngine tlsEngine();
+    TlsEngine tlsEngine();
 
     /** TLS handshake after STARTTLS. Default: 60s. */
     @WithDefault("60s")

@@ -94,20 +94,7 @@ public interface ListenerConfig {
      * {@code jdk}.
      */
     @WithDefault("openssl")
-    @io.smallrye.config.WithConverter(LowerCase.class)
-    String tlsEngine();
-
-    /** Lower-cases a setting; {@code openssl} and {@code jdk} are the values. */
-    final class LowerCase implements org.eclipse.microprofile.config.spi.Converter<String> {
-        @Override
-        public String convert(String value) {
-            String v = value.trim().toLowerCase(java.util.Locale.ROOT);
-            if (!v.equals("openssl") && !v.equals("jdk")) {
-                throw new IllegalArgumentException("tlsgate.listener.tls-engine must be openssl or jdk, not " + value);
-            }
-            return v;
-        }
-    }
+    io.tlsgate.platform.tls.TlsEngine tlsEngine();
 
     /** Longest TLS handshake after {@code 220 Ready to start TLS}. */
     @WithDefault("30s")

@@ -17,6 +17,7 @@ import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.delivery.upstream.PolicyClient;
 import io.tlsgate.platform.dns.MxResolver;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Future;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -72,7 +73,7 @@ public class Scheduler {
     /** Slow start per destination domain; its crowded domains are not claimed meanwhile. */
     private final ConcurrencyWindow window;
     private Thread dispatcher;
-    private final io.tlsgate.delivery.smtp.TlsEngine engine;
+    private final TlsEngine engine;
     private volatile boolean running;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
@@ -81,7 +82,7 @@ public class Scheduler {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
-        this.engine = tlsEngine(config.tlsEngine());
+        this.engine = config.tlsEngine().usable("tlsgate.delivery.tls-engine");
         DomainDelivery delivery = new DomainDelivery(vertx, new MxResolver(dns), config.smtpPort(), attempts::nextDcid,
                 new DomainDelivery.Limits(config.mxHostLimit(), config.connectionLimit(), config.domainDeadline(),
                         config.mxLocalAddresses(), new SmtpDeliveryAttempt.Timeouts(config.connectTimeout(),
@@ -124,7 +125,7 @@ public class Scheduler {
         dispatcher.setDaemon(true);
         dispatcher.start();
         LOG.infof("delivery scheduler: %d worker threads, up to %d groups in hand, outbound TLS by %s, as %s",
-                config.workers(), config.maxInFlight(), engine == io.tlsgate.delivery.smtp.TlsEngine.OPENSSL
+                config.workers(), config.maxInFlight(), engine == TlsEngine.OPENSSL
                         ? "OpenSSL (BoringSSL)" : "the JDK", worker);
     }
 
@@ -231,16 +232,6 @@ public class Scheduler {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** The configured TLS engine, or the JDK's where OpenSSL's native library cannot load (logged). */
-    private static io.tlsgate.delivery.smtp.TlsEngine tlsEngine(io.tlsgate.delivery.smtp.TlsEngine configured) {
-        io.tlsgate.delivery.smtp.TlsEngine engine = configured.orFallback();
-        if (engine != configured) {
-            Logger.getLogger(Scheduler.class).warnf("tlsgate.delivery.tls-engine=%s: OpenSSL (netty-tcnative) cannot load on"
-                    + " this platform; outbound TLS uses the JDK's", configured.name().toLowerCase(java.util.Locale.ROOT));
-        }
-        return engine;
     }
 
     private static String host() {

@@ -6,6 +6,7 @@ import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Pool;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Result;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Timeouts;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -56,7 +57,7 @@ record Connector(Vertx vertx, long dcid, Timeouts timeouts, Pool pool, int maxPe
      */
     private Future<Result> admitted(Target t, List<Message> messages, TlsEngine engine) {
         return gate.admit(t).compose(release -> connect(t, messages, once(release), engine)).compose(r ->
-                engine != TlsEngine.JDK && TlsEngine.refusedOnlyByBoringSsl(r.reason())
+                engine != TlsEngine.JDK && TlsEngine.keyUsageRefused(r.reason())
                         ? admitted(t, messages, TlsEngine.JDK) : Future.succeededFuture(r));
     }
 

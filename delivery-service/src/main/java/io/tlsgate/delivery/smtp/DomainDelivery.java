@@ -5,6 +5,7 @@ import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.dns.MxResolver;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Future;
 import java.net.Inet6Address;
 import java.net.InetAddress;

@@ -3,6 +3,7 @@ package io.tlsgate.delivery.smtp;
 import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetClientOptions;

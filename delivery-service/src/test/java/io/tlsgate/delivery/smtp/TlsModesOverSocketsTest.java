@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.tlsgate.testkit.OutboundDecisionTable;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.dns.MxResolver;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import io.tlsgate.testkit.TestDnsServer;

@@ -686,7 +686,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             tlsFailure = rejected.getMessage();
             tlsFailureType = rejected.resultType();
             verification = "failure";
-        } else if (String.valueOf(message(cause)).contains("KEY_USAGE_BIT_INCORRECT")) {
+        } else if (io.tlsgate.platform.tls.TlsEngine.keyUsageRefused(message(cause))) {
             // BoringSSL checks the client certificate's key usage before the trust manager sees it.
             tlsFailure = "client certificate not trusted: its key usage does not allow signing (" + message(cause) + ")";
             tlsFailureType = "certificate-not-trusted";

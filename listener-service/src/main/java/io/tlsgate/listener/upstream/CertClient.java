@@ -64,11 +64,7 @@ public class CertClient {
     private final boolean openSslEngine;
 
     CertClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
-        this.openSslEngine = config.tlsEngine().equals("openssl") && io.netty.handler.ssl.OpenSsl.isAvailable();
-        if (config.tlsEngine().equals("openssl") && !openSslEngine) {
-            LOG.warnf("tlsgate.listener.tls-engine=openssl: OpenSSL (netty-tcnative) cannot load on this platform (%s);"
-                    + " STARTTLS uses the JDK's TLS", io.netty.handler.ssl.OpenSsl.unavailabilityCause());
-        }
+        this.openSslEngine = config.tlsEngine().usable("tlsgate.listener.tls-engine") == io.tlsgate.platform.tls.TlsEngine.OPENSSL;
         this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cert-watch");

@@ -5,7 +5,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -59,22 +58,6 @@ public final class DnsResolver {
         public static Settings of(Optional<String> server) {
             return new Settings(parseServers(server.orElse("")), Duration.ofSeconds(2), 3, 10_000, Duration.ofDays(1),
                     HostsFile.system());
-        }
-
-        public Settings withTryTimeout(Duration d) {
-            return new Settings(servers, d, attempts, cacheSize, maxTtl, hosts);
-        }
-
-        public Settings withHosts(HostsFile h) {
-            return new Settings(servers, tryTimeout, attempts, cacheSize, maxTtl, h);
-        }
-
-        public Settings withCacheSize(int n) {
-            return new Settings(servers, tryTimeout, attempts, n, maxTtl, hosts);
-        }
-
-        public Settings withAttempts(int n) {
-            return new Settings(servers, tryTimeout, n, cacheSize, maxTtl, hosts);
         }
     }
 
@@ -158,7 +141,7 @@ public final class DnsResolver {
     /** The answer for {@code name} and {@code type}; never completes exceptionally. */
     public CompletableFuture<Answer> query(Name name, int type) {
         queries.incrementAndGet();
-        Name n = lower(name);
+        Name n = name.canonicalize(); // names compare case-blind (RFC 4343)
         Answer fromHosts = settings.hosts().answer(n, type);
         if (fromHosts != null) {
             hostsHits.incrementAndGet();
@@ -268,14 +251,6 @@ public final class DnsResolver {
         }
         synchronized (cache) {
             cache.put(key, new Cached(r.answer(), System.nanoTime() + TimeUnit.SECONDS.toNanos(r.ttl())));
-        }
-    }
-
-    private static Name lower(Name n) {
-        try {
-            return Name.fromString(n.toString().toLowerCase(Locale.ROOT));
-        } catch (org.xbill.DNS.TextParseException e) {
-            return n;
         }
     }
 

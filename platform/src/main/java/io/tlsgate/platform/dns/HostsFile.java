@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.xbill.DNS.AAAARecord;
 import org.xbill.DNS.ARecord;
@@ -131,8 +130,7 @@ public final class HostsFile {
 
     private static Name name(String s) {
         try {
-            return Name.fromString(s.toLowerCase(Locale.ROOT).endsWith(".") ? s.toLowerCase(Locale.ROOT)
-                    : s.toLowerCase(Locale.ROOT) + ".");
+            return Name.fromString(s.endsWith(".") ? s : s + ".").canonicalize();
         } catch (TextParseException e) {
             return null;
         }
