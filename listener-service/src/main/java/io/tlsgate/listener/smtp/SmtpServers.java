@@ -114,7 +114,7 @@ public class SmtpServers {
     private final PolicyClient policy;
     private final CertClient certs;
     private final Vertx vertx;
-    private final SmtpContext context;
+    private final SmtpProtocol protocol;
     private final Map<String, Bound> bound = new ConcurrentHashMap<>();
     private final ChannelGroup sessions = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicLong icids = new AtomicLong(1 + new SecureRandom().nextInt(Integer.MAX_VALUE));
@@ -128,7 +128,8 @@ public class SmtpServers {
         this.policy = policy;
         this.certs = certs;
         this.vertx = vertx;
-        this.context = new SmtpContext(config, policy, certs, delivery, events, new ReverseDns(dns, config.reverseDnsTimeout()));
+        this.protocol = SmtpProtocol.of(SessionSettings.of(config),
+                new ServiceUpstream(new ReverseDns(dns, config.reverseDnsTimeout()), policy, certs, delivery, events));
         this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "smtp-listeners");
             t.setDaemon(true);
@@ -239,10 +240,7 @@ public class SmtpServers {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         sessions.add(ch);
-                        SmtpSession session = new SmtpSession(context, admission.limits, admission, icids.getAndIncrement());
-                        ch.pipeline().addLast("idle", new IdleStateHandler(config.idleTimeout().toMillis(), 0, 0, TimeUnit.MILLISECONDS));
-                        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, config.bareNewline(), session));
-                        ch.pipeline().addLast("smtp", session);
+                        session(ch, protocol, admission, icids.getAndIncrement(), maxLine, config.bareNewline(), config.idleTimeout());
                     }
                 });
         Channel server = b.bind(host(l), port(l)).syncUninterruptibly().channel();
@@ -250,6 +248,15 @@ public class SmtpServers {
         LOG.infof("listener %s: SMTP on %s (host name %s, certificate slot %s)", l.getName(), result.address(), l.getHostname(),
                 l.getCertificateSlot());
         return result;
+    }
+
+    /** A new connection's pipeline: idle timer, framer, session. */
+    static void session(SocketChannel ch, SmtpProtocol protocol, Admission admission, long icid, int maxLine,
+            ListenerConfig.BareNewline bareNewline, java.time.Duration idle) {
+        SmtpSession session = new SmtpSession(protocol, admission.limits, admission, icid);
+        ch.pipeline().addLast("idle", new IdleStateHandler(idle.toMillis(), 0, 0, TimeUnit.MILLISECONDS));
+        ch.pipeline().addLast("smtp-framer", new SmtpFramer(maxLine, bareNewline, session));
+        ch.pipeline().addLast("smtp", session);
     }
 
     private String host(Listener l) {

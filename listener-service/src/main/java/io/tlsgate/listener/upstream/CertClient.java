@@ -46,6 +46,23 @@ public class CertClient {
     public record ServerTls(SSLContext context, io.netty.handler.ssl.SslContext openSsl, String certificate, boolean demo,
             long revision) {
 
+        /**
+         * The contexts of a key and chain: the JDK's always, BoringSSL's too when {@code openSsl}
+         * (protocols, suites and client-certificate requests are set per engine, by STARTTLS).
+         */
+        public static ServerTls of(KeyManagerFactory keys, ClientCertificateTrust trust, boolean openSsl, String certificate,
+                boolean demo, long revision) {
+            try {
+                SSLContext ctx = SSLContext.getInstance("TLS");
+                ctx.init(keys.getKeyManagers(), new TrustManager[] {trust}, null);
+                io.netty.handler.ssl.SslContext boring = openSsl ? io.netty.handler.ssl.SslContextBuilder.forServer(keys)
+                        .sslProvider(io.netty.handler.ssl.SslProvider.OPENSSL).trustManager(trust).build() : null;
+                return new ServerTls(ctx, boring, certificate, demo, revision);
+            } catch (java.security.GeneralSecurityException | javax.net.ssl.SSLException e) {
+                throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
+            }
+        }
+
         /** A server-side engine of this context. */
         public javax.net.ssl.SSLEngine engine(io.netty.buffer.ByteBufAllocator alloc) {
             return openSsl != null ? openSsl.newEngine(alloc) : context.createSSLEngine();
@@ -165,18 +182,6 @@ public class CertClient {
     private ServerTls server(CertificateBundle b) {
         KeyManagerFactory kmf = KeyMaterial.keyManagers("server", b.getKeyAlgorithm(), b.getPrivateKeyPkcs8().toByteArray(),
                 b.getChainList().stream().map(com.google.protobuf.ByteString::toByteArray).toList());
-        try {
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(kmf.getKeyManagers(), new TrustManager[] {trust}, null);
-            io.netty.handler.ssl.SslContext openSsl = null;
-            if (openSslEngine) {
-                // Protocols, suites and client-certificate requests are set per engine (SmtpSession).
-                openSsl = io.netty.handler.ssl.SslContextBuilder.forServer(kmf).sslProvider(io.netty.handler.ssl.SslProvider.OPENSSL)
-                        .trustManager(trust).build();
-            }
-            return new ServerTls(ctx, openSsl, b.getCertificate(), b.getDemo(), b.getRevision());
-        } catch (java.security.GeneralSecurityException | javax.net.ssl.SSLException e) {
-            throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
-        }
+        return ServerTls.of(kmf, trust, openSslEngine, b.getCertificate(), b.getDemo(), b.getRevision());
     }
 }
