@@ -143,3 +143,23 @@ devstack_start() {
 }
 # The pid of one of devstack's services (delivery-service, listener-service, ...).
 service_pid() { pgrep -f "^[^ ]*java .*-jar $root/$1/target/quarkus-app/quarkus-run.jar" | head -1; }
+# CPU ticks (1/100 s) of every process in a cgroup, summed per devstack component; a process's
+# reaped children count to it (PostgreSQL backends that ended count to the postmaster).
+cpu_parts() { # cgroup
+  [ -n "${1:-}" ] && [ -f "$1/cgroup.procs" ] || return 0
+  local p cmd n
+  for p in $(cat "$1/cgroup.procs"); do
+    cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null) || continue
+    case "$cmd" in
+      *listener-service/target*) n=listener ;; *delivery-service/target*) n=delivery ;;
+      *policy-service/target*) n=policy ;; *cert-service/target*) n=cert ;;
+      *postgres*) n=postgres ;; *kafka*|*Kafka*) n=kafka ;; *DevStack*) n=devstack ;; *) n=other ;;
+    esac
+    echo "$n $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }')"
+  done | awk 'NF == 2 { t[$1] += $2 } END { for (k in t) print k, t[k] }' | sort
+}
+# Per component, ms of CPU per message between two cpu_parts snapshots.
+cpu_parts_per_msg() { # before after messages
+  awk -v n="$3" 'NR == FNR { a[$1] = $2; next } { printf "%s=%.2f ", $1, (n > 0 ? ($2 - a[$1]) * 10 / n : 0) }' \
+    <(echo "$1") <(echo "$2")
+}

@@ -137,10 +137,11 @@ record() { # scenario who loadline cpu_server_ns cpu_client_ns seconds_override
 run_inbound() { # scenario perConnection mode
   local line c0 c1 k0 k1
   hold
-  c0=$(cg_usage "$cg_tlsgate"); k0=$(cg_usage "$cg_client")
+  c0=$(cg_usage "$cg_tlsgate"); k0=$(cg_usage "$cg_client"); p0=$(cpu_parts "$cg_tlsgate")
   line=$(smtpload 2525 "$N" "$2" "$3"); echo "tlsgate $1: $line" >> "$out/raw.txt"
-  c1=$(cg_usage "$cg_tlsgate"); k1=$(cg_usage "$cg_client")
+  c1=$(cg_usage "$cg_tlsgate"); k1=$(cg_usage "$cg_client"); p1=$(cpu_parts "$cg_tlsgate")
   record "$1" tlsgate "$line" $((c1 - c0)) $((k1 - k0))
+  echo "$1 tlsgate CPU ms/msg by part: $(cpu_parts_per_msg "$p0" "$p1" "$(field "$line" accepted)")" | tee -a "$out/parts.txt"
   sleep 2
   c0=$(cg_usage "$cg_pf_in"); k0=$(cg_usage "$cg_client")
   line=$(smtpload "$PF_IN" "$N" "$2" "$3"); echo "postfix $1: $line" >> "$out/raw.txt"
@@ -152,10 +153,11 @@ run_e2e() {
   local line c0 c1 k0 k1 t0 t1 d0
   unhold
   d0=$(state_count DELIVERED)
-  c0=$(cg_usage "$cg_tlsgate"); k0=$(cg_usage "$cg_client"); t0=$(now)
+  c0=$(cg_usage "$cg_tlsgate"); k0=$(cg_usage "$cg_client"); t0=$(now); p0=$(cpu_parts "$cg_tlsgate")
   line=$(smtpload 2525 "$N" 50 starttls); echo "tlsgate end-to-end: $line" >> "$out/raw.txt"
   for _ in $(seq 1 1200); do [ "$(state_count QUEUED)" = 0 ] && break; sleep 0.2; done
-  t1=$(now); c1=$(cg_usage "$cg_tlsgate"); k1=$(cg_usage "$cg_client")
+  t1=$(now); c1=$(cg_usage "$cg_tlsgate"); k1=$(cg_usage "$cg_client"); p1=$(cpu_parts "$cg_tlsgate")
+  echo "end-to-end tlsgate CPU ms/msg by part: $(cpu_parts_per_msg "$p0" "$p1" "$N")" | tee -a "$out/parts.txt"
   log "tlsgate end-to-end: $(( $(state_count DELIVERED) - d0 )) delivered to the sink"
   record end-to-end tlsgate "$line" $((c1 - c0)) $((k1 - k0)) "$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')"
   sleep 2

@@ -4,7 +4,6 @@ import io.grpc.Status;
 import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.queue.MessageQueue;
 import io.tlsgate.delivery.queue.QueueUnavailableException;
@@ -15,8 +14,8 @@ import io.tlsgate.proto.delivery.v1.EnqueueReply;
 /**
  * gRPC edge of delivery-service. Status codes are the listener's contract: INVALID_ARGUMENT
  * is permanent (5xx to the client), UNAVAILABLE temporary (451 4.3.0); OK means committed.
- * Enqueue spools the streamed chunks to a temporary file on a worker thread and streams
- * that file into PostgreSQL, so no message is ever held in memory whole.
+ * Enqueue collects the streamed chunks ({@link Spool}: in memory for most messages, a
+ * temporary file for large ones) and answers once the queue committed the message.
  */
 @GrpcService
 public class DeliveryGrpcService implements DeliveryService {
@@ -32,18 +31,16 @@ public class DeliveryGrpcService implements DeliveryService {
     @Override
     public Uni<EnqueueReply> enqueue(Multi<EnqueueChunk> request) {
         Spool spool = new Spool(config.maxMessageSize());
-        return request.emitOn(Infrastructure.getDefaultWorkerPool())
-                .onItem().invoke(spool::accept)
+        // Chunks are taken on the gRPC thread (a message up to Spool.IN_MEMORY stays in memory;
+        // beyond, chunks are appended to a temporary file); the commit is the queue's.
+        return request.onItem().invoke(spool::accept)
                 .collect().last()
-                .onItem().transform(ignored -> {
-                    try {
-                        return EnqueueReply.newBuilder().setMid(queue.enqueue(spool.message())).build();
-                    } catch (IllegalArgumentException e) {
-                        throw Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException();
-                    } catch (QueueUnavailableException e) {
-                        throw Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException();
-                    }
-                })
+                .onItem().transformToUni(ignored -> Uni.createFrom().completionStage(() -> queue.enqueueAsync(spool.message())))
+                .onItem().transform(mid -> EnqueueReply.newBuilder().setMid(mid).build())
+                .onFailure(IllegalArgumentException.class)
+                .transform(e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException())
+                .onFailure(QueueUnavailableException.class)
+                .transform(e -> Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException())
                 .onTermination().invoke(spool::close);
     }
 }

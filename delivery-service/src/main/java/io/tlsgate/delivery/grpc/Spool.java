@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.grpc;
 
+import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.tlsgate.delivery.queue.NewMessage;
 import io.tlsgate.proto.delivery.v1.EnqueueChunk;
@@ -11,14 +12,22 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * One Enqueue stream being received: the envelope, then data chunks appended to a temporary
- * file as they arrive (bounded by the maximum message size), so a large message is never
- * held in memory. Not thread-safe: chunks of one stream arrive in order on one thread.
+ * One Enqueue stream being received: the envelope, then the data chunks, bounded by the maximum
+ * message size. The chunks are kept as they came (a rope of the received buffers, no copy) up
+ * to {@link #IN_MEMORY} bytes; a larger message goes to a temporary file from then on, so a
+ * large message is never held in memory. Not thread-safe: chunks of one stream arrive in order.
  */
 final class Spool implements AutoCloseable {
 
+    /**
+     * Messages up to this size stay in memory: most mail is smaller, and a few hundred
+     * concurrent streams then hold a few tens of megabytes at most.
+     */
+    static final int IN_MEMORY = 64 * 1024;
+
     private final long maxSize;
     private Envelope envelope;
+    private ByteString held = ByteString.EMPTY;
     private Path file;
     private OutputStream out;
     private long size;
@@ -35,8 +44,6 @@ final class Spool implements AutoCloseable {
                         throw invalid("envelope: sent twice; send it once, first");
                     }
                     envelope = chunk.getEnvelope();
-                    file = Files.createTempFile("tlsgate-enqueue-", ".eml");
-                    out = Files.newOutputStream(file);
                 }
                 case DATA -> {
                     if (envelope == null) {
@@ -46,7 +53,17 @@ final class Spool implements AutoCloseable {
                     if (size > maxSize) {
                         throw invalid("data: larger than " + maxSize + " bytes");
                     }
-                    chunk.getData().writeTo(out);
+                    if (out == null && size <= IN_MEMORY) {
+                        held = held.concat(chunk.getData());
+                    } else {
+                        if (out == null) {
+                            file = Files.createTempFile("tlsgate-enqueue-", ".eml");
+                            out = Files.newOutputStream(file);
+                            held.writeTo(out);
+                            held = ByteString.EMPTY;
+                        }
+                        chunk.getData().writeTo(out);
+                    }
                 }
                 case ABORT -> throw Status.ABORTED.withDescription("abandoned by the sender: " + chunk.getAbort().getReason())
                         .asRuntimeException();
@@ -62,22 +79,29 @@ final class Spool implements AutoCloseable {
         if (envelope == null) {
             throw invalid("envelope: missing");
         }
-        try {
-            out.close();
-        } catch (IOException e) {
-            throw Status.UNAVAILABLE.withDescription("could not spool the message: " + e.getMessage()).asRuntimeException();
+        NewMessage.Content content;
+        if (out != null) {
+            try {
+                out.close();
+            } catch (IOException e) {
+                throw Status.UNAVAILABLE.withDescription("could not spool the message: " + e.getMessage()).asRuntimeException();
+            }
+            content = NewMessage.Content.of(file);
+        } else {
+            content = NewMessage.Content.of(held.toByteArray());
         }
         NewMessage.TlsFacts tls = envelope.hasTls() && envelope.getTls().getEncrypted()
                 ? new NewMessage.TlsFacts(envelope.getTls().getProtocol(), envelope.getTls().getCipher(),
                         blankToNull(envelope.getTls().getClientCertificateSubject()),
                         envelope.getTls().getClientCertificateVerified())
                 : NewMessage.TlsFacts.NONE;
-        return new NewMessage(envelope.getMailFrom(), List.copyOf(envelope.getRcptToList()), file, size,
+        return new NewMessage(envelope.getMailFrom(), List.copyOf(envelope.getRcptToList()), content, size,
                 envelope.getIcid(), envelope.getListener(), tls);
     }
 
     @Override
     public void close() {
+        held = ByteString.EMPTY;
         try {
             if (out != null) {
                 out.close();

@@ -3,10 +3,11 @@ package io.tlsgate.delivery.queue;
 import io.tlsgate.core.smtp.Mailbox;
 
 import io.tlsgate.delivery.DeliveryConfig;
+import jakarta.annotation.PostConstruct;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -16,12 +17,15 @@ import java.util.List;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
 
 /**
- * The durable queue in the {@code delivery} schema. {@link #enqueue} returns only after the
- * message and all its recipients are committed: that is what lets the listener answer 250.
+ * The durable queue in the {@code delivery} schema. {@link #enqueueAsync} completes only after
+ * the message and all its recipients are committed: that is what lets the listener answer 250.
  */
 @ApplicationScoped
 public class MessageQueue {
@@ -36,46 +40,183 @@ public class MessageQueue {
         this.config = config;
     }
 
+    /** At most this many messages share one commit. */
+    static final int MAX_BATCH = 64;
+
+    /** A message waiting for the next commit. */
+    private record Pending(NewMessage message, CompletableFuture<Long> mid) {}
+
+    private final LinkedBlockingQueue<Pending> pending = new LinkedBlockingQueue<>();
+    private volatile boolean running;
+    private Thread committer;
+
+    @PostConstruct
+    void start() {
+        running = true;
+        committer = new Thread(this::commitLoop, "queue-committer");
+        committer.setDaemon(true);
+        committer.start();
+    }
+
+    @PreDestroy
+    void stop() {
+        running = false;
+        committer.interrupt();
+        try {
+            committer.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        failPending();
+    }
+
     /**
-     * Validates and commits a message; returns its MID.
+     * Validates a message and queues it for the next commit: the future completes with its MID
+     * once the message and all its recipients are committed (that is what lets the listener
+     * answer 250), or fails with {@link QueueUnavailableException} (nothing is stored).
+     *
+     * <p>Group commit: one thread commits whatever arrived while the last commit ran, up to
+     * {@link #MAX_BATCH} messages in one transaction (one WAL flush, one NOTIFY), so the cost
+     * of a commit is shared by every message that waited for it. When a shared transaction
+     * fails, each of its messages is tried alone, so one message's problem is not the others'.
+     *
+     * @throws IllegalArgumentException naming the bad field (nothing is stored)
+     */
+    public CompletableFuture<Long> enqueueAsync(NewMessage m) {
+        validate(m);
+        CompletableFuture<Long> mid = new CompletableFuture<>();
+        if (!running) {
+            mid.completeExceptionally(new QueueUnavailableException("delivery-service is stopping", null));
+            return mid;
+        }
+        pending.add(new Pending(m, mid));
+        if (!running) {
+            failPending();
+        }
+        return mid;
+    }
+
+    /**
+     * {@link #enqueueAsync}, waiting for the commit; returns the MID.
      *
      * @throws IllegalArgumentException naming the bad field (nothing is stored)
      * @throws QueueUnavailableException when the database cannot take it (nothing is stored)
      */
     public long enqueue(NewMessage m) {
-        validate(m);
+        try {
+            return enqueueAsync(m).join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof QueueUnavailableException q) {
+                throw q;
+            }
+            throw new QueueUnavailableException("the queue did not take the message", e.getCause());
+        }
+    }
+
+    private void commitLoop() {
+        List<Pending> batch = new ArrayList<>(MAX_BATCH);
+        while (running) {
+            try {
+                Pending first = pending.poll(1, TimeUnit.SECONDS);
+                if (first == null) {
+                    continue;
+                }
+                batch.add(first);
+                pending.drainTo(batch, MAX_BATCH - 1);
+                commit(batch);
+            } catch (InterruptedException e) {
+                break;
+            } catch (RuntimeException e) {
+                LOG.error("queue committer: unexpected error", e);
+                for (Pending p : batch) {
+                    p.mid().completeExceptionally(new QueueUnavailableException("internal error: " + e, e));
+                }
+            } finally {
+                batch.clear();
+            }
+        }
+    }
+
+    private void failPending() {
+        Pending p;
+        while ((p = pending.poll()) != null) {
+            p.mid().completeExceptionally(new QueueUnavailableException("delivery-service is stopping", null));
+        }
+    }
+
+    private void commit(List<Pending> batch) {
+        long[] mids;
+        try {
+            mids = insert(batch);
+        } catch (QueueUnavailableException e) {
+            if (batch.size() == 1) {
+                batch.get(0).mid().completeExceptionally(e);
+            } else {
+                for (Pending p : batch) {
+                    commit(List.of(p));
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            LOG.infof("Start MID %d ICID %d", mids[i], batch.get(i).message().icid());
+            batch.get(i).mid().complete(mids[i]);
+        }
+    }
+
+    /** Stores messages and their recipients in one transaction; their MIDs in order. */
+    private long[] insert(List<Pending> batch) {
+        List<InputStream> streams = new ArrayList<>();
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
-                long mid;
+                long[] mids = new long[batch.size()];
                 try (PreparedStatement ps = c.prepareStatement("insert into message (mail_from, data, size, icid, listener, "
                         + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified) "
-                        + "values (?, ?, ?, ?, ?, ?, ?, ?, ?) returning mid");
-                        InputStream data = Files.newInputStream(m.data())) {
-                    ps.setString(1, m.mailFrom());
-                    // Streamed from the spool file to PostgreSQL: the content is never in the heap whole.
-                    ps.setBinaryStream(2, data, (int) m.size());
-                    ps.setInt(3, (int) m.size());
-                    ps.setLong(4, m.icid());
-                    ps.setString(5, m.listener());
-                    ps.setString(6, m.tls().protocol());
-                    ps.setString(7, m.tls().cipher());
-                    ps.setString(8, m.tls().clientSubject());
-                    ps.setBoolean(9, m.tls().clientVerified());
-                    try (ResultSet r = ps.executeQuery()) {
-                        r.next();
-                        mid = r.getLong(1);
+                        + "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", new String[] {"mid"})) {
+                    for (Pending p : batch) {
+                        NewMessage m = p.message();
+                        ps.setString(1, m.mailFrom());
+                        byte[] bytes = m.data().bytes();
+                        if (bytes != null) {
+                            ps.setBytes(2, bytes);
+                        } else {
+                            // Streamed from the spool file to PostgreSQL: a large message is never in the heap whole.
+                            InputStream data = m.data().open();
+                            streams.add(data);
+                            ps.setBinaryStream(2, data, (int) m.size());
+                        }
+                        ps.setInt(3, (int) m.size());
+                        ps.setLong(4, m.icid());
+                        ps.setString(5, m.listener());
+                        ps.setString(6, m.tls().protocol());
+                        ps.setString(7, m.tls().cipher());
+                        ps.setString(8, m.tls().clientSubject());
+                        ps.setBoolean(9, m.tls().clientVerified());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                    try (ResultSet r = ps.getGeneratedKeys()) {
+                        for (int i = 0; i < mids.length; i++) {
+                            if (!r.next()) {
+                                throw new SQLException("fewer MIDs returned than messages inserted");
+                            }
+                            mids[i] = r.getLong(1);
+                        }
                     }
                 }
                 try (PreparedStatement ps = c.prepareStatement(
                         "insert into recipient (mid, rid, address, domain) values (?, ?, ?, ?)")) {
-                    for (int rid = 0; rid < m.recipients().size(); rid++) {
-                        String address = m.recipients().get(rid);
-                        ps.setLong(1, mid);
-                        ps.setInt(2, rid);
-                        ps.setString(3, address);
-                        ps.setString(4, address.substring(address.lastIndexOf('@') + 1).toLowerCase(java.util.Locale.ROOT));
-                        ps.addBatch();
+                    for (int i = 0; i < mids.length; i++) {
+                        List<String> recipients = batch.get(i).message().recipients();
+                        for (int rid = 0; rid < recipients.size(); rid++) {
+                            String address = recipients.get(rid);
+                            ps.setLong(1, mids[i]);
+                            ps.setInt(2, rid);
+                            ps.setString(3, address);
+                            ps.setString(4, address.substring(address.lastIndexOf('@') + 1).toLowerCase(java.util.Locale.ROOT));
+                            ps.addBatch();
+                        }
                     }
                     ps.executeBatch();
                 }
@@ -84,8 +225,7 @@ public class MessageQueue {
                     st.execute("notify " + QueueSignal.CHANNEL);
                 }
                 c.commit();
-                LOG.infof("Start MID %d ICID %d", mid, m.icid());
-                return mid;
+                return mids;
             } catch (SQLException | IOException | RuntimeException e) {
                 c.rollback();
                 throw e;
@@ -94,6 +234,14 @@ public class MessageQueue {
             throw new QueueUnavailableException("the spooled message could not be read", e);
         } catch (SQLException e) {
             throw new QueueUnavailableException("the queue database did not take the message", e);
+        } finally {
+            for (InputStream in : streams) {
+                try {
+                    in.close();
+                } catch (IOException ignored) {
+                    // read to the end or abandoned: nothing to keep
+                }
+            }
         }
     }
 

@@ -1,20 +1,60 @@
 package io.tlsgate.delivery.queue;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * A message to enqueue: envelope, content (spooled to a file, not held in memory) and where
- * it came from.
+ * A message to enqueue: envelope, content and where it came from.
  *
  * @param mailFrom envelope sender; empty for the null reverse-path
+ * @param data the content, in memory or spooled to a file (read once, when it is stored)
  * @param tls how it came in
  */
-public record NewMessage(String mailFrom, List<String> recipients, Path data, long size, long icid, String listener,
+public record NewMessage(String mailFrom, List<String> recipients, Content data, long size, long icid, String listener,
         TlsFacts tls) {
 
     /** The inbound connection's TLS facts. */
     public record TlsFacts(String protocol, String cipher, String clientSubject, boolean clientVerified) {
         public static final TlsFacts NONE = new TlsFacts(null, null, null, false);
+    }
+
+    /** Where the content is: {@link #bytes()} when it is in memory, else {@link #open()} streams it. */
+    public interface Content {
+        /** The content when it is held in memory, else null. */
+        byte[] bytes();
+
+        InputStream open() throws IOException;
+
+        static Content of(byte[] bytes) {
+            return new Content() {
+                @Override
+                public byte[] bytes() {
+                    return bytes;
+                }
+
+                @Override
+                public InputStream open() {
+                    return new ByteArrayInputStream(bytes);
+                }
+            };
+        }
+
+        static Content of(Path file) {
+            return new Content() {
+                @Override
+                public byte[] bytes() {
+                    return null;
+                }
+
+                @Override
+                public InputStream open() throws IOException {
+                    return Files.newInputStream(file);
+                }
+            };
+        }
     }
 }

@@ -10,9 +10,6 @@ import io.tlsgate.delivery.queue.NewMessage;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
 import io.tlsgate.proto.policy.v1.BounceProfile;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -151,23 +148,13 @@ final class Settlement {
     }
 
     private void bounce(long mid, String sender, List<Dsn.Failed> failed) {
-        Path file = null;
         try {
-            file = Files.createTempFile("tlsgate-dsn-", ".eml");
-            Files.write(file, Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC)));
-            long dsn = queue.enqueue(new NewMessage("", List.of(sender), file, Files.size(file), 0, null,
+            byte[] dsn = Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC));
+            long dsnMid = queue.enqueue(new NewMessage("", List.of(sender), NewMessage.Content.of(dsn), dsn.length, 0, null,
                     NewMessage.TlsFacts.NONE));
-            LOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsn, mid, failed.size());
-        } catch (IOException | IllegalArgumentException e) {
+            LOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsnMid, mid, failed.size());
+        } catch (IllegalArgumentException e) {
             LOG.warnf("MID %d: no DSN could be queued for %s: %s", mid, sender, e.getMessage());
-        } finally {
-            if (file != null) {
-                try {
-                    Files.deleteIfExists(file);
-                } catch (IOException ignored) {
-                    // a temp file
-                }
-            }
         }
     }
 

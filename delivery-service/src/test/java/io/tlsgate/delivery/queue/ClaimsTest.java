@@ -36,14 +36,12 @@ class ClaimsTest {
     Claims claims;
 
     private List<Long> enqueue(int messages, long icid) throws Exception {
-        Path data = Files.createTempFile("claims", ".eml");
-        Files.writeString(data, "Subject: x\r\n\r\nhi\r\n");
+        byte[] data = "Subject: x\r\n\r\nhi\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
         List<Long> mids = new ArrayList<>();
         for (int i = 0; i < messages; i++) {
-            mids.add(queue.enqueue(new NewMessage("a@example.com", List.of("x@one.test", "y@two.test", "z@one.test"), data,
-                    Files.size(data), icid, "test", NewMessage.TlsFacts.NONE)));
+            mids.add(queue.enqueue(new NewMessage("a@example.com", List.of("x@one.test", "y@two.test", "z@one.test"),
+                    NewMessage.Content.of(data), data.length, icid, "test", NewMessage.TlsFacts.NONE)));
         }
-        Files.delete(data);
         return mids;
     }
 
