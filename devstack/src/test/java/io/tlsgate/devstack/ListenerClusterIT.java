@@ -295,7 +295,7 @@ class ListenerClusterIT {
         assertEquals("PREFERRED", e.get("mode").asText());
     }
 
-    /** Each TLS setting of a mail flow policy, as product.md §3 says, with its outcome event. */
+    /** Each TLS setting of a mail flow policy, as docs/inbound-policy.md says, with its outcome event. */
     @Test
     @Order(4)
     void everyInboundTlsSetting() throws Exception {

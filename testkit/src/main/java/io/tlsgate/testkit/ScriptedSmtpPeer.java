@@ -20,7 +20,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 
 /**
- * A remote MTA on loopback for tests, scripted to misbehave in the ways product.md §2 cares
+ * A remote MTA on loopback for tests, scripted to misbehave in the ways the outbound TLS modes care (docs/destination-controls.md)
  * about: no ESMTP, no STARTTLS, STARTTLS answered with 454, TLS with any certificate, a
  * handshake that fails after 220, per-recipient 4xx/5xx. It speaks real SMTP over a real
  * socket (and real TLS after STARTTLS) and records what it received.

@@ -15,7 +15,7 @@ import javax.sql.DataSource;
  * The cert revision as it moves: every change to certificates, assignments or trusted CAs
  * bumps it and NOTIFYs {@code tlsgate_cert_changed} (V2__certificates.sql); this replica
  * hears it within milliseconds (or within a second's poll), so WatchBundle pushes well
- * inside the 2 seconds of product.md §4.
+ * within 2 seconds (docs/certificates.md).
  */
 @ApplicationScoped
 public class CertChanges {

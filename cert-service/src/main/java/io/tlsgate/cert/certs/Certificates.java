@@ -28,7 +28,7 @@ import javax.sql.DataSource;
 import org.jboss.logging.Logger;
 
 /**
- * Certificates and slot assignments (product.md §4). Keys are generated here and sealed by
+ * Certificates and slot assignments (docs/certificates.md). Keys are generated here and sealed by
  * the {@link KeyVault} before they touch the database; only {@link #bundle} opens one, for
  * gRPC callers holding the service token. A demo certificate exists from the first start
  * and is what every slot without an assignment serves.

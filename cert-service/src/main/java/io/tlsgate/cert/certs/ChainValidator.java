@@ -13,7 +13,7 @@ import java.util.Map;
 
 /**
  * Checks an uploaded certificate with its intermediates against the stored key and puts the
- * chain in order (product.md §4). Refused, each with its own message: garbage, no certificate
+ * chain in order (docs/certificates.md). Refused, each with its own message: garbage, no certificate
  * for the stored key, an expired or not-yet-valid certificate, an issued leaf that is a CA, a leaf whose
  * key usage / extended key usage does not allow a TLS server, a broken link (a certificate
  * not signed by the one that claims to issue it), a missing link (nothing issued the last

@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The seed's "three things must match" check for a certificate: its names against the
+ * The "three things must match" check (docs/certificates.md) for a certificate: its names against the
  * listener's host name and against the MX host names of a domain (looked up in DNS, resolver
  * {@code tlsgate.dns.server} or the system's), plus days to expiry and whether the chain holds
  * together. Names match exactly as delivery matches them ({@link CertificateIdentity#matches}:

@@ -7,7 +7,7 @@ import java.security.interfaces.ECPublicKey;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.ECGenParameterSpec;
 
-/** The key types a certificate can be generated with (product.md §4). */
+/** The key types a certificate can be generated with (docs/certificates.md). */
 public enum KeyType {
     RSA_2048("RSA", 2048, null, "SHA256withRSA"),
     RSA_3072("RSA", 3072, null, "SHA256withRSA"),

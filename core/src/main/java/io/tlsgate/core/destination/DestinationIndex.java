@@ -10,7 +10,7 @@ import java.util.Map;
 
 /**
  * An immutable in-memory index of the destination-control table that answers "which
- * settings apply?" (product.md §1): the exact-domain entry, else the longest matching
+ * settings apply?" (docs/destination-controls.md): the exact-domain entry, else the longest matching
  * {@code .suffix} entry, else the longest-prefix IP/CIDR entry of the next hop, else
  * {@code default}; every field the matched entry leaves as "use default" comes from the
  * default entry. Lookups allocate little and take no locks: build a new index to change it.

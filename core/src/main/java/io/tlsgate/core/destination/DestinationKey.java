@@ -7,7 +7,7 @@ import java.net.UnknownHostException;
 import java.util.Locale;
 
 /**
- * The key of a destination-control entry (product.md §1), parsed and normalised:
+ * The key of a destination-control entry (docs/destination-controls.md), parsed and normalised:
  * <ul>
  *   <li>{@code default}: the default entry;</li>
  *   <li>{@code example.com}: exactly that domain ({@link Kind#DOMAIN});</li>

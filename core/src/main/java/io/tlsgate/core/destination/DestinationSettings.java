@@ -4,7 +4,7 @@ import io.tlsgate.core.tls.OutboundTlsMode;
 import java.util.regex.Pattern;
 
 /**
- * The fields of a destination-control entry (product.md §1). A null field means "use
+ * The fields of a destination-control entry (docs/destination-controls.md). A null field means "use
  * default": the {@code default} entry supplies it, and the default entry itself has every
  * field set ({@link #isComplete()}). Ranges are checked here, so no out-of-range settings
  * object exists.

@@ -1,6 +1,6 @@
 package io.tlsgate.core.destination;
 
-/** Which address family delivery tries first, or only (product.md §1 {@code ipPreference}). */
+/** Which address family delivery tries first, or only (docs/destination-controls.md {@code ipPreference}). */
 public enum IpPreference {
     IPV6_PREFERRED("PREFER_V6"),
     IPV4_PREFERRED("PREFER_V4"),

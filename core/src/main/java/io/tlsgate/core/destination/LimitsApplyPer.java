@@ -1,6 +1,6 @@
 package io.tlsgate.core.destination;
 
-/** What the connection and recipient limits count (product.md §1 {@code limitsApplyPer}). */
+/** What the connection and recipient limits count (docs/destination-controls.md {@code limitsApplyPer}). */
 public enum LimitsApplyPer {
     /** The whole destination together (appliance {@code limit_type} 0 / {@code host}). */
     DOMAIN,

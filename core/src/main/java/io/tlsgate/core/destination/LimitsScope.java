@@ -1,6 +1,6 @@
 package io.tlsgate.core.destination;
 
-/** Where the limits are counted (product.md §1 {@code limitsScope}). */
+/** Where the limits are counted (docs/destination-controls.md {@code limitsScope}). */
 public enum LimitsScope {
     /** Cluster-wide, all delivery-service replicas together (appliance {@code limit_apply} 0). */
     SYSTEM,

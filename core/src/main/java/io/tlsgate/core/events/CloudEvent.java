@@ -7,7 +7,7 @@ import java.util.UUID;
 /**
  * One event as tlsgate publishes it: CloudEvents 1.0 attributes plus a Kafka key and a JSON
  * payload. On Kafka the attributes travel as binary-mode headers ({@link #HEADER_ID} ...),
- * the payload as the record value (product.md §8, docs/events.md).
+ * the payload as the record value (docs/events.md).
  *
  * @param id unique per event (a random UUID unless given)
  * @param type reverse-DNS event type, e.g. {@code io.tlsgate.tls.outcome}

@@ -1,6 +1,6 @@
 package io.tlsgate.core.inbound;
 
-/** What a mail flow policy does with a client (product.md §3). */
+/** What a mail flow policy does with a client (docs/inbound-policy.md). */
 public enum Behaviour {
     /** Accept mail for recipient-access-table domains only. */
     ACCEPT,

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The inbound policy of product.md §3 as one immutable, in-memory snapshot: listeners and
+ * The inbound policy of docs/inbound-policy.md as one immutable, in-memory snapshot: listeners and
  * their host access tables, sender groups, mail flow policies, the recipient access table
  * and SMTP routes. It answers the three questions the SMTP services ask:
  * <ul>

@@ -1,6 +1,6 @@
 package io.tlsgate.core.inbound;
 
-/** The TLS setting of a mail flow policy (product.md §3). */
+/** The TLS setting of a mail flow policy (docs/inbound-policy.md). */
 public enum InboundTls {
     /** STARTTLS not advertised; the command is answered 502 5.5.1. */
     OFF,

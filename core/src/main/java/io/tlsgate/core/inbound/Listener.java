@@ -1,7 +1,7 @@
 package io.tlsgate.core.inbound;
 
 /**
- * A listener (product.md §3): a named SMTP endpoint. Its certificate is whatever
+ * A listener (docs/inbound-policy.md): a named SMTP endpoint. Its certificate is whatever
  * cert-service has assigned to slot {@code listener:<name>}.
  *
  * @param hostname the name announced in the greeting and EHLO reply

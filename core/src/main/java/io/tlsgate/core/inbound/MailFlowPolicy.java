@@ -3,7 +3,7 @@ package io.tlsgate.core.inbound;
 import java.util.List;
 
 /**
- * A mail flow policy (product.md §3): what a sender group's clients may do.
+ * A mail flow policy (docs/inbound-policy.md): what a sender group's clients may do.
  *
  * @param tlsMandatorySenders envelope senders that must use TLS (PREFERRED and PREFERRED_VERIFY only)
  */

@@ -5,7 +5,7 @@ import io.tlsgate.core.dns.DomainName;
 import java.util.Locale;
 
 /**
- * An envelope-sender pattern of a mail flow policy's TLS-mandatory list (product.md §3):
+ * An envelope-sender pattern of a mail flow policy's TLS-mandatory list (docs/inbound-policy.md):
  * {@code user@example.com} (that address), {@code user@} (that local part at any domain),
  * {@code @example.com} (any sender at that domain), {@code @.example.com} (any sender at a
  * subdomain of it, not at the domain itself), {@code @[192.0.2.1]} (an address literal).

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A named sender group (product.md §3): client patterns and the mail flow policy its clients
+ * A named sender group (docs/inbound-policy.md): client patterns and the mail flow policy its clients
  * get. The built-in group {@value #CATCH_ALL} matches everyone and closes every host access
  * table; only its policy can change.
  */

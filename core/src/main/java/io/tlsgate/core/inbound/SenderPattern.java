@@ -4,7 +4,7 @@ import io.tlsgate.core.destination.DestinationKey;
 import java.util.Locale;
 
 /**
- * One entry of a sender group (product.md §3), parsed and normalised:
+ * One entry of a sender group (docs/inbound-policy.md), parsed and normalised:
  * {@code ALL}; an IP address ({@code 192.0.2.10}, {@code 2001:db8::1}); a CIDR
  * ({@code 10.0.0.0/8}, {@code 2001:db8::/32}); an exact host name ({@code mx.example.com});
  * or a {@code .domain} suffix ({@code .example.com}: every name below it, not the name

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * An SMTP route (product.md §3): the next hops for a domain, tried in order, instead of an
+ * An SMTP route (docs/inbound-policy.md): the next hops for a domain, tried in order, instead of an
  * MX lookup. {@code USEDNS} as the last hop means "then fall back to the MX lookup"; a route
  * of just {@code USEDNS} overrides a broader route with the normal MX lookup.
  */

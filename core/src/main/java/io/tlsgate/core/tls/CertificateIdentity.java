@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The certificate identity rules of the verify modes (spec tls-modes.md): which reference
+ * The certificate identity rules of the verify modes (docs/delivery.md, "Certificate identity in the verify modes"): which reference
  * identity a peer certificate's names match, by the "Verify" rule ({@code PREFERRED_VERIFY},
  * {@code REQUIRED_VERIFY}) or the "Hosted Verify" rule ({@code REQUIRED_VERIFY_HOSTED_DOMAINS}).
  * Only names are compared here; chain, validity and key usage are checked by the TLS stack.

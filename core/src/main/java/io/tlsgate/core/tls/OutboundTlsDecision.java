@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * What an outbound connection does at each TLS step, exactly as product.md §2 says for each
+ * What an outbound connection does at each TLS step, exactly as docs/destination-controls.md says for each
  * mode. The SMTP client asks at every step ({@link #afterEhlo}, {@link #afterEhloReply},
  * {@link #afterStarttlsReply}, {@link #afterHandshake}, {@link #afterVerification}) and acts
  * on the {@link Step}; {@link #decide} runs all steps over what a peer did and gives the

@@ -1,7 +1,7 @@
 package io.tlsgate.core.tls;
 
 /**
- * The six outbound TLS modes of a destination control (product.md §2), weakest first.
+ * The six outbound TLS modes of a destination control (docs/destination-controls.md), weakest first.
  * Callers ask the predicates, never compare names.
  */
 public enum OutboundTlsMode {
@@ -48,7 +48,7 @@ public enum OutboundTlsMode {
         return requiresTls && verifiesCertificate;
     }
 
-    /** Whether the "Hosted Verify" identity rules apply (tls-modes.md) instead of "Verify". */
+    /** Whether the "Hosted Verify" identity rules apply (docs/delivery.md) instead of "Verify". */
     public boolean usesHostedIdentityRules() {
         return this == REQUIRED_VERIFY_HOSTED_DOMAINS;
     }

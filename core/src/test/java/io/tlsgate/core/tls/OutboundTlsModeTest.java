@@ -6,7 +6,7 @@ import java.util.Arrays;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-/** The decision table of product.md §2, spelled out row by row. */
+/** The decision table of the outbound TLS modes (docs/destination-controls.md), spelled out row by row. */
 class OutboundTlsModeTest {
 
     @Test

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Coalesces required-TLS failure alerts per destination domain and reason (product.md §8): the
+ * Coalesces required-TLS failure alerts per destination domain and reason (docs/events.md): the
  * first failure in a window is alerted at once with count 1; later ones in the same window are
  * only counted; when the window has passed, {@link #flush} gives one follow-up alert with the
  * number of failures that were held back. A broken peer cannot flood the pager.

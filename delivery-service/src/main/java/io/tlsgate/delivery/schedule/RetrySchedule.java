@@ -5,8 +5,8 @@ import java.time.Instant;
 import java.util.Optional;
 
 /**
- * When a temporarily failed recipient is tried again, under its bounce profile (product.md
- * §6): exponential back-off from the initial to the maximum retry interval; the recipient
+ * When a temporarily failed recipient is tried again, under its bounce profile
+ * (docs/delivery.md): exponential back-off from the initial to the maximum retry interval; the recipient
  * bounces once it has been retried {@code maxRetries} times or has been queued for the
  * maximum time.
  */

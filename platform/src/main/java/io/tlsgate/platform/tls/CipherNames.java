@@ -1,6 +1,6 @@
 package io.tlsgate.platform.tls;
 
-/** Cipher suite names as the mail log spells them (product.md §7: OpenSSL's names, as the seed's logs do). */
+/** Cipher suite names as the mail log spells them (OpenSSL's names, as mail logs of other MTAs use them: docs/delivery.md). */
 public final class CipherNames {
 
     private CipherNames() {

@@ -1,7 +1,7 @@
 package io.tlsgate.policy.bounce;
 
 /**
- * A bounce profile (product.md §6): how long and how often a temporarily failing message is
+ * A bounce profile (docs/delivery.md): how long and how often a temporarily failing message is
  * retried, with exponential back-off from the initial to the maximum retry interval, and
  * which notices go to the sender.
  */

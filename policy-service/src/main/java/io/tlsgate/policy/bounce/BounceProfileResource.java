@@ -24,7 +24,7 @@ import java.util.List;
 import java.util.Set;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
-/** REST: bounce profiles (product.md §6). Every field is required on create and replace. */
+/** REST: bounce profiles (docs/delivery.md). Every field is required on create and replace. */
 @Path("/api/v1/bounce-profiles")
 @Produces(MediaType.APPLICATION_JSON)
 public class BounceProfileResource {

@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * The destination-control table as an INI file, in the appliance's {@code destconfig} export
- * style (product.md §1): a {@code [DEFAULT]} section, then one section per entry named by its
+ * style (docs/destination-controls.md): a {@code [DEFAULT]} section, then one section per entry named by its
  * key; a key absent from an entry section means "use default". Keys: {@code ip_sort_pref},
  * {@code max_host_concurrency}, {@code max_messages_per_connection}, {@code recipient_limit}
  * ({@code none} or a number) with {@code recipient_minutes}, {@code limit_type}

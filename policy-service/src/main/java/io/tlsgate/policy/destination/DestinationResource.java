@@ -31,7 +31,7 @@ import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
- * REST: destination controls (product.md §1). Reads need {@code reader}, changes
+ * REST: destination controls (docs/destination-controls.md). Reads need {@code reader}, changes
  * {@code operator}; a change may carry a comment for the audit log in {@code X-Change-Comment}.
  */
 @Path("/api/v1/destinations")

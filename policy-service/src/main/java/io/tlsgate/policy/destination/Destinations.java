@@ -17,7 +17,7 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * The destination-control table's operations (product.md §1): validated against the bounce
+ * The destination-control table's operations (docs/destination-controls.md): validated against the bounce
  * profiles that exist, audited, all-or-nothing.
  */
 @ApplicationScoped

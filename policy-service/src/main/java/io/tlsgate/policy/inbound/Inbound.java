@@ -25,7 +25,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Inbound policy changes (product.md §3), each in one audited transaction, with the rules that
+ * Inbound policy changes (docs/inbound-policy.md), each in one audited transaction, with the rules that
  * span several objects:
  * <ul>
  *   <li>no open relay: a sender group that matches every client (ALL, 0.0.0.0/0, ::/0, and

@@ -1,7 +1,7 @@
 package io.tlsgate.policy.settings;
 
 /**
- * Global outbound settings (product.md §1): whether a required-TLS failure raises an alert,
+ * Global outbound settings (docs/destination-controls.md): whether a required-TLS failure raises an alert,
  * the cert-service slot whose certificate delivery presents as TLS client certificate, and
  * which CAs verification trusts.
  */

@@ -29,7 +29,7 @@ import org.flywaydb.core.Flyway;
 import org.junit.jupiter.api.Test;
 
 /**
- * No open relay (product.md §3): a fresh install relays for nobody and accepts mail for no
+ * No open relay (docs/inbound-policy.md): a fresh install relays for nobody and accepts mail for no
  * domain, and no API call can give a RELAY policy to a group that matches every client.
  */
 @QuarkusTest
