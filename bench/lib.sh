@@ -153,7 +153,7 @@ cpu_parts() { # cgroup
     case "$cmd" in
       *listener-service/target*) n=listener ;; *delivery-service/target*) n=delivery ;;
       *policy-service/target*) n=policy ;; *cert-service/target*) n=cert ;;
-      *postgres*) n=postgres ;; *kafka*|*Kafka*) n=kafka ;; *DevStack*) n=devstack ;; *) n=other ;;
+      *kafka.Kafka*) n=kafka ;; *postgres*) n=postgres ;; *DevStack*) n=devstack ;; *) n=other ;;
     esac
     echo "$n $(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 + $14 + $15 }')"
   done | awk 'NF == 2 { t[$1] += $2 } END { for (k in t) print k, t[k] }' | sort
