@@ -12,6 +12,7 @@ import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 
 /**
  * One inbound SMTP connection (RFC 5321, RFC 3207, RFC 2920) on its event loop: the Netty side
@@ -72,7 +73,7 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
         sessionTimer = ctx.executor().schedule(() -> act(Answer.closing(Reply.SESSION_TIMEOUT, listener.getHostname())),
                 protocol.settings().sessionTimeout().toMillis(), TimeUnit.MILLISECONDS);
         if (act(protocol.greeting().connect(s, remote.getAddress()))) {
-            framer.resume(); // greeted at once (hosts file, cached policy)
+            framer.resume();
         }
     }
 
@@ -191,7 +192,8 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
             return say(say);
         }
         if (a instanceof Answer.Later<?> later) {
-            return await(later);
+            await(later);
+            return false;
         }
         if (a instanceof Answer.StartTls tls) {
             return startTls(tls);
@@ -220,36 +222,25 @@ public final class SmtpSession extends ChannelInboundHandlerAdapter implements S
     }
 
     /**
-     * Waits for a lookup with the framer paused, unless it is answered already (a cached policy,
-     * a connected delivery-service): then its answer is carried out at once, without a trip
-     * through the event loop's task queue. Otherwise the answer is carried out on the event
-     * loop, only while the session is still going (unless the answer must be logged anyway).
-     * True when the framer may go on now.
+     * Waits (with the framer paused) for a lookup; its answer is carried out on the event loop,
+     * only while the session is still going (unless the answer must be logged anyway), and an
+     * unexpected exception ends the session with 421 instead of leaving it paused forever.
      */
-    private <T> boolean await(Answer.Later<T> later) {
-        java.util.concurrent.CompletableFuture<T> value = later.value().toCompletableFuture();
-        if (value.isDone()) {
-            boolean[] go = new boolean[1];
-            value.whenComplete((v, failed) -> go[0] = carryOut(later, v, failed)); // runs now: the future is complete
-            return go[0];
-        }
-        value.whenCompleteAsync((v, failed) -> {
-            if ((later.evenIfGone() || !closing && ctx.channel().isActive()) && carryOut(later, v, failed)) {
-                framer.resume();
+    private <T> void await(Answer.Later<T> later) {
+        BiConsumer<T, Throwable> then = (value, failed) -> {
+            if (!later.evenIfGone() && (closing || !ctx.channel().isActive())) {
+                return;
             }
-        }, ctx.executor());
-        return false;
-    }
-
-    /** A lookup's answer; an unexpected exception ends the session with 421 instead of leaving it paused forever. */
-    private <T> boolean carryOut(Answer.Later<T> later, T value, Throwable failed) {
-        try {
-            return act(later.then().apply(value, failed));
-        } catch (RuntimeException e) {
-            MailLog.LOG.errorf(e, "ICID %d: internal error", icid);
-            closeWith(Reply.INTERNAL_ERROR.text(listener.getHostname()));
-            return false;
-        }
+            try {
+                if (act(later.then().apply(value, failed))) {
+                    framer.resume();
+                }
+            } catch (RuntimeException e) {
+                MailLog.LOG.errorf(e, "ICID %d: internal error", icid);
+                closeWith(Reply.INTERNAL_ERROR.text(listener.getHostname()));
+            }
+        };
+        later.value().whenCompleteAsync(then, ctx.executor());
     }
 
     private boolean startTls(Answer.StartTls tls) {

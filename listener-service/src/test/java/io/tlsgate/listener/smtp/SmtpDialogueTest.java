@@ -39,6 +39,17 @@ class SmtpDialogueTest {
     private static final String OFF = "127.0.0.9";
     private static final String NO_POLICY = "127.0.0.10";
 
+    /** EHLO and its reply where STARTTLS is offered (six lines, STARTTLS last). */
+    private static final String EHLO_OFFERING_STARTTLS = """
+            C: EHLO client.example.net
+            S: 250-*
+            S: 250-*
+            S: 250-*
+            S: 250-*
+            S: 250-*
+            S: 250 STARTTLS
+            """;
+
     private static final List<String> maillog = new CopyOnWriteArrayList<>();
     private static final Handler capture = new Handler() {
         @Override
@@ -190,13 +201,7 @@ class SmtpDialogueTest {
                     S: 220 *
                     C: MAIL FROM:<a@example.net>
                     S: 503 5.5.1 Error: send HELO/EHLO first
-                    C: EHLO client.example.net
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250 STARTTLS
+                    """ + EHLO_OFFERING_STARTTLS + """
                     C: MAIL FROM:<a@example.net> SIZE=10001
                     S: 552 5.3.4 Error: message size exceeds fixed limit
                     C: MAIL FROM:<a@example.net> BODY=BINARYMIME
@@ -361,13 +366,7 @@ class SmtpDialogueTest {
         try (SmtpDialogue c = server.connect(REQUIRED)) {
             c.run("""
                     S: 220 *
-                    C: EHLO client.example.net
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250 STARTTLS
+                    """ + EHLO_OFFERING_STARTTLS + """
                     C: MAIL FROM:<a@example.net>
                     S: 530 5.7.0 Must issue a STARTTLS command first
                     C: RCPT TO:<a@example.com>
@@ -410,13 +409,7 @@ class SmtpDialogueTest {
         try (SmtpDialogue c = server.connect(ACCEPT)) {
             c.run("""
                     S: 220 *
-                    C: EHLO client.example.net
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250-*
-                    S: 250 STARTTLS
+                    """ + EHLO_OFFERING_STARTTLS + """
                     C: STARTTLS\\r\\nMAIL FROM:<injected@example.net>
                     S: 220 2.0.0 Ready to start TLS
                     CLOSED
@@ -438,13 +431,7 @@ class SmtpDialogueTest {
         var clientKeys = TestPki.keyManagers(keys, cert, ca.certificate()).getKeyManagers();
         String script = """
                 S: 220 *
-                C: EHLO client.example.net
-                S: 250-*
-                S: 250-*
-                S: 250-*
-                S: 250-*
-                S: 250-*
-                S: 250 STARTTLS
+                """ + EHLO_OFFERING_STARTTLS + """
                 C: STARTTLS
                 S: 220 *
                 """;
