@@ -1,11 +1,9 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.platform.tls.Pem;
 import io.tlsgate.cert.keys.KeyVault;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.cert.CertificateException;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -120,24 +118,14 @@ public class CertificateStore {
 
     static String chainPem(List<X509Certificate> chain) {
         StringBuilder b = new StringBuilder();
-        chain.forEach(x -> b.append(Pki.pem(x)));
+        chain.forEach(x -> b.append(Pem.of(x)));
         return b.toString();
-    }
-
-    /** Every certificate in a PEM text, in order. */
-    public static List<X509Certificate> parseChain(String pem) throws CertificateException {
-        List<X509Certificate> out = new ArrayList<>();
-        for (java.security.cert.Certificate x : CertificateFactory.getInstance("X.509")
-                .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
-            out.add((X509Certificate) x);
-        }
-        return out;
     }
 
     private static StoredCertificate row(ResultSet r) throws SQLException {
         List<X509Certificate> chain;
         try {
-            chain = parseChain(r.getString("chain_pem"));
+            chain = Pem.certificates(r.getString("chain_pem"));
         } catch (CertificateException e) {
             throw new SQLException("stored chain of " + r.getString("name") + " does not parse", e);
         }

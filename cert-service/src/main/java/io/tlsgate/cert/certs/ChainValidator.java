@@ -1,5 +1,6 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.platform.tls.Pem;
 import java.security.PublicKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
@@ -49,7 +50,7 @@ public final class ChainValidator {
         }
         List<X509Certificate> given;
         try {
-            given = CertificateStore.parseChain(pem);
+            given = Pem.certificates(pem);
         } catch (CertificateException | RuntimeException e) {
             throw new Rejected("not PEM certificates: " + e.getMessage());
         }

@@ -1,5 +1,6 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.platform.tls.Pem;
 import io.tlsgate.cert.trust.TrustStore;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.security.KeyStore;
@@ -27,7 +28,7 @@ public class TrustAnchors {
         List<X509Certificate> out = new ArrayList<>(system());
         for (var ca : store.snapshot().cas()) {
             try {
-                out.addAll(CertificateStore.parseChain(ca.pem()));
+                out.addAll(Pem.certificates(ca.pem()));
             } catch (CertificateException e) {
                 throw new IllegalStateException("stored trusted CA " + ca.id() + " does not parse", e);
             }

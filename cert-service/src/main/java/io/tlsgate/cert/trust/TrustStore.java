@@ -1,11 +1,9 @@
 package io.tlsgate.cert.trust;
 
+import io.tlsgate.platform.tls.Pem;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.cert.CertificateException;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -13,7 +11,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
@@ -47,7 +44,7 @@ public class TrustStore {
     public TrustedCa add(String pem, String principal) {
         X509Certificate cert = parseSingleCa(pem);
         String fingerprint = fingerprint(cert);
-        String canonicalPem = toPem(cert);
+        String canonicalPem = Pem.of(cert);
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try (PreparedStatement ps = c.prepareStatement(
@@ -122,8 +119,7 @@ public class TrustStore {
         }
         Collection<? extends java.security.cert.Certificate> certs;
         try {
-            certs = CertificateFactory.getInstance("X.509")
-                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)));
+            certs = Pem.certificates(pem);
         } catch (CertificateException e) {
             throw new IllegalArgumentException("not a PEM X.509 certificate: " + e.getMessage());
         }
@@ -145,13 +141,4 @@ public class TrustStore {
         }
     }
 
-    private static String toPem(X509Certificate cert) {
-        try {
-            return "-----BEGIN CERTIFICATE-----\n"
-                    + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(cert.getEncoded())
-                    + "\n-----END CERTIFICATE-----\n";
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
-    }
 }

@@ -1,10 +1,9 @@
 package io.tlsgate.delivery.upstream;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.delivery.DeliveryConfig;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
@@ -42,9 +41,9 @@ public class CertClient {
 
     private record Cached(String slot, TrustedCaMode mode, long until, Material material) {}
 
-    CertClient(DeliveryConfig config, ServiceTokenClientInterceptor token) {
+    CertClient(DeliveryConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
+        this.channel = channels.open(config.certService());
     }
 
     void stop(@Observes ShutdownEvent ignored) {

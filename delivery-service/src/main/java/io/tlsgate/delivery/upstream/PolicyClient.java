@@ -1,12 +1,11 @@
 package io.tlsgate.delivery.upstream;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.delivery.DeliveryConfig;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.proto.policy.v1.GetOutboundSettingsRequest;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
 import io.tlsgate.proto.policy.v1.OutboundSettings;
@@ -49,9 +48,9 @@ public class PolicyClient {
     private ScheduledExecutorService retry;
     private volatile boolean running;
 
-    PolicyClient(DeliveryConfig config, ServiceTokenClientInterceptor token) {
+    PolicyClient(DeliveryConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = ManagedChannelBuilder.forTarget(config.policyService()).usePlaintext().intercept(token).build();
+        this.channel = channels.open(config.policyService());
     }
 
     void start(@Observes StartupEvent ignored) {

@@ -1,11 +1,10 @@
 package io.tlsgate.listener.upstream;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
@@ -80,9 +79,9 @@ public class CertClient {
     /** STARTTLS on BoringSSL ({@code tlsgate.listener.tls-engine = openssl}, where it loads). */
     private final boolean openSslEngine;
 
-    CertClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+    CertClient(ListenerConfig config, InternalChannels channels) {
         this.openSslEngine = config.tlsEngine().usable("tlsgate.listener.tls-engine") == io.tlsgate.platform.tls.TlsEngine.OPENSSL;
-        this.channel = ManagedChannelBuilder.forTarget(config.certService()).usePlaintext().intercept(token).build();
+        this.channel = channels.open(config.certService());
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cert-watch");
             t.setDaemon(true);

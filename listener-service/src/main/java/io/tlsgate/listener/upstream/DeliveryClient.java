@@ -2,13 +2,12 @@ package io.tlsgate.listener.upstream;
 
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
 import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.EnqueueReply;
@@ -93,10 +92,9 @@ public class DeliveryClient {
     private final ManagedChannel channel;
     private final ListenerConfig config;
 
-    DeliveryClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+    DeliveryClient(ListenerConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = ManagedChannelBuilder.forTarget(config.deliveryService()).usePlaintext().intercept(token)
-                .maxInboundMessageSize(64 * 1024).build();
+        this.channel = channels.open(config.deliveryService(), 64 * 1024);
     }
 
     void stop(@Observes ShutdownEvent ignored) {

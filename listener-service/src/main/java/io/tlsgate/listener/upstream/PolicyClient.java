@@ -1,11 +1,10 @@
 package io.tlsgate.listener.upstream;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.proto.policy.v1.InboundPolicy;
 import io.tlsgate.proto.policy.v1.IsAcceptedRecipientRequest;
 import io.tlsgate.proto.policy.v1.ListListenersRequest;
@@ -52,9 +51,9 @@ public class PolicyClient {
     private volatile boolean running;
     private volatile LongConsumer onChange = v -> { };
 
-    PolicyClient(ListenerConfig config, ServiceTokenClientInterceptor token) {
+    PolicyClient(ListenerConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = ManagedChannelBuilder.forTarget(config.policyService()).usePlaintext().intercept(token).build();
+        this.channel = channels.open(config.policyService());
         this.retry = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "policy-watch");
             t.setDaemon(true);

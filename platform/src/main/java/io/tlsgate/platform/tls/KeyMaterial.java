@@ -2,7 +2,6 @@ package io.tlsgate.platform.tls;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyStore;
@@ -58,12 +57,7 @@ public final class KeyMaterial {
     /** The certificates in a PEM text; empty when it holds none or cannot be read. */
     public static List<X509Certificate> pem(String pem) {
         try {
-            List<X509Certificate> out = new ArrayList<>();
-            for (Certificate c : CertificateFactory.getInstance("X.509")
-                    .generateCertificates(new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
-                out.add((X509Certificate) c);
-            }
-            return out;
+            return Pem.certificates(pem);
         } catch (GeneralSecurityException e) {
             return List.of();
         }
