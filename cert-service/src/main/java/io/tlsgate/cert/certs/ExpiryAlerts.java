@@ -37,7 +37,7 @@ import org.jboss.logging.Logger;
 public class ExpiryAlerts {
 
     private static final Logger LOG = Logger.getLogger(ExpiryAlerts.class);
-    public static final String EVENT_TYPE = "io.tlsgate.cert.expiring";
+    public static final String EVENT_TYPE = io.tlsgate.core.events.EventTypes.CERT_EXPIRING;
 
     private final DataSource dataSource;
     private final CertificateStore store;

@@ -53,10 +53,10 @@ public final class OutboundTlsDecision {
     public static final String NO_ESMTP = "EHLO rejected (no ESMTP)";
     public static final String NOT_ADVERTISED = "STARTTLS not advertised";
     public static final String UNEXPECTED_RESPONSE = "STARTTLS unexpected response";
-    public static final String STARTTLS_NOT_SUPPORTED = "starttls-not-supported";
-    public static final String HANDSHAKE_FAILURE = "handshake-failure";
+    public static final String STARTTLS_NOT_SUPPORTED = TlsResultType.STARTTLS_NOT_SUPPORTED.wire();
+    public static final String HANDSHAKE_FAILURE = TlsResultType.HANDSHAKE_FAILURE.wire();
     /** RFC 8460's general failure type, for plaintext injected after the 220 to STARTTLS. */
-    public static final String VALIDATION_FAILURE = "validation-failure";
+    public static final String VALIDATION_FAILURE = TlsResultType.VALIDATION_FAILURE.wire();
     public static final String STARTTLS_INJECTION = "STARTTLS response injection";
 
     /** The EHLO reply: rejected means no ESMTP, so HELO (plaintext) where the mode allows it. */
@@ -131,12 +131,12 @@ public final class OutboundTlsDecision {
      */
     public static String result(OutboundTlsMode mode, Action finalAction) {
         if (!mode.attemptsTls()) {
-            return "not-attempted";
+            return TlsResult.NOT_ATTEMPTED.wire();
         }
         if (finalAction == Action.TEMPFAIL) {
-            return "failure";
+            return TlsResult.FAILURE.wire();
         }
-        return finalAction == Action.SEND_ENCRYPTED ? "success" : "plaintext-fallback";
+        return (finalAction == Action.SEND_ENCRYPTED ? TlsResult.SUCCESS : TlsResult.PLAINTEXT_FALLBACK).wire();
     }
 
     /** All steps over what a peer did. */

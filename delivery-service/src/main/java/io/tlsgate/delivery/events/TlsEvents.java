@@ -31,8 +31,8 @@ import java.util.concurrent.TimeUnit;
 @ApplicationScoped
 public class TlsEvents {
 
-    public static final String OUTCOME_TYPE = "io.tlsgate.tls.outcome";
-    public static final String ALERT_TYPE = "io.tlsgate.tls.required-failure";
+    public static final String OUTCOME_TYPE = io.tlsgate.core.events.EventTypes.TLS_OUTCOME;
+    public static final String ALERT_TYPE = io.tlsgate.core.events.EventTypes.TLS_REQUIRED_FAILURE;
 
     /** Where the connection went and under which policy. */
     public record Connection(long dcid, List<Long> mids, String ip, String host, int port, String domain,

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import java.security.cert.X509Certificate;
@@ -24,7 +25,7 @@ record CertificateCheck(String failureType, String detail, String reference) {
             if (match.matched()) {
                 reference = match.referenceIdentity();
             } else {
-                failureType = "certificate-host-mismatch";
+                failureType = TlsResultType.CERTIFICATE_HOST_MISMATCH.wire();
                 detail = match.detail();
             }
         }

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.tls.TlsResultType;
 import java.net.Socket;
 import java.security.KeyStore;
 import java.security.cert.CertificateException;
@@ -43,17 +44,17 @@ final class TrustCheck {
         try {
             chain[0].checkValidity();
         } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-            return new Failure("certificate-expired", "certificate expired or not yet valid: " + e.getMessage());
+            return new Failure(TlsResultType.CERTIFICATE_EXPIRED.wire(), "certificate expired or not yet valid: " + e.getMessage());
         }
         if (anchors.isEmpty()) {
             // PKIX refuses to run without anchors; with none, nothing is trusted.
-            return new Failure("certificate-not-trusted", "no trusted CA is configured");
+            return new Failure(TlsResultType.CERTIFICATE_NOT_TRUSTED.wire(), "no trusted CA is configured");
         }
         try {
             pkix(anchors).checkServerTrusted(chain, authType(protocol, cipherSuite));
             return null;
         } catch (CertificateException e) {
-            return new Failure("certificate-not-trusted", e.getMessage());
+            return new Failure(TlsResultType.CERTIFICATE_NOT_TRUSTED.wire(), e.getMessage());
         }
     }
 

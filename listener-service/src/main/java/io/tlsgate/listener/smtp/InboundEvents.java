@@ -21,8 +21,6 @@ import java.util.Map;
 @ApplicationScoped
 public class InboundEvents {
 
-    public static final String OUTCOME_TYPE = "io.tlsgate.tls.outcome";
-
     /** The facts of one connection's TLS decision. */
     public record Outcome(long icid, List<Long> mids, String listener, String peerIp, String peerHost, boolean peerHostVerified,
             int peerPort, String senderGroup, String policy, String mode, String result, String resultType, String protocol,
@@ -61,7 +59,7 @@ public class InboundEvents {
         e.put("reason", o.reason());
         e.put("time", o.time().toString());
         try {
-            events.publish(CloudEvent.now(OUTCOME_TYPE, config.source(), Topics.TLS_OUTCOMES, o.listener(), json.writeValueAsBytes(e)));
+            events.publish(CloudEvent.now(io.tlsgate.core.events.EventTypes.TLS_OUTCOME, config.source(), Topics.TLS_OUTCOMES, o.listener(), json.writeValueAsBytes(e)));
         } catch (JsonProcessingException ex) {
             throw new IllegalStateException(ex);
         }

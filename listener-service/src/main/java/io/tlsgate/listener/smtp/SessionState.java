@@ -2,6 +2,7 @@ package io.tlsgate.listener.smtp;
 
 import io.tlsgate.core.inbound.InboundTls;
 import io.tlsgate.core.inbound.SenderAddress;
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.platform.dns.ReverseDns;
 import io.tlsgate.proto.policy.v1.InboundPolicy;
 import io.tlsgate.proto.policy.v1.Listener;
@@ -36,8 +37,8 @@ final class SessionState {
         String verification = "not-checked";
         /** Why TLS failed (null while it did not). */
         String failure;
-        /** The RFC 8460 result type of {@link #failure}. */
-        String failureType;
+        /** The result type of {@link #failure}. */
+        TlsResultType failureType;
     }
 
     final long icid;

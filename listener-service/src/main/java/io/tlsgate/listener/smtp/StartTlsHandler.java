@@ -3,6 +3,8 @@ package io.tlsgate.listener.smtp;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.tlsgate.core.inbound.InboundTls;
+import io.tlsgate.core.tls.TlsResult;
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.ClientCertificateTrust;
 import io.tlsgate.platform.tls.CipherNames;
@@ -87,7 +89,7 @@ final class StartTlsHandler implements CommandHandler {
      */
     static Answer injected(SessionState s, int octets) {
         s.tls.failure = "command injection: " + octets + " octets pipelined after STARTTLS";
-        s.tls.failureType = "validation-failure";
+        s.tls.failureType = TlsResultType.VALIDATION_FAILURE;
         MailLog.tlsInjection(s);
         return Answer.closing(Reply.READY_FOR_TLS);
     }
@@ -126,16 +128,16 @@ final class StartTlsHandler implements CommandHandler {
         } else if (TlsEngine.keyUsageRefused(message)) {
             // BoringSSL checks the client certificate's key usage before the trust manager sees it.
             s.tls.failure = "client certificate not trusted: its key usage does not allow signing (" + message + ")";
-            s.tls.failureType = "certificate-not-trusted";
+            s.tls.failureType = TlsResultType.CERTIFICATE_NOT_TRUSTED;
             s.tls.verification = "failure";
         } else if (find(cause, NotSslRecordException.class) != null) {
             s.tls.failure = "not a TLS record (plaintext after STARTTLS)";
-            s.tls.failureType = "validation-failure";
+            s.tls.failureType = TlsResultType.VALIDATION_FAILURE;
         } else if (find(cause, SslHandshakeTimeoutException.class) != null) {
             s.tls.failure = "handshake timed out";
         } else if (s.tlsSetting.requiresClientCertificate() && message.toLowerCase(Locale.ROOT).contains("certificate")) {
             s.tls.failure = "no client certificate (" + message + ")";
-            s.tls.failureType = "validation-failure";
+            s.tls.failureType = TlsResultType.VALIDATION_FAILURE;
             s.tls.verification = "failure";
         } else {
             s.tls.failure = message;
@@ -156,27 +158,28 @@ final class StartTlsHandler implements CommandHandler {
 
     /** The connection's TLS outcome (published when it ends, for connections that were greeted). */
     static InboundEvents.Outcome outcome(SessionState s, Instant now) {
-        String result;
-        String type = null;
+        TlsResult result;
+        TlsResultType type = null;
         String reason = null;
         if (s.tls.failure != null) {
-            result = "failure";
-            type = s.tls.failureType == null ? "validation-failure" : s.tls.failureType;
+            result = TlsResult.FAILURE;
+            type = s.tls.failureType == null ? TlsResultType.VALIDATION_FAILURE : s.tls.failureType;
             reason = s.tls.failure;
         } else if (s.tls.active) {
-            result = "success";
+            result = TlsResult.SUCCESS;
         } else if (s.tlsSetting == InboundTls.OFF) {
-            result = "not-attempted";
+            result = TlsResult.NOT_ATTEMPTED;
         } else if (s.tlsSetting.requiresTls()) {
-            result = "failure";
-            type = "starttls-not-supported";
+            result = TlsResult.FAILURE;
+            type = TlsResultType.STARTTLS_NOT_SUPPORTED;
             reason = "TLS was required but remote host did not initiate it";
         } else {
-            result = "plaintext-fallback";
+            result = TlsResult.PLAINTEXT_FALLBACK;
         }
         return new InboundEvents.Outcome(s.icid, List.copyOf(s.mids), s.listener.getName(), s.ip, s.rdns.host(), s.rdns.verified(),
-                s.port, s.policy.getSenderGroup(), s.policy.getPolicy().getName(), s.tlsSetting.name(), result, type, s.tls.protocol,
-                s.tls.cipher, s.tls.verification, s.tls.clientCertificate, reason, now);
+                s.port, s.policy.getSenderGroup(), s.policy.getPolicy().getName(), s.tlsSetting.name(), result.wire(),
+                type == null ? null : type.wire(), s.tls.protocol, s.tls.cipher, s.tls.verification, s.tls.clientCertificate, reason,
+                now);
     }
 
     private static <T extends Throwable> T find(Throwable t, Class<T> type) {

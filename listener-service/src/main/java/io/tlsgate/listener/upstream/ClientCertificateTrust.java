@@ -1,5 +1,6 @@
 package io.tlsgate.listener.upstream;
 
+import io.tlsgate.core.tls.TlsResultType;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPathValidator;
@@ -30,14 +31,14 @@ public final class ClientCertificateTrust extends X509ExtendedTrustManager {
 
     /** A refused client certificate, with the RFC 8460 result type for the outcome event. */
     public static final class Rejected extends CertificateException {
-        private final String resultType;
+        private final TlsResultType resultType;
 
-        Rejected(String resultType, String message, Throwable cause) {
+        Rejected(TlsResultType resultType, String message, Throwable cause) {
             super(message, cause);
             this.resultType = resultType;
         }
 
-        public String resultType() {
+        public TlsResultType resultType() {
             return resultType;
         }
     }
@@ -74,22 +75,22 @@ public final class ClientCertificateTrust extends X509ExtendedTrustManager {
 
     void check(X509Certificate[] chain) throws CertificateException {
         if (chain == null || chain.length == 0) {
-            throw new Rejected("validation-failure", "no client certificate", null);
+            throw new Rejected(TlsResultType.VALIDATION_FAILURE, "no client certificate", null);
         }
         X509Certificate leaf = chain[0];
         try {
             leaf.checkValidity();
         } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-            throw new Rejected("certificate-expired", "client certificate " + leaf.getSubjectX500Principal() + " is not valid now", e);
+            throw new Rejected(TlsResultType.CERTIFICATE_EXPIRED, "client certificate " + leaf.getSubjectX500Principal() + " is not valid now", e);
         }
         try {
             List<String> eku = leaf.getExtendedKeyUsage();
             if (eku != null && !eku.contains(CLIENT_AUTH) && !eku.contains(ANY_EKU)) {
-                throw new Rejected("validation-failure", "client certificate " + leaf.getSubjectX500Principal()
+                throw new Rejected(TlsResultType.VALIDATION_FAILURE, "client certificate " + leaf.getSubjectX500Principal()
                         + " is not for TLS client authentication", null);
             }
         } catch (CertificateParsingException e) {
-            throw new Rejected("validation-failure", "client certificate cannot be read", e);
+            throw new Rejected(TlsResultType.VALIDATION_FAILURE, "client certificate cannot be read", e);
         }
         try {
             PKIXParameters params = new PKIXParameters(anchors);
@@ -97,10 +98,10 @@ public final class ClientCertificateTrust extends X509ExtendedTrustManager {
             CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509")
                     .generateCertPath(Arrays.asList(chain)), params);
         } catch (CertPathValidatorException e) {
-            throw new Rejected("certificate-not-trusted", "client certificate " + leaf.getSubjectX500Principal()
+            throw new Rejected(TlsResultType.CERTIFICATE_NOT_TRUSTED, "client certificate " + leaf.getSubjectX500Principal()
                     + " is not trusted: " + e.getMessage(), e);
         } catch (GeneralSecurityException e) {
-            throw new Rejected("validation-failure", "client certificate " + leaf.getSubjectX500Principal()
+            throw new Rejected(TlsResultType.VALIDATION_FAILURE, "client certificate " + leaf.getSubjectX500Principal()
                     + " cannot be validated: " + e.getMessage(), e);
         }
     }

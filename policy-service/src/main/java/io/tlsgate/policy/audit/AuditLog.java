@@ -25,7 +25,7 @@ import javax.sql.DataSource;
 @ApplicationScoped
 public class AuditLog {
 
-    static final String EVENT_TYPE = "io.tlsgate.audit.change";
+    static final String EVENT_TYPE = io.tlsgate.core.events.EventTypes.AUDIT_CHANGE;
 
     private final DataSource dataSource;
     private final ObjectMapper json;

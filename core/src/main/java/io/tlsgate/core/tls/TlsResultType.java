@@ -1,0 +1,28 @@
+package io.tlsgate.core.tls;
+
+/**
+ * Why TLS failed, as outcome events spell it: RFC 8460's negotiation failure types (section
+ * 4.3.1), plus tlsgate's {@code handshake-failure} for a handshake that failed for a reason
+ * that is not about the certificate (docs/events.md).
+ */
+public enum TlsResultType {
+    STARTTLS_NOT_SUPPORTED("starttls-not-supported"),
+    CERTIFICATE_HOST_MISMATCH("certificate-host-mismatch"),
+    CERTIFICATE_EXPIRED("certificate-expired"),
+    CERTIFICATE_NOT_TRUSTED("certificate-not-trusted"),
+    /** RFC 8460's general failure: also plaintext injected around STARTTLS, a missing client certificate. */
+    VALIDATION_FAILURE("validation-failure"),
+    /** Not RFC 8460's: the handshake itself failed (protocol or cipher mismatch, an alert, a time-out). */
+    HANDSHAKE_FAILURE("handshake-failure");
+
+    private final String wire;
+
+    TlsResultType(String wire) {
+        this.wire = wire;
+    }
+
+    /** The spelling in events and logs. */
+    public String wire() {
+        return wire;
+    }
+}
