@@ -3,11 +3,13 @@ package io.tlsgate.delivery.queue;
 import io.tlsgate.core.smtp.Mailbox;
 
 import io.tlsgate.delivery.DeliveryConfig;
+import io.tlsgate.platform.db.Jdbc;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -167,73 +169,12 @@ public class MessageQueue {
     /** Stores messages and their recipients in one transaction; their MIDs in order. */
     private long[] insert(List<Pending> batch) {
         List<InputStream> streams = new ArrayList<>();
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                long[] mids = new long[batch.size()];
-                try (PreparedStatement ps = c.prepareStatement("insert into message (mail_from, data, size, icid, listener, "
-                        + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified) "
-                        + "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", new String[] {"mid"})) {
-                    for (Pending p : batch) {
-                        NewMessage m = p.message();
-                        ps.setString(1, m.mailFrom());
-                        byte[] bytes = m.data().bytes();
-                        if (bytes != null) {
-                            ps.setBytes(2, bytes);
-                        } else {
-                            // Streamed from the spool file to PostgreSQL: a large message is never in the heap whole.
-                            InputStream data = m.data().open();
-                            streams.add(data);
-                            ps.setBinaryStream(2, data, (int) m.size());
-                        }
-                        ps.setInt(3, (int) m.size());
-                        ps.setLong(4, m.icid());
-                        ps.setString(5, m.listener());
-                        ps.setString(6, m.tls().protocol());
-                        ps.setString(7, m.tls().cipher());
-                        ps.setString(8, m.tls().clientSubject());
-                        ps.setBoolean(9, m.tls().clientVerified());
-                        ps.addBatch();
-                    }
-                    ps.executeBatch();
-                    try (ResultSet r = ps.getGeneratedKeys()) {
-                        for (int i = 0; i < mids.length; i++) {
-                            if (!r.next()) {
-                                throw new SQLException("fewer MIDs returned than messages inserted");
-                            }
-                            mids[i] = r.getLong(1);
-                        }
-                    }
-                }
-                try (PreparedStatement ps = c.prepareStatement(
-                        "insert into recipient (mid, rid, address, domain) values (?, ?, ?, ?)")) {
-                    for (int i = 0; i < mids.length; i++) {
-                        List<String> recipients = batch.get(i).message().recipients();
-                        for (int rid = 0; rid < recipients.size(); rid++) {
-                            String address = recipients.get(rid);
-                            ps.setLong(1, mids[i]);
-                            ps.setInt(2, rid);
-                            ps.setString(3, address);
-                            ps.setString(4, address.substring(address.lastIndexOf('@') + 1).toLowerCase(java.util.Locale.ROOT));
-                            ps.addBatch();
-                        }
-                    }
-                    ps.executeBatch();
-                }
-                // Sent at commit to every replica's QueueSignal: new work is claimed at once, not at the next poll.
-                try (java.sql.Statement st = c.createStatement()) {
-                    st.execute("notify " + QueueSignal.CHANNEL);
-                }
-                c.commit();
-                return mids;
-            } catch (SQLException | IOException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            }
-        } catch (IOException e) {
-            throw new QueueUnavailableException("the spooled message could not be read", e);
-        } catch (SQLException e) {
-            throw new QueueUnavailableException("the queue database did not take the message", e);
+        try {
+            return Jdbc.transaction(dataSource, c -> insert(c, batch, streams));
+        } catch (UncheckedIOException e) {
+            throw new QueueUnavailableException("the spooled message could not be read", e.getCause());
+        } catch (IllegalStateException e) {
+            throw new QueueUnavailableException("the queue database did not take the message", e.getCause());
         } finally {
             for (InputStream in : streams) {
                 try {
@@ -242,6 +183,72 @@ public class MessageQueue {
                     // read to the end or abandoned: nothing to keep
                 }
             }
+        }
+    }
+
+    private static long[] insert(Connection c, List<Pending> batch, List<InputStream> streams) throws SQLException {
+        long[] mids = new long[batch.size()];
+        try (PreparedStatement ps = c.prepareStatement("insert into message (mail_from, data, size, icid, listener, "
+                + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified) "
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", new String[] {"mid"})) {
+            for (Pending p : batch) {
+                NewMessage m = p.message();
+                ps.setString(1, m.mailFrom());
+                byte[] bytes = m.data().bytes();
+                if (bytes != null) {
+                    ps.setBytes(2, bytes);
+                } else {
+                    // Streamed from the spool file to PostgreSQL: a large message is never in the heap whole.
+                    InputStream data = open(m);
+                    streams.add(data);
+                    ps.setBinaryStream(2, data, (int) m.size());
+                }
+                ps.setInt(3, (int) m.size());
+                ps.setLong(4, m.icid());
+                ps.setString(5, m.listener());
+                ps.setString(6, m.tls().protocol());
+                ps.setString(7, m.tls().cipher());
+                ps.setString(8, m.tls().clientSubject());
+                ps.setBoolean(9, m.tls().clientVerified());
+                ps.addBatch();
+            }
+            ps.executeBatch();
+            try (ResultSet r = ps.getGeneratedKeys()) {
+                for (int i = 0; i < mids.length; i++) {
+                    if (!r.next()) {
+                        throw new SQLException("fewer MIDs returned than messages inserted");
+                    }
+                    mids[i] = r.getLong(1);
+                }
+            }
+        }
+        try (PreparedStatement ps = c.prepareStatement(
+                "insert into recipient (mid, rid, address, domain) values (?, ?, ?, ?)")) {
+            for (int i = 0; i < mids.length; i++) {
+                List<String> recipients = batch.get(i).message().recipients();
+                for (int rid = 0; rid < recipients.size(); rid++) {
+                    String address = recipients.get(rid);
+                    ps.setLong(1, mids[i]);
+                    ps.setInt(2, rid);
+                    ps.setString(3, address);
+                    ps.setString(4, address.substring(address.lastIndexOf('@') + 1).toLowerCase(java.util.Locale.ROOT));
+                    ps.addBatch();
+                }
+            }
+            ps.executeBatch();
+        }
+        // Sent at commit to every replica's QueueSignal: new work is claimed at once, not at the next poll.
+        try (java.sql.Statement st = c.createStatement()) {
+            st.execute("notify " + QueueSignal.CHANNEL);
+        }
+        return mids;
+    }
+
+    private static InputStream open(NewMessage m) {
+        try {
+            return m.data().open();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
