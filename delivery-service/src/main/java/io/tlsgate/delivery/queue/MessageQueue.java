@@ -252,6 +252,33 @@ public class MessageQueue {
         }
     }
 
+    /** Counts by state, and the queued recipients per destination domain (most first, at most 100). */
+    public QueueSummary summary() {
+        return Jdbc.transaction(dataSource, c -> {
+            Map<String, Long> messages = counts(c, "select state, count(*) from message group by state order by state");
+            Map<String, Long> recipients = counts(c, "select state, count(*) from recipient group by state order by state");
+            List<QueueSummary.Destination> byDomain = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("select domain, count(*), min(next_attempt_at) from recipient "
+                    + "where state = 'QUEUED' group by domain order by count(*) desc, domain limit 100");
+                    ResultSet r = ps.executeQuery()) {
+                while (r.next()) {
+                    byDomain.add(new QueueSummary.Destination(r.getString(1), r.getLong(2), r.getTimestamp(3).toInstant()));
+                }
+            }
+            return new QueueSummary(messages, recipients, byDomain);
+        });
+    }
+
+    private static Map<String, Long> counts(Connection c, String sql) throws SQLException {
+        Map<String, Long> out = new java.util.LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(sql); ResultSet r = ps.executeQuery()) {
+            while (r.next()) {
+                out.put(r.getString(1), r.getLong(2));
+            }
+        }
+        return out;
+    }
+
     /** What delivery needs of a message: the envelope sender, when it arrived, and the content. */
     public record Content(String mailFrom, java.time.Instant receivedAt, byte[] data) {}
 
