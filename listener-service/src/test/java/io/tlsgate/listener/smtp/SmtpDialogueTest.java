@@ -39,6 +39,13 @@ class SmtpDialogueTest {
     private static final String OFF = "127.0.0.9";
     private static final String NO_POLICY = "127.0.0.10";
 
+    /** Greeting, HELO and its reply. */
+    private static final String HELO_DONE = """
+            S: 220 *
+            C: HELO client.example.net
+            S: 250 *
+            """;
+
     /** EHLO and its reply where STARTTLS is offered (six lines, STARTTLS last). */
     private static final String EHLO_OFFERING_STARTTLS = """
             C: EHLO client.example.net
@@ -213,10 +220,7 @@ class SmtpDialogueTest {
                     """);
         }
         try (SmtpDialogue c = openssl.connect(ACCEPT)) {
-            c.run("""
-                    S: 220 *
-                    C: HELO client.example.net
-                    S: 250 *
+            c.run(HELO_DONE + """
                     C: MAIL FROM:<>
                     S: 250 2.1.0 Ok
                     C: MAIL FROM:<b@example.net>
@@ -245,10 +249,7 @@ class SmtpDialogueTest {
     @Test
     void recipientsOutsideTheRecipientAccessTableAreRelayDenied() throws Exception {
         try (SmtpDialogue c = openssl.connect(ACCEPT)) {
-            c.run("""
-                    S: 220 *
-                    C: HELO client.example.net
-                    S: 250 *
+            c.run(HELO_DONE + """
                     C: MAIL FROM:<a@example.net>
                     S: 250 2.1.0 Ok
                     C: RCPT TO:<one@EXAMPLE.com>
@@ -276,10 +277,7 @@ class SmtpDialogueTest {
     @Test
     void aRelayClientMaySendAnywhere() throws Exception {
         try (SmtpDialogue c = openssl.connect(RELAY)) {
-            c.run("""
-                    S: 220 *
-                    C: HELO client.example.net
-                    S: 250 *
+            c.run(HELO_DONE + """
                     C: MAIL FROM:<a@example.net>\\r\\nRCPT TO:<someone@elsewhere.example>\\r\\nRCPT TO:<x@[192.0.2.1]>
                     S: 250 2.1.0 Ok
                     S: 250 2.1.5 Ok
@@ -291,10 +289,7 @@ class SmtpDialogueTest {
     @Test
     void dataNeedsRecipientsAndIsRefusedWith451WhileDeliveryServiceIsAway() throws Exception {
         try (SmtpDialogue c = openssl.connect(ACCEPT)) {
-            c.run("""
-                    S: 220 *
-                    C: HELO client.example.net
-                    S: 250 *
+            c.run(HELO_DONE + """
                     C: DATA
                     S: 503 5.5.1 Error: need MAIL command
                     C: MAIL FROM:<a@example.net>
@@ -471,10 +466,7 @@ class SmtpDialogueTest {
     @Test
     void mandatoryTlsSendersAreRefusedInPlaintextAndOthersAreNot() throws Exception {
         try (SmtpDialogue c = openssl.connect(MANDATORY)) {
-            c.run("""
-                    S: 220 *
-                    C: HELO client.example.net
-                    S: 250 *
+            c.run(HELO_DONE + """
                     C: MAIL FROM:<ceo@secure.example.com>
                     S: 530 5.7.0 Must issue a STARTTLS command first
                     C: MAIL FROM:<ceo@example.com>
