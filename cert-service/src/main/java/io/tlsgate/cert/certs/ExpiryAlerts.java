@@ -37,7 +37,6 @@ import org.jboss.logging.Logger;
 public class ExpiryAlerts {
 
     private static final Logger LOG = Logger.getLogger(ExpiryAlerts.class);
-    public static final String EVENT_TYPE = io.tlsgate.core.events.EventTypes.CERT_EXPIRING;
 
     private final DataSource dataSource;
     private final CertificateStore store;
@@ -116,7 +115,7 @@ public class ExpiryAlerts {
         for (Map<String, Object> a : alerts) {
             String name = (String) a.get("certificate");
             try {
-                events.publish(CloudEvent.now(EVENT_TYPE, eventsConfig.source(), Topics.TLS_ALERTS, name,
+                events.publish(CloudEvent.now(io.tlsgate.core.events.EventTypes.CERT_EXPIRING, eventsConfig.source(), Topics.TLS_ALERTS, name,
                         json.writeValueAsBytes(a)));
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw new IllegalStateException(e);

@@ -45,7 +45,7 @@ class ExpiryAlertTest {
 
         ConsumerRecord<String, byte[]> r = KafkaRecords.await(Topics.TLS_ALERTS, x -> soon.equals(x.key()),
                 Duration.ofSeconds(30));
-        assertEquals(ExpiryAlerts.EVENT_TYPE, KafkaRecords.header(r, CloudEvent.HEADER_TYPE));
+        assertEquals("io.tlsgate.cert.expiring", KafkaRecords.header(r, CloudEvent.HEADER_TYPE));
         assertEquals("/tlsgate/cert-service", KafkaRecords.header(r, CloudEvent.HEADER_SOURCE));
         JsonNode event = json.readTree(r.value());
         assertEquals(soon, event.get("certificate").asText());

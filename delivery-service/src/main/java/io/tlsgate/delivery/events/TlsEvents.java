@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.EventTypes;
 import io.tlsgate.core.events.Topics;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -30,9 +31,6 @@ import java.util.concurrent.TimeUnit;
  */
 @ApplicationScoped
 public class TlsEvents {
-
-    public static final String OUTCOME_TYPE = io.tlsgate.core.events.EventTypes.TLS_OUTCOME;
-    public static final String ALERT_TYPE = io.tlsgate.core.events.EventTypes.TLS_REQUIRED_FAILURE;
 
     /** Where the connection went and under which policy. */
     public record Connection(long dcid, List<Long> mids, String ip, String host, int port, String domain,
@@ -88,7 +86,7 @@ public class TlsEvents {
         e.put("cipher", r.cipher());
         e.put("verification", r.verification());
         e.put("time", now.toString());
-        publish(OUTCOME_TYPE, Topics.TLS_OUTCOMES, c.domain(), e);
+        publish(EventTypes.TLS_OUTCOME, Topics.TLS_OUTCOMES, c.domain(), e);
         if (r.alert() && alerts) {
             coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType(), now).forEach(this::alert);
         }
@@ -102,7 +100,7 @@ public class TlsEvents {
         e.put("since", a.since().toString());
         e.put("until", a.until().toString());
         e.put("followUp", a.followUp());
-        publish(ALERT_TYPE, Topics.TLS_ALERTS, a.domain(), e);
+        publish(EventTypes.TLS_REQUIRED_FAILURE, Topics.TLS_ALERTS, a.domain(), e);
     }
 
     private void publish(String type, String topic, String key, Map<String, Object> payload) {

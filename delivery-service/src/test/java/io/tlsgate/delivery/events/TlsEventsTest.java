@@ -50,7 +50,7 @@ class TlsEventsTest {
         }
         ConsumerRecord<String, byte[]> outcome = KafkaRecords.await(Topics.TLS_OUTCOMES, r -> domain.equals(r.key()),
                 Duration.ofSeconds(30));
-        assertEquals(TlsEvents.OUTCOME_TYPE, KafkaRecords.header(outcome, CloudEvent.HEADER_TYPE));
+        assertEquals("io.tlsgate.tls.outcome", KafkaRecords.header(outcome, CloudEvent.HEADER_TYPE));
         JsonNode o = json.readTree(outcome.value());
         assertEquals("failure", o.get("result").asText());
         assertEquals("starttls-not-supported", o.get("resultType").asText());
@@ -61,7 +61,7 @@ class TlsEventsTest {
                 "one outcome per connection");
         ConsumerRecord<String, byte[]> alert = KafkaRecords.await(Topics.TLS_ALERTS, r -> domain.equals(r.key()),
                 Duration.ofSeconds(30));
-        assertEquals(TlsEvents.ALERT_TYPE, KafkaRecords.header(alert, CloudEvent.HEADER_TYPE));
+        assertEquals("io.tlsgate.tls.required-failure", KafkaRecords.header(alert, CloudEvent.HEADER_TYPE));
         assertEquals(1, json.readTree(alert.value()).get("count").asInt());
         assertEquals(1, KafkaRecords.count(Topics.TLS_ALERTS, r -> domain.equals(r.key()), Duration.ofSeconds(3)),
                 "three failures in one window: one alert now, the rest in the follow-up");

@@ -45,7 +45,7 @@ final class MailHandler implements CommandHandler {
         if (!s.esmtp && !p.params().isEmpty()) {
             return Answer.error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
         }
-        if (!RcptHandler.ascii(p.address())) {
+        if (!p.ascii()) {
             return Answer.error(Reply.NON_ASCII_ADDRESS);
         }
         if (!s.tls.active && s.tlsSetting.allowsMandatorySenders() && s.mandatorySenders().stream().anyMatch(m -> m.matches(p.address()))) {

@@ -38,7 +38,7 @@ final class RcptHandler implements CommandHandler {
         if (!p.params().isEmpty()) {
             return Answer.error(Reply.UNSUPPORTED_PARAMETER, p.params().keySet().iterator().next());
         }
-        if (!ascii(p.address())) {
+        if (!p.ascii()) {
             return Answer.error(Reply.NON_ASCII_ADDRESS);
         }
         if (s.recipients.size() >= s.policy.getPolicy().getMaxRecipientsPerMessage()) {
@@ -73,15 +73,5 @@ final class RcptHandler implements CommandHandler {
     private static Answer relayDenied(SessionState s, String address) {
         MailLog.relayDenied(s, address);
         return Answer.reply(Reply.RELAY_DENIED, address);
-    }
-
-    /** RFC 6531: without SMTPUTF8 (not offered) an address must be ASCII. */
-    static boolean ascii(String address) {
-        for (int i = 0; i < address.length(); i++) {
-            if (address.charAt(i) >= 128) {
-                return false;
-            }
-        }
-        return true;
     }
 }

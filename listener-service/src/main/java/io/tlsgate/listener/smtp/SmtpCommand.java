@@ -20,6 +20,16 @@ public final class SmtpCommand {
             int at = address.lastIndexOf('@');
             return at < 0 ? "" : address.substring(at + 1);
         }
+
+        /** RFC 6531: without SMTPUTF8 (not offered) an address must be ASCII. */
+        public boolean ascii() {
+            for (int i = 0; i < address.length(); i++) {
+                if (address.charAt(i) >= 128) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     /** Thrown with the reason a path or parameter is unacceptable. */

@@ -72,9 +72,8 @@ final class SmtpTestServer implements AutoCloseable {
 
     SmtpTestServer(TlsEngine engine, int maxErrors) throws Exception {
         dns = new TestDnsServer();
-        resolver = new DnsResolver(new DnsResolver.Settings(List.of(new InetSocketAddress("127.0.0.1",
-                Integer.parseInt(dns.address().substring(dns.address().lastIndexOf(':') + 1)))), Duration.ofMillis(500), 2, 100,
-                Duration.ofSeconds(1), HostsFile.NONE));
+        resolver = new DnsResolver(new DnsResolver.Settings(DnsResolver.Settings.of(java.util.Optional.of(dns.address())).servers(),
+                Duration.ofMillis(500), 2, 100, Duration.ofSeconds(1), HostsFile.NONE));
         TestPki.Issued ca = TestPki.selfSignedCa("listener test CA", Duration.ofDays(1));
         var keys = TestPki.ecKeys();
         serverCert = new TestPki.Issued(keys, TestPki.issue(ca, keys.getPublic(), TestPki.Spec.server(HOSTNAME, HOSTNAME)));

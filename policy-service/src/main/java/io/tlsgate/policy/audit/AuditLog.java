@@ -25,7 +25,6 @@ import javax.sql.DataSource;
 @ApplicationScoped
 public class AuditLog {
 
-    static final String EVENT_TYPE = io.tlsgate.core.events.EventTypes.AUDIT_CHANGE;
 
     private final DataSource dataSource;
     private final ObjectMapper json;
@@ -62,7 +61,7 @@ public class AuditLog {
     /** Publishes a committed entry to Kafka (never blocks; see {@link EventPublisher}). */
     public void publish(AuditEntry entry) {
         try {
-            events.publish(CloudEvent.now(EVENT_TYPE, eventsConfig.source(), Topics.AUDIT, entry.entity(),
+            events.publish(CloudEvent.now(io.tlsgate.core.events.EventTypes.AUDIT_CHANGE, eventsConfig.source(), Topics.AUDIT, entry.entity(),
                     json.writeValueAsBytes(entry)));
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("audit entry not serialisable", e);
