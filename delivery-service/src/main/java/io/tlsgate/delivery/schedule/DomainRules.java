@@ -13,6 +13,7 @@ import io.tlsgate.proto.policy.v1.NextHop;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
 import io.tlsgate.proto.policy.v1.OutboundSettings;
 import io.tlsgate.proto.policy.v1.Route;
+import io.tlsgate.platform.tls.PeerTrust;
 import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
@@ -99,17 +100,17 @@ final class DomainRules {
         OutboundTlsMode mode = OutboundTlsMode.valueOf(p.getTls().name());
         String source = p.getSourcesOrDefault("tls", p.getMatchedKey());
         if (!mode.attemptsTls()) {
-            return new DomainDelivery.Tls(mode, source, List.of(), null);
+            return new DomainDelivery.Tls(mode, source, PeerTrust.NONE, null);
         }
         try {
             CertClient.Material tls = certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
-            return new DomainDelivery.Tls(mode, source, tls.anchors(), tls.clientKey());
+            return new DomainDelivery.Tls(mode, source, tls.trust(), tls.clientKey());
         } catch (StatusRuntimeException | IllegalStateException e) {
             if (mode.verifiesCertificate()) {
                 throw new Unavailable("451 4.4.3 cert-service unavailable: " + e.getMessage());
             }
             LOG.warnf("cert-service unavailable (%s): %s mode goes on without a client certificate", e.getMessage(), mode);
-            return new DomainDelivery.Tls(mode, source, List.of(), null);
+            return new DomainDelivery.Tls(mode, source, PeerTrust.NONE, null);
         }
     }
 

@@ -2,13 +2,15 @@ package io.tlsgate.delivery.smtp;
 
 import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.core.tls.CertificateIdentity;
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import java.security.cert.X509Certificate;
 import java.util.List;
 
 /**
  * A verify mode's verdict on the server's certificate: the chain against the trust anchors
- * ({@link TrustCheck}, after the handshake), then the mode's identity rule
+ * ({@link PeerTrust}, after the handshake, on every connection: a resumed TLS session
+ * included, with the anchors in force now), then the mode's identity rule
  * ({@link CertificateIdentity}). {@code failureType} is null when both passed; then
  * {@code reference} is the reference identity the certificate matched.
  */
@@ -16,8 +18,8 @@ record CertificateCheck(String failureType, String detail, String reference) {
 
     /** The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and {@code cipherSuite}. */
     static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
-        TrustCheck.Failure trust = TrustCheck.check(t.trustAnchors(), chain, protocol, cipherSuite);
-        String failureType = trust == null ? null : trust.type();
+        PeerTrust.Failure trust = t.trust().check(chain, PeerTrust.Role.SERVER, PeerTrust.authType(protocol, cipherSuite));
+        String failureType = trust == null ? null : trust.type().wire();
         String detail = trust == null ? null : trust.detail();
         String reference = null;
         if (failureType == null) {

@@ -5,6 +5,7 @@ import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.dns.MxResolver;
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Future;
 import java.net.Inet6Address;
@@ -49,10 +50,10 @@ public final class DomainDelivery {
      * How to protect one connection: the mode, the policy entry that supplied it, and the
      * trust anchors and client key of the verify and TLS modes.
      */
-    public record Tls(OutboundTlsMode mode, String source, List<X509Certificate> anchors, KeyManagerFactory clientKey) {
+    public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey) {
 
-        public Tls(OutboundTlsMode mode, List<X509Certificate> anchors, KeyManagerFactory clientKey) {
-            this(mode, null, anchors, clientKey);
+        public Tls(OutboundTlsMode mode, PeerTrust trust, KeyManagerFactory clientKey) {
+            this(mode, null, trust, clientKey);
         }
     }
 
@@ -293,7 +294,7 @@ public final class DomainDelivery {
             String ip = DestinationKey.format(a.getAddress()); // RFC 5952 form in logs, attempts and events
             String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
             SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
-                    routeHost, tls.mode(), tls.anchors(), heloName, tls.clientKey());
+                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey());
             List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
             List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
             long dcid = dcids.getAsLong();

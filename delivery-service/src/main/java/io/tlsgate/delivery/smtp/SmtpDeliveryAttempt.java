@@ -3,6 +3,7 @@ package io.tlsgate.delivery.smtp;
 import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
@@ -41,7 +42,7 @@ public final class SmtpDeliveryAttempt {
 
     /** Where to deliver and under which rules. */
     public record Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
-            String routeHost, OutboundTlsMode mode, List<X509Certificate> trustAnchors, String heloName,
+            String routeHost, OutboundTlsMode mode, PeerTrust trust, String heloName,
             KeyManagerFactory clientKey) {}
 
     /**

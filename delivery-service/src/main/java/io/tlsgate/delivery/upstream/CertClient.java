@@ -5,6 +5,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.platform.tls.KeyMaterial;
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
 import io.tlsgate.proto.cert.v1.GetBundleRequest;
@@ -31,7 +32,7 @@ import javax.net.ssl.KeyManagerFactory;
 public class CertClient {
 
     /** What a TLS connection needs: the anchors and, when a certificate is assigned, the client key. */
-    public record Material(List<X509Certificate> anchors, KeyManagerFactory clientKey, String clientCertificate) {}
+    public record Material(PeerTrust trust, KeyManagerFactory clientKey, String clientCertificate) {}
 
     private static final List<X509Certificate> SYSTEM = KeyMaterial.systemAnchors();
 
@@ -71,9 +72,21 @@ public class CertClient {
         }
         CertificateBundle bundle = stub.getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
         KeyManagerFactory key = bundle.getAssigned() && !bundle.getDemo() ? keyManager(bundle) : null;
-        Material m = new Material(List.copyOf(anchors), key, key == null ? null : bundle.getCertificate());
+        Material m = new Material(trust(anchors), key, key == null ? null : bundle.getCertificate());
         cached = new Cached(slot, mode, now + config.certRefresh().toNanos(), m);
         return m;
+    }
+
+    /**
+     * The trust of {@code anchors}: the previous one while the anchors are the same (compiling
+     * ~150 system anchors costs more than a handshake, and they rarely change between refreshes).
+     */
+    private PeerTrust trust(List<X509Certificate> anchors) {
+        Cached c = cached;
+        if (c != null && c.material().trust().anchors().equals(anchors)) {
+            return c.material().trust();
+        }
+        return PeerTrust.of(List.copyOf(anchors));
     }
 
     private static KeyManagerFactory keyManager(CertificateBundle b) {

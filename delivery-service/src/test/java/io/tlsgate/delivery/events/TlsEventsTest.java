@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /** A required-TLS failure against a real peer: one outcome event per connection, one coalesced alert, on real Kafka. */
 @QuarkusTest
@@ -41,7 +42,7 @@ class TlsEventsTest {
             for (long dcid = 1; dcid <= 3; dcid++) {
                 SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(vertx, dcid).run(
                         new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx." + domain, domain, List.of("mx." + domain),
-                                null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null),
+                                null, OutboundTlsMode.REQUIRED, PeerTrust.NONE, "gateway.example", null),
                         new SmtpDeliveryAttempt.Message(100L + dcid, List.of(0), "a@example.com", List.of("b@" + domain),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 events.outcome(new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(),

@@ -19,6 +19,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * Connection slots on the real PostgreSQL, as two replicas would hold them: never more than
@@ -123,7 +124,7 @@ class ConnectionSlotsTest {
         DestinationLimits two = new DestinationLimits(2, -1, 1, false, false);
         SmtpDeliveryAttempt.Gate gate = slots.gate("local.test", two);
         SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target("192.0.2.1", 25, "mx.local.test", "local.test", List.of(),
-                null, OutboundTlsMode.NONE, List.of(), "gw.test", null);
+                null, OutboundTlsMode.NONE, PeerTrust.NONE, "gw.test", null);
         Runnable first = gate.admit(t).toCompletionStage().toCompletableFuture().join();
         gate.admit(t).toCompletionStage().toCompletableFuture().join();
         Throwable refused = gate.admit(t).toCompletionStage().toCompletableFuture().handle((r, e) -> e).join();

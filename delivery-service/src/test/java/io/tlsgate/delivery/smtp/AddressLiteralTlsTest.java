@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * STARTTLS to a next hop named by an address (an SMTP route such as {@code 192.0.2.25} or
@@ -51,7 +52,7 @@ class AddressLiteralTlsTest {
         })) {
             SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 5).run(
                     new SmtpDeliveryAttempt.Target(InetAddress.getByName(bind).getHostAddress(), peer.port(), hopName,
-                            "peer.test", List.of(), null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null),
+                            "peer.test", List.of(), null, OutboundTlsMode.REQUIRED, PeerTrust.NONE, "gateway.example", null),
                     new SmtpDeliveryAttempt.Message(5, List.of(0), "a@example.com", List.of("b@peer.test"),
                             "x\r\n".getBytes(StandardCharsets.US_ASCII)));
             assertTrue(r.delivered() && r.encrypted(), r.toString());

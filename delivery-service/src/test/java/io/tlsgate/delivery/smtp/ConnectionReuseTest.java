@@ -16,6 +16,7 @@ import java.util.stream.IntStream;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * Several messages on one connection: TLS decided once, RSET between transactions, each
@@ -81,7 +82,7 @@ class ConnectionReuseTest {
 
     private static SmtpDeliveryAttempt.Target target(HostileSmtpPeer peer) {
         return new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"),
-                null, OutboundTlsMode.REQUIRED, List.of(), "gateway.example", null);
+                null, OutboundTlsMode.REQUIRED, PeerTrust.NONE, "gateway.example", null);
     }
 
     @Test
@@ -129,7 +130,7 @@ class ConnectionReuseTest {
         };
         try (HostileSmtpPeer peer = new HostileSmtpPeer(null, refusesRset)) {
             SmtpDeliveryAttempt.Target plain = new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
-                    "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(), "gateway.example", null);
+                    "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, PeerTrust.NONE, "gateway.example", null);
             SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 1).run(plain,
                     List.of(message(21, "a@peer.test"), message(22, "b@peer.test"), message(23, "c@peer.test")));
             // 21 went; 22's group (RSET, MAIL, RCPT, DATA) got 500 to RSET and 354 to DATA:

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /** MX order, failover to the next host on TLS and connection failures, null MX, implicit MX, over DNS and sockets. */
 class DomainDeliveryTest {
@@ -64,7 +65,7 @@ class DomainDeliveryTest {
             DomainDelivery.Plan plan = d.plan("failover.test", List.of(), List.of(), true, null);
             assertEquals(List.of("mx0.failover.test", "mx1.failover.test", "mx2.failover.test"), plan.mxNames());
             DomainDelivery.Outcome o = d.deliver("failover.test", plan,
-                    new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), null), "gateway.example",
+                    new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, PeerTrust.of(List.of(root.certificate())), null), "gateway.example",
                     MESSAGE);
             assertTrue(o.delivered(), o.toString());
             // mx0 (preference 5) has nobody listening: a connection error; mx1 has no STARTTLS; mx2 works.
@@ -91,7 +92,7 @@ class DomainDeliveryTest {
                             List.of("u" + mid + "@backlog.test"), ("Subject: " + mid + "\r\n\r\nhi\r\n")
                                     .getBytes(StandardCharsets.US_ASCII))).toList();
             DomainDelivery.Outcome o = d.deliver("backlog.test", plan, a -> new DomainDelivery.Tls(OutboundTlsMode.NONE,
-                    List.of(), null), "gateway.example", messages, 50);
+                    PeerTrust.NONE, null), "gateway.example", messages, 50);
             assertEquals(4, o.attempts().size(), "four connections");
             assertEquals(List.of(50, 50, 50, 50), peer.messagesPerConnection());
             for (long mid = 1; mid <= 200; mid++) {
@@ -117,7 +118,7 @@ class DomainDeliveryTest {
         DomainDelivery d = new DomainDelivery(VERTX, r, 25, () -> 1);
         DomainDelivery.Plan plan = d.plan("nullmx.failover.test", List.of(), List.of(), true, null);
         assertTrue(plan.permanent(), "null MX: the recipients bounce at once");
-        assertFalse(d.deliver("nullmx.failover.test", plan, new DomainDelivery.Tls(OutboundTlsMode.NONE, List.of(), null),
+        assertFalse(d.deliver("nullmx.failover.test", plan, new DomainDelivery.Tls(OutboundTlsMode.NONE, PeerTrust.NONE, null),
                 "gateway.example", MESSAGE).delivered());
         assertTrue(d.plan("missing.failover.test", List.of(), List.of(), true, null).permanent(), "no such domain");
         DomainDelivery.Plan routed = d.plan("nullmx.failover.test", List.of("[127.0.0.9]"), List.of(2526), false, null);

@@ -22,6 +22,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * What a hostile DNS answer or remote host can make one domain's delivery cost: MX hosts and
@@ -32,7 +33,7 @@ import org.junit.jupiter.api.Test;
 class HostileHostLimitsTest {
 
     private static final io.vertx.core.Vertx VERTX = io.vertx.core.Vertx.vertx();
-    private static final DomainDelivery.Tls PLAIN = new DomainDelivery.Tls(OutboundTlsMode.NONE, List.of(), null);
+    private static final DomainDelivery.Tls PLAIN = new DomainDelivery.Tls(OutboundTlsMode.NONE, PeerTrust.NONE, null);
     private static final SmtpDeliveryAttempt.Message MESSAGE = new SmtpDeliveryAttempt.Message(1, List.of(0),
             "a@example.com", List.of("b@hostile.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII));
 
@@ -146,7 +147,7 @@ class HostileHostLimitsTest {
             })) {
                 IOException e = assertThrows(IOException.class, () -> new SmtpDeliveryAttempt(VERTX, 9).run(
                         new SmtpDeliveryAttempt.Target("127.0.0.1", flood.port(), "flood.test", "flood.test", List.of(), null,
-                                OutboundTlsMode.NONE, List.of(), "gateway.example", null), MESSAGE));
+                                OutboundTlsMode.NONE, PeerTrust.NONE, "gateway.example", null), MESSAGE));
                 assertTrue(e.getMessage().contains(v == 0 ? "reply of more than 100 lines" : "reply line longer than 2048"),
                         e.getMessage());
             }

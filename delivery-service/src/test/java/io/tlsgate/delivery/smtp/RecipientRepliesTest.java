@@ -11,6 +11,7 @@ import io.tlsgate.testkit.ScriptedSmtpPeer.Script;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /** Per-recipient replies: accepted ones get the message, 4xx/5xx ones are reported, none: no DATA. */
 class RecipientRepliesTest {
@@ -24,7 +25,7 @@ class RecipientRepliesTest {
 
     private static SmtpDeliveryAttempt.Result send(ScriptedSmtpPeer peer, String... rcpts) throws Exception {
         return new SmtpDeliveryAttempt(VERTX, 7).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test",
-                "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, List.of(), "gateway.example", null),
+                "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.PREFERRED, PeerTrust.NONE, "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(9, java.util.stream.IntStream.range(0, rcpts.length).boxed().toList(), "",
                         List.of(rcpts), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII)));
     }
@@ -82,7 +83,7 @@ class RecipientRepliesTest {
             // The attempt fails as a broken session: no delivery, the message stays queued for a retry.
             ReplyReader.ProtocolViolation e = org.junit.jupiter.api.Assertions.assertThrows(ReplyReader.ProtocolViolation.class,
                     () -> new SmtpDeliveryAttempt(VERTX, 4).run(new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(),
-                            "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(),
+                            "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, PeerTrust.NONE,
                             "gateway.example", null), new SmtpDeliveryAttempt.Message(4, List.of(0), "a@example.com",
                             List.of("b@peer.test"), "Subject: x\r\n\r\nhi\r\n".getBytes(StandardCharsets.US_ASCII))));
             assertTrue(e.getMessage().contains("reply to the end of data: " + endReply), e.getMessage());
@@ -99,7 +100,7 @@ class RecipientRepliesTest {
         String content = b.toString();
         try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(Script.tls("large", null).noStarttls())) {
             SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 3).run(new SmtpDeliveryAttempt.Target("127.0.0.1",
-                    peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, List.of(),
+                    peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.NONE, PeerTrust.NONE,
                     "gateway.example", null), new SmtpDeliveryAttempt.Message(3, List.of(0), "a@example.com",
                     List.of("b@peer.test"), content.getBytes(StandardCharsets.US_ASCII)));
             assertTrue(r.delivered(), r.toString());
@@ -134,7 +135,7 @@ class RecipientRepliesTest {
             for (boolean withKey : List.of(true, false)) {
                 SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt(VERTX, 4).run(new SmtpDeliveryAttempt.Target("127.0.0.1",
                         peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"), null, OutboundTlsMode.REQUIRED,
-                        List.of(), "gateway.example", withKey ? io.tlsgate.testkit.TestPki.keyManagers(clientKeys, client, root.certificate()) : null),
+                        PeerTrust.NONE, "gateway.example", withKey ? io.tlsgate.testkit.TestPki.keyManagers(clientKeys, client, root.certificate()) : null),
                         new SmtpDeliveryAttempt.Message(4, List.of(0), "a@example.com", List.of("b@peer.test"),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 assertTrue(r.delivered() && r.encrypted(), r.toString());

@@ -19,6 +19,7 @@ import java.util.stream.IntStream;
 import javax.net.ssl.SSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * A property of the SMTP client over random server behaviour: it reports a message delivered
@@ -84,7 +85,7 @@ class ReplyAccountingPropertyTest {
                 try {
                     result = new SmtpDeliveryAttempt(VERTX, run, QUICK).run(
                             new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
-                                    List.of("mx.peer.test"), null, mode, List.of(), "gateway.example", null),
+                                    List.of("mx.peer.test"), null, mode, PeerTrust.NONE, "gateway.example", null),
                             new SmtpDeliveryAttempt.Message(run, IntStream.range(0, rcpts).boxed().toList(), "s@example.com",
                                     IntStream.range(0, rcpts).mapToObj(i -> "r" + i + "@peer.test").toList(),
                                     "Subject: p\r\n\r\n.dot\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));

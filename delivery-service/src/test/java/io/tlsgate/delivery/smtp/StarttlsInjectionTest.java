@@ -23,6 +23,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * STARTTLS response injection (RFC 3207 §4.2, the CVE-2011-0411 class) and strict reply
@@ -233,7 +234,7 @@ class StarttlsInjectionTest {
         List<String> to = rcpts.length == 0 ? List.of("user@peer.test") : List.of(rcpts);
         return new SmtpDeliveryAttempt(VERTX, dcid, QUICK).run(
                 new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test", List.of("mx.peer.test"),
-                        null, mode, List.of(), "gateway.example", null),
+                        null, mode, PeerTrust.NONE, "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(7, java.util.stream.IntStream.range(0, to.size()).boxed().toList(),
                         "sender@example.com", to, "Subject: t\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));
     }

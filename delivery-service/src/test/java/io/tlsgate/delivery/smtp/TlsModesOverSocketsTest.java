@@ -3,6 +3,7 @@ package io.tlsgate.delivery.smtp;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -107,7 +108,7 @@ class TlsModesOverSocketsTest {
             result = new SmtpDeliveryAttempt(VERTX, dcid, timeouts, null, Integer.MAX_VALUE, SmtpDeliveryAttempt.Gate.OPEN,
                     new TlsClients(VERTX, engine, timeouts.connect(), timeouts.handshake(), false)).run(
                 new SmtpDeliveryAttempt.Target("127.0.0.1", peer.port(), "mx.peer.test", "peer.test",
-                        List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), List.of(root.certificate()),
+                        List.of("mx.peer.test"), null, OutboundTlsMode.valueOf(mode), PeerTrust.of(List.of(root.certificate())),
                         "gateway.example", null),
                 new SmtpDeliveryAttempt.Message(7, List.of(0), "sender@example.com", List.of("user@peer.test"),
                         "Subject: test\r\n\r\n.leading dot\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII)));

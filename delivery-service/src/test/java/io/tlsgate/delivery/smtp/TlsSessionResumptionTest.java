@@ -29,6 +29,7 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedKeyManager;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
+import io.tlsgate.platform.tls.PeerTrust;
 
 /**
  * Connections to one server resume the TLS session of the first (the server signs once), and
@@ -63,7 +64,7 @@ class TlsSessionResumptionTest {
                     new AtomicLong()::incrementAndGet, new DomainDelivery.Limits(5, 10, Duration.ofMinutes(15), true,
                             SmtpDeliveryAttempt.Timeouts.RFC_5321, Duration.ZERO, engine));
             DomainDelivery.Plan plan = d.plan("resume.test", List.of(), List.of(), true, null);
-            DomainDelivery.Tls trusting = new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, List.of(root.certificate()), null);
+            DomainDelivery.Tls trusting = new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, PeerTrust.of(List.of(root.certificate())), null);
             for (int i = 1; i <= 3; i++) {
                 DomainDelivery.Outcome o = d.deliver("resume.test", plan, trusting, "gateway.example", message(i));
                 assertTrue(o.delivered(), o.toString());
@@ -77,7 +78,7 @@ class TlsSessionResumptionTest {
             // The anchors change (cert-service's material was replaced): the resumed session's
             // certificate no longer leads to a trusted root, so the connection carries nothing.
             DomainDelivery.Tls distrusting = new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY,
-                    List.of(otherRoot.certificate()), null);
+                    PeerTrust.of(List.of(otherRoot.certificate())), null);
             DomainDelivery.Outcome refused = d.deliver("resume.test", plan, distrusting, "gateway.example", message(4));
             assertFalse(refused.delivered(), refused.toString());
             assertEquals("failure", refused.last().verification());
@@ -90,14 +91,6 @@ class TlsSessionResumptionTest {
     private static SmtpDeliveryAttempt.Message message(long mid) {
         return new SmtpDeliveryAttempt.Message(mid, List.of(0), "a@example.com", List.of("b@resume.test"),
                 ("Subject: " + mid + "\r\n\r\nhi\r\n").getBytes(StandardCharsets.US_ASCII));
-    }
-
-    @Test
-    void theAuthTypeIsTheKeyExchangeOfATls12Suite() {
-        assertEquals("ECDHE_RSA", TrustCheck.authType("TLSv1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"));
-        assertEquals("RSA", TrustCheck.authType("TLSv1.2", "TLS_RSA_WITH_AES_128_GCM_SHA256"));
-        assertEquals("UNKNOWN", TrustCheck.authType("TLSv1.3", "TLS_AES_128_GCM_SHA256"));
-        assertEquals("UNKNOWN", TrustCheck.authType("TLSv1.2", null));
     }
 
     /** The server's key manager, counting the full handshakes that needed the private key. */
