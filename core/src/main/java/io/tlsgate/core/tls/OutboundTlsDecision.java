@@ -27,7 +27,7 @@ public final class OutboundTlsDecision {
     }
 
     /** The answer to one step. {@code reason} is the mail-log text of a failure, if any. */
-    public record Step(Action action, String reason, String resultType, boolean helo) {
+    public record Step(Action action, String reason, TlsResultType resultType, boolean helo) {
 
         static Step next() {
             return new Step(Action.CONTINUE, null, null, false);
@@ -36,27 +36,23 @@ public final class OutboundTlsDecision {
 
     /** What the peer did, in order; later facts are ignored once a step ends the TLS phase. */
     public record PeerFacts(boolean ehloAccepted, boolean starttlsAdvertised, int starttlsReply, String handshakeFailure,
-            String verificationFailureType, String verificationDetail) {}
+            TlsResultType verificationFailureType, String verificationDetail) {}
 
     /**
      * The connection's TLS outcome.
      *
-     * @param result for the event: not-attempted, success, plaintext-fallback, failure
+     * @param result for the event
      * @param resultType RFC 8460 result type (or {@code handshake-failure}) of a failure, else null
-     * @param verification success, failure, or not-checked
+     * @param verification {@code SUCCESS}, {@code FAILURE} or {@code NOT_CHECKED}
      * @param alert whether a required-TLS alert is due (REQUIRED* modes)
      * @param logLines the mail-log lines after {@code DCID n } (protocol and cipher as placeholders)
      */
-    public record Outcome(Action action, boolean encrypted, boolean helo, String result, String resultType,
-            String verification, boolean alert, List<String> logLines) {}
+    public record Outcome(Action action, boolean encrypted, boolean helo, TlsResult result, TlsResultType resultType,
+            Verification verification, boolean alert, List<String> logLines) {}
 
     public static final String NO_ESMTP = "EHLO rejected (no ESMTP)";
     public static final String NOT_ADVERTISED = "STARTTLS not advertised";
     public static final String UNEXPECTED_RESPONSE = "STARTTLS unexpected response";
-    public static final String STARTTLS_NOT_SUPPORTED = TlsResultType.STARTTLS_NOT_SUPPORTED.wire();
-    public static final String HANDSHAKE_FAILURE = TlsResultType.HANDSHAKE_FAILURE.wire();
-    /** RFC 8460's general failure type, for plaintext injected after the 220 to STARTTLS. */
-    public static final String VALIDATION_FAILURE = TlsResultType.VALIDATION_FAILURE.wire();
     public static final String STARTTLS_INJECTION = "STARTTLS response injection";
 
     /** The EHLO reply: rejected means no ESMTP, so HELO (plaintext) where the mode allows it. */
@@ -65,10 +61,10 @@ public final class OutboundTlsDecision {
             return Step.next();
         }
         if (mode.requiresTls()) {
-            return new Step(Action.TEMPFAIL, NO_ESMTP, STARTTLS_NOT_SUPPORTED, false);
+            return new Step(Action.TEMPFAIL, NO_ESMTP, TlsResultType.STARTTLS_NOT_SUPPORTED, false);
         }
         return new Step(Action.SEND_PLAINTEXT, mode.attemptsTls() ? NO_ESMTP : null,
-                mode.attemptsTls() ? STARTTLS_NOT_SUPPORTED : null, true);
+                mode.attemptsTls() ? TlsResultType.STARTTLS_NOT_SUPPORTED : null, true);
     }
 
     /** The EHLO keywords: send STARTTLS when advertised and the mode attempts TLS. */
@@ -79,8 +75,8 @@ public final class OutboundTlsDecision {
         if (starttlsAdvertised) {
             return Step.next();
         }
-        return mode.requiresTls() ? new Step(Action.TEMPFAIL, NOT_ADVERTISED, STARTTLS_NOT_SUPPORTED, false)
-                : new Step(Action.SEND_PLAINTEXT, NOT_ADVERTISED, STARTTLS_NOT_SUPPORTED, false);
+        return mode.requiresTls() ? new Step(Action.TEMPFAIL, NOT_ADVERTISED, TlsResultType.STARTTLS_NOT_SUPPORTED, false)
+                : new Step(Action.SEND_PLAINTEXT, NOT_ADVERTISED, TlsResultType.STARTTLS_NOT_SUPPORTED, false);
     }
 
     /** The reply to STARTTLS: 220 means handshake; anything else is a failure "before 220". */
@@ -88,8 +84,8 @@ public final class OutboundTlsDecision {
         if (code == 220) {
             return Step.next();
         }
-        return mode.requiresTls() ? new Step(Action.TEMPFAIL, UNEXPECTED_RESPONSE, STARTTLS_NOT_SUPPORTED, false)
-                : new Step(Action.SEND_PLAINTEXT, UNEXPECTED_RESPONSE, STARTTLS_NOT_SUPPORTED, false);
+        return mode.requiresTls() ? new Step(Action.TEMPFAIL, UNEXPECTED_RESPONSE, TlsResultType.STARTTLS_NOT_SUPPORTED, false)
+                : new Step(Action.SEND_PLAINTEXT, UNEXPECTED_RESPONSE, TlsResultType.STARTTLS_NOT_SUPPORTED, false);
     }
 
     /** The handshake: a failure "after 220" never falls back to plaintext on that connection. */
@@ -97,7 +93,7 @@ public final class OutboundTlsDecision {
         if (failure == null) {
             return mode.verifiesCertificate() ? Step.next() : new Step(Action.SEND_ENCRYPTED, null, null, false);
         }
-        return new Step(Action.TEMPFAIL, failure, HANDSHAKE_FAILURE, false);
+        return new Step(Action.TEMPFAIL, failure, TlsResultType.HANDSHAKE_FAILURE, false);
     }
 
     /**
@@ -107,7 +103,7 @@ public final class OutboundTlsDecision {
      * is sent on it.
      */
     public static Step afterStarttlsInjection(String detail) {
-        return new Step(Action.TEMPFAIL, STARTTLS_INJECTION + ": " + detail, VALIDATION_FAILURE, false);
+        return new Step(Action.TEMPFAIL, STARTTLS_INJECTION + ": " + detail, TlsResultType.VALIDATION_FAILURE, false);
     }
 
     /**
@@ -116,7 +112,7 @@ public final class OutboundTlsDecision {
      *
      * @param failureType RFC 8460 type of the failure, null when the certificate verified
      */
-    public static Step afterVerification(OutboundTlsMode mode, String failureType, String detail) {
+    public static Step afterVerification(OutboundTlsMode mode, TlsResultType failureType, String detail) {
         if (failureType == null) {
             return new Step(Action.SEND_ENCRYPTED, null, null, false);
         }
@@ -129,14 +125,14 @@ public final class OutboundTlsDecision {
      * {@code failure}, {@code success} (a failed check in PREFERRED_VERIFY shows in the
      * verification, not here) or {@code plaintext-fallback}.
      */
-    public static String result(OutboundTlsMode mode, Action finalAction) {
+    public static TlsResult result(OutboundTlsMode mode, Action finalAction) {
         if (!mode.attemptsTls()) {
-            return TlsResult.NOT_ATTEMPTED.wire();
+            return TlsResult.NOT_ATTEMPTED;
         }
         if (finalAction == Action.TEMPFAIL) {
-            return TlsResult.FAILURE.wire();
+            return TlsResult.FAILURE;
         }
-        return (finalAction == Action.SEND_ENCRYPTED ? TlsResult.SUCCESS : TlsResult.PLAINTEXT_FALLBACK).wire();
+        return finalAction == Action.SEND_ENCRYPTED ? TlsResult.SUCCESS : TlsResult.PLAINTEXT_FALLBACK;
     }
 
     /** All steps over what a peer did. */
@@ -155,17 +151,17 @@ public final class OutboundTlsDecision {
                 log.add("TLS success protocol {protocol} cipher {cipher}");
             }
         }
-        String verification = "not-checked";
+        Verification verification = Verification.NOT_CHECKED;
         if (s.action() == Action.CONTINUE) {
             s = afterVerification(mode, peer.verificationFailureType(), peer.verificationDetail());
-            verification = s.resultType() == null ? "success" : "failure";
+            verification = s.resultType() == null ? Verification.SUCCESS : Verification.FAILURE;
             log.add(s.resultType() == null ? "TLS verify success: {reference}"
-                    : "TLS verify failed: " + s.resultType() + ": " + s.reason());
+                    : "TLS verify failed: " + s.resultType().wire() + ": " + s.reason());
         } else if (s.reason() != null) {
             log.add("TLS failed: " + s.reason());
         }
         boolean encrypted = s.action() == Action.SEND_ENCRYPTED;
-        String result = result(mode, s.action());
+        TlsResult result = result(mode, s.action());
         boolean alert = mode.alertsOnFailure() && s.action() == Action.TEMPFAIL;
         if (alert) {
             log.add("IP {ip} TLS was required but could not be successfully negotiated");

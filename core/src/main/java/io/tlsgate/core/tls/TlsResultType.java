@@ -25,4 +25,14 @@ public enum TlsResultType {
     public String wire() {
         return wire;
     }
+
+    /** The type spelt {@code wire}. */
+    public static TlsResultType ofWire(String wire) {
+        for (TlsResultType t : values()) {
+            if (t.wire.equals(wire)) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("not a TLS result type: " + wire);
+    }
 }

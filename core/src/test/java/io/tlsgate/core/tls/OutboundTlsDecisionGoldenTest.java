@@ -30,15 +30,15 @@ class OutboundTlsDecisionGoldenTest {
     @MethodSource("decisions")
     void decidesAsTheGoldenTableSays(String mode, String peer, String[] r) {
         OutboundTlsDecision.PeerFacts facts = new OutboundTlsDecision.PeerFacts(r[2].equals("ok"), r[3].equals("yes"),
-                Integer.parseInt(r[4]), r[5].equals("ok") ? null : r[5], r[6].equals("ok") ? null : r[6],
+                Integer.parseInt(r[4]), r[5].equals("ok") ? null : r[5], r[6].equals("ok") ? null : TlsResultType.ofWire(r[6]),
                 r[6].equals("ok") ? null : "{detail}");
         OutboundTlsDecision.Outcome o = OutboundTlsDecision.decide(OutboundTlsMode.valueOf(mode), facts);
         assertEquals(OutboundTlsDecision.Action.valueOf(r[7]), o.action(), "action");
         assertEquals(r[8].equals("yes"), o.encrypted(), "encrypted");
         assertEquals(r[9].equals("yes"), o.helo(), "HELO fallback");
-        assertEquals(r[10], o.result(), "event result");
-        assertEquals(r[11].isEmpty() ? null : r[11], o.resultType(), "result type");
-        assertEquals(r[12], o.verification(), "verification");
+        assertEquals(r[10], o.result().wire(), "event result");
+        assertEquals(r[11].isEmpty() ? null : r[11], o.resultType() == null ? null : o.resultType().wire(), "result type");
+        assertEquals(r[12], o.verification().wire(), "verification");
         assertEquals(r[13].equals("yes"), o.alert(), "alert");
         List<String> log = r[14].isEmpty() ? List.of() : Arrays.asList(r[14].split("\\|"));
         assertEquals(log, o.logLines(), "mail log lines");

@@ -1,17 +1,15 @@
 package io.tlsgate.delivery.events;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
-import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.core.events.EventTypes;
 import io.tlsgate.core.events.Topics;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
 import io.tlsgate.platform.events.EventPublisher;
-import io.tlsgate.platform.events.EventsConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.time.Instant;
@@ -37,15 +35,11 @@ public class TlsEvents {
             OutboundTlsMode mode, String modeSource) {}
 
     private final EventPublisher events;
-    private final EventsConfig eventsConfig;
-    private final ObjectMapper json;
     private final AlertCoalescer coalescer;
     private ScheduledExecutorService timer;
 
-    TlsEvents(EventPublisher events, EventsConfig eventsConfig, ObjectMapper json, DeliveryConfig config) {
+    TlsEvents(EventPublisher events, DeliveryConfig config) {
         this.events = events;
-        this.eventsConfig = eventsConfig;
-        this.json = json;
         this.coalescer = new AlertCoalescer(config.alertWindow());
     }
 
@@ -69,26 +63,11 @@ public class TlsEvents {
      * and {@code alerts} (the global setting "alert on required-TLS failure") is on.
      */
     public void outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
-        Map<String, Object> e = new LinkedHashMap<>();
-        e.put("direction", "outbound");
-        e.put("dcid", c.dcid());
-        e.put("mids", c.mids());
-        e.put("peerIp", c.ip());
-        e.put("peerHost", c.host());
-        e.put("peerPort", c.port());
-        e.put("domain", c.domain());
-        e.put("mode", c.mode().name());
-        e.put("modeSource", c.modeSource());
-        e.put("result", OutboundTlsDecision.result(c.mode(), r.action()));
-        e.put("resultType", r.resultType());
-        e.put("reason", r.reason());
-        e.put("protocol", r.protocol());
-        e.put("cipher", r.cipher());
-        e.put("verification", r.verification());
-        e.put("time", now.toString());
-        publish(EventTypes.TLS_OUTCOME, Topics.TLS_OUTCOMES, c.domain(), e);
+        events.publish(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(), c.domain()),
+                c.mode().name(), c.modeSource(), OutboundTlsDecision.result(c.mode(), r.action()), r.resultType(), r.reason(),
+                r.protocol(), r.cipher(), r.verification(), now));
         if (r.alert() && alerts) {
-            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType(), now).forEach(this::alert);
+            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType().wire(), now).forEach(this::alert);
         }
     }
 
@@ -100,14 +79,6 @@ public class TlsEvents {
         e.put("since", a.since().toString());
         e.put("until", a.until().toString());
         e.put("followUp", a.followUp());
-        publish(EventTypes.TLS_REQUIRED_FAILURE, Topics.TLS_ALERTS, a.domain(), e);
-    }
-
-    private void publish(String type, String topic, String key, Map<String, Object> payload) {
-        try {
-            events.publish(CloudEvent.now(type, eventsConfig.source(), topic, key, json.writeValueAsBytes(payload)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        events.publish(EventTypes.TLS_REQUIRED_FAILURE, Topics.TLS_ALERTS, a.domain(), e);
     }
 }

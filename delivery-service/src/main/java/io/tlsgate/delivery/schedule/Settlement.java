@@ -139,11 +139,11 @@ final class Settlement {
             SmtpDeliveryAttempt.Result r = t.result();
             OutboundTlsMode mode = t.tls().mode();
             Attempts.Tls tls = r == null ? new Attempts.Tls(mode.name(), t.tls().source(), null, null, null, null, null)
-                    : new Attempts.Tls(mode.name(), t.tls().source(), OutboundTlsDecision.result(mode, r.action()), r.protocol(),
-                            r.cipher(), r.verification(), r.resultType());
+                    : new Attempts.Tls(mode.name(), t.tls().source(), OutboundTlsDecision.result(mode, r.action()).wire(),
+                            r.protocol(), r.cipher(), r.verification().wire(), r.resultType() == null ? null : r.resultType().wire());
             batch.attempt(w.mid(), new Attempts.Attempt(t.dcid(), Instant.now(), w.rids(), w.domain(), t.host(), t.ip(), t.port(),
                     tls, lastOne ? finalOutcome : "deferred", lastOne ? finalReply : t.error() != null ? t.error()
-                            : "TLS: " + r.resultType()));
+                            : "TLS: " + (r.resultType() == null ? null : r.resultType().wire())));
         }
     }
 

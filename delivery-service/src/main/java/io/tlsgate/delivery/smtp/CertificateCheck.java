@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.tls.Verification;
 import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.platform.tls.PeerTrust;
@@ -14,12 +15,12 @@ import java.util.List;
  * ({@link CertificateIdentity}). {@code failureType} is null when both passed; then
  * {@code reference} is the reference identity the certificate matched.
  */
-record CertificateCheck(String failureType, String detail, String reference) {
+record CertificateCheck(TlsResultType failureType, String detail, String reference) {
 
     /** The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and {@code cipherSuite}. */
     static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
         PeerTrust.Failure trust = t.trust().check(chain, PeerTrust.Role.SERVER, PeerTrust.authType(protocol, cipherSuite));
-        String failureType = trust == null ? null : trust.type().wire();
+        TlsResultType failureType = trust == null ? null : trust.type();
         String detail = trust == null ? null : trust.detail();
         String reference = null;
         if (failureType == null) {
@@ -27,16 +28,16 @@ record CertificateCheck(String failureType, String detail, String reference) {
             if (match.matched()) {
                 reference = match.referenceIdentity();
             } else {
-                failureType = TlsResultType.CERTIFICATE_HOST_MISMATCH.wire();
+                failureType = TlsResultType.CERTIFICATE_HOST_MISMATCH;
                 detail = match.detail();
             }
         }
         return new CertificateCheck(failureType, detail, reference);
     }
 
-    /** The result's {@code verification}: {@code success} or {@code failure}. */
-    String verification() {
-        return failureType == null ? "success" : "failure";
+    /** The result's verification: success or failure. */
+    Verification verification() {
+        return failureType == null ? Verification.SUCCESS : Verification.FAILURE;
     }
 
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Message;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import java.util.ArrayList;
@@ -23,9 +24,9 @@ final class MailLog {
     }
 
     /** The certificate check's line: {@code failureType} null for success (then {@code reference} matched). */
-    void verification(String failureType, String detail, String reference) {
+    void verification(TlsResultType failureType, String detail, String reference) {
         lines.add(failureType == null ? "DCID " + dcid + " TLS verify success: " + reference
-                : "DCID " + dcid + " TLS verify failed: " + failureType + ": " + detail);
+                : "DCID " + dcid + " TLS verify failed: " + failureType.wire() + ": " + detail);
     }
 
     void tlsFailed(String reason) {

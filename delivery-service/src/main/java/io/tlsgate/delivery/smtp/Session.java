@@ -2,6 +2,7 @@ package io.tlsgate.delivery.smtp;
 
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsDecision.Step;
+import io.tlsgate.core.tls.Verification;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Message;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Pool;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Result;
@@ -81,7 +82,7 @@ final class Session {
      */
     private Future<Result> finish(TlsNegotiation.Outcome o) {
         Step s = o.step();
-        if (s.reason() != null && o.verification().equals(TlsNegotiation.NOT_CHECKED)) {
+        if (s.reason() != null && o.verification() == Verification.NOT_CHECKED) {
             log.tlsFailed(s.reason());
         }
         boolean alert = t.mode().alertsOnFailure() && s.action() == Action.TEMPFAIL;

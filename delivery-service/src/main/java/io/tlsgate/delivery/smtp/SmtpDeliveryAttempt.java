@@ -1,5 +1,7 @@
 package io.tlsgate.delivery.smtp;
 
+import io.tlsgate.core.tls.Verification;
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.core.tls.CertificateIdentity;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -79,7 +81,7 @@ public final class SmtpDeliveryAttempt {
      * the {@link Pool} (its TLS was decided, logged and published on its first use).
      */
     public record Result(OutboundTlsDecision.Action action, boolean encrypted, String protocol, String cipher,
-            String verification, String resultType, String reason, boolean alert, List<Transaction> transactions,
+            Verification verification, TlsResultType resultType, String reason, boolean alert, List<Transaction> transactions,
             String error, List<String> log, long dcid, boolean reused) {
 
         /** The same connection facts with other transactions (one message's share of a connection). */

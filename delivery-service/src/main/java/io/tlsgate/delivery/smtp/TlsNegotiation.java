@@ -3,6 +3,7 @@ package io.tlsgate.delivery.smtp;
 import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsDecision.Step;
+import io.tlsgate.core.tls.Verification;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt.Target;
 import io.tlsgate.platform.tls.CipherNames;
 import io.vertx.core.Future;
@@ -21,18 +22,16 @@ import javax.net.ssl.SSLSession;
  * certificate's verdict.
  */
 final class TlsNegotiation {
-    static final String NOT_CHECKED = "not-checked";
-
     /**
      * Where the TLS decision ended: its last step, whether the connection may carry messages,
-     * the TLS protocol and cipher (null without TLS), {@code success}/{@code failure} after a
-     * certificate check (whose line is logged already), else {@code not-checked}, and the EHLO
+     * the TLS protocol and cipher (null without TLS), success or failure after a certificate
+     * check (whose line is logged already), else not checked, and the EHLO
      * reply that applies so far ("" when a new one is due or none was taken).
      */
-    record Outcome(Step step, boolean connected, String protocol, String cipher, String verification, String ehlo) {
+    record Outcome(Step step, boolean connected, String protocol, String cipher, Verification verification, String ehlo) {
 
         static Future<Outcome> unchecked(Step step, boolean connected) {
-            return Future.succeededFuture(new Outcome(step, connected, null, null, NOT_CHECKED, ""));
+            return Future.succeededFuture(new Outcome(step, connected, null, null, Verification.NOT_CHECKED, ""));
         }
     }
 
@@ -83,7 +82,7 @@ final class TlsNegotiation {
         if (s.action() == Action.SEND_PLAINTEXT && s.helo()) {
             return io.command("HELO " + t.heloName()).compose(r -> Outcome.unchecked(s, true));
         }
-        return Future.succeededFuture(new Outcome(s, true, null, null, NOT_CHECKED, ehloReply));
+        return Future.succeededFuture(new Outcome(s, true, null, null, Verification.NOT_CHECKED, ehloReply));
     }
 
     private Future<Outcome> tls() {
@@ -102,7 +101,7 @@ final class TlsNegotiation {
             log.tlsSuccess(protocol, cipher);
             Step s = OutboundTlsDecision.afterHandshake(t.mode(), null);
             if (s.action() != Action.CONTINUE) {
-                return Future.succeededFuture(new Outcome(s, true, protocol, cipher, NOT_CHECKED, ""));
+                return Future.succeededFuture(new Outcome(s, true, protocol, cipher, Verification.NOT_CHECKED, ""));
             }
             X509Certificate[] chain;
             try {

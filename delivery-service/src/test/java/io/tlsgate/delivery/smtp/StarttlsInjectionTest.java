@@ -218,7 +218,7 @@ class StarttlsInjectionTest {
         assertEquals(Action.TEMPFAIL, r.action(), r.log().toString());
         assertFalse(r.delivered());
         assertFalse(r.encrypted());
-        assertEquals(OutboundTlsDecision.VALIDATION_FAILURE, r.resultType());
+        assertEquals(io.tlsgate.core.tls.TlsResultType.VALIDATION_FAILURE, r.resultType());
         assertTrue(r.log().contains("DCID " + dcid + " TLS failed: " + r.reason()), r.log().toString());
         assertNoTransaction(peer);
     }

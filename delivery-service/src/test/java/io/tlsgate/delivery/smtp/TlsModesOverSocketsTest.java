@@ -122,9 +122,9 @@ class TlsModesOverSocketsTest {
         assertEquals(action, result.action(), "action; log " + result.log());
         assertEquals(r.encrypted(), result.encrypted(), "encrypted");
         assertEquals(r.alert(), result.alert(), "alert");
-        assertEquals(r.result(), OutboundTlsDecision.result(OutboundTlsMode.valueOf(mode), result.action()), "TLS result");
-        assertEquals(r.resultType(), result.resultType() == null ? "" : result.resultType(), "failure type");
-        assertEquals(r.verification(), result.verification(), "verification");
+        assertEquals(r.result(), OutboundTlsDecision.result(OutboundTlsMode.valueOf(mode), result.action()).wire(), "TLS result");
+        assertEquals(r.resultType(), result.resultType() == null ? "" : result.resultType().wire(), "failure type");
+        assertEquals(r.verification(), result.verification().wire(), "verification");
         List<ScriptedSmtpPeer.Received> got = peer.received();
         if (action == Action.TEMPFAIL) {
             assertEquals(before, got.size(), "nothing may be sent");

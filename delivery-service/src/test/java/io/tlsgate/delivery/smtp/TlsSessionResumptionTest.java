@@ -68,7 +68,7 @@ class TlsSessionResumptionTest {
             for (int i = 1; i <= 3; i++) {
                 DomainDelivery.Outcome o = d.deliver("resume.test", plan, trusting, "gateway.example", message(i));
                 assertTrue(o.delivered(), o.toString());
-                assertEquals("success", o.last().verification());
+                assertEquals("success", o.last().verification().wire());
                 assertTrue(o.last().log().stream().anyMatch(l -> l.contains("TLS verify success: mx.resume.test")),
                         o.last().log().toString());
             }
@@ -81,8 +81,8 @@ class TlsSessionResumptionTest {
                     PeerTrust.of(List.of(otherRoot.certificate())), null);
             DomainDelivery.Outcome refused = d.deliver("resume.test", plan, distrusting, "gateway.example", message(4));
             assertFalse(refused.delivered(), refused.toString());
-            assertEquals("failure", refused.last().verification());
-            assertEquals("certificate-not-trusted", refused.last().resultType());
+            assertEquals("failure", refused.last().verification().wire());
+            assertEquals("certificate-not-trusted", refused.last().resultType().wire());
             assertEquals(1, serverKeys.signatures.get(), "that connection resumed too");
             assertEquals(3, peer.received().size(), "nothing sent over the untrusted connection");
         }

@@ -1,5 +1,6 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.core.tls.Verification;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.netty.buffer.ByteBuf;
@@ -82,7 +83,7 @@ final class DataHandler implements CommandHandler {
             facts.setProtocol(s.tls.protocol).setCipher(s.tls.cipher);
             if (s.tls.clientCertificate != null) {
                 facts.setClientCertificateSubject(s.tls.clientCertificate)
-                        .setClientCertificateVerified("success".equals(s.tls.verification));
+                        .setClientCertificateVerified(s.tls.verification == Verification.SUCCESS);
             }
         }
         Incoming m = new Incoming(upstream.enqueue(e.setTls(facts).build()));

@@ -1,5 +1,7 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.DeliveryClient;
 import io.tlsgate.listener.upstream.PolicyClient;
@@ -11,7 +13,7 @@ import java.net.InetAddress;
 import java.util.concurrent.CompletionStage;
 
 /** The sessions' {@link Upstream} in service: the DNS layer and the gRPC clients of policy-, cert- and delivery-service. */
-record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, DeliveryClient delivery, InboundEvents events)
+record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, DeliveryClient delivery, EventPublisher events)
         implements Upstream {
 
     @Override
@@ -45,7 +47,7 @@ record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, De
     }
 
     @Override
-    public void publish(InboundEvents.Outcome outcome) {
+    public void publish(TlsOutcome outcome) {
         events.publish(outcome);
     }
 }

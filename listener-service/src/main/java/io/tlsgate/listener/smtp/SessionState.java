@@ -1,5 +1,6 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.core.tls.Verification;
 import io.tlsgate.core.inbound.InboundTls;
 import io.tlsgate.core.inbound.SenderAddress;
 import io.tlsgate.core.tls.TlsResultType;
@@ -33,8 +34,7 @@ final class SessionState {
         String cipher;
         /** Subject of a client certificate that was checked and trusted. */
         String clientCertificate;
-        /** not-checked, success, not-presented, failure */
-        String verification = "not-checked";
+        Verification verification = Verification.NOT_CHECKED;
         /** Why TLS failed (null while it did not). */
         String failure;
         /** The result type of {@link #failure}. */

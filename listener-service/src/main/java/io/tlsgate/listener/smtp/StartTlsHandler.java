@@ -1,5 +1,7 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.core.tls.Verification;
+import io.tlsgate.core.tls.TlsOutcome;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import io.tlsgate.core.inbound.InboundTls;
@@ -103,10 +105,10 @@ final class StartTlsHandler implements CommandHandler {
         if (s.tlsSetting.requestsClientCertificate()) {
             try {
                 s.tls.clientCertificate = ((X509Certificate) session.getPeerCertificates()[0]).getSubjectX500Principal().getName();
-                s.tls.verification = "success";
+                s.tls.verification = Verification.SUCCESS;
                 MailLog.clientCertificateVerified(s);
             } catch (SSLPeerUnverifiedException e) {
-                s.tls.verification = "not-presented";
+                s.tls.verification = Verification.NOT_PRESENTED;
                 MailLog.noClientCertificate(s);
             }
         }
@@ -124,12 +126,12 @@ final class StartTlsHandler implements CommandHandler {
         if (rejected != null) {
             s.tls.failure = rejected.getMessage();
             s.tls.failureType = rejected.resultType();
-            s.tls.verification = "failure";
+            s.tls.verification = Verification.FAILURE;
         } else if (TlsEngine.keyUsageRefused(message)) {
             // BoringSSL checks the client certificate's key usage before the trust manager sees it.
             s.tls.failure = "client certificate not trusted: its key usage does not allow signing (" + message + ")";
             s.tls.failureType = TlsResultType.CERTIFICATE_NOT_TRUSTED;
-            s.tls.verification = "failure";
+            s.tls.verification = Verification.FAILURE;
         } else if (find(cause, NotSslRecordException.class) != null) {
             s.tls.failure = "not a TLS record (plaintext after STARTTLS)";
             s.tls.failureType = TlsResultType.VALIDATION_FAILURE;
@@ -138,7 +140,7 @@ final class StartTlsHandler implements CommandHandler {
         } else if (s.tlsSetting.requiresClientCertificate() && message.toLowerCase(Locale.ROOT).contains("certificate")) {
             s.tls.failure = "no client certificate (" + message + ")";
             s.tls.failureType = TlsResultType.VALIDATION_FAILURE;
-            s.tls.verification = "failure";
+            s.tls.verification = Verification.FAILURE;
         } else {
             s.tls.failure = message;
         }
@@ -157,7 +159,7 @@ final class StartTlsHandler implements CommandHandler {
     }
 
     /** The connection's TLS outcome (published when it ends, for connections that were greeted). */
-    static InboundEvents.Outcome outcome(SessionState s, Instant now) {
+    static TlsOutcome outcome(SessionState s, Instant now) {
         TlsResult result;
         TlsResultType type = null;
         String reason = null;
@@ -176,10 +178,11 @@ final class StartTlsHandler implements CommandHandler {
         } else {
             result = TlsResult.PLAINTEXT_FALLBACK;
         }
-        return new InboundEvents.Outcome(s.icid, List.copyOf(s.mids), s.listener.getName(), s.ip, s.rdns.host(), s.rdns.verified(),
-                s.port, s.policy.getSenderGroup(), s.policy.getPolicy().getName(), s.tlsSetting.name(), result.wire(),
-                type == null ? null : type.wire(), s.tls.protocol, s.tls.cipher, s.tls.verification, s.tls.clientCertificate, reason,
-                now);
+        TlsOutcome.Inbound connection = new TlsOutcome.Inbound(s.icid, List.copyOf(s.mids), s.listener.getName(), s.ip,
+                s.rdns.host(), s.rdns.verified(), s.port, s.policy.getSenderGroup(), s.policy.getPolicy().getName(),
+                s.tls.clientCertificate);
+        return new TlsOutcome(connection, s.tlsSetting.name(), s.policy.getSenderGroup(), result, type, reason, s.tls.protocol,
+                s.tls.cipher, s.tls.verification, now);
     }
 
     private static <T extends Throwable> T find(Throwable t, Class<T> type) {

@@ -1,5 +1,6 @@
 package io.tlsgate.listener.smtp;
 
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.DeliveryClient;
 import io.tlsgate.platform.dns.ReverseDns;
@@ -33,5 +34,5 @@ interface Upstream {
     DeliveryClient.Call enqueue(Envelope envelope);
 
     /** Publishes a connection's TLS outcome event. */
-    void publish(InboundEvents.Outcome outcome);
+    void publish(TlsOutcome outcome);
 }

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.listener.ListenerConfig;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.ClientCertificateTrust;
@@ -62,7 +63,7 @@ final class SmtpTestServer implements AutoCloseable {
     final TestDnsServer dns;
     final Map<String, InboundPolicy> hat = new ConcurrentHashMap<>();
     final Set<String> rat = ConcurrentHashMap.newKeySet();
-    final List<InboundEvents.Outcome> outcomes = new CopyOnWriteArrayList<>();
+    final List<TlsOutcome> outcomes = new CopyOnWriteArrayList<>();
     final ClientCertificateTrust trust = new ClientCertificateTrust();
     final TestPki.Issued serverCert;
     private final NioEventLoopGroup loop = new NioEventLoopGroup(1);
@@ -109,13 +110,13 @@ final class SmtpTestServer implements AutoCloseable {
         return SmtpDialogue.connect(from, "127.0.0.1", ((InetSocketAddress) server.localAddress()).getPort());
     }
 
-    /** The outcome event of a connection, once it ended. */
-    InboundEvents.Outcome outcome(SmtpDialogue client) throws InterruptedException {
+    /** The outcome event's fields (as the JSON carries them) of a connection, once it ended. */
+    Map<String, Object> outcome(SmtpDialogue client) throws InterruptedException {
         int port = client.localAddress().getPort();
         for (int i = 0; i < 100; i++) {
-            for (InboundEvents.Outcome o : outcomes) {
-                if (o.peerPort() == port) {
-                    return o;
+            for (TlsOutcome o : outcomes) {
+                if (o.connection().peerPort() == port) {
+                    return o.fields();
                 }
             }
             Thread.sleep(50);
@@ -173,7 +174,7 @@ final class SmtpTestServer implements AutoCloseable {
         }
 
         @Override
-        public void publish(InboundEvents.Outcome outcome) {
+        public void publish(TlsOutcome outcome) {
             outcomes.add(outcome);
         }
     }

@@ -5,7 +5,12 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.common.annotation.Identifier;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.EventTypes;
+import io.tlsgate.core.events.Topics;
+import io.tlsgate.core.tls.TlsOutcome;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.nio.charset.StandardCharsets;
@@ -35,6 +40,8 @@ import org.jboss.logging.Logger;
 public class EventPublisher {
 
     private static final Logger LOG = Logger.getLogger(EventPublisher.class);
+    /** Payloads are maps of plain JSON values: no module or setting of the application's mapper applies. */
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final EventsConfig config;
     private final Map<String, Object> kafkaConfig;
@@ -109,6 +116,25 @@ public class EventPublisher {
         }
         dropped.increment();
         return false;
+    }
+
+    /**
+     * Queues an event of {@code type} whose data is {@code payload} as JSON (plain values, lists
+     * and maps), from this service's source. Never blocks.
+     *
+     * @return false when the event was dropped (see {@link #publish(CloudEvent)})
+     */
+    public boolean publish(String type, String topic, String key, Map<String, ?> payload) {
+        try {
+            return publish(CloudEvent.now(type, config.source(), topic, key, JSON.writeValueAsBytes(payload)));
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("event payload is not JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** Queues a connection's {@code io.tlsgate.tls.outcome} event, inbound or outbound (docs/events.md). Never blocks. */
+    public boolean publish(TlsOutcome outcome) {
+        return publish(EventTypes.TLS_OUTCOME, Topics.TLS_OUTCOMES, outcome.key(), outcome.fields());
     }
 
     /** Events waiting for the broker. */
