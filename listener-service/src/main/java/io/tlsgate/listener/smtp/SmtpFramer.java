@@ -55,30 +55,17 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         void bareNewline(boolean lf, boolean inData);
     }
 
-    private static final int LINE_START = 0;
-    private static final int TEXT = 1;
-    private static final int CR = 2;
-    private static final int DOT = 3;
-    private static final int DOT_CR = 4;
-
-    private static final byte[] CRLF = {'\r', '\n'};
-    private static final byte[] DOT_CRLF = {'.', '\r', '\n'};
-
     private final int maxLine;
     private final boolean normalize;
     private final Sink sink;
     private ChannelHandlerContext ctx;
     private ByteBuf buf;
+    private final ContentFramer content;
     private boolean data;
-    private int dataState;
-    /** Whether the content line now starting follows a real CRLF (or the 354): only there does "." CRLF end the data. */
-    private boolean afterCrlf;
     /** While discarding an over-long line: its last byte was a CR. */
     private boolean discardCr;
     private int commandBareLf;
     private int commandBareCr;
-    private int dataBareLf;
-    private int dataBareCr;
     private boolean paused;
     private boolean writeBlocked;
     private boolean stopped;
@@ -88,6 +75,7 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     public SmtpFramer(int maxLine, ListenerConfig.BareNewline bareNewline, Sink sink) {
         this.maxLine = maxLine;
         this.normalize = bareNewline == ListenerConfig.BareNewline.NORMALIZE;
+        this.content = new ContentFramer(normalize);
         this.sink = sink;
     }
 
@@ -127,10 +115,7 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     /** Content follows: frame it as message data until the end-of-data line. */
     public void dataMode() {
         data = true;
-        dataState = LINE_START;
-        afterCrlf = true;
-        dataBareLf = 0;
-        dataBareCr = 0;
+        content.start();
     }
 
     /** Bare LFs turned into CRLF in command lines so far (normalize only). */
@@ -145,12 +130,12 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
 
     /** Bare LFs turned into CRLF in the content since the last {@link #dataMode()} (normalize only). */
     public int dataBareLf() {
-        return dataBareLf;
+        return content.bareLf();
     }
 
     /** Bare CRs turned into CRLF in the content since the last {@link #dataMode()} (normalize only). */
     public int dataBareCr() {
-        return dataBareCr;
+        return content.bareCr();
     }
 
     /** Bytes received but not yet framed (pipelined input). */
@@ -330,102 +315,11 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
     /** Frames the buffered content; false when it is used up, the sink paused, or framing stopped. */
     private boolean frameData() {
         ByteBuf out = ctx.alloc().buffer(buf.readableBytes() + 16);
-        boolean end = false;
-        while (buf.isReadable() && !end) {
-            if (dataState == TEXT) {
-                // Inside a line nothing but CR and LF matters: copy up to the next one at once.
-                int from = buf.readerIndex();
-                int at = buf.forEachByte(from, buf.readableBytes(), ByteProcessor.FIND_CRLF);
-                int run = (at < 0 ? buf.writerIndex() : at) - from;
-                if (run > 0) {
-                    out.writeBytes(buf, from, run);
-                    buf.skipBytes(run);
-                    continue;
-                }
-            }
-            byte b = buf.getByte(buf.readerIndex());
-            boolean consumed = true;
-            // A bare newline: LF outside CR, or CR followed by anything but LF (that byte is then
-            // looked at again, as the first of the next line).
-            boolean bareLf = false;
-            boolean bareCr = false;
-            switch (dataState) {
-                case LINE_START -> {
-                    if (b == '.') {
-                        dataState = DOT;
-                    } else if (b == '\r') {
-                        dataState = CR;
-                    } else if (b == '\n') {
-                        bareLf = true;
-                        out.writeBytes(CRLF);
-                    } else {
-                        out.writeByte(b);
-                        dataState = TEXT;
-                    }
-                }
-                case TEXT -> {
-                    if (b == '\r') {
-                        dataState = CR;
-                    } else if (b == '\n') {
-                        bareLf = true;
-                        out.writeBytes(CRLF);
-                    } else {
-                        out.writeByte(b);
-                    }
-                }
-                case CR -> {
-                    out.writeBytes(CRLF);
-                    if (b == '\n') {
-                        dataState = LINE_START;
-                        afterCrlf = true;
-                    } else {
-                        bareCr = true;
-                        consumed = false;
-                    }
-                }
-                case DOT -> {
-                    if (b == '\r') {
-                        dataState = DOT_CR;
-                    } else if (b == '\n') {
-                        bareLf = true;
-                        out.writeBytes(DOT_CRLF); // a lone dot, ended by a bare LF: content, dot kept
-                    } else {
-                        out.writeByte(b); // the leading dot of a stuffed line is dropped
-                        dataState = TEXT;
-                    }
-                }
-                default -> { // DOT_CR
-                    if (b == '\n' && afterCrlf) {
-                        end = true;
-                    } else {
-                        out.writeBytes(DOT_CRLF); // a lone dot after a bare newline, or before a bare CR: content
-                        if (b == '\n') {
-                            dataState = LINE_START;
-                            afterCrlf = true;
-                        } else {
-                            bareCr = true;
-                            consumed = false;
-                        }
-                    }
-                }
-            }
-            if (bareLf || bareCr) {
-                if (!normalize) {
-                    out.release();
-                    reject(bareLf, true);
-                    return false;
-                }
-                if (bareLf) {
-                    dataBareLf++;
-                } else {
-                    dataBareCr++;
-                }
-                dataState = LINE_START;
-                afterCrlf = false;
-            }
-            if (consumed) {
-                buf.skipBytes(1);
-            }
+        ContentFramer.Stop stop = content.frame(buf, out);
+        if (stop == ContentFramer.Stop.BARE_LF || stop == ContentFramer.Stop.BARE_CR) {
+            out.release();
+            reject(stop == ContentFramer.Stop.BARE_LF, true);
+            return false;
         }
         boolean go = true;
         if (out.isReadable()) {
@@ -433,7 +327,7 @@ public final class SmtpFramer extends ChannelInboundHandlerAdapter {
         } else {
             out.release();
         }
-        if (end) {
+        if (stop == ContentFramer.Stop.END) {
             data = false;
             go = sink.endOfData() && go;
         }
