@@ -8,6 +8,7 @@ import io.vertx.core.Vertx;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.net.InetAddress;
+import io.tlsgate.platform.db.Jdbc;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -126,37 +127,27 @@ public class ConnectionSlots {
      * concurrent takers all reach for the same lowest free slot, all but one lose, and a burst
      * of new connections is refused while slots are free.
      */
-    int take(String key, int max) throws SQLException {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext(?))")) {
-                    lock.setString(1, "connection_slot " + key);
-                    lock.executeQuery().close();
-                }
-                int slot = -1;
-                try (PreparedStatement ps = c.prepareStatement(TAKE)) {
-                    ps.setString(1, key);
-                    ps.setString(2, holder);
-                    ps.setDouble(3, lease.toMillis() / 1000.0);
-                    ps.setInt(4, max);
-                    ps.setString(5, key);
-                    try (ResultSet r = ps.executeQuery()) {
-                        if (r.next()) {
-                            slot = r.getInt(1);
-                        }
-                    }
-                }
-                c.commit();
-                if (slot >= 0) {
-                    shared.incrementAndGet();
-                }
-                return slot;
-            } catch (SQLException e) {
-                c.rollback();
-                throw e;
+    int take(String key, int max) {
+        int slot = Jdbc.transaction(dataSource, c -> {
+            try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext(?))")) {
+                lock.setString(1, "connection_slot " + key);
+                lock.executeQuery().close();
             }
+            try (PreparedStatement ps = c.prepareStatement(TAKE)) {
+                ps.setString(1, key);
+                ps.setString(2, holder);
+                ps.setDouble(3, lease.toMillis() / 1000.0);
+                ps.setInt(4, max);
+                ps.setString(5, key);
+                try (ResultSet r = ps.executeQuery()) {
+                    return r.next() ? r.getInt(1) : -1;
+                }
+            }
+        });
+        if (slot >= 0) {
+            shared.incrementAndGet();
         }
+        return slot;
     }
 
     void give(String key, int slot) {

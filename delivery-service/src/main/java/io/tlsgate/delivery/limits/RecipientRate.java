@@ -1,10 +1,9 @@
 package io.tlsgate.delivery.limits;
 
+import io.tlsgate.platform.db.Jdbc;
 import jakarta.enterprise.context.ApplicationScoped;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
@@ -38,7 +37,7 @@ public class RecipientRate {
      * Takes the rate for as many of the messages as may go now, in order; {@code recipients}
      * holds each message's recipient count at this destination.
      */
-    public Grant take(String key, List<Integer> recipients, DestinationLimits limits) throws SQLException {
+    public Grant take(String key, List<Integer> recipients, DestinationLimits limits) {
         if (!limits.rated()) {
             return new Grant(recipients.size(), Instant.now());
         }
@@ -50,8 +49,7 @@ public class RecipientRate {
             });
             return out[0];
         }
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
+        return Jdbc.transaction(dataSource, c -> {
             try (PreparedStatement ins = c.prepareStatement(
                     "insert into recipient_rate (key, tat) values (?, now()) on conflict (key) do nothing")) {
                 ins.setString(1, key);
@@ -73,9 +71,8 @@ public class RecipientRate {
                     up.executeUpdate();
                 }
             }
-            c.commit();
             return g;
-        }
+        });
     }
 
     /** The GCRA step: messages go while their time has come; each moves the time on by its recipients. */

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.queue;
 
+import io.tlsgate.platform.db.Jdbc;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -164,10 +165,10 @@ public class Claims {
         Long[] mids = b.changes.stream().map(Batch.Change::mid).distinct().sorted().toArray(Long[]::new);
         String fence = " lease_until = null, leased_by = null where mid = ? and rid = any(?) and leased_by = ? "
                 + "and lease_until >= now() and state = 'QUEUED'";
-        int n = 0;
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
+        int n;
+        try {
+            n = Jdbc.transaction(dataSource, c -> {
+                int held = 0;
                 // Results for one message are recorded one at a time (in mid order, so batches
                 // never deadlock): without this lock two workers finishing different domains of
                 // it concurrently would each still see the other's recipients queued, and the
@@ -198,7 +199,7 @@ public class Claims {
                     }
                     for (PreparedStatement ps : List.of(finish, defer, postpone)) {
                         for (int k : ps.executeBatch()) {
-                            n += Math.max(0, k);
+                            held += Math.max(0, k);
                         }
                     }
                 }
@@ -208,12 +209,9 @@ public class Claims {
                     done.setArray(1, c.createArrayOf("bigint", mids));
                     done.executeUpdate();
                 }
-                c.commit();
-            } catch (SQLException e) {
-                c.rollback();
-                throw e;
-            }
-        } catch (SQLException e) {
+                return held;
+            });
+        } catch (IllegalStateException e) {
             throw new QueueUnavailableException("could not record the delivery result", e);
         }
         b.after.forEach(Runnable::run);

@@ -152,7 +152,7 @@ final class GroupDelivery {
         RecipientRate.Grant g;
         try {
             g = rate.take(key, works.stream().map(w -> w.rids().size()).toList(), limits);
-        } catch (java.sql.SQLException e) {
+        } catch (IllegalStateException e) {
             throw new QueueUnavailableException("could not apply the recipient limit", e);
         }
         if (g.messages() < works.size()) {
