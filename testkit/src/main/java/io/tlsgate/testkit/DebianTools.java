@@ -2,7 +2,8 @@ package io.tlsgate.testkit;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import java.util.Map;
 
 /**
  * Real peers from Debian's packages (openssl, swaks, postfix, ...) for tests: {@link #require}
@@ -32,10 +33,9 @@ public final class DebianTools {
             }
         }
         if (!debconf.isEmpty()) {
-            runWithInput(String.join("\n", debconf) + "\n", "debconf-set-selections");
+            run(String.join("\n", debconf) + "\n", "debconf-set-selections");
         }
-        run("apt-get", "update", "-qq");
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
+        aptInstall(debianPackage);
         for (String dir : new String[] {"/usr/bin", "/usr/sbin", "/bin", "/sbin"}) {
             if (Files.isExecutable(Path.of(dir, command))) {
                 return dir + "/" + command;
@@ -46,45 +46,19 @@ public final class DebianTools {
 
     /** Installs {@code debianPackage} (a library without a command, e.g. a Perl module) unless dpkg has it. */
     public static synchronized void requirePackage(String debianPackage) {
-        try {
-            Process p = new ProcessBuilder("dpkg-query", "-W", "-f=${Status}", debianPackage).redirectErrorStream(true).start();
-            String status = new String(p.getInputStream().readAllBytes());
-            if (p.waitFor(1, TimeUnit.MINUTES) && p.exitValue() == 0 && status.contains("install ok installed")) {
-                return;
-            }
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot run dpkg-query: " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
+        Commands.Result status = Commands.run(Duration.ofMinutes(1), "dpkg-query", "-W", "-f=${Status}", debianPackage);
+        if (status.exit() == 0 && status.output().contains("install ok installed")) {
+            return;
         }
-        run("apt-get", "update", "-qq");
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
+        aptInstall(debianPackage);
     }
 
-    private static void run(String... command) {
-        runWithInput(null, command);
+    private static void aptInstall(String debianPackage) {
+        run(null, "apt-get", "update", "-qq");
+        run(null, "apt-get", "install", "-y", "-qq", "--no-install-recommends", debianPackage);
     }
 
-    private static void runWithInput(String input, String... command) {
-        try {
-            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-            pb.environment().put("DEBIAN_FRONTEND", "noninteractive");
-            Process p = pb.start();
-            try (var stdin = p.getOutputStream()) {
-                if (input != null) {
-                    stdin.write(input.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                }
-            }
-            String out = new String(p.getInputStream().readAllBytes());
-            if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
-            }
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot run " + command[0] + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+    private static void run(String input, String... command) {
+        Commands.run(Duration.ofMinutes(10), Map.of("DEBIAN_FRONTEND", "noninteractive"), input, command).orThrow(command);
     }
 }

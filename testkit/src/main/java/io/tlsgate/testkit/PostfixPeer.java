@@ -109,7 +109,7 @@ public final class PostfixPeer implements AutoCloseable {
     /** The value of a parameter's built-in default ({@code postconf -d}), or null when this Postfix has no such parameter. */
     public static String defaultValue(String parameter) {
         install();
-        Result r = exec(Duration.ofSeconds(30), tool("postconf"), "-d", "-h", parameter);
+        Commands.Result r = exec(Duration.ofSeconds(30), tool("postconf"), "-d", "-h", parameter);
         String out = r.output().strip();
         return r.exit() != 0 || out.contains("unknown parameter") ? null : out;
     }
@@ -139,7 +139,7 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** Every message in the instance's queues (they all stay on hold), in {@code postqueue}'s order: not by arrival. */
     public List<Queued> queued() {
-        Result r = exec(Duration.ofSeconds(30), tool("postqueue"), "-c", config.toString(), "-j");
+        Commands.Result r = exec(Duration.ofSeconds(30), tool("postqueue"), "-c", config.toString(), "-j");
         if (r.exit() != 0) {
             throw new IllegalStateException("postqueue -j failed: " + r.output() + "\n" + log());
         }
@@ -192,7 +192,7 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** A queued message's headers and body as Postfix stored them ({@code postcat -h -b}). */
     public String content(String queueId) {
-        Result r = exec(Duration.ofSeconds(30), tool("postcat"), "-c", config.toString(), "-h", "-b", "-q", queueId);
+        Commands.Result r = exec(Duration.ofSeconds(30), tool("postcat"), "-c", config.toString(), "-h", "-b", "-q", queueId);
         if (r.exit() != 0) {
             throw new IllegalStateException("postcat -q " + queueId + " failed: " + r.output());
         }
@@ -201,7 +201,7 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** Deletes every queued message ({@code postsuper -d ALL}). */
     public void clear() {
-        Result r = exec(Duration.ofSeconds(30), tool("postsuper"), "-c", config.toString(), "-d", "ALL");
+        Commands.Result r = exec(Duration.ofSeconds(30), tool("postsuper"), "-c", config.toString(), "-d", "ALL");
         if (r.exit() != 0) {
             throw new IllegalStateException("postsuper -d ALL failed: " + r.output());
         }
@@ -246,60 +246,24 @@ public final class PostfixPeer implements AutoCloseable {
         Files.setOwner(data, users.lookupPrincipalByName("postfix"));
         Files.getFileAttributeView(data, java.nio.file.attribute.PosixFileAttributeView.class)
                 .setGroup(users.lookupPrincipalByGroupName("postfix"));
-        List<String> main = new ArrayList<>(List.of(
-                "compatibility_level = 3.6",
-                "queue_directory = " + dir.resolve("queue"),
-                "data_directory = " + dir.resolve("data"),
-                "meta_directory = " + metaDirectory(),
-                "myhostname = " + hostname,
-                "mydomain = postfix-peer.test",
-                "myorigin = $myhostname",
-                "mydestination =",
-                "relay_domains =",
-                "local_recipient_maps =",
-                "alias_maps =",
-                "alias_database =",
-                "inet_interfaces = loopback-only",
-                "inet_protocols = ipv4",
-                "mynetworks = 127.0.0.0/8",
-                "smtputf8_enable = no",
-                "biff = no",
-                "smtpd_banner = $myhostname ESMTP Postfix",
-                "syslog_name = " + hostname,
-                "maillog_file = " + dir.resolve("maillog"),
-                "maillog_file_prefixes = " + dir,
-                // Every accepted message goes on hold: countable, readable, never delivered.
-                "smtpd_relay_restrictions = permit_mynetworks, reject",
-                "smtpd_recipient_restrictions = check_recipient_access static:HOLD, permit_mynetworks, reject",
-                // A safety net: should anything leave hold, no transport delivers it.
-                "defer_transports = smtp, relay, local, virtual, lmtp, error, retry, discard",
-                "notify_classes =",
-                "delay_warning_time = 0"));
+        String main = template("main.cf").replace("{dir}", dir.toString()).replace("{meta}", metaDirectory())
+                .replace("{hostname}", hostname);
         // Lenient about bare LF, as Debian's stock configuration is (where the parameter exists at all).
         if (defaultValue("smtpd_forbid_bare_newline") != null) {
-            main.add("smtpd_forbid_bare_newline = no");
+            main += "smtpd_forbid_bare_newline = no\n";
         }
-        Files.writeString(config.resolve("main.cf"), String.join("\n", main) + "\n");
-        Files.writeString(config.resolve("master.cf"), String.join("\n",
-                "# service type  private unpriv  chroot  wakeup  maxproc command",
-                "127.0.0.1:" + port + " inet n - n - - smtpd",
-                "pickup    unix  n       -       n       60      1       pickup",
-                "cleanup   unix  n       -       n       -       0       cleanup",
-                "qmgr      unix  n       -       n       300     1       qmgr",
-                "rewrite   unix  -       -       n       -       -       trivial-rewrite",
-                "bounce    unix  -       -       n       -       0       bounce",
-                "defer     unix  -       -       n       -       0       bounce",
-                "trace     unix  -       -       n       -       0       bounce",
-                "verify    unix  -       -       n       -       1       verify",
-                "flush     unix  n       -       n       1000?   0       flush",
-                "proxymap  unix  -       -       n       -       -       proxymap",
-                "showq     unix  n       -       n       -       -       showq",
-                "error     unix  -       -       n       -       -       error",
-                "retry     unix  -       -       n       -       -       error",
-                "discard   unix  -       -       n       -       -       discard",
-                "anvil     unix  -       -       n       -       1       anvil",
-                "scache    unix  -       -       n       -       1       scache",
-                "postlog   unix-dgram n  -       n       -       1       postlogd") + "\n");
+        Files.writeString(config.resolve("main.cf"), main);
+        Files.writeString(config.resolve("master.cf"), template("master.cf").replace("{port}", String.valueOf(port)));
+    }
+
+    /** A configuration file of the instance, from testkit's resources {@code postfix/}. */
+    private static String template(String name) throws IOException {
+        try (InputStream in = PostfixPeer.class.getResourceAsStream("postfix/" + name)) {
+            if (in == null) {
+                throw new IOException("testkit resource postfix/" + name + " is missing");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
     }
 
     /**
@@ -381,6 +345,10 @@ public final class PostfixPeer implements AutoCloseable {
     }
 
     /** Postfix's commands are in /usr/sbin, which a test JVM's PATH may lack. */
+    private static Commands.Result exec(Duration timeout, String... command) {
+        return Commands.run(timeout, command);
+    }
+
     private static String tool(String name) {
         Path p = Path.of("/usr/sbin", name);
         return Files.isExecutable(p) ? p.toString() : name;
@@ -397,25 +365,5 @@ public final class PostfixPeer implements AutoCloseable {
 
     private static String unescape(String s) {
         return s.replace("\\\"", "\"").replace("\\\\", "\\");
-    }
-
-    private record Result(int exit, String output) {}
-
-    private static Result exec(Duration timeout, String... command) {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException(String.join(" ", command) + " did not finish in " + timeout);
-            }
-            return new Result(p.exitValue(), out);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot run " + command[0] + ": " + e.getMessage(), e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }
