@@ -1,7 +1,6 @@
 package io.tlsgate.cert.certs;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.quarkus.security.identity.SecurityIdentity;
+import io.tlsgate.cert.web.RequestSupport;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.json.JsonFields;
 import jakarta.annotation.security.RolesAllowed;
@@ -23,13 +22,11 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class AssignmentResource {
 
     private final Certificates certificates;
-    private final SecurityIdentity identity;
-    private final ObjectMapper json;
+    private final RequestSupport request;
 
-    AssignmentResource(Certificates certificates, SecurityIdentity identity, ObjectMapper json) {
+    AssignmentResource(Certificates certificates, RequestSupport request) {
         this.certificates = certificates;
-        this.identity = identity;
-        this.json = json;
+        this.request = request;
     }
 
     @GET
@@ -53,11 +50,11 @@ public class AssignmentResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Assign a certificate: {\"certificate\": \"name\"}; watchers get it within 2 seconds")
     public Certificates.AssignmentView put(@PathParam("slot") String slot, String body) {
-        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, 4096), Set.of("certificate"));
+        JsonFields f = JsonFields.of(request.json(body, 4096), Set.of("certificate"));
         String name = f.string("certificate", Certificates.NAME, "the name of a certificate");
         f.require("certificate");
         f.check();
-        return certificates.assign(slot, name, identity.getPrincipal().getName());
+        return certificates.assign(slot, name, request.principal());
     }
 
     @DELETE

@@ -4,6 +4,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
+import io.tlsgate.cert.trust.TrustStore;
 import io.tlsgate.platform.db.PgChangeListener;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -30,8 +31,8 @@ public class CertChanges {
     }
 
     void start(@Observes @Priority(30) StartupEvent ignored) {
-        listener = new PgChangeListener(dataSource, "tlsgate_cert_changed",
-                "select revision from trust_revision where id = 1", Duration.ofSeconds(1), this::seen);
+        listener = new PgChangeListener(dataSource, "tlsgate_cert_changed", TrustStore.REVISION, Duration.ofSeconds(1),
+                this::seen);
     }
 
     void stop(@Observes ShutdownEvent ignored) {

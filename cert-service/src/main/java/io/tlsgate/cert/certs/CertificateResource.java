@@ -1,7 +1,6 @@
 package io.tlsgate.cert.certs;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import io.quarkus.security.identity.SecurityIdentity;
+import io.tlsgate.cert.web.RequestSupport;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.json.JsonFields;
 import jakarta.annotation.security.RolesAllowed;
@@ -16,7 +15,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -47,16 +45,13 @@ public class CertificateResource {
     private final Certificates certificates;
     private final Diagnosis diagnosis;
     private final TrustAnchors trust;
-    private final SecurityIdentity identity;
-    private final ObjectMapper json;
+    private final RequestSupport request;
 
-    CertificateResource(Certificates certificates, Diagnosis diagnosis, TrustAnchors trust, SecurityIdentity identity,
-            ObjectMapper json) {
+    CertificateResource(Certificates certificates, Diagnosis diagnosis, TrustAnchors trust, RequestSupport request) {
         this.certificates = certificates;
         this.diagnosis = diagnosis;
         this.trust = trust;
-        this.identity = identity;
-        this.json = json;
+        this.request = request;
     }
 
     @GET
@@ -71,7 +66,7 @@ public class CertificateResource {
     @RolesAllowed(Roles.ADMIN)
     @Operation(summary = "Generate a key pair, a self-signed certificate and a CSR (admin only)")
     public Response generate(String body) {
-        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, MAX_BODY), FIELDS);
+        JsonFields f = JsonFields.of(request.json(body, MAX_BODY), FIELDS);
         String name = f.string("name", Certificates.NAME, "1 to 64 letters, digits, '.', '_' or '-'");
         String cn = f.string("commonName", DNS_NAME, "a host name such as mail.example.com");
         List<String> sans = f.list("subjectAltNames", 100, s -> {
@@ -91,8 +86,8 @@ public class CertificateResource {
         f.check();
         Pki.Subject subject = new Pki.Subject(cn.toLowerCase(Locale.ROOT), sans == null ? List.of() : sans, o, ou, l, st, c);
         CertificateView v = certificates.generate(name, type == null ? KeyType.RSA_2048 : type, subject,
-                days == null ? 365 : days, identity.getPrincipal().getName());
-        return Response.created(URI.create("/api/v1/certificates/" + name)).entity(v).build();
+                days == null ? 365 : days, request.principal());
+        return RequestSupport.created("/api/v1/certificates/" + name, v);
     }
 
     @GET
@@ -128,7 +123,7 @@ public class CertificateResource {
     @Operation(summary = "Import a key and chain from PKCS#12: form fields name, password, file (admin only)")
     public Response importPkcs12(@RestForm("name") String name, @RestForm("password") String password,
             @RestForm("file") FileUpload file) {
-        JsonFields f = JsonFields.of(json.createObjectNode(), Set.of());
+        JsonFields f = JsonFields.of(request.emptyObject(), Set.of());
         if (name == null || !Certificates.NAME.matcher(name).matches()) {
             f.error("name", "1 to 64 letters, digits, '.', '_' or '-'");
         }
@@ -151,8 +146,8 @@ public class CertificateResource {
         }
         f.check();
         Certificates.Upload u = certificates.importPkcs12(name, bytes, password.toCharArray(), trust.anchors(),
-                identity.getPrincipal().getName());
-        return Response.created(URI.create("/api/v1/certificates/" + name)).entity(u).build();
+                request.principal());
+        return RequestSupport.created("/api/v1/certificates/" + name, u);
     }
 
     @POST
@@ -162,12 +157,12 @@ public class CertificateResource {
     @RolesAllowed(Roles.ADMIN)
     @Operation(summary = "Download the key and chain as PKCS#12 protected by {\"password\": \"...\"} (admin only)")
     public Response exportPkcs12(@PathParam("name") String name, String body) {
-        JsonFields f = JsonFields.of(JsonFields.readBody(json, body, 4096), Set.of("password"));
+        JsonFields f = JsonFields.of(request.json(body, 4096), Set.of("password"));
         String password = f.string("password", Pattern.compile("[\\x20-\\x7e]{8,128}"),
                 "8 to 128 printable ASCII characters");
         f.require("password");
         f.check();
-        byte[] p12 = certificates.exportPkcs12(name, password.toCharArray(), identity.getPrincipal().getName());
+        byte[] p12 = certificates.exportPkcs12(name, password.toCharArray(), request.principal());
         return Response.ok(p12, "application/x-pkcs12")
                 .header("Content-Disposition", "attachment; filename=\"" + name + ".p12\"").build();
     }

@@ -108,14 +108,6 @@ public class CertificateStore {
         }
     }
 
-    public static long revision(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("select revision from trust_revision where id = 1");
-                ResultSet r = ps.executeQuery()) {
-            r.next();
-            return r.getLong(1);
-        }
-    }
-
     static String chainPem(List<X509Certificate> chain) {
         StringBuilder b = new StringBuilder();
         chain.forEach(x -> b.append(Pem.of(x)));

@@ -3,6 +3,7 @@ package io.tlsgate.cert.certs;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.cert.CertConfig;
 import io.tlsgate.cert.keys.KeyVault;
+import io.tlsgate.cert.trust.TrustStore;
 import io.tlsgate.platform.db.Jdbc;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
@@ -48,12 +49,14 @@ public class Certificates {
 
     private final DataSource dataSource;
     private final CertificateStore store;
+    private final TrustStore trust;
     private final KeyVault vault;
     private final CertConfig config;
 
-    Certificates(DataSource dataSource, CertificateStore store, KeyVault vault, CertConfig config) {
+    Certificates(DataSource dataSource, CertificateStore store, TrustStore trust, KeyVault vault, CertConfig config) {
         this.dataSource = dataSource;
         this.store = store;
+        this.trust = trust;
         this.vault = vault;
         this.config = config;
     }
@@ -356,7 +359,7 @@ public class Certificates {
                 LOG.warnf("slot %s has no certificate assigned: serving the DEMO certificate", slot);
             }
             byte[] key = vault.open(s.sealedKey(), s.name());
-            return new Bundle(slot, s.name(), s.demo(), assigned, key, s.chain(), CertificateStore.revision(c));
+            return new Bundle(slot, s.name(), s.demo(), assigned, key, s.chain(), trust.revision(c));
         });
     }
 

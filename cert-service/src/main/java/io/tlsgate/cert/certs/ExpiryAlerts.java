@@ -12,7 +12,6 @@ import io.tlsgate.platform.events.EventsConfig;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.sql.PreparedStatement;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -40,16 +39,18 @@ public class ExpiryAlerts {
 
     private final DataSource dataSource;
     private final CertificateStore store;
+    private final ExpiryAlertStore alertStore;
     private final EventPublisher events;
     private final EventsConfig eventsConfig;
     private final CertConfig config;
     private final ObjectMapper json;
     private ScheduledExecutorService timer;
 
-    ExpiryAlerts(DataSource dataSource, CertificateStore store, EventPublisher events, EventsConfig eventsConfig,
-            CertConfig config, ObjectMapper json) {
+    ExpiryAlerts(DataSource dataSource, CertificateStore store, ExpiryAlertStore alertStore, EventPublisher events,
+            EventsConfig eventsConfig, CertConfig config, ObjectMapper json) {
         this.dataSource = dataSource;
         this.store = store;
+        this.alertStore = alertStore;
         this.events = events;
         this.eventsConfig = eventsConfig;
         this.config = config;
@@ -90,13 +91,8 @@ public class ExpiryAlerts {
                 if (notAfter.isAfter(now.plus(java.time.Duration.ofDays(config.expiryWarningDays())))) {
                     continue;
                 }
-                try (PreparedStatement ps = c.prepareStatement(
-                        "insert into expiry_alert (certificate, day) values (?, ?) on conflict do nothing")) {
-                    ps.setString(1, s.name());
-                    ps.setObject(2, day);
-                    if (ps.executeUpdate() == 0) {
-                        continue; // alerted today already (here or on another replica)
-                    }
+                if (!alertStore.claim(c, s.name(), day)) {
+                    continue; // alerted today already (here or on another replica)
                 }
                 Map<String, Object> a = new LinkedHashMap<>();
                 a.put("certificate", s.name());

@@ -1,7 +1,7 @@
 package io.tlsgate.cert.certs;
 
+import io.tlsgate.cert.trust.TrustedCas;
 import io.tlsgate.platform.tls.Pem;
-import io.tlsgate.cert.trust.TrustStore;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.security.KeyStore;
 import java.security.cert.CertificateException;
@@ -17,16 +17,16 @@ import javax.net.ssl.X509TrustManager;
 @ApplicationScoped
 public class TrustAnchors {
 
-    private final TrustStore store;
+    private final TrustedCas trusted;
     private volatile List<X509Certificate> system;
 
-    TrustAnchors(TrustStore store) {
-        this.store = store;
+    TrustAnchors(TrustedCas trusted) {
+        this.trusted = trusted;
     }
 
     public List<X509Certificate> anchors() {
         List<X509Certificate> out = new ArrayList<>(system());
-        for (var ca : store.snapshot().cas()) {
+        for (var ca : trusted.snapshot().cas()) {
             try {
                 out.addAll(Pem.certificates(ca.pem()));
             } catch (CertificateException e) {

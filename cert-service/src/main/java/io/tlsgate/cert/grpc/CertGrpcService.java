@@ -10,7 +10,7 @@ import io.smallrye.mutiny.infrastructure.Infrastructure;
 import io.tlsgate.cert.certs.CertChanges;
 import io.tlsgate.cert.certs.CertificateView;
 import io.tlsgate.cert.certs.Certificates;
-import io.tlsgate.cert.trust.TrustStore;
+import io.tlsgate.cert.trust.TrustedCas;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.proto.cert.v1.CertService;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
@@ -30,11 +30,11 @@ import java.util.Objects;
 @GrpcService
 public class CertGrpcService implements CertService {
 
-    private final TrustStore trust;
+    private final TrustedCas trust;
     private final Certificates certificates;
     private final CertChanges changes;
 
-    CertGrpcService(TrustStore trust, Certificates certificates, CertChanges changes) {
+    CertGrpcService(TrustedCas trust, Certificates certificates, CertChanges changes) {
         this.trust = trust;
         this.certificates = certificates;
         this.changes = changes;
@@ -43,7 +43,7 @@ public class CertGrpcService implements CertService {
     @Override
     @Blocking
     public Uni<TrustBundle> getTrust(GetTrustRequest request) {
-        TrustStore.Snapshot s = trust.snapshot();
+        TrustedCas.Snapshot s = trust.snapshot();
         TrustBundle.Builder b = TrustBundle.newBuilder().setRevision(s.revision());
         s.cas().forEach(ca -> b.addCas(TrustedCa.newBuilder()
                 .setId(ca.id().toString())

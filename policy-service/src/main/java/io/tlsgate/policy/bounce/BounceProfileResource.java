@@ -3,10 +3,8 @@ package io.tlsgate.policy.bounce;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.platform.problem.ProblemException;
 import io.tlsgate.platform.json.JsonFields;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.RequestSupport;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -19,7 +17,6 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import java.util.Set;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -34,12 +31,10 @@ public class BounceProfileResource {
 
     private final BounceProfiles profiles;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    BounceProfileResource(BounceProfiles profiles, RequestSupport request, PolicyConfig config) {
+    BounceProfileResource(BounceProfiles profiles, RequestSupport request) {
         this.profiles = profiles;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -54,9 +49,8 @@ public class BounceProfileResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create a bounce profile (409 when the name exists)")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        BounceProfile p = parse(request.json(body, config.maxJsonBody()), null);
-        profiles.create(p, request.change(comment));
-        return Response.created(URI.create("/api/v1/bounce-profiles/" + p.name())).entity(p).build();
+        BounceProfile p = profiles.create(parse(request.body(body), null), request.change(comment));
+        return RequestSupport.created("/api/v1/bounce-profiles/" + p.name(), p);
     }
 
     @GET
@@ -64,7 +58,7 @@ public class BounceProfileResource {
     @RolesAllowed(Roles.READER)
     @Operation(summary = "One bounce profile")
     public BounceProfile get(@PathParam("name") String name) {
-        return profiles.get(name).orElseThrow(() -> ProblemException.notFound("no bounce profile named '" + name + "'"));
+        return profiles.get(name);
     }
 
     @PUT
@@ -74,7 +68,7 @@ public class BounceProfileResource {
     @Operation(summary = "Replace a bounce profile's settings")
     public BounceProfile replace(@PathParam("name") String name, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        return profiles.replace(parse(request.json(body, config.maxJsonBody()), name), request.change(comment));
+        return profiles.replace(parse(request.body(body), name), request.change(comment));
     }
 
     @DELETE

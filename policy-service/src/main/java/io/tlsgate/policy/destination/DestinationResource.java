@@ -10,8 +10,8 @@ import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Problem.FieldError;
 import io.tlsgate.platform.problem.ProblemException;
 import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.PolicyResolver;
-import io.tlsgate.policy.RequestSupport;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -25,7 +25,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -63,13 +62,12 @@ public class DestinationResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create an entry (409 when the key exists)")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        DestinationJson.Parsed p = DestinationJson.parse(request.json(body, config.maxJsonBody()), true, false);
+        DestinationJson.Parsed p = DestinationJson.parse(request.body(body), true, false);
         if (!p.ok()) {
             throw new InvalidRequestException(p.errors());
         }
         DestinationSettings s = destinations.create(p.key(), p.settings(), request.change(comment));
-        return Response.created(URI.create("/api/v1/destinations/" + p.key().text()))
-                .entity(DestinationJson.entry(p.key(), s)).build();
+        return RequestSupport.created("/api/v1/destinations/" + p.key().text(), DestinationJson.entry(p.key(), s));
     }
 
     @GET
@@ -88,11 +86,7 @@ public class DestinationResource {
             }
         }
         if (ip != null && !ip.isBlank()) {
-            String h = ip.strip();
-            if (h.startsWith("[") && h.endsWith("]")) {
-                h = h.substring(1, h.length() - 1);
-            }
-            a = DestinationKey.parseAddress(h);
+            a = PolicyResolver.address(ip);
             if (a == null) {
                 errors.add(new FieldError("ip", "'" + ip + "' is not an IP address"));
             }
@@ -156,8 +150,7 @@ public class DestinationResource {
     @Operation(summary = "One entry; 'default' for the default entry")
     public ObjectNode get(@PathParam("key") String rawKey) {
         DestinationKey key = key(rawKey);
-        return destinations.get(key).map(s -> DestinationJson.entry(key, s))
-                .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+        return DestinationJson.entry(key, destinations.get(key));
     }
 
     @PUT
@@ -168,7 +161,7 @@ public class DestinationResource {
     public ObjectNode replace(@PathParam("key") String rawKey, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
         DestinationKey key = key(rawKey);
-        JsonNode json = request.json(body, config.maxJsonBody());
+        JsonNode json = request.body(body);
         if (json.isObject() && json.has("key")) {
             JsonNode k = json.get("key");
             if (!k.isTextual() || !sameKey(k.asText(), key)) {

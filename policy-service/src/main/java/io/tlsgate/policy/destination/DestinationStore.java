@@ -7,6 +7,8 @@ import io.tlsgate.core.destination.LimitsApplyPer;
 import io.tlsgate.core.destination.LimitsScope;
 import io.tlsgate.core.destination.RecipientLimit;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.policy.bounce.BounceProfileUsers;
+import io.tlsgate.policy.resolve.DestinationTable;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -22,13 +24,14 @@ import java.util.Optional;
  * transaction); the table's triggers bump the policy version and NOTIFY the other replicas.
  */
 @ApplicationScoped
-public class DestinationStore {
+public class DestinationStore implements DestinationTable, BounceProfileUsers {
 
     private static final String COLUMNS = "key, tls, max_concurrent_connections, max_messages_per_connection, "
             + "recipient_limited, recipient_limit, recipient_minutes, limits_apply_per, limits_scope, ip_preference, "
             + "bounce_verification, bounce_profile";
 
     /** Every entry, default first, then by key. */
+    @Override
     public Map<DestinationKey, DestinationSettings> loadAll(Connection c) throws SQLException {
         Map<DestinationKey, DestinationSettings> out = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement(
@@ -106,6 +109,7 @@ public class DestinationStore {
     }
 
     /** How many entries name this bounce profile. */
+    @Override
     public int countUsingProfile(Connection c, String profile) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("select count(*) from destination where bounce_profile = ?")) {
             ps.setString(1, profile);

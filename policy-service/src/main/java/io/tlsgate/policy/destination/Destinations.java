@@ -4,15 +4,15 @@ import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
-import io.tlsgate.policy.ChangeContext;
-import io.tlsgate.policy.PolicyTransactions;
+import io.tlsgate.policy.bounce.BounceProfileStore;
+import io.tlsgate.policy.change.PolicyTransactions;
+import io.tlsgate.policy.web.ChangeContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -27,18 +27,21 @@ public class Destinations {
 
     private final PolicyTransactions tx;
     private final DestinationStore store;
+    private final BounceProfileStore profiles;
 
-    Destinations(PolicyTransactions tx, DestinationStore store) {
+    Destinations(PolicyTransactions tx, DestinationStore store, BounceProfileStore profiles) {
         this.tx = tx;
         this.store = store;
+        this.profiles = profiles;
     }
 
     public Map<DestinationKey, DestinationSettings> all() {
         return tx.read((c, a) -> store.loadAll(c));
     }
 
-    public Optional<DestinationSettings> get(DestinationKey key) {
-        return tx.read((c, a) -> store.find(c, key));
+    /** One entry; 404 when there is none for the key. */
+    public DestinationSettings get(DestinationKey key) {
+        return tx.read((c, a) -> store.find(c, key).orElseThrow(() -> notFound(key)));
     }
 
     /** Creates an entry; 409 when the key exists, 400 when its bounce profile does not. */
@@ -59,8 +62,7 @@ public class Destinations {
      */
     public DestinationSettings replace(DestinationKey key, DestinationSettings s, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
-            DestinationSettings before = store.find(c, key)
-                    .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+            DestinationSettings before = store.find(c, key).orElseThrow(() -> notFound(key));
             DestinationSettings after = key.isDefault() ? overlay(before, s) : s;
             requireProfiles(c, Set.of(after));
             store.update(c, key, after);
@@ -75,8 +77,7 @@ public class Destinations {
             throw ProblemException.conflict("the default entry cannot be deleted");
         }
         tx.change(who, (c, audit) -> {
-            DestinationSettings before = store.find(c, key)
-                    .orElseThrow(() -> ProblemException.notFound("no entry for '" + key + "'"));
+            DestinationSettings before = store.find(c, key).orElseThrow(() -> notFound(key));
             store.delete(c, key);
             audit.record("delete", ENTITY + key, DestinationJson.entry(key, before), null);
             return null;
@@ -105,7 +106,7 @@ public class Destinations {
             requireProfiles(c, table.values());
             int removed = store.deleteAllButDefault(c);
             store.update(c, DestinationKey.DEFAULT, def);
-            Map<DestinationKey, DestinationSettings> rest = new java.util.LinkedHashMap<>(table);
+            Map<DestinationKey, DestinationSettings> rest = new LinkedHashMap<>(table);
             rest.remove(DestinationKey.DEFAULT);
             store.insertAll(c, rest);
             audit.record("import", ENTITY + "*", Map.of("entries", removed + 1), Map.of("entries", table.size()));
@@ -126,8 +127,12 @@ public class Destinations {
                 s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile());
     }
 
+    private static ProblemException notFound(DestinationKey key) {
+        return ProblemException.notFound("no entry for '" + key + "'");
+    }
+
     /** 400 naming bounceProfile when any settings name a profile that does not exist. */
-    private static void requireProfiles(Connection c, java.util.Collection<DestinationSettings> all) throws SQLException {
+    private void requireProfiles(Connection c, Collection<DestinationSettings> all) throws SQLException {
         Set<String> wanted = new TreeSet<>();
         all.forEach(s -> {
             if (s.bounceProfile() != null) {
@@ -137,14 +142,7 @@ public class Destinations {
         if (wanted.isEmpty()) {
             return;
         }
-        Set<String> known = new TreeSet<>();
-        try (PreparedStatement ps = c.prepareStatement("select name from bounce_profile");
-                ResultSet r = ps.executeQuery()) {
-            while (r.next()) {
-                known.add(r.getString(1));
-            }
-        }
-        wanted.removeAll(known);
+        wanted.removeAll(profiles.names(c));
         if (!wanted.isEmpty()) {
             throw InvalidRequestException.field("bounceProfile", "unknown bounce profile " + String.join(", ", wanted));
         }

@@ -5,7 +5,6 @@ import io.quarkus.grpc.GrpcService;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.tlsgate.core.destination.DestinationField;
-import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.core.destination.EffectivePolicy;
 import io.tlsgate.core.dns.DomainName;
@@ -14,10 +13,9 @@ import io.tlsgate.core.inbound.Listener;
 import io.tlsgate.core.inbound.MailFlowPolicy;
 import io.tlsgate.core.inbound.SenderAddress;
 import io.smallrye.common.annotation.Blocking;
-import io.tlsgate.policy.PolicyResolver;
-import io.tlsgate.policy.PolicyTransactions;
-import io.tlsgate.policy.bounce.BounceProfiles;
-import io.tlsgate.policy.settings.OutboundSettingsResource;
+import io.tlsgate.policy.bounce.BounceProfile;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.settings.OutboundSettingsService;
 import io.tlsgate.proto.policy.v1.GetOutboundSettingsRequest;
 import io.tlsgate.proto.policy.v1.OutboundSettings;
 import io.tlsgate.proto.policy.v1.TrustedCaMode;
@@ -51,25 +49,25 @@ import io.tlsgate.proto.policy.v1.WatchChangesRequest;
 public class PolicyGrpcService implements PolicyService {
 
     private final PolicyResolver resolver;
-    private final PolicyTransactions tx;
+    private final OutboundSettingsService settings;
 
-    PolicyGrpcService(PolicyResolver resolver, PolicyTransactions tx) {
+    PolicyGrpcService(PolicyResolver resolver, OutboundSettingsService settings) {
         this.resolver = resolver;
-        this.tx = tx;
+        this.settings = settings;
     }
 
     /** Read from PostgreSQL in one snapshot with its version (rarely called: delivery caches it). */
     @Override
     @Blocking
     public Uni<OutboundSettings> getOutboundSettings(GetOutboundSettingsRequest request) {
-        return Uni.createFrom().item(() -> tx.read((c, a) -> {
-            io.tlsgate.policy.settings.OutboundSettings s = OutboundSettingsResource.read(c);
+        return Uni.createFrom().item(() -> {
+            OutboundSettingsService.ForDelivery d = settings.forDelivery();
             OutboundSettings.Builder b = OutboundSettings.newBuilder()
-                    .setAlertOnRequiredTlsFailure(s.alertOnRequiredTlsFailure())
-                    .setCertificateSlot(s.certificateSlot())
-                    .setTrustedCaMode(TrustedCaMode.valueOf(s.trustedCaMode().name()))
-                    .setVersion(PolicyResolver.readVersion(c));
-            for (io.tlsgate.policy.bounce.BounceProfile p : BounceProfiles.all(c)) {
+                    .setAlertOnRequiredTlsFailure(d.settings().alertOnRequiredTlsFailure())
+                    .setCertificateSlot(d.settings().certificateSlot())
+                    .setTrustedCaMode(TrustedCaMode.valueOf(d.settings().trustedCaMode().name()))
+                    .setVersion(d.version());
+            for (BounceProfile p : d.bounceProfiles()) {
                 b.addBounceProfiles(io.tlsgate.proto.policy.v1.BounceProfile.newBuilder()
                         .setName(p.name())
                         .setMaxRetries(p.maxRetries())
@@ -80,7 +78,7 @@ public class PolicyGrpcService implements PolicyService {
                         .setSendDelayWarnings(p.sendDelayWarnings()));
             }
             return b.build();
-        }));
+        });
     }
 
     @Override
@@ -95,7 +93,7 @@ public class PolicyGrpcService implements PolicyService {
             return invalid("domain: " + e.getMessage());
         }
         if (!request.getNextHopIp().isBlank()) {
-            address = address(request.getNextHopIp());
+            address = PolicyResolver.address(request.getNextHopIp());
             if (address == null) {
                 return invalid("next_hop_ip: '" + request.getNextHopIp() + "' is not an IP address");
             }
@@ -117,7 +115,7 @@ public class PolicyGrpcService implements PolicyService {
 
     @Override
     public Uni<InboundPolicy> resolveInbound(ResolveInboundRequest request) {
-        byte[] address = address(request.getClientIp());
+        byte[] address = PolicyResolver.address(request.getClientIp());
         if (address == null) {
             return invalid("client_ip: '" + request.getClientIp() + "' is not an IP address");
         }
@@ -209,15 +207,6 @@ public class PolicyGrpcService implements PolicyService {
         } catch (IllegalArgumentException e) {
             return null;
         }
-    }
-
-    /** An IP literal, with or without brackets; null when it is not one. */
-    private static byte[] address(String raw) {
-        String h = raw.strip();
-        if (h.startsWith("[") && h.endsWith("]")) {
-            h = h.substring(1, h.length() - 1);
-        }
-        return DestinationKey.parseAddress(h);
     }
 
     static OutboundPolicy toProto(EffectivePolicy p, long version) {

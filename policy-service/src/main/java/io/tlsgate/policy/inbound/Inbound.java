@@ -9,12 +9,12 @@ import io.tlsgate.core.inbound.SmtpRoute;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Problem.FieldError;
 import io.tlsgate.platform.problem.ProblemException;
-import io.tlsgate.policy.ChangeContext;
-import io.tlsgate.policy.PolicyTransactions;
+import io.tlsgate.policy.change.PolicyTransactions;
 import io.tlsgate.policy.inbound.InboundJson.ListenerView;
 import io.tlsgate.policy.inbound.InboundJson.PolicyView;
 import io.tlsgate.policy.inbound.InboundJson.RouteView;
 import io.tlsgate.policy.inbound.InboundJson.SenderGroupView;
+import io.tlsgate.policy.web.ChangeContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -23,6 +23,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Inbound policy changes (docs/inbound-policy.md), each in one audited transaction, with the rules that
@@ -57,13 +58,8 @@ public class Inbound {
 
     public PolicyView savePolicy(MailFlowPolicy p, boolean create, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
-            Optional<MailFlowPolicy> before = store.policy(c, p.name());
-            if (create && before.isPresent()) {
-                throw ProblemException.conflict("a mail flow policy named '" + p.name() + "' exists already");
-            }
-            if (!create && before.isEmpty()) {
-                throw noPolicy(p.name());
-            }
+            Optional<MailFlowPolicy> before = stored(store.policy(c, p.name()), create,
+                    "a mail flow policy named '" + p.name() + "' exists already", () -> noPolicy(p.name()));
             if (p.behaviour().relays()) {
                 List<String> open = new ArrayList<>();
                 for (String g : store.groupsUsingPolicy(c, p.name())) {
@@ -75,7 +71,7 @@ public class Inbound {
                 }
             }
             store.savePolicy(c, p, create);
-            audit.record(create ? "create" : "update", "mail-flow-policy:" + p.name(),
+            audit.record(action(create), "mail-flow-policy:" + p.name(),
                     before.map(PolicyView::of).orElse(null), PolicyView.of(p));
             return PolicyView.of(p);
         });
@@ -88,7 +84,7 @@ public class Inbound {
             if (!users.isEmpty()) {
                 throw ProblemException.conflict("mail flow policy '" + name + "' is used by sender group(s) " + users);
             }
-            store.deleteRow(c, "mail_flow_policy", "name", name);
+            store.deletePolicy(c, name);
             audit.record("delete", "mail-flow-policy:" + name, PolicyView.of(before), null);
             return null;
         });
@@ -106,13 +102,8 @@ public class Inbound {
 
     public SenderGroupView saveGroup(SenderGroup g, boolean create, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
-            Optional<SenderGroup> before = store.group(c, g.name());
-            if (create && before.isPresent()) {
-                throw ProblemException.conflict("a sender group named '" + g.name() + "' exists already");
-            }
-            if (!create && before.isEmpty()) {
-                throw noGroup(g.name());
-            }
+            Optional<SenderGroup> before = stored(store.group(c, g.name()), create,
+                    "a sender group named '" + g.name() + "' exists already", () -> noGroup(g.name()));
             MailFlowPolicy p = store.policy(c, g.policy()).orElseThrow(
                     () -> InvalidRequestException.field("policy", "no mail flow policy named '" + g.policy() + "'"));
             if (p.behaviour().relays() && matchesEveryone(g)) {
@@ -127,7 +118,7 @@ public class Inbound {
                         + p.name() + "': that would be an open relay");
             }
             store.saveGroup(c, g, create);
-            audit.record(create ? "create" : "update", "sender-group:" + g.name(),
+            audit.record(action(create), "sender-group:" + g.name(),
                     before.map(SenderGroupView::of).orElse(null), SenderGroupView.of(g));
             return SenderGroupView.of(g);
         });
@@ -143,7 +134,7 @@ public class Inbound {
             if (!users.isEmpty()) {
                 throw ProblemException.conflict("sender group '" + name + "' is in the host access table of " + users);
             }
-            store.deleteRow(c, "sender_group", "name", name);
+            store.deleteGroup(c, name);
             audit.record("delete", "sender-group:" + name, SenderGroupView.of(before), null);
             return null;
         });
@@ -171,13 +162,8 @@ public class Inbound {
 
     public ListenerView saveListener(Listener l, boolean create, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
-            Optional<Listener> before = store.listener(c, l.name());
-            if (create && before.isPresent()) {
-                throw ProblemException.conflict("a listener named '" + l.name() + "' exists already");
-            }
-            if (!create && before.isEmpty()) {
-                throw noListener(l.name());
-            }
+            Optional<Listener> before = stored(store.listener(c, l.name()), create,
+                    "a listener named '" + l.name() + "' exists already", () -> noListener(l.name()));
             for (Listener other : store.listeners(c)) {
                 if (!other.name().equals(l.name()) && other.port() == l.port()
                         && overlaps(other.bindAddress(), l.bindAddress())) {
@@ -187,7 +173,7 @@ public class Inbound {
             }
             store.saveListener(c, l, create);
             ListenerView after = view(c, l);
-            audit.record(create ? "create" : "update", "listener:" + l.name(),
+            audit.record(action(create), "listener:" + l.name(),
                     before.isPresent() ? view(c, before.get()) : null, after);
             return after;
         });
@@ -196,7 +182,7 @@ public class Inbound {
     public void deleteListener(String name, ChangeContext who) {
         tx.change(who, (c, audit) -> {
             ListenerView before = view(c, store.listener(c, name).orElseThrow(() -> noListener(name)));
-            store.deleteRow(c, "listener", "name", name);
+            store.deleteListener(c, name);
             audit.record("delete", "listener:" + name, before, null);
             return null;
         });
@@ -298,7 +284,7 @@ public class Inbound {
 
     public void deleteRat(String domain, ChangeContext who) {
         tx.change(who, (c, audit) -> {
-            if (!store.deleteRow(c, "rat_entry", "domain", domain)) {
+            if (!store.deleteRat(c, domain)) {
                 throw ProblemException.notFound("'" + domain + "' is not in the recipient access table");
             }
             audit.record("delete", "rat:" + domain, new InboundJson.RatEntry(domain), null);
@@ -318,15 +304,10 @@ public class Inbound {
 
     public RouteView saveRoute(SmtpRoute r, boolean create, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
-            Optional<SmtpRoute> before = store.route(c, r.domain());
-            if (create && before.isPresent()) {
-                throw ProblemException.conflict("an SMTP route for '" + r.domain() + "' exists already");
-            }
-            if (!create && before.isEmpty()) {
-                throw noRoute(r.domain());
-            }
+            Optional<SmtpRoute> before = stored(store.route(c, r.domain()), create,
+                    "an SMTP route for '" + r.domain() + "' exists already", () -> noRoute(r.domain()));
             store.saveRoute(c, r, create);
-            audit.record(create ? "create" : "update", "smtp-route:" + r.domain(),
+            audit.record(action(create), "smtp-route:" + r.domain(),
                     before.map(RouteView::of).orElse(null), RouteView.of(r));
             return RouteView.of(r);
         });
@@ -335,10 +316,29 @@ public class Inbound {
     public void deleteRoute(String domain, ChangeContext who) {
         tx.change(who, (c, audit) -> {
             SmtpRoute before = store.route(c, domain).orElseThrow(() -> noRoute(domain));
-            store.deleteRow(c, "smtp_route", "domain", domain);
+            store.deleteRoute(c, domain);
             audit.record("delete", "smtp-route:" + domain, RouteView.of(before), null);
             return null;
         });
+    }
+
+    /**
+     * What a create or replace finds stored under its name: 409 ({@code exists}) when creating
+     * one that exists, the 404 of {@code missing} when replacing one that does not.
+     */
+    private static <T> Optional<T> stored(Optional<T> before, boolean create, String exists,
+            Supplier<ProblemException> missing) {
+        if (create && before.isPresent()) {
+            throw ProblemException.conflict(exists);
+        }
+        if (!create && before.isEmpty()) {
+            throw missing.get();
+        }
+        return before;
+    }
+
+    private static String action(boolean create) {
+        return create ? "create" : "update";
     }
 
     private static ProblemException noPolicy(String name) {

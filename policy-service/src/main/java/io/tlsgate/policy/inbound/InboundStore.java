@@ -9,6 +9,7 @@ import io.tlsgate.core.inbound.SenderAddress;
 import io.tlsgate.core.inbound.SenderGroup;
 import io.tlsgate.core.inbound.SenderPattern;
 import io.tlsgate.core.inbound.SmtpRoute;
+import io.tlsgate.policy.resolve.InboundTables;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Array;
 import java.sql.Connection;
@@ -24,7 +25,7 @@ import java.util.Optional;
 
 /** SQL for the inbound tables of the {@code policy} schema (V3__inbound.sql). No validation here. */
 @ApplicationScoped
-public class InboundStore {
+public class InboundStore implements InboundTables {
 
     private static final String POLICY_COLUMNS = "name, behaviour, tls, tls_mandatory_senders, "
             + "max_recipients_per_message, max_messages_per_connection";
@@ -32,6 +33,7 @@ public class InboundStore {
             + "max_connections_per_client, max_message_size";
 
     /** Everything, as one consistent in-memory snapshot (call inside a repeatable-read transaction). */
+    @Override
     public InboundIndex load(Connection c) throws SQLException {
         Map<String, List<String>> hats = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("select listener, sender_group from listener_hat order by listener, position");
@@ -83,6 +85,10 @@ public class InboundStore {
         }
     }
 
+    public void deletePolicy(Connection c, String name) throws SQLException {
+        deleteRow(c, "mail_flow_policy", "name", name);
+    }
+
     // --- sender groups
 
     public List<SenderGroup> groups(Connection c) throws SQLException {
@@ -107,6 +113,10 @@ public class InboundStore {
             ps.setString(3, g.name());
             return ps.executeUpdate() == 1;
         }
+    }
+
+    public void deleteGroup(Connection c, String name) throws SQLException {
+        deleteRow(c, "sender_group", "name", name);
     }
 
     // --- listeners and their host access tables
@@ -136,6 +146,11 @@ public class InboundStore {
             ps.setString(7, l.name());
             return ps.executeUpdate() == 1;
         }
+    }
+
+    /** Deletes a listener (its host access table goes with it). */
+    public void deleteListener(Connection c, String name) throws SQLException {
+        deleteRow(c, "listener", "name", name);
     }
 
     public List<String> hat(Connection c, String listener) throws SQLException {
@@ -187,6 +202,11 @@ public class InboundStore {
         }
     }
 
+    /** Removes a domain; false when it was not in the table. */
+    public boolean deleteRat(Connection c, String domain) throws SQLException {
+        return deleteRow(c, "rat_entry", "domain", domain);
+    }
+
     public List<SmtpRoute> routes(Connection c) throws SQLException {
         return query(c, "select domain, hops from smtp_route order by domain", null, InboundStore::route);
     }
@@ -205,8 +225,12 @@ public class InboundStore {
         }
     }
 
+    public void deleteRoute(Connection c, String domain) throws SQLException {
+        deleteRow(c, "smtp_route", "domain", domain);
+    }
+
     /** Deletes the row of {@code table} whose key column is {@code key}; false when there was none. */
-    public boolean deleteRow(Connection c, String table, String keyColumn, String key) throws SQLException {
+    private static boolean deleteRow(Connection c, String table, String keyColumn, String key) throws SQLException {
         return delete(c, "delete from " + table + " where " + keyColumn + " = ?", key) == 1;
     }
 

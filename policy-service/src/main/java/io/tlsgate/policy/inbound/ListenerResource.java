@@ -6,14 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.platform.auth.Roles;
+import io.tlsgate.platform.json.JsonFields;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
-import io.tlsgate.platform.json.JsonFields;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.PolicyResolver;
-import io.tlsgate.policy.RequestSupport;
 import io.tlsgate.policy.inbound.InboundJson.ListenerView;
 import io.tlsgate.policy.inbound.InboundJson.PolicyView;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -27,7 +26,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import java.util.Set;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -40,13 +38,11 @@ public class ListenerResource {
     private final Inbound inbound;
     private final PolicyResolver resolver;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    ListenerResource(Inbound inbound, PolicyResolver resolver, RequestSupport request, PolicyConfig config) {
+    ListenerResource(Inbound inbound, PolicyResolver resolver, RequestSupport request) {
         this.inbound = inbound;
         this.resolver = resolver;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -61,9 +57,8 @@ public class ListenerResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create a listener (409 when the name exists or the address and port are taken); its HAT starts empty")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        ListenerView v = inbound.saveListener(InboundJson.listener(request.json(body, config.maxJsonBody()), null), true,
-                request.change(comment));
-        return Response.created(URI.create("/api/v1/listeners/" + v.name())).entity(v).build();
+        ListenerView v = inbound.saveListener(InboundJson.listener(request.body(body), null), true, request.change(comment));
+        return RequestSupport.created("/api/v1/listeners/" + v.name(), v);
     }
 
     @GET
@@ -81,8 +76,7 @@ public class ListenerResource {
     @Operation(summary = "Replace a listener's settings (absent optional fields take their defaults)")
     public ListenerView replace(@PathParam("name") String name, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        return inbound.saveListener(InboundJson.listener(request.json(body, config.maxJsonBody()), name), false,
-                request.change(comment));
+        return inbound.saveListener(InboundJson.listener(request.body(body), name), false, request.change(comment));
     }
 
     @DELETE
@@ -109,7 +103,7 @@ public class ListenerResource {
     @Operation(summary = "Replace the host access table: {\"hostAccessTable\": [group, ...]} (ALL is always last)")
     public ObjectNode replaceHat(@PathParam("name") String name, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        JsonNode json = request.json(body, config.maxJsonBody());
+        JsonNode json = request.body(body);
         if (json.isArray()) {
             ObjectNode wrapped = JsonNodeFactory.instance.objectNode();
             wrapped.set("hostAccessTable", json);
@@ -131,9 +125,7 @@ public class ListenerResource {
         if (ip == null || ip.isBlank()) {
             throw InvalidRequestException.field("ip", "required: the client's IP address");
         }
-        String raw = ip.strip();
-        byte[] address = DestinationKey.parseAddress(raw.startsWith("[") && raw.endsWith("]")
-                ? raw.substring(1, raw.length() - 1) : raw);
+        byte[] address = PolicyResolver.address(ip);
         if (address == null) {
             throw InvalidRequestException.field("ip", "'" + ip + "' is not an IP address");
         }

@@ -1,9 +1,8 @@
 package io.tlsgate.policy.inbound;
 
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.RequestSupport;
 import io.tlsgate.policy.inbound.InboundJson.PolicyView;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -16,7 +15,6 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
@@ -27,12 +25,10 @@ public class MailFlowPolicyResource {
 
     private final Inbound inbound;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    MailFlowPolicyResource(Inbound inbound, RequestSupport request, PolicyConfig config) {
+    MailFlowPolicyResource(Inbound inbound, RequestSupport request) {
         this.inbound = inbound;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -47,9 +43,8 @@ public class MailFlowPolicyResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create a mail flow policy (409 when the name exists)")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        PolicyView v = inbound.savePolicy(InboundJson.policy(request.json(body, config.maxJsonBody()), null), true,
-                request.change(comment));
-        return Response.created(URI.create("/api/v1/mail-flow-policies/" + v.name())).entity(v).build();
+        PolicyView v = inbound.savePolicy(InboundJson.policy(request.body(body), null), true, request.change(comment));
+        return RequestSupport.created("/api/v1/mail-flow-policies/" + v.name(), v);
     }
 
     @GET
@@ -67,8 +62,7 @@ public class MailFlowPolicyResource {
     @Operation(summary = "Replace a mail flow policy (409 if RELAY would make an open relay)")
     public PolicyView replace(@PathParam("name") String name, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        return inbound.savePolicy(InboundJson.policy(request.json(body, config.maxJsonBody()), name), false,
-                request.change(comment));
+        return inbound.savePolicy(InboundJson.policy(request.body(body), name), false, request.change(comment));
     }
 
     @DELETE

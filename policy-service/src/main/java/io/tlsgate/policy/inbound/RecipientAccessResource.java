@@ -5,9 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.json.JsonFields;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.PolicyResolver;
-import io.tlsgate.policy.RequestSupport;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -21,7 +20,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import java.util.Set;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -37,13 +35,11 @@ public class RecipientAccessResource {
     private final Inbound inbound;
     private final PolicyResolver resolver;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    RecipientAccessResource(Inbound inbound, PolicyResolver resolver, RequestSupport request, PolicyConfig config) {
+    RecipientAccessResource(Inbound inbound, PolicyResolver resolver, RequestSupport request) {
         this.inbound = inbound;
         this.resolver = resolver;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -58,8 +54,7 @@ public class RecipientAccessResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Replace the whole table: {\"domains\": [...]}")
     public ObjectNode replace(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        return domains(inbound.replaceRat(InboundJson.ratList(request.json(body, config.maxListBody())),
-                request.change(comment)));
+        return domains(inbound.replaceRat(InboundJson.ratList(request.listBody(body)), request.change(comment)));
     }
 
     @POST
@@ -67,12 +62,12 @@ public class RecipientAccessResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Add one domain: {\"domain\": \"example.com\"} (409 when it is there)")
     public Response add(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        JsonFields f = JsonFields.of(request.json(body, config.maxJsonBody()), Set.of("domain"));
+        JsonFields f = JsonFields.of(request.body(body), Set.of("domain"));
         String raw = f.string("domain", java.util.regex.Pattern.compile(".{1,254}"), "a domain or .domain");
         f.require("domain");
         f.check();
         String domain = inbound.addRat(InboundJson.ratKey(raw, "domain"), request.change(comment));
-        return Response.created(URI.create("/api/v1/rat/" + domain)).entity(new InboundJson.RatEntry(domain)).build();
+        return RequestSupport.created("/api/v1/rat/" + domain, new InboundJson.RatEntry(domain));
     }
 
     @DELETE

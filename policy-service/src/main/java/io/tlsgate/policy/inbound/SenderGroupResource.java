@@ -1,9 +1,8 @@
 package io.tlsgate.policy.inbound;
 
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.RequestSupport;
 import io.tlsgate.policy.inbound.InboundJson.SenderGroupView;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -16,7 +15,6 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
@@ -27,12 +25,10 @@ public class SenderGroupResource {
 
     private final Inbound inbound;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    SenderGroupResource(Inbound inbound, RequestSupport request, PolicyConfig config) {
+    SenderGroupResource(Inbound inbound, RequestSupport request) {
         this.inbound = inbound;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -47,9 +43,8 @@ public class SenderGroupResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create a sender group (409 when the name exists)")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        SenderGroupView v = inbound.saveGroup(InboundJson.group(request.json(body, config.maxListBody()), null), true,
-                request.change(comment));
-        return Response.created(URI.create("/api/v1/sender-groups/" + v.name())).entity(v).build();
+        SenderGroupView v = inbound.saveGroup(InboundJson.group(request.listBody(body), null), true, request.change(comment));
+        return RequestSupport.created("/api/v1/sender-groups/" + v.name(), v);
     }
 
     @GET
@@ -67,8 +62,7 @@ public class SenderGroupResource {
     @Operation(summary = "Replace a sender group (for the catch-all ALL only the policy can change)")
     public SenderGroupView replace(@PathParam("name") String name, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        return inbound.saveGroup(InboundJson.group(request.json(body, config.maxListBody()), name), false,
-                request.change(comment));
+        return inbound.saveGroup(InboundJson.group(request.listBody(body), name), false, request.change(comment));
     }
 
     @DELETE

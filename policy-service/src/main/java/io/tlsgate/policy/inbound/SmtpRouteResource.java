@@ -7,10 +7,9 @@ import io.tlsgate.core.inbound.InboundIndex;
 import io.tlsgate.core.inbound.SmtpRoute;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.problem.InvalidRequestException;
-import io.tlsgate.policy.PolicyConfig;
-import io.tlsgate.policy.PolicyResolver;
-import io.tlsgate.policy.RequestSupport;
 import io.tlsgate.policy.inbound.InboundJson.RouteView;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -24,7 +23,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
@@ -39,13 +37,11 @@ public class SmtpRouteResource {
     private final Inbound inbound;
     private final PolicyResolver resolver;
     private final RequestSupport request;
-    private final PolicyConfig config;
 
-    SmtpRouteResource(Inbound inbound, PolicyResolver resolver, RequestSupport request, PolicyConfig config) {
+    SmtpRouteResource(Inbound inbound, PolicyResolver resolver, RequestSupport request) {
         this.inbound = inbound;
         this.resolver = resolver;
         this.request = request;
-        this.config = config;
     }
 
     @GET
@@ -60,9 +56,8 @@ public class SmtpRouteResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Create a route: {\"domain\": \"example.com\", \"hops\": [\"mail.internal:25\", \"USEDNS\"]}")
     public Response create(String body, @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        RouteView v = inbound.saveRoute(InboundJson.route(request.json(body, config.maxJsonBody()), null), true,
-                request.change(comment));
-        return Response.created(URI.create("/api/v1/smtp-routes/" + v.domain())).entity(v).build();
+        RouteView v = inbound.saveRoute(InboundJson.route(request.body(body), null), true, request.change(comment));
+        return RequestSupport.created("/api/v1/smtp-routes/" + v.domain(), v);
     }
 
     @GET
@@ -80,8 +75,7 @@ public class SmtpRouteResource {
     @Operation(summary = "Replace a route's hops")
     public RouteView replace(@PathParam("domain") String domain, String body,
             @HeaderParam(RequestSupport.COMMENT_HEADER) String comment) {
-        SmtpRoute r = InboundJson.route(request.json(body, config.maxJsonBody()), key(domain));
-        return inbound.saveRoute(r, false, request.change(comment));
+        return inbound.saveRoute(InboundJson.route(request.body(body), key(domain)), false, request.change(comment));
     }
 
     @DELETE

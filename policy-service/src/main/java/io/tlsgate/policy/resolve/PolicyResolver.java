@@ -1,22 +1,20 @@
-package io.tlsgate.policy;
+package io.tlsgate.policy.resolve;
 
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.operators.multi.processors.BroadcastProcessor;
 import io.tlsgate.core.destination.DestinationIndex;
+import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.EffectivePolicy;
 import io.tlsgate.core.inbound.InboundIndex;
+import io.tlsgate.platform.db.Jdbc;
 import io.tlsgate.platform.db.PgChangeListener;
-import io.tlsgate.policy.destination.DestinationStore;
-import io.tlsgate.policy.inbound.InboundStore;
+import io.tlsgate.policy.PolicyConfig;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
 
@@ -41,24 +39,27 @@ public class PolicyResolver {
     private record Snapshot(DestinationIndex index, long destinationsVersion, InboundIndex inbound, long version) {}
 
     private final DataSource dataSource;
-    private final DestinationStore store;
-    private final InboundStore inboundStore;
+    private final PolicyVersionStore versions;
+    private final DestinationTable destinations;
+    private final InboundTables inboundTables;
     private final PolicyConfig config;
     private final BroadcastProcessor<Long> changes = BroadcastProcessor.create();
     private volatile Snapshot current;
     private PgChangeListener listener;
 
-    PolicyResolver(DataSource dataSource, DestinationStore store, InboundStore inboundStore, PolicyConfig config) {
+    PolicyResolver(DataSource dataSource, PolicyVersionStore versions, DestinationTable destinations,
+            InboundTables inboundTables, PolicyConfig config) {
         this.dataSource = dataSource;
-        this.store = store;
-        this.inboundStore = inboundStore;
+        this.versions = versions;
+        this.destinations = destinations;
+        this.inboundTables = inboundTables;
         this.config = config;
     }
 
     void start(@Observes @Priority(10) StartupEvent ignored) {
         reload();
-        listener = new PgChangeListener(dataSource, CHANNEL, "select version from policy_version where id = 1",
-                config.pollInterval(), this::reloadIfNewer);
+        listener = new PgChangeListener(dataSource, CHANNEL, PolicyVersionStore.VERSION, config.pollInterval(),
+                this::reloadIfNewer);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
@@ -98,46 +99,34 @@ public class PolicyResolver {
 
     /** Rebuilds the snapshots from one consistent read of the tables and the version. */
     public synchronized void reload() {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
+        Snapshot before = current;
+        long t0 = System.nanoTime();
+        Snapshot next = Jdbc.transaction(dataSource, c -> {
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            long[] v = readVersions(c);
-            Snapshot before = current;
-            if (before != null && v[0] <= before.version()) {
-                c.commit();
-                return;
+            PolicyVersionStore.Versions v = versions.versions(c);
+            if (before != null && v.version() <= before.version()) {
+                return null;
             }
-            long t0 = System.nanoTime();
-            DestinationIndex index = before != null && before.destinationsVersion() == v[1] ? before.index()
-                    : DestinationIndex.of(store.loadAll(c));
-            InboundIndex inbound = inboundStore.load(c);
-            c.commit();
-            current = new Snapshot(index, v[1], inbound, v[0]);
-            LOG.debugf("policy at version %d: %d destination entries (%s), %d listeners in %d ms", v[0], index.size(),
-                    before != null && before.index() == index ? "kept" : "rebuilt", inbound.listeners().size(),
-                    (System.nanoTime() - t0) / 1_000_000);
-            changes.onNext(v[0]);
-        } catch (SQLException e) {
-            throw new IllegalStateException("could not load policy", e);
+            DestinationIndex index = before != null && before.destinationsVersion() == v.destinations() ? before.index()
+                    : DestinationIndex.of(destinations.loadAll(c));
+            return new Snapshot(index, v.destinations(), inboundTables.load(c), v.version());
+        });
+        if (next == null) {
+            return;
         }
+        current = next;
+        LOG.debugf("policy at version %d: %d destination entries (%s), %d listeners in %d ms", next.version(),
+                next.index().size(), before != null && before.index() == next.index() ? "kept" : "rebuilt",
+                next.inbound().listeners().size(), (System.nanoTime() - t0) / 1_000_000);
+        changes.onNext(next.version());
     }
 
-    private static long[] readVersions(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement(
-                "select version, destinations_version from policy_version where id = 1");
-                ResultSet r = ps.executeQuery()) {
-            r.next();
-            return new long[] {r.getLong(1), r.getLong(2)};
+    /** An IP literal, with or without brackets; null when it is not one. */
+    public static byte[] address(String raw) {
+        String h = raw.strip();
+        if (h.startsWith("[") && h.endsWith("]")) {
+            h = h.substring(1, h.length() - 1);
         }
+        return DestinationKey.parseAddress(h);
     }
-
-    /** The committed policy version as seen by {@code c}. */
-    public static long readVersion(Connection c) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("select version from policy_version where id = 1");
-                ResultSet r = ps.executeQuery()) {
-            r.next();
-            return r.getLong(1);
-        }
-    }
-
 }

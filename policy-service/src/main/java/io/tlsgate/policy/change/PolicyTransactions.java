@@ -1,7 +1,12 @@
-package io.tlsgate.policy;
+package io.tlsgate.policy.change;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tlsgate.platform.db.Jdbc;
 import io.tlsgate.policy.audit.AuditEntry;
 import io.tlsgate.policy.audit.AuditLog;
+import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.resolve.PolicyVersionStore;
+import io.tlsgate.policy.web.ChangeContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -29,55 +34,43 @@ public class PolicyTransactions {
         void record(String action, String entity, Object before, Object after) throws SQLException;
     }
 
+    private record Committed<T>(T result, long version) {}
+
     private final DataSource dataSource;
     private final AuditLog auditLog;
     private final PolicyResolver resolver;
-    private final com.fasterxml.jackson.databind.ObjectMapper json;
+    private final PolicyVersionStore versions;
+    private final ObjectMapper json;
 
-    PolicyTransactions(DataSource dataSource, AuditLog auditLog, PolicyResolver resolver,
-            com.fasterxml.jackson.databind.ObjectMapper json) {
+    PolicyTransactions(DataSource dataSource, AuditLog auditLog, PolicyResolver resolver, PolicyVersionStore versions,
+            ObjectMapper json) {
         this.dataSource = dataSource;
         this.auditLog = auditLog;
         this.resolver = resolver;
+        this.versions = versions;
         this.json = json;
     }
 
     public <T> T change(ChangeContext who, Work<T> work) {
         List<AuditEntry> entries = new ArrayList<>();
-        T result;
-        long version;
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
-            try {
-                result = work.run(c, (action, entity, before, after) -> entries.add(auditLog.record(c, who.principal(),
-                        action, entity, before == null ? null : json.valueToTree(before),
-                        after == null ? null : json.valueToTree(after), who.comment())));
-                version = PolicyResolver.readVersion(c);
-                c.commit();
-            } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw e;
-            }
-        } catch (SQLException e) {
-            throw new IllegalStateException("policy change failed: " + e.getMessage(), e);
-        }
+        Committed<T> done = Jdbc.transaction(dataSource, c -> {
+            T result = work.run(c, (action, entity, before, after) -> entries.add(auditLog.record(c, who.principal(),
+                    action, entity, before == null ? null : json.valueToTree(before),
+                    after == null ? null : json.valueToTree(after), who.comment())));
+            return new Committed<>(result, versions.version(c));
+        });
         entries.forEach(auditLog::publish);
-        resolver.reloadIfNewer(version);
-        return result;
+        resolver.reloadIfNewer(done.version());
+        return done.result();
     }
 
     /** A read in one consistent snapshot. */
     public <T> T read(Work<T> work) {
-        try (Connection c = dataSource.getConnection()) {
-            c.setAutoCommit(false);
+        return Jdbc.transaction(dataSource, c -> {
             c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            T r = work.run(c, (a, e, b, af) -> {
+            return work.run(c, (a, e, b, af) -> {
                 throw new IllegalStateException("read-only");
             });
-            c.commit();
-            return r;
-        } catch (SQLException e) {
-            throw new IllegalStateException("policy read failed: " + e.getMessage(), e);
-        }
+        });
     }
 }

@@ -1,4 +1,4 @@
-package io.tlsgate.policy;
+package io.tlsgate.policy.web;
 
 /**
  * Who makes a change and why: the authenticated principal and the operator's optional
