@@ -9,7 +9,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.security.MessageDigest;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
-import java.sql.Connection;
 import java.util.Collection;
 import java.util.HexFormat;
 import java.util.List;
@@ -68,8 +67,7 @@ public class TrustedCas {
 
     /** Every trusted CA, oldest first, with the current revision (one consistent read). */
     public Snapshot snapshot() {
-        return Jdbc.transaction(dataSource, c -> {
-            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        return Jdbc.snapshot(dataSource, c -> {
             return new Snapshot(store.all(c), store.revision(c));
         });
     }

@@ -66,8 +66,7 @@ public class PolicyTransactions {
 
     /** A read in one consistent snapshot. */
     public <T> T read(Work<T> work) {
-        return Jdbc.transaction(dataSource, c -> {
-            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        return Jdbc.snapshot(dataSource, c -> {
             return work.run(c, (a, e, b, af) -> {
                 throw new IllegalStateException("read-only");
             });

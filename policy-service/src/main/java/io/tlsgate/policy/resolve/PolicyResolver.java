@@ -14,7 +14,6 @@ import io.tlsgate.policy.PolicyConfig;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.sql.Connection;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
 
@@ -101,8 +100,7 @@ public class PolicyResolver {
     public synchronized void reload() {
         Snapshot before = current;
         long t0 = System.nanoTime();
-        Snapshot next = Jdbc.transaction(dataSource, c -> {
-            c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        Snapshot next = Jdbc.snapshot(dataSource, c -> {
             PolicyVersionStore.Versions v = versions.versions(c);
             if (before != null && v.version() <= before.version()) {
                 return null;
