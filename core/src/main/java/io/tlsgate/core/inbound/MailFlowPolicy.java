@@ -1,5 +1,6 @@
 package io.tlsgate.core.inbound;
 
+import io.tlsgate.core.tls.InboundTls;
 import java.util.List;
 
 /**

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsgate.core.GoldenCsv;
 import io.tlsgate.core.destination.DestinationKey;
+import io.tlsgate.core.tls.InboundTls;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tlsgate.core.GoldenCsv;
 import io.tlsgate.core.dns.DomainName;
+import io.tlsgate.core.tls.InboundTls;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.tlsgate.listener.smtp;
 
 import io.tlsgate.core.tls.Verification;
-import io.tlsgate.core.inbound.InboundTls;
+import io.tlsgate.core.tls.InboundTls;
 import io.tlsgate.core.inbound.SenderAddress;
 import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.platform.dns.ReverseDns;

@@ -4,7 +4,7 @@ import io.tlsgate.core.tls.Verification;
 import io.tlsgate.core.tls.TlsOutcome;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
-import io.tlsgate.core.inbound.InboundTls;
+import io.tlsgate.core.tls.InboundTls;
 import io.tlsgate.core.tls.TlsResult;
 import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.listener.upstream.CertClient;

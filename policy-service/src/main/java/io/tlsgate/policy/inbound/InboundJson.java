@@ -6,7 +6,7 @@ import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.core.dns.DomainName;
 import io.tlsgate.core.inbound.Behaviour;
 import io.tlsgate.core.inbound.DomainTable;
-import io.tlsgate.core.inbound.InboundTls;
+import io.tlsgate.core.tls.InboundTls;
 import io.tlsgate.core.inbound.Listener;
 import io.tlsgate.core.inbound.MailFlowPolicy;
 import io.tlsgate.core.inbound.SenderAddress;

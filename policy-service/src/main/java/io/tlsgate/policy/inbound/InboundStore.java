@@ -2,7 +2,7 @@ package io.tlsgate.policy.inbound;
 
 import io.tlsgate.core.inbound.Behaviour;
 import io.tlsgate.core.inbound.InboundIndex;
-import io.tlsgate.core.inbound.InboundTls;
+import io.tlsgate.core.tls.InboundTls;
 import io.tlsgate.core.inbound.Listener;
 import io.tlsgate.core.inbound.MailFlowPolicy;
 import io.tlsgate.core.inbound.SenderAddress;

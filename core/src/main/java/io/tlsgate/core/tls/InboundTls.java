@@ -1,4 +1,4 @@
-package io.tlsgate.core.inbound;
+package io.tlsgate.core.tls;
 
 /** The TLS setting of a mail flow policy (docs/inbound-policy.md). */
 public enum InboundTls {
