@@ -140,6 +140,8 @@ public final class DevStack {
         baseEnv.put("QUARKUS_DATASOURCE_JDBC_URL", dbUrl);
         baseEnv.put("QUARKUS_DATASOURCE_USERNAME", dbUser);
         baseEnv.put("QUARKUS_DATASOURCE_PASSWORD", dbPassword);
+        // devstack's generated secrets are development secrets: the services accept them only with this.
+        baseEnv.put("TLSGATE_DEV_MODE", "true");
         baseEnv.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
         baseEnv.put("QUARKUS_CONFIG_LOCATIONS", secrets.file.toUri().toString());
         // Where the services find each other (gRPC shares each service's HTTP port).

@@ -82,6 +82,7 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("quarkus.datasource.username", postgres.user());
         config.put("quarkus.datasource.password", postgres.password());
         config.put("kafka.bootstrap.servers", kafka.bootstrapServers());
+        config.put("tlsgate.dev-mode", "true");
         config.put("tlsgate.auth.tokens.test-admin.token", TestTokens.ADMIN);
         config.put("tlsgate.auth.tokens.test-admin.role", "admin");
         config.put("tlsgate.auth.tokens.test-operator.token", TestTokens.OPERATOR);
