@@ -18,6 +18,16 @@ public interface CertConfig {
      */
     String masterKey();
 
+    /**
+     * Earlier master keys (base64, comma-separated) during a rotation: keys sealed under them
+     * still open, and are re-sealed under {@link #masterKey()} in the background. Default: none.
+     */
+    java.util.Optional<java.util.List<String>> previousMasterKeys();
+
+    /** How often keys sealed under a previous master key are looked for and re-sealed. Default: 10m. */
+    @WithDefault("10m")
+    java.time.Duration rewrapInterval();
+
     /** Certificates expiring within this many days raise a daily alert. Default: 30. */
     @WithDefault("30")
     int expiryWarningDays();

@@ -11,6 +11,8 @@ public final class TestTokens {
     public static final String SERVICE = "test-service-" + random();
     /** cert-service's master key for this test run (base64 of 32 random bytes). */
     public static final String MASTER_KEY = masterKey();
+    /** cert-service's master key before a rotation: still configured, as an operator rotating keys would. */
+    public static final String PREVIOUS_MASTER_KEY = masterKey();
 
     private static String masterKey() {
         byte[] b = new byte[32];

@@ -91,6 +91,7 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("tlsgate.auth.tokens.test-reader.role", "reader");
         config.put("tlsgate.auth.service-token", TestTokens.SERVICE);
         config.put("tlsgate.cert.master-key", TestTokens.MASTER_KEY);
+        config.put("tlsgate.cert.previous-master-keys", TestTokens.PREVIOUS_MASTER_KEY);
         config.put("tlsgate.dns.server", dns().address());
         return config;
     }

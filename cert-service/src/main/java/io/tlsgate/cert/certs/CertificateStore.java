@@ -71,6 +71,47 @@ public class CertificateStore {
         }
     }
 
+    /** Names and sealed keys of certificates whose key is sealed under another master key than {@code masterKeyId}, at most {@code limit}. */
+    public Map<String, KeyVault.Sealed> sealedUnderOtherThan(Connection c, String masterKeyId, int limit) throws SQLException {
+        Map<String, KeyVault.Sealed> out = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("select name, key_ciphertext, key_nonce, data_key_wrapped, data_key_nonce, "
+                + "master_key_id from certificate where master_key_id <> ? order by name limit ?")) {
+            ps.setString(1, masterKeyId);
+            ps.setInt(2, limit);
+            try (ResultSet r = ps.executeQuery()) {
+                while (r.next()) {
+                    out.put(r.getString("name"), sealed(r));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** How many keys are sealed under another master key than {@code masterKeyId}. */
+    public int countSealedUnderOtherThan(Connection c, String masterKeyId) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("select count(*) from certificate where master_key_id <> ?")) {
+            ps.setString(1, masterKeyId);
+            try (ResultSet r = ps.executeQuery()) {
+                r.next();
+                return r.getInt(1);
+            }
+        }
+    }
+
+    /** Replaces the sealing of {@code name}'s data key, if it is still {@code from}'s (another replica may have done it). */
+    public boolean rewrap(Connection c, String name, KeyVault.Sealed from, KeyVault.Sealed to) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("update certificate set data_key_wrapped = ?, data_key_nonce = ?, "
+                + "master_key_id = ? where name = ? and master_key_id = ? and data_key_wrapped = ?")) {
+            ps.setBytes(1, to.wrappedDataKey());
+            ps.setBytes(2, to.dataKeyNonce());
+            ps.setString(3, to.masterKeyId());
+            ps.setString(4, name);
+            ps.setString(5, from.masterKeyId());
+            ps.setBytes(6, from.wrappedDataKey());
+            return ps.executeUpdate() == 1;
+        }
+    }
+
     public boolean delete(Connection c, String name) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("delete from certificate where name = ?")) {
             ps.setString(1, name);
@@ -121,10 +162,13 @@ public class CertificateStore {
         } catch (CertificateException e) {
             throw new SQLException("stored chain of " + r.getString("name") + " does not parse", e);
         }
-        KeyVault.Sealed sealed = new KeyVault.Sealed(r.getBytes("key_ciphertext"), r.getBytes("key_nonce"),
-                r.getBytes("data_key_wrapped"), r.getBytes("data_key_nonce"), r.getString("master_key_id"));
-        return new StoredCertificate(r.getString("name"), KeyType.valueOf(r.getString("key_type")), sealed, chain,
+        return new StoredCertificate(r.getString("name"), KeyType.valueOf(r.getString("key_type")), sealed(r), chain,
                 r.getString("csr_pem"), r.getBoolean("demo"), r.getTimestamp("created_at").toInstant(),
                 r.getTimestamp("updated_at").toInstant(), r.getString("created_by"));
+    }
+
+    private static KeyVault.Sealed sealed(ResultSet r) throws SQLException {
+        return new KeyVault.Sealed(r.getBytes("key_ciphertext"), r.getBytes("key_nonce"), r.getBytes("data_key_wrapped"),
+                r.getBytes("data_key_nonce"), r.getString("master_key_id"));
     }
 }

@@ -56,4 +56,27 @@ class KeyVaultTest {
         assertThrows(IllegalStateException.class, () -> new KeyVault("not base64!"));
         assertThrows(IllegalStateException.class, () -> new KeyVault(Base64.getEncoder().encodeToString(new byte[16])));
     }
+
+    @Test
+    void duringARotationKeysUnderTheOldMasterKeyOpenAndAreRewrappedUnderTheNewOne() {
+        String oldKey = masterKey();
+        String newKey = masterKey();
+        KeyVault before = new KeyVault(oldKey);
+        KeyVault.Sealed s = before.seal(SECRET, "mail");
+        KeyVault during = new KeyVault(newKey, java.util.List.of(oldKey));
+        assertArrayEquals(SECRET, during.open(s, "mail"), "the old master key still opens");
+        KeyVault.Sealed moved = during.rewrap(s, "mail");
+        assertTrue(moved.masterKeyId().equals(during.masterKeyId()) && !moved.masterKeyId().equals(s.masterKeyId()));
+        assertArrayEquals(s.ciphertext(), moved.ciphertext(), "only the data key is re-sealed");
+        assertFalse(java.util.Arrays.equals(s.wrappedDataKey(), moved.wrappedDataKey()));
+        assertTrue(moved == during.rewrap(moved, "mail"), "a key under the current master key stays as it is");
+        KeyVault after = new KeyVault(newKey);
+        assertArrayEquals(SECRET, after.open(moved, "mail"), "after the rotation the old key is not needed");
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> after.open(s, "mail"));
+        assertTrue(e.getMessage().contains("tlsgate.cert.previous-master-keys") && e.getMessage().contains(s.masterKeyId()),
+                e.getMessage());
+        assertFalse(e.getMessage().contains(oldKey) || e.getMessage().contains(newKey), "no key in the message");
+        assertThrows(IllegalStateException.class, () -> after.rewrap(s, "mail"));
+        assertThrows(IllegalStateException.class, () -> during.rewrap(s, "other"), "the owner binding holds");
+    }
 }
