@@ -100,6 +100,31 @@ final class ClusterApi implements AutoCloseable {
         return api;
     }
 
+    /**
+     * Closes each of {@code resources} in order, skipping nulls, all of them even when one
+     * fails; then throws the first failure (the others suppressed in it).
+     */
+    static void closeAll(AutoCloseable... resources) throws Exception {
+        Exception failed = null;
+        for (AutoCloseable r : resources) {
+            if (r == null) {
+                continue;
+            }
+            try {
+                r.close();
+            } catch (Exception e) {
+                if (failed == null) {
+                    failed = e;
+                } else {
+                    failed.addSuppressed(e);
+                }
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
     DevStack stack() {
         return stack;
     }
