@@ -98,22 +98,15 @@ final class ListenerCluster implements AutoCloseable {
     private ListenerCluster(ClusterApi api, TestDnsServer dns, ScriptedSmtpPeer inside, TestPki.Issued root) {
         this.api = api;
         this.dns = dns;
-        this.inside = inside;
         this.root = root;
+        this.inside = inside;
     }
 
     /** Starts the cluster for every class of a test run that extends with it, the first time one asks. */
     static final class Shared implements BeforeAllCallback {
         @Override
         public void beforeAll(ExtensionContext context) {
-            context.getRoot().getStore(ExtensionContext.Namespace.create(ListenerCluster.class))
-                    .computeIfAbsent(ListenerCluster.class, k -> {
-                        try {
-                            return start();
-                        } catch (Exception e) {
-                            throw new IllegalStateException("the listener cluster did not start", e);
-                        }
-                    }, ListenerCluster.class);
+            ClusterApi.oncePerRun(context, ListenerCluster.class, ListenerCluster::start);
         }
     }
 
@@ -203,10 +196,7 @@ final class ListenerCluster implements AutoCloseable {
     }
 
     private static ListenerCluster cluster() {
-        if (current == null) {
-            throw new IllegalStateException("no listener cluster: the test class needs @ExtendWith(ListenerCluster.Shared.class)");
-        }
-        return current;
+        return ClusterApi.started(current, Shared.class);
     }
 
     // ---- the cluster's parts
