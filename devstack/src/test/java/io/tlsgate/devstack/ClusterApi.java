@@ -100,6 +100,86 @@ final class ClusterApi implements AutoCloseable {
         return api;
     }
 
+    /**
+     * Closes each of {@code resources} in order, skipping nulls, all of them even when one
+     * fails; then throws the first failure (the others suppressed in it).
+     */
+    static void closeAll(AutoCloseable... resources) throws Exception {
+        Exception failed = null;
+        for (AutoCloseable r : resources) {
+            if (r == null) {
+                continue;
+            }
+            try {
+                r.close();
+            } catch (Exception e) {
+                if (failed == null) {
+                    failed = e;
+                } else {
+                    failed.addSuppressed(e);
+                }
+            }
+        }
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
+    /**
+     * The one {@code type} of this test run, for a {@code BeforeAllCallback}: {@code start}
+     * makes it for the first test class that asks; it stays in the store of the root extension
+     * context, whose end (the end of the run) closes it. Failsafe runs every IT class in one
+     * JVM and one run, so that is once per {@code verify}.
+     */
+    static <T extends AutoCloseable> T oncePerRun(org.junit.jupiter.api.extension.ExtensionContext context, Class<T> type,
+            java.util.concurrent.Callable<T> start) {
+        return context.getRoot().getStore(org.junit.jupiter.api.extension.ExtensionContext.Namespace.create(type))
+                .computeIfAbsent(type, k -> {
+                    try {
+                        return start.call();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(type.getSimpleName() + " did not start", e);
+                    }
+                }, type);
+    }
+
+    /** {@code cluster}, unless it is null: then the test class lacks {@code @ExtendWith(extension)}. */
+    static <T> T started(T cluster, Class<?> extension) {
+        if (cluster == null) {
+            throw new IllegalStateException("no cluster: the test class needs @ExtendWith(" + extension.getCanonicalName() + ".class)");
+        }
+        return cluster;
+    }
+
+    /** A free port on the loopback address {@code address}. */
+    static int freePort(String address) throws java.io.IOException {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName(address))) {
+            return probe.getLocalPort();
+        }
+    }
+
+    /**
+     * The settings of a cluster whose delivery-service sends to the tests' peers: DNS from
+     * {@code dnsServer}, MX hosts on loopback addresses, SMTP to {@code smtpPort} (the same on
+     * each peer's address) as gateway.tlsgate.test, and a look at the queue every 200 ms.
+     */
+    static java.util.Map<String, String> outboundEnv(String dnsServer, int smtpPort) {
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        env.put("TLSGATE_DNS_SERVER", dnsServer);
+        // The tests' MX hosts listen on loopback addresses.
+        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
+        env.put("TLSGATE_DELIVERY_SMTP_PORT", String.valueOf(smtpPort));
+        env.put("TLSGATE_DELIVERY_HELO_NAME", "gateway.tlsgate.test");
+        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        return env;
+    }
+
+    /** A bounce profile {@code name} whose first retry is an hour away (none within a test), without DSNs. */
+    void hourlyRetryProfile(String name) throws Exception {
+        ok("POST", 8081, "/api/v1/bounce-profiles", "{\"name\":\"" + name + "\",\"maxRetries\":5,\"maxTimeInQueueSeconds\":86400,"
+                + "\"initialRetrySeconds\":3600,\"maxRetrySeconds\":3600,\"sendHardBounces\":false,\"sendDelayWarnings\":false}");
+    }
+
     DevStack stack() {
         return stack;
     }

@@ -14,7 +14,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -51,15 +50,8 @@ class LimitsClusterIT {
     @BeforeAll
     static void cluster() throws Exception {
         dns = new TestDnsServer();
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getByName("127.0.3.1"))) {
-            smtpPort = probe.getLocalPort();
-        }
-        Map<String, String> env = new HashMap<>();
-        env.put("TLSGATE_DNS_SERVER", dns.address());
-        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
-        env.put("TLSGATE_DELIVERY_SMTP_PORT", String.valueOf(smtpPort));
-        env.put("TLSGATE_DELIVERY_HELO_NAME", "gateway.tlsgate.test");
-        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        smtpPort = ClusterApi.freePort("127.0.3.1");
+        Map<String, String> env = ClusterApi.outboundEnv(dns.address(), smtpPort);
         env.put("TLSGATE_DELIVERY_LEASE", "15s");
         // A killed replica's connection slots come free after this: short so the test is quick.
         env.put("TLSGATE_DELIVERY_SLOT_LEASE", "6s");
@@ -68,22 +60,13 @@ class LimitsClusterIT {
             REPLICAS.add(api.stack().replica("delivery-service", "delivery-service-" + i, 8083 + 100 * i, Map.of()));
         }
         // No retry within the test: a failed delivery waits an hour.
-        api.ok("POST", 8081, "/api/v1/bounce-profiles", "{\"name\":\"it\",\"maxRetries\":5,\"maxTimeInQueueSeconds\":86400,"
-                + "\"initialRetrySeconds\":3600,\"maxRetrySeconds\":3600,\"sendHardBounces\":false,\"sendDelayWarnings\":false}");
+        api.hourlyRetryProfile("it");
         delivery = api.deliveryChannel();
     }
 
     @AfterAll
     static void down() throws Exception {
-        if (delivery != null) {
-            delivery.shutdownNow();
-        }
-        if (api != null) {
-            api.close();
-        }
-        if (dns != null) {
-            dns.close();
-        }
+        ClusterApi.closeAll(delivery == null ? null : delivery::shutdownNow, api, dns);
     }
 
     /**

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  * With no broker to talk to, publishing never blocks the caller: events wait in the bounded
  * buffer, and what does not fit is dropped and counted ({@code tlsgate_events_dropped_total}).
  * (That buffered events reach Kafka once it is back is shown with a real broker in devstack's
- * DeliveryClusterIT.)
+ * DeliveryQueueClusterIT.)
  */
 class EventPublisherBufferTest {
 
