@@ -48,8 +48,8 @@ class DeliveryQueueClusterIT {
     /**
      * Connection reuse through the cluster: 200 messages for one domain whose entry allows 50
      * per connection all arrive over TLS, never more than 50 on one connection. How many
-     * connections depends on how the workers' claims cut the 200 while they trickle in (each
-     * claim is delivered on its own connections; there is no idle pool across claims yet);
+     * connections depends on how the workers' claims cut the 200 while they trickle in (an
+     * idle connection waits in the pool for the next claim, but claims may also run at once);
      * with a backlog, 50 a connection: DomainDeliveryTest shows 200 over exactly 4.
      */
     @Test
