@@ -37,8 +37,8 @@ public class ProductionGuard {
         this.auth = auth;
     }
 
-    /** Before anything else starts. */
-    void check(@Observes @Priority(1) StartupEvent ignored) {
+    /** Before anything else starts, schema migrations included. */
+    void check(@Observes @Priority(0) StartupEvent ignored) {
         if (devMode) {
             return;
         }
