@@ -6,6 +6,7 @@ bg_pids=()      # samplers, smtp-sink, devstack
 pf_instances=() # Postfix config directories to stop
 cgroups=()
 devstack_pid=""
+devstack_data=""
 cleanup() {
   set +e
   if [ -n "$devstack_pid" ] && kill -0 "$devstack_pid" 2>/dev/null; then
@@ -17,6 +18,14 @@ cleanup() {
   done
   for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null; done
+  # devstack stops its children itself; anything still running from its data dir is a leak.
+  if [ -n "$devstack_data" ]; then
+    left=$(pgrep -f "$devstack_data")
+    if [ -n "$left" ]; then
+      echo "still running after devstack stopped (killed): $left" >&2
+      for p in $left; do kill -KILL "$p" 2>/dev/null; done
+    fi
+  fi
   for c in "${cgroups[@]}"; do
     for _ in $(seq 1 20); do rmdir "$c" 2>/dev/null && break; sleep 0.5; done
   done
@@ -124,14 +133,18 @@ pf_queued() { # dir: files in every queue a message can wait in
 
 # ---------------------------------------------------------------- devstack
 # Starts devstack/run in the background inside cgroup $4 (may be empty) and waits until it is
-# up: data dir $1, port offset $2, JVM options $3. Sets devstack_pid, admin (token) and dbpw.
+# up: data dir $1, port offset $2, JVM options $3 (empty: devstack's own default). Sets
+# devstack_pid, devstack_data, admin (token) and dbpw.
 devstack_start() {
+  local opts=()
+  if [ -n "$3" ]; then opts=(--java-opts "$3"); fi
+  devstack_data="$1"
   # $! must be devstack/run itself (each step execs the next), so that cleanup's TERM reaches it.
   if [ -n "${4:-}" ]; then
     sh -c 'echo $$ > "$0/cgroup.procs"; shift; exec "$@"' "$4" x env TLSGATE_DEV_SKIP_BUILD=1 \
-      "$root/devstack/run" --data-dir "$1" --port-offset "$2" --java-opts "$3" > "$work/devstack.out" 2>&1 &
+      "$root/devstack/run" --data-dir "$1" --port-offset "$2" "${opts[@]}" > "$work/devstack.out" 2>&1 &
   else
-    TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$1" --port-offset "$2" --java-opts "$3" \
+    TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$1" --port-offset "$2" "${opts[@]}" \
       > "$work/devstack.out" 2>&1 &
   fi
   devstack_pid=$!

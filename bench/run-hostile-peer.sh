@@ -23,24 +23,11 @@ offset="${HOSTILE_PORT_OFFSET:-7000}"
 seconds="${HOSTILE_SECONDS:-60}"
 rate="${HOSTILE_RATE:-20}"
 variants="${HOSTILE_VARIANTS:-ABC}"
-out="$bench/results/hostile-peer-$(date -u +%Y-%m-%d-%H%M).txt"
+out="$bench/results"
+result="$out/hostile-peer-$(date -u +%Y-%m-%d-%H%M).txt"
 work="$(mktemp -d /tmp/tlsgate-hostile-XXXXXX)"
-ds=""
-
-cleanup() {
-  if [ -n "$ds" ] && kill -0 "$ds" 2>/dev/null; then
-    kill -TERM "$ds" 2>/dev/null || true
-    wait "$ds" 2>/dev/null || true
-  fi
-  # devstack stops its children itself; anything still running from the data dir is a leak.
-  left=$(pgrep -f "$work" || true)
-  if [ -n "$left" ]; then
-    echo "still running after devstack stopped (killed): $left" >&2
-    for p in $left; do kill -KILL "$p" 2>/dev/null || true; done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# Stops devstack (and kills what it left running from its data directory) and deletes $work on exit.
+. "$bench/lib.sh"
 
 if [ "${HOSTILE_SKIP_BUILD:-}" != 1 ]; then
   (cd "$root" && ./mvnw -B -q install -DskipTests)
@@ -48,19 +35,9 @@ if [ "${HOSTILE_SKIP_BUILD:-}" != 1 ]; then
 fi
 cp_="$bench/target/tlsgate-bench-0.1.0-SNAPSHOT.jar:$(cat "$bench/target/classpath.txt")"
 
-java_opts=()
-if [ -n "${HOSTILE_JAVA_OPTS:-}" ]; then java_opts=(--java-opts "$HOSTILE_JAVA_OPTS"); fi
-TLSGATE_DEV_SKIP_BUILD=1 "$root/devstack/run" --data-dir "$work/devstack" --port-offset "$offset" "${java_opts[@]}" \
-  > "$work/devstack.out" 2>&1 &
-ds=$!
-for _ in $(seq 1 300); do
-  grep -q 'Press Ctrl-C' "$work/devstack.out" && break
-  kill -0 "$ds" 2>/dev/null || { cat "$work/devstack.out"; exit 1; }
-  sleep 1
-done
-grep -q 'Press Ctrl-C' "$work/devstack.out" || { echo "devstack not up after 300 s"; cat "$work/devstack.out"; exit 1; }
+devstack_start "$work/devstack" "$offset" "${HOSTILE_JAVA_OPTS:-}"
 # devstack/run -> the DevStack JVM -> the services; delivery-service is the one running its jar.
-stack=$(pgrep -P "$ds" -f io.tlsgate.devstack.DevStack)
+stack=$(pgrep -P "$devstack_pid" -f io.tlsgate.devstack.DevStack)
 pid=$(pgrep -P "$stack" -f "$root/delivery-service/target/quarkus-app/quarkus-run.jar")
 # Two stacks started at the same moment on the same offset both pass devstack's port check; make
 # sure the delivery-service answering on the port is this one.
@@ -79,6 +56,6 @@ fi
   java -cp "$cp_" io.tlsgate.bench.HostilePeerBench "$work/devstack" "$offset" "$pid" "$seconds" "$rate" "$variants"
   echo
   echo "uptime after: $(uptime)"
-} 2>&1 | tee "$out"
-kill -TERM "$ds"; wait "$ds" || true; ds=""
-echo "devstack stopped; results in $out"
+} 2>&1 | tee "$result"
+kill -TERM "$devstack_pid"; wait "$devstack_pid" || true; devstack_pid=""
+echo "devstack stopped; results in $result"

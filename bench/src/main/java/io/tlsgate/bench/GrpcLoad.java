@@ -1,9 +1,6 @@
 package io.tlsgate.bench;
 
 import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
 import io.tlsgate.proto.policy.v1.PolicyServiceGrpc;
@@ -26,19 +23,10 @@ import org.HdrHistogram.Histogram;
 public final class GrpcLoad {
 
     public static void main(String[] args) throws Exception {
-        String host = args[0];
-        int port = Integer.parseInt(args[1]);
-        String token = args[2];
         int rate = Integer.parseInt(args[3]);
         int seconds = Integer.parseInt(args[4]);
         int entries = Integer.parseInt(args[5]);
-        Metadata auth = new Metadata();
-        auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
-        // directExecutor: answers are handled on the channel's event-loop thread. The default
-        // executor hands every answer to a pooled thread, and those hand-offs (futex calls, a
-        // hundred threads) cost this 2-core machine more CPU than the server's work.
-        ManagedChannel ch = NettyChannelBuilder.forAddress(host, port).usePlaintext().directExecutor()
-                .intercept(MetadataUtils.newAttachHeadersInterceptor(auth)).build();
+        ManagedChannel ch = ServiceChannel.open(args);
         PolicyServiceGrpc.PolicyServiceStub stub = PolicyServiceGrpc.newStub(ch);
 
         run(stub, rate, 15, entries, null); // warm-up (JIT), not recorded
