@@ -16,7 +16,7 @@ import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.Outbox;
 import io.tlsgate.platform.events.EventsConfig;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.GetTrustRequest;
@@ -41,7 +41,7 @@ class CertServiceSmokeTest {
     URL url;
 
     @Inject
-    EventPublisher events;
+    Outbox events;
 
     @Inject
     EventsConfig eventsConfig;
@@ -151,7 +151,7 @@ class CertServiceSmokeTest {
 
     @Test
     void eventRoundTripsThroughKafka() {
-        EventChecks.assertRoundTrip(events::publish, eventsConfig.source());
+        EventChecks.assertRoundTrip(events::later, eventsConfig.source());
         assertEquals("/tlsgate/cert-service", eventsConfig.source());
     }
 

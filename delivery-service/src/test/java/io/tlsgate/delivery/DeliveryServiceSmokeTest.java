@@ -15,7 +15,7 @@ import io.grpc.StatusRuntimeException;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.Outbox;
 import io.tlsgate.platform.events.EventsConfig;
 import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
 import io.tlsgate.proto.delivery.v1.Envelope;
@@ -42,7 +42,7 @@ class DeliveryServiceSmokeTest {
     URL url;
 
     @Inject
-    EventPublisher events;
+    Outbox events;
 
     @Inject
     EventsConfig eventsConfig;
@@ -120,7 +120,7 @@ class DeliveryServiceSmokeTest {
 
     @Test
     void eventRoundTripsThroughKafka() {
-        EventChecks.assertRoundTrip(events::publish, eventsConfig.source());
+        EventChecks.assertRoundTrip(events::later, eventsConfig.source());
     }
 
     private static Envelope envelope(String... rcpts) {

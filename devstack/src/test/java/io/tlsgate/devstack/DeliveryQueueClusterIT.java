@@ -117,6 +117,94 @@ class DeliveryQueueClusterIT {
     }
 
     /**
+     * The outbox (docs/events.md): Kafka is stopped while 500 messages meet a REQUIRED-TLS
+     * failure (a peer without STARTTLS), and delivery-service is killed with kill -9 once in
+     * between. Every connection whose result was recorded (every DCID in the messages'
+     * attempts) has its outcome event on the topic once Kafka is back, each domain its first
+     * alert; an event sent twice carries the same id, and no two events share one.
+     */
+    @Test
+    void outcomesAndAlertsWrittenWhileKafkaIsDownSurviveAKillMinus9() throws Exception {
+        List<String> domains = List.of("outbox1.required.test", "outbox2.required.test", "outbox3.required.test",
+                "outbox4.required.test", "outbox5.required.test");
+        for (String d : domains) {
+            mx(d, peerAddress("no-starttls"));
+        }
+        List<Long> mids = new ArrayList<>();
+        stack().stopKafka();
+        boolean killed = false;
+        try {
+            for (int i = 0; i < 500; i++) {
+                mids.add(enqueue("sender@origin.test", "user" + i + "@" + domains.get(i % domains.size()), "X-Outbox: " + i));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!killed && System.nanoTime() < deadline) {
+                if (attempted(mids.subList(0, 150)) >= 100) {
+                    stack().service("delivery-service").kill();
+                    killed = true;
+                }
+                Thread.sleep(200);
+            }
+            assertTrue(killed, "delivery-service was killed mid-way");
+        } finally {
+            stack().restart("delivery-service");
+        }
+        Set<Long> dcids = new HashSet<>();
+        for (long mid : mids) {
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(180));
+            m.get("attempts").forEach(a -> dcids.add(a.get("dcid").asLong()));
+            assertEquals("QUEUED", m.get("state").asText(), "REQUIRED without STARTTLS defers: " + m);
+        }
+        stack().startKafka();
+
+        List<ConsumerRecord<String, byte[]>> outcomes = KafkaRecords.readUntil(kafka(), "tlsgate.tls-outcomes",
+                rs -> dcidsOf(rs, domains).containsAll(dcids), Duration.ofSeconds(180));
+        Set<Long> missing = new HashSet<>(dcids);
+        missing.removeAll(dcidsOf(outcomes, domains));
+        assertEquals(Set.of(), missing, "connections whose outcome event never reached Kafka (of " + dcids.size() + ")");
+        List<ConsumerRecord<String, byte[]>> alerts = KafkaRecords.readUntil(kafka(), "tlsgate.tls-alerts",
+                rs -> rs.stream().map(ConsumerRecord::key).collect(Collectors.toSet()).containsAll(domains), Duration.ofSeconds(60));
+        for (String d : domains) {
+            assertTrue(alerts.stream().anyMatch(r -> d.equals(r.key())), "the first required-TLS alert for " + d);
+        }
+        List<ConsumerRecord<String, byte[]>> ours = new ArrayList<>(outcomes.stream().filter(r -> domains.contains(r.key())).toList());
+        ours.addAll(alerts.stream().filter(r -> domains.contains(r.key())).toList());
+        Map<String, Set<String>> valuesById = new java.util.HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : ours) {
+            valuesById.computeIfAbsent(KafkaRecords.header(r, "ce_id"), k -> new HashSet<>())
+                    .add(new String(r.value(), StandardCharsets.UTF_8));
+        }
+        assertTrue(valuesById.values().stream().allMatch(v -> v.size() == 1), "one event per id: " + valuesById.entrySet().stream()
+                .filter(e -> e.getValue().size() > 1).findFirst().orElse(null));
+        Set<Long> eventDcids = new HashSet<>();
+        for (Set<String> v : valuesById.values()) {
+            JsonNode o = ClusterApi.JSON.readTree(v.iterator().next());
+            if (o.has("dcid")) {
+                assertTrue(eventDcids.add(o.get("dcid").asLong()), "one outcome event (id) per connection: " + o);
+            }
+        }
+    }
+
+    /** How many of {@code mids} have a delivery attempt recorded. */
+    private static int attempted(List<Long> mids) throws Exception {
+        int n = 0;
+        for (long mid : mids) {
+            if (message(mid).get("attempts").size() > 0) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static Set<Long> dcidsOf(List<ConsumerRecord<String, byte[]>> rs, List<String> domains) {
+        Set<Long> out = new HashSet<>();
+        for (String d : domains) {
+            out.addAll(seen(rs, d, "dcid"));
+        }
+        return out;
+    }
+
+    /**
      * kill -9 of delivery-service with 1,000 messages queued and in flight: after a restart
      * every message is delivered; duplicates only for the ones that were in flight.
      */

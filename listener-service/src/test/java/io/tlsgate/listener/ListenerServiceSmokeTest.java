@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.tlsgate.listener.instance.InstanceRegistry;
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.Outbox;
 import io.tlsgate.platform.events.EventsConfig;
 import io.tlsgate.testkit.ApiChecks;
 import io.tlsgate.testkit.EventChecks;
@@ -27,7 +27,7 @@ class ListenerServiceSmokeTest {
     InstanceRegistry registry;
 
     @Inject
-    EventPublisher events;
+    Outbox events;
 
     @Inject
     EventsConfig eventsConfig;
@@ -50,7 +50,7 @@ class ListenerServiceSmokeTest {
 
     @Test
     void eventRoundTripsThroughKafka() {
-        EventChecks.assertRoundTrip(events::publish, eventsConfig.source());
+        EventChecks.assertRoundTrip(events::later, eventsConfig.source());
     }
 
     private Timestamp heartbeat() throws Exception {

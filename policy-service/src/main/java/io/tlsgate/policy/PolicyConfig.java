@@ -8,10 +8,6 @@ import java.time.Duration;
 @ConfigMapping(prefix = "tlsgate.policy")
 public interface PolicyConfig {
 
-    /** Largest page of audit entries one REST call returns. Default: 500. */
-    @WithDefault("500")
-    int auditMaxPage();
-
     /**
      * How often each replica also polls the policy version, besides listening for the
      * change notification. Default: 5s.

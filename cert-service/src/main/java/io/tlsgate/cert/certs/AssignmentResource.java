@@ -62,6 +62,6 @@ public class AssignmentResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Remove an assignment: the slot serves the demo certificate again")
     public Certificates.AssignmentView delete(@PathParam("slot") String slot) {
-        return certificates.unassign(slot);
+        return certificates.unassign(slot, request.principal());
     }
 }

@@ -113,7 +113,7 @@ public class CertificateResource {
     @RolesAllowed(Roles.OPERATOR)
     @Operation(summary = "Upload the CA-signed certificate (PEM) with its intermediates; checked against the stored key")
     public Certificates.Upload upload(@PathParam("name") String name, String pem) {
-        return certificates.upload(name, pem, trust.anchors());
+        return certificates.upload(name, pem, trust.anchors(), request.principal());
     }
 
     @POST
@@ -183,7 +183,7 @@ public class CertificateResource {
     @RolesAllowed(Roles.ADMIN)
     @Operation(summary = "Delete a certificate and its key (409 while assigned, and for the demo certificate; admin only)")
     public Response delete(@PathParam("name") String name) {
-        certificates.delete(name);
+        certificates.delete(name, request.principal());
         return Response.noContent().build();
     }
 }

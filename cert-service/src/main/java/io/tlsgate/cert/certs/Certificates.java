@@ -4,6 +4,7 @@ import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.cert.CertConfig;
 import io.tlsgate.cert.keys.KeyVault;
 import io.tlsgate.cert.trust.TrustStore;
+import io.tlsgate.platform.audit.AuditLog;
 import io.tlsgate.platform.db.Jdbc;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
@@ -47,13 +48,16 @@ public class Certificates {
     public record Bundle(String slot, String certificate, boolean demo, boolean assigned, byte[] privateKeyPkcs8,
             List<X509Certificate> chain, long revision) {}
 
+    private final AuditLog audit;
     private final DataSource dataSource;
     private final CertificateStore store;
     private final TrustStore trust;
     private final KeyVault vault;
     private final CertConfig config;
 
-    Certificates(DataSource dataSource, CertificateStore store, TrustStore trust, KeyVault vault, CertConfig config) {
+    Certificates(DataSource dataSource, CertificateStore store, TrustStore trust, KeyVault vault, CertConfig config,
+            AuditLog audit) {
+        this.audit = audit;
         this.dataSource = dataSource;
         this.store = store;
         this.trust = trust;
@@ -81,7 +85,9 @@ public class Certificates {
             if (!store.insert(c, s)) {
                 throw ProblemException.conflict("a certificate named '" + name + "' exists already");
             }
-            return view(s, List.of());
+            CertificateView v = view(s, List.of());
+            audit.record(c, principal, "create", "certificate:" + name, null, v);
+            return v;
         });
     }
 
@@ -118,18 +124,19 @@ public class Certificates {
     }
 
     /** Deletes a certificate: 409 while a slot uses it, and for the demo certificate. */
-    public void delete(String name) {
+    public void delete(String name, String principal) {
         if (DEMO.equals(name)) {
             throw ProblemException.conflict("the demo certificate cannot be deleted: unassigned slots serve it");
         }
         Jdbc.transaction(dataSource, c -> {
-            find(c, name);
+            StoredCertificate s = find(c, name);
             List<String> slots = slotsOf(store.assignments(c), name);
             if (!slots.isEmpty()) {
                 throw ProblemException.conflict("certificate '" + name + "' is assigned to " + slots
                         + "; assign another certificate first");
             }
             store.delete(c, name);
+            audit.record(c, principal, "delete", "certificate:" + name, view(s, List.of()), null);
             return null;
         });
     }
@@ -142,7 +149,7 @@ public class Certificates {
      * public key must be this entry's, the chain must hold together and end at a trusted CA
      * or a root included in the upload. 400 naming {@code pem} with the reason otherwise.
      */
-    public Upload upload(String name, String pem, Collection<X509Certificate> trustedCas) {
+    public Upload upload(String name, String pem, Collection<X509Certificate> trustedCas, String principal) {
         if (DEMO.equals(name)) {
             throw ProblemException.conflict("the demo certificate cannot be replaced; generate your own certificate");
         }
@@ -163,6 +170,7 @@ public class Certificates {
             LOG.infof("certificate %s replaced by %s issued by %s (%d in chain)", name,
                     r.chain().get(0).getSubjectX500Principal().getName(),
                     r.chain().get(0).getIssuerX500Principal().getName(), r.chain().size());
+            audit.record(c, principal, "upload", "certificate:" + name, view(s, List.of()), view(after, List.of()));
             return new Upload(view(after, slotsOf(store.assignments(c), name)), r.warnings());
         });
     }
@@ -247,13 +255,19 @@ public class Certificates {
                 throw ProblemException.conflict("a certificate named '" + name + "' exists already");
             }
             LOG.infof("certificate %s imported from PKCS#12 by %s", name, principal);
-            return new Upload(view(s, List.of()), r.warnings());
+            CertificateView v = view(s, List.of());
+            audit.record(c, principal, "import", "certificate:" + name, null, v);
+            return new Upload(v, r.warnings());
         });
     }
 
     /** The key and chain as a PKCS#12 file protected by {@code password} (AES-256, PBKDF2 / HMAC-SHA-256). */
     public byte[] exportPkcs12(String name, char[] password, String principal) {
-        StoredCertificate s = Jdbc.transaction(dataSource, c -> find(c, name));
+        StoredCertificate s = Jdbc.transaction(dataSource, c -> {
+            StoredCertificate found = find(c, name);
+            audit.record(c, principal, "export", "certificate:" + name, null, null);
+            return found;
+        });
         byte[] pkcs8 = vault.open(s.sealedKey(), s.name());
         try {
             PrivateKey key = KeyFactory.getInstance(s.keyType().algorithm()).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
@@ -319,17 +333,23 @@ public class Certificates {
                 throw InvalidRequestException.field("certificate", "'" + certificate + "' expired on "
                         + s.leaf().getNotAfter().toInstant());
             }
+            String before = store.assignments(c).get(slot);
             store.assign(c, slot, certificate, principal);
+            audit.record(c, principal, "assign", "assignment:" + slot, before == null ? null : Map.of("certificate", before),
+                    Map.of("certificate", certificate));
             LOG.infof("slot %s now serves certificate %s (by %s)", slot, certificate, principal);
             return new AssignmentView(slot, certificate, true, s.demo(), null);
         });
     }
 
     /** Removes an assignment: the slot serves the demo certificate again. */
-    public AssignmentView unassign(String slot) {
+    public AssignmentView unassign(String slot, String principal) {
         checkSlot(slot);
         return Jdbc.transaction(dataSource, c -> {
-            store.unassign(c, slot);
+            String before = store.assignments(c).get(slot);
+            if (store.unassign(c, slot)) {
+                audit.record(c, principal, "unassign", "assignment:" + slot, Map.of("certificate", before), null);
+            }
             return demoView(slot);
         });
     }

@@ -1,14 +1,12 @@
 package io.tlsgate.cert.certs;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.cert.CertConfig;
-import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.core.events.EventTypes;
 import io.tlsgate.core.events.Topics;
 import io.tlsgate.platform.db.Jdbc;
-import io.tlsgate.platform.events.EventPublisher;
-import io.tlsgate.platform.events.EventsConfig;
+import io.tlsgate.platform.events.Outbox;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -40,21 +38,16 @@ public class ExpiryAlerts {
     private final DataSource dataSource;
     private final CertificateStore store;
     private final ExpiryAlertStore alertStore;
-    private final EventPublisher events;
-    private final EventsConfig eventsConfig;
+    private final Outbox outbox;
     private final CertConfig config;
-    private final ObjectMapper json;
     private ScheduledExecutorService timer;
 
-    ExpiryAlerts(DataSource dataSource, CertificateStore store, ExpiryAlertStore alertStore, EventPublisher events,
-            EventsConfig eventsConfig, CertConfig config, ObjectMapper json) {
+    ExpiryAlerts(DataSource dataSource, CertificateStore store, ExpiryAlertStore alertStore, Outbox outbox, CertConfig config) {
         this.dataSource = dataSource;
         this.store = store;
         this.alertStore = alertStore;
-        this.events = events;
-        this.eventsConfig = eventsConfig;
+        this.outbox = outbox;
         this.config = config;
-        this.json = json;
     }
 
     void start(@Observes @Priority(40) StartupEvent ignored) {
@@ -103,6 +96,8 @@ public class ExpiryAlerts {
                 a.put("status", CertificateView.status(s, now).name());
                 a.put("assignedTo", assigned.entrySet().stream().filter(e -> e.getValue().equals(s.name()))
                         .map(Map.Entry::getKey).toList());
+                // The alert is written with the day's claim: both commit, or neither does.
+                outbox.add(c, EventTypes.CERT_EXPIRING, Topics.TLS_ALERTS, s.name(), a);
                 out.add(a);
             }
             return out;
@@ -110,12 +105,6 @@ public class ExpiryAlerts {
         List<String> names = new ArrayList<>();
         for (Map<String, Object> a : alerts) {
             String name = (String) a.get("certificate");
-            try {
-                events.publish(CloudEvent.now(io.tlsgate.core.events.EventTypes.CERT_EXPIRING, eventsConfig.source(), Topics.TLS_ALERTS, name,
-                        json.writeValueAsBytes(a)));
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
             LOG.warnf("certificate %s expires %s (%d days), assigned to %s", name, a.get("notAfter"), a.get("daysToExpiry"),
                     a.get("assignedTo"));
             names.add(name);

@@ -58,7 +58,7 @@ public class TrustedCaResource {
     @RolesAllowed(Roles.ADMIN)
     @Operation(summary = "Stop trusting an added CA (admin only)")
     public Response delete(@PathParam("id") UUID id) {
-        cas.remove(id);
+        cas.remove(id, request.principal());
         return Response.noContent().build();
     }
 }

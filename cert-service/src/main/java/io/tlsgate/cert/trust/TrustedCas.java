@@ -1,6 +1,7 @@
 package io.tlsgate.cert.trust;
 
 import io.tlsgate.cert.CertConfig;
+import io.tlsgate.platform.audit.AuditLog;
 import io.tlsgate.platform.db.Jdbc;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.ProblemException;
@@ -31,8 +32,10 @@ public class TrustedCas {
     private final DataSource dataSource;
     private final TrustStore store;
     private final CertConfig config;
+    private final AuditLog audit;
 
-    TrustedCas(DataSource dataSource, TrustStore store, CertConfig config) {
+    TrustedCas(DataSource dataSource, TrustStore store, CertConfig config, AuditLog audit) {
+        this.audit = audit;
         this.dataSource = dataSource;
         this.store = store;
         this.config = config;
@@ -48,16 +51,22 @@ public class TrustedCas {
         String subject = cert.getSubjectX500Principal().getName();
         // The revision is bumped by the trusted_ca_changed trigger (V2__certificates.sql), even by an insert
         // that adds no row: a CA trusted already is refused inside the transaction, so it rolls back.
-        return Jdbc.transaction(dataSource, c -> store.insert(c, subject, fingerprint, cert.getNotAfter().toInstant(),
-                Pem.of(cert), principal).orElseThrow(() -> InvalidRequestException.field("pem",
-                        "this CA is already trusted (SHA-256 " + fingerprint + ")")));
+        return Jdbc.transaction(dataSource, c -> {
+            TrustedCa added = store.insert(c, subject, fingerprint, cert.getNotAfter().toInstant(), Pem.of(cert), principal)
+                    .orElseThrow(() -> InvalidRequestException.field("pem", "this CA is already trusted (SHA-256 " + fingerprint + ")"));
+            audit.record(c, principal, "create", "trusted-ca:" + added.id(), null, added);
+            return added;
+        });
     }
 
     /** Stops trusting a CA; 404 when there is none with that id. */
-    public void remove(UUID id) {
-        if (!Jdbc.transaction(dataSource, c -> store.delete(c, id))) {
-            throw notFound(id);
-        }
+    public void remove(UUID id, String principal) {
+        Jdbc.transaction(dataSource, c -> {
+            TrustedCa before = store.all(c).stream().filter(ca -> ca.id().equals(id)).findFirst().orElseThrow(() -> notFound(id));
+            store.delete(c, id);
+            audit.record(c, principal, "delete", "trusted-ca:" + id, before, null);
+            return null;
+        });
     }
 
     /** One trusted CA; 404 when there is none with that id. */

@@ -1,6 +1,7 @@
 package io.tlsgate.core.events;
 
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -37,8 +38,12 @@ public record CloudEvent(String id, String type, String source, Instant time, St
         Objects.requireNonNull(payload, "payload");
     }
 
-    /** A new event with a random id, happening now. */
+    /**
+     * A new event with a random id, happening now (to the microsecond: the precision the outbox
+     * table keeps, so the time is the same however the event travels).
+     */
     public static CloudEvent now(String type, String source, String topic, String key, byte[] payload) {
-        return new CloudEvent(UUID.randomUUID().toString(), type, source, Instant.now(), topic, key, payload);
+        return new CloudEvent(UUID.randomUUID().toString(), type, source, Instant.now().truncatedTo(ChronoUnit.MICROS), topic,
+                key, payload);
     }
 }

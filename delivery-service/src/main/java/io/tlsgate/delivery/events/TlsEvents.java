@@ -9,37 +9,48 @@ import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.core.events.CloudEvent;
+import io.tlsgate.platform.db.Jdbc;
+import io.tlsgate.platform.events.Outbox;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.jboss.logging.Logger;
 
 /**
- * Publishes one {@code io.tlsgate.tls.outcome} per outbound connection's TLS decision to
- * {@code tlsgate.tls-outcomes}, and {@code io.tlsgate.tls.required-failure} alerts to
- * {@code tlsgate.tls-alerts} for REQUIRED* failures, coalesced per domain and reason
- * ({@code tlsgate.delivery.alert-window}, default 15 min). Key: the destination domain.
- * Never blocks delivery: the platform publisher buffers while Kafka is away.
+ * Makes one {@code io.tlsgate.tls.outcome} per outbound connection's TLS decision (topic
+ * {@code tlsgate.tls-outcomes}), and {@code io.tlsgate.tls.required-failure} alerts (topic
+ * {@code tlsgate.tls-alerts}) for REQUIRED* failures, coalesced per domain and reason
+ * ({@code tlsgate.delivery.alert-window}, default 15 min). Key: the destination domain. The
+ * outcome and a first alert go into the outbox in the transaction that records the delivery
+ * result; follow-up alerts at the end of a window in one of their own. Never blocks delivery:
+ * the outbox relay publishes whenever Kafka is there.
  */
 @ApplicationScoped
 public class TlsEvents {
+
+    private static final Logger LOG = Logger.getLogger(TlsEvents.class);
 
     /** Where the connection went and under which policy. */
     public record Connection(long dcid, List<Long> mids, String ip, String host, int port, String domain,
             OutboundTlsMode mode, String modeSource) {}
 
-    private final EventPublisher events;
+    private final Outbox outbox;
+    private final DataSource dataSource;
     private final AlertCoalescer coalescer;
     private ScheduledExecutorService timer;
 
-    TlsEvents(EventPublisher events, DeliveryConfig config) {
-        this.events = events;
+    TlsEvents(Outbox outbox, DataSource dataSource, DeliveryConfig config) {
+        this.outbox = outbox;
+        this.dataSource = dataSource;
         this.coalescer = new AlertCoalescer(config.alertWindow());
     }
 
@@ -49,7 +60,7 @@ public class TlsEvents {
             t.setDaemon(true);
             return t;
         });
-        timer.scheduleWithFixedDelay(() -> coalescer.flush(Instant.now()).forEach(this::alert), 1, 1, TimeUnit.MINUTES);
+        timer.scheduleWithFixedDelay(this::flush, 1, 1, TimeUnit.MINUTES);
     }
 
     void stop(@Observes ShutdownEvent ignored) {
@@ -59,19 +70,39 @@ public class TlsEvents {
     }
 
     /**
-     * Publishes the connection's outcome, and an alert when a required-TLS failure is due one
-     * and {@code alerts} (the global setting "alert on required-TLS failure") is on.
+     * The events of the connection's outcome: the outcome, and an alert when a required-TLS
+     * failure is due one and {@code alerts} (the global setting "alert on required-TLS
+     * failure") is on. The caller writes them in the transaction of the delivery result.
      */
-    public void outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
-        events.publish(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(), c.domain()),
+    public List<CloudEvent> outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
+        List<CloudEvent> out = new ArrayList<>();
+        out.add(outbox.event(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(), c.domain()),
                 c.mode().name(), c.modeSource(), OutboundTlsDecision.result(c.mode(), r.action()), r.resultType(), r.reason(),
-                r.protocol(), r.cipher(), r.verification(), now));
+                r.protocol(), r.cipher(), r.verification(), now)));
         if (r.alert() && alerts) {
-            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType().wire(), now).forEach(this::alert);
+            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType().wire(), now)
+                    .forEach(a -> out.add(alert(a)));
+        }
+        return out;
+    }
+
+    /** Follow-up alerts of windows that ended, into the outbox. */
+    void flush() {
+        try {
+            List<CloudEvent> due = coalescer.flush(Instant.now()).stream().map(this::alert).toList();
+            if (due.isEmpty()) {
+                return;
+            }
+            Jdbc.transaction(dataSource, c -> {
+                outbox.add(c, due);
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LOG.warnf("follow-up TLS alerts not written: %s", e.getMessage());
         }
     }
 
-    private void alert(AlertCoalescer.Alert a) {
+    private CloudEvent alert(AlertCoalescer.Alert a) {
         Map<String, Object> e = new LinkedHashMap<>();
         e.put("domain", a.domain());
         e.put("reason", a.reason());
@@ -79,6 +110,6 @@ public class TlsEvents {
         e.put("since", a.since().toString());
         e.put("until", a.until().toString());
         e.put("followUp", a.followUp());
-        events.publish(EventTypes.TLS_REQUIRED_FAILURE, Topics.TLS_ALERTS, a.domain(), e);
+        return outbox.event(EventTypes.TLS_REQUIRED_FAILURE, Topics.TLS_ALERTS, a.domain(), e);
     }
 }

@@ -1,6 +1,8 @@
 package io.tlsgate.delivery.queue;
 
+import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.platform.db.Jdbc;
+import io.tlsgate.platform.events.Outbox;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -30,8 +32,11 @@ public class Claims {
 
     private final DataSource dataSource;
 
-    Claims(DataSource dataSource) {
+    private final Outbox outbox;
+
+    Claims(DataSource dataSource, Outbox outbox) {
         this.dataSource = dataSource;
+        this.outbox = outbox;
     }
 
     /** Leases up to {@code limit} due recipients to {@code worker}, grouped by message and domain. */
@@ -123,6 +128,7 @@ public class Claims {
         private final List<Change> changes = new ArrayList<>();
         private final List<Tried> attempts = new ArrayList<>();
         private final List<Runnable> after = new ArrayList<>();
+        private final List<CloudEvent> events = new ArrayList<>();
 
         public Batch finish(long mid, List<Integer> rids, Result result, String reply) {
             changes.add(new Change(mid, List.copyOf(rids), result.name(), reply, null, true));
@@ -137,6 +143,12 @@ public class Claims {
         /** Back until {@code next} with no attempt counted. */
         public Batch postpone(long mid, List<Integer> rids, Instant next, String reply) {
             changes.add(new Change(mid, List.copyOf(rids), null, reply, next, false));
+            return this;
+        }
+
+        /** Events about these results (TLS outcomes, alerts): written to the outbox in the same transaction. */
+        public Batch events(List<CloudEvent> more) {
+            events.addAll(more);
             return this;
         }
 
@@ -158,7 +170,7 @@ public class Claims {
      * Returns how many recipients were still held.
      */
     public int commit(String worker, Batch b) {
-        if (b.changes.isEmpty() && b.attempts.isEmpty()) {
+        if (b.changes.isEmpty() && b.attempts.isEmpty() && b.events.isEmpty()) {
             b.after.forEach(Runnable::run);
             return 0;
         }
@@ -178,6 +190,7 @@ public class Claims {
                     lock.executeQuery().close();
                 }
                 Attempts.insert(c, b.attempts.stream().map(t -> Map.entry(t.mid(), t.attempt())).toList());
+                outbox.add(c, b.events);
                 try (PreparedStatement finish = c.prepareStatement("update recipient set state = ?, last_reply = ?, "
                         + "attempts = attempts + 1," + fence);
                         PreparedStatement defer = c.prepareStatement("update recipient set next_attempt_at = ?, last_reply = ?, "

@@ -249,19 +249,19 @@ final class GroupDelivery {
     /** The connections' log lines and events, then each message's recipients. */
     private void record(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Content> contents,
             DomainDelivery.Outcome all, DomainRules.Rules rules, Instant now) {
+        Claims.Batch batch = new Claims.Batch();
         for (DomainDelivery.Tried t : all.attempts()) {
             if (t.result() != null) {
                 t.result().log().forEach(LOG::info);
                 if (!t.result().reused()) {
                     // One event per TLS decision: an idle connection used again made none.
-                    events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
-                            t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure());
+                    batch.events(events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
+                            t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure()));
                 }
             } else {
                 LOG.info(t.error());
             }
         }
-        Claims.Batch batch = new Claims.Batch();
         Instant retry = Instant.now().plus(LIMIT_RETRY);
         boolean held = false;
         for (Claims.Work w : works) {

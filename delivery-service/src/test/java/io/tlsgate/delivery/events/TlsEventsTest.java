@@ -22,7 +22,10 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 import io.tlsgate.platform.tls.PeerTrust;
 
-/** A required-TLS failure against a real peer: one outcome event per connection, one coalesced alert, on real Kafka. */
+/**
+ * A required-TLS failure against a real peer: one outcome event per connection, one coalesced
+ * alert, through the outbox on real Kafka.
+ */
 @QuarkusTest
 class TlsEventsTest {
 
@@ -31,6 +34,9 @@ class TlsEventsTest {
 
     @Inject
     ObjectMapper json;
+
+    @Inject
+    io.tlsgate.delivery.queue.Claims claims;
 
     @Inject
     io.vertx.core.Vertx vertx;
@@ -45,8 +51,10 @@ class TlsEventsTest {
                                 null, OutboundTlsMode.REQUIRED, PeerTrust.NONE, "gateway.example", null),
                         new SmtpDeliveryAttempt.Message(100L + dcid, List.of(0), "a@example.com", List.of("b@" + domain),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
-                events.outcome(new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(),
-                        domain, OutboundTlsMode.REQUIRED, domain), r, Instant.now(), true);
+                // Written as the delivery result is: in the batch's transaction, published by the outbox relay.
+                claims.commit("tls-events-test", new io.tlsgate.delivery.queue.Claims.Batch().events(events.outcome(
+                        new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(), domain,
+                                OutboundTlsMode.REQUIRED, domain), r, Instant.now(), true)));
             }
         }
         ConsumerRecord<String, byte[]> outcome = KafkaRecords.await(Topics.TLS_OUTCOMES, r -> domain.equals(r.key()),

@@ -1,6 +1,6 @@
 package io.tlsgate.listener.smtp;
 
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.Outbox;
 import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.listener.upstream.CertClient;
 import io.tlsgate.listener.upstream.DeliveryClient;
@@ -13,7 +13,7 @@ import java.net.InetAddress;
 import java.util.concurrent.CompletionStage;
 
 /** The sessions' {@link Upstream} in service: the DNS layer and the gRPC clients of policy-, cert- and delivery-service. */
-record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, DeliveryClient delivery, EventPublisher events)
+record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, DeliveryClient delivery, Outbox events)
         implements Upstream {
 
     @Override
@@ -48,6 +48,6 @@ record ServiceUpstream(ReverseDns dns, PolicyClient policy, CertClient certs, De
 
     @Override
     public void publish(TlsOutcome outcome) {
-        events.publish(outcome);
+        events.later(events.event(outcome));
     }
 }

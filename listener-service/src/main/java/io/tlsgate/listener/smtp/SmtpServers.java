@@ -1,6 +1,6 @@
 package io.tlsgate.listener.smtp;
 
-import io.tlsgate.platform.events.EventPublisher;
+import io.tlsgate.platform.events.Outbox;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -123,7 +123,7 @@ public class SmtpServers {
     private volatile boolean listed;
     private volatile String lastError;
 
-    SmtpServers(ListenerConfig config, PolicyClient policy, CertClient certs, DeliveryClient delivery, EventPublisher events,
+    SmtpServers(ListenerConfig config, PolicyClient policy, CertClient certs, DeliveryClient delivery, Outbox events,
             Vertx vertx, io.tlsgate.platform.dns.DnsResolver dns) {
         this.config = config;
         this.policy = policy;

@@ -12,7 +12,8 @@ import org.jboss.logging.Logger;
 /**
  * Brings the service's schema up to date with Flyway before anything else starts (the
  * observer runs first). Each service keeps its own history table in its own schema, so four
- * services can share one database. A failed migration stops the service: running against a
+ * services can share one database. Tables platform itself uses in every service (the event
+ * outbox) come from platform's {@code db/platform} migrations, with their own history table. A failed migration stops the service: running against a
  * schema it does not understand would be worse.
  */
 @ApplicationScoped
@@ -35,6 +36,23 @@ public class SchemaMigrations {
         MigrateResult r = flyway().migrate();
         LOG.infof("schema %s at version %s (%d migrations applied now)", config.schema(),
                 r.targetSchemaVersion == null ? r.initialSchemaVersion : r.targetSchemaVersion, r.migrationsExecuted);
+        MigrateResult p = platformFlyway().migrate();
+        LOG.infof("schema %s: platform tables at version %s (%d migrations applied now)", config.schema(),
+                p.targetSchemaVersion == null ? p.initialSchemaVersion : p.targetSchemaVersion, p.migrationsExecuted);
+    }
+
+    /** Platform's own tables in this service's schema (history table {@code platform_schema_history}). */
+    Flyway platformFlyway() {
+        return Flyway.configure(Thread.currentThread().getContextClassLoader())
+                .dataSource(dataSource)
+                .schemas(config.schema())
+                .defaultSchema(config.schema())
+                .createSchemas(true)
+                .table("platform_schema_history")
+                .baselineOnMigrate(true)
+                .baselineVersion("0")
+                .locations("classpath:db/platform")
+                .load();
     }
 
     /** The Flyway instance for this service's schema. */

@@ -16,8 +16,9 @@ public interface EventsConfig {
     boolean enabled();
 
     /**
-     * Events held in memory while the broker is slow or unreachable; past this, new events are
-     * dropped and counted ({@code tlsgate_events_dropped_total}). Default: 10000.
+     * Events without a transaction of their own waiting to be written to the outbox table (see
+     * {@link Outbox#later}); past this, new ones are dropped and counted
+     * ({@code tlsgate_events_dropped_total}). Default: 10000.
      */
     @WithDefault("10000")
     int bufferSize();

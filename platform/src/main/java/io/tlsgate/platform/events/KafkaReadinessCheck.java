@@ -24,14 +24,16 @@ import org.eclipse.microprofile.health.Readiness;
 public class KafkaReadinessCheck implements HealthCheck {
 
     private final EventsConfig config;
-    private final EventPublisher publisher;
+    private final Outbox outbox;
+    private final OutboxRelay relay;
     private final Admin admin;
     private final String bootstrap;
 
-    KafkaReadinessCheck(EventsConfig config, EventPublisher publisher,
+    KafkaReadinessCheck(EventsConfig config, Outbox outbox, OutboxRelay relay,
             @Identifier("default-kafka-broker") Map<String, Object> kafkaConfig) {
         this.config = config;
-        this.publisher = publisher;
+        this.outbox = outbox;
+        this.relay = relay;
         this.bootstrap = String.valueOf(kafkaConfig.get("bootstrap.servers"));
         Map<String, Object> props = new HashMap<>();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -44,7 +46,7 @@ public class KafkaReadinessCheck implements HealthCheck {
     public HealthCheckResponse call() {
         HealthCheckResponseBuilder b = HealthCheckResponse.named("kafka")
                 .withData("bootstrap", bootstrap)
-                .withData("buffered-events", publisher.buffered());
+                .withData("buffered-events", outbox.waiting() + relay.backlog());
         long timeout = config.readinessTimeout().toMillis();
         try {
             int nodes = admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) timeout))

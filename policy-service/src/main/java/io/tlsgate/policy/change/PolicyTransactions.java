@@ -2,21 +2,18 @@ package io.tlsgate.policy.change;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tlsgate.platform.db.Jdbc;
-import io.tlsgate.policy.audit.AuditEntry;
-import io.tlsgate.policy.audit.AuditLog;
+import io.tlsgate.platform.audit.AuditLog;
 import io.tlsgate.policy.resolve.PolicyResolver;
 import io.tlsgate.policy.resolve.PolicyVersionStore;
 import io.tlsgate.policy.web.ChangeContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.util.ArrayList;
-import java.util.List;
 import javax.sql.DataSource;
 
 /**
- * Runs a policy change in one transaction with its audit entries, then, after the commit,
- * publishes the audit events and brings this replica's resolver up to the new version
+ * Runs a policy change in one transaction with its audit entries and their events, then, after
+ * the commit, brings this replica's resolver up to the new version
  * (other replicas follow through NOTIFY). A failure rolls everything back: a rejected
  * change changes nothing.
  */
@@ -52,14 +49,12 @@ public class PolicyTransactions {
     }
 
     public <T> T change(ChangeContext who, Work<T> work) {
-        List<AuditEntry> entries = new ArrayList<>();
         Committed<T> done = Jdbc.transaction(dataSource, c -> {
-            T result = work.run(c, (action, entity, before, after) -> entries.add(auditLog.record(c, who.principal(),
+            T result = work.run(c, (action, entity, before, after) -> auditLog.record(c, who.principal(),
                     action, entity, before == null ? null : json.valueToTree(before),
-                    after == null ? null : json.valueToTree(after), who.comment())));
+                    after == null ? null : json.valueToTree(after), who.comment()));
             return new Committed<>(result, versions.version(c));
         });
-        entries.forEach(auditLog::publish);
         resolver.reloadIfNewer(done.version());
         return done.result();
     }

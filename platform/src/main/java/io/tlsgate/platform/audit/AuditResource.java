@@ -1,7 +1,6 @@
-package io.tlsgate.policy.audit;
+package io.tlsgate.platform.audit;
 
 import io.tlsgate.platform.auth.Roles;
-import io.tlsgate.policy.PolicyConfig;
 import jakarta.annotation.security.RolesAllowed;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Params;
@@ -15,15 +14,18 @@ import jakarta.ws.rs.core.MediaType;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
-/** REST: the audit log, newest first. Operators and admins only: it shows who changed what. */
+/**
+ * REST: the service's audit log, newest first (every service has one; docs/security.md).
+ * Operators and admins only: it shows who changed what.
+ */
 @Path("/api/v1/audit")
 @Produces(MediaType.APPLICATION_JSON)
 public class AuditResource {
 
     private final AuditLog log;
-    private final PolicyConfig config;
+    private final AuditConfig config;
 
-    AuditResource(AuditLog log, PolicyConfig config) {
+    AuditResource(AuditLog log, AuditConfig config) {
         this.log = log;
         this.config = config;
     }
@@ -33,7 +35,7 @@ public class AuditResource {
     @Operation(summary = "Audit entries, newest first, at or after 'since' (ISO-8601); page with 'before' = the last id seen")
     public List<AuditEntry> list(@QueryParam("limit") String limit, @QueryParam("before") String before,
             @QueryParam("since") String since) {
-        long max = config.auditMaxPage();
+        long max = config.maxPage();
         int n = Params.longParam("limit", limit, Math.min(100L, max), 1, max).intValue();
         Instant from = null;
         if (since != null && !since.isBlank()) {

@@ -1,4 +1,4 @@
-package io.tlsgate.policy.audit;
+package io.tlsgate.platform.audit;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
