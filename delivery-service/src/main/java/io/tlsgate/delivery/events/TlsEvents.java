@@ -8,6 +8,7 @@ import io.tlsgate.core.tls.OutboundTlsDecision;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.delivery.DeliveryConfig;
+import io.tlsgate.delivery.queue.Claims;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
 import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.platform.db.Jdbc;
@@ -45,13 +46,13 @@ public class TlsEvents {
 
     private final Outbox outbox;
     private final DataSource dataSource;
-    private final AlertCoalescer coalescer;
+    private final AlertWindows windows;
     private ScheduledExecutorService timer;
 
     TlsEvents(Outbox outbox, DataSource dataSource, DeliveryConfig config) {
         this.outbox = outbox;
         this.dataSource = dataSource;
-        this.coalescer = new AlertCoalescer(config.alertWindow());
+        this.windows = new AlertWindows(config.alertWindow());
     }
 
     void start(@Observes StartupEvent ignored) {
@@ -70,31 +71,31 @@ public class TlsEvents {
     }
 
     /**
-     * The events of the connection's outcome: the outcome, and an alert when a required-TLS
-     * failure is due one and {@code alerts} (the global setting "alert on required-TLS
-     * failure") is on. The caller writes them in the transaction of the delivery result.
+     * The connection's outcome event, and an alert when a required-TLS failure is due one and
+     * {@code alerts} (the global setting "alert on required-TLS failure") is on: the step that
+     * writes them (and counts the failure in its alert window) in the transaction of the
+     * delivery result.
      */
-    public List<CloudEvent> outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
-        List<CloudEvent> out = new ArrayList<>();
-        out.add(outbox.event(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(), c.domain()),
-                c.mode().name(), c.modeSource(), OutboundTlsDecision.result(c.mode(), r.action()), r.resultType(), r.reason(),
-                r.protocol(), r.cipher(), r.verification(), now)));
-        if (r.alert() && alerts) {
-            coalescer.record(c.domain(), r.resultType() == null ? "tls-failure" : r.resultType().wire(), now)
-                    .forEach(a -> out.add(alert(a)));
-        }
-        return out;
+    public Claims.Step outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
+        CloudEvent outcome = outbox.event(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(),
+                c.domain()), c.mode().name(), c.modeSource(), OutboundTlsDecision.result(c.mode(), r.action()), r.resultType(),
+                r.reason(), r.protocol(), r.cipher(), r.verification(), now));
+        boolean alert = r.alert() && alerts;
+        String reason = r.resultType() == null ? "tls-failure" : r.resultType().wire();
+        return tx -> {
+            List<CloudEvent> out = new ArrayList<>(List.of(outcome));
+            if (alert) {
+                windows.record(tx, c.domain(), reason, now).forEach(a -> out.add(alert(a)));
+            }
+            outbox.add(tx, out);
+        };
     }
 
-    /** Follow-up alerts of windows that ended, into the outbox. */
+    /** Follow-up alerts of windows that ended, into the outbox (any replica may; each window once). */
     void flush() {
         try {
-            List<CloudEvent> due = coalescer.flush(Instant.now()).stream().map(this::alert).toList();
-            if (due.isEmpty()) {
-                return;
-            }
-            Jdbc.transaction(dataSource, c -> {
-                outbox.add(c, due);
+            Jdbc.transaction(dataSource, tx -> {
+                outbox.add(tx, windows.flush(tx, Instant.now()).stream().map(this::alert).toList());
                 return null;
             });
         } catch (RuntimeException e) {
@@ -102,7 +103,7 @@ public class TlsEvents {
         }
     }
 
-    private CloudEvent alert(AlertCoalescer.Alert a) {
+    private CloudEvent alert(AlertWindows.Alert a) {
         Map<String, Object> e = new LinkedHashMap<>();
         e.put("domain", a.domain());
         e.put("reason", a.reason());

@@ -1,8 +1,6 @@
 package io.tlsgate.delivery.queue;
 
-import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.platform.db.Jdbc;
-import io.tlsgate.platform.events.Outbox;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -32,11 +30,14 @@ public class Claims {
 
     private final DataSource dataSource;
 
-    private final Outbox outbox;
+    /** Work in the transaction that records a batch. */
+    @FunctionalInterface
+    public interface Step {
+        void run(Connection c) throws SQLException;
+    }
 
-    Claims(DataSource dataSource, Outbox outbox) {
+    Claims(DataSource dataSource) {
         this.dataSource = dataSource;
-        this.outbox = outbox;
     }
 
     /** Leases up to {@code limit} due recipients to {@code worker}, grouped by message and domain. */
@@ -128,7 +129,7 @@ public class Claims {
         private final List<Change> changes = new ArrayList<>();
         private final List<Tried> attempts = new ArrayList<>();
         private final List<Runnable> after = new ArrayList<>();
-        private final List<CloudEvent> events = new ArrayList<>();
+        private final List<Step> steps = new ArrayList<>();
 
         public Batch finish(long mid, List<Integer> rids, Result result, String reply) {
             changes.add(new Change(mid, List.copyOf(rids), result.name(), reply, null, true));
@@ -146,9 +147,9 @@ public class Claims {
             return this;
         }
 
-        /** Events about these results (TLS outcomes, alerts): written to the outbox in the same transaction. */
-        public Batch events(List<CloudEvent> more) {
-            events.addAll(more);
+        /** SQL about these results to run in the same transaction (their events, alert windows). */
+        public Batch within(Step step) {
+            steps.add(step);
             return this;
         }
 
@@ -170,7 +171,7 @@ public class Claims {
      * Returns how many recipients were still held.
      */
     public int commit(String worker, Batch b) {
-        if (b.changes.isEmpty() && b.attempts.isEmpty() && b.events.isEmpty()) {
+        if (b.changes.isEmpty() && b.attempts.isEmpty() && b.steps.isEmpty()) {
             b.after.forEach(Runnable::run);
             return 0;
         }
@@ -190,7 +191,9 @@ public class Claims {
                     lock.executeQuery().close();
                 }
                 Attempts.insert(c, b.attempts.stream().map(t -> Map.entry(t.mid(), t.attempt())).toList());
-                outbox.add(c, b.events);
+                for (Step s : b.steps) {
+                    s.run(c);
+                }
                 try (PreparedStatement finish = c.prepareStatement("update recipient set state = ?, last_reply = ?, "
                         + "attempts = attempts + 1," + fence);
                         PreparedStatement defer = c.prepareStatement("update recipient set next_attempt_at = ?, last_reply = ?, "

@@ -255,7 +255,7 @@ final class GroupDelivery {
                 t.result().log().forEach(LOG::info);
                 if (!t.result().reused()) {
                     // One event per TLS decision: an idle connection used again made none.
-                    batch.events(events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
+                    batch.within(events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
                             t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure()));
                 }
             } else {

@@ -52,7 +52,7 @@ class TlsEventsTest {
                         new SmtpDeliveryAttempt.Message(100L + dcid, List.of(0), "a@example.com", List.of("b@" + domain),
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 // Written as the delivery result is: in the batch's transaction, published by the outbox relay.
-                claims.commit("tls-events-test", new io.tlsgate.delivery.queue.Claims.Batch().events(events.outcome(
+                claims.commit("tls-events-test", new io.tlsgate.delivery.queue.Claims.Batch().within(events.outcome(
                         new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(), domain,
                                 OutboundTlsMode.REQUIRED, domain), r, Instant.now(), true)));
             }
