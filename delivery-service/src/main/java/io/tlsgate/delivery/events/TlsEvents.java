@@ -40,10 +40,6 @@ public class TlsEvents {
 
     private static final Logger LOG = Logger.getLogger(TlsEvents.class);
 
-    /** Where the connection went and under which policy. */
-    public record Connection(long dcid, List<Long> mids, String ip, String host, int port, String domain,
-            OutboundTlsMode mode, String modeSource) {}
-
     private final Outbox outbox;
     private final DataSource dataSource;
     private final AlertWindows windows;
@@ -71,15 +67,16 @@ public class TlsEvents {
     }
 
     /**
-     * The connection's outcome event, and an alert when a required-TLS failure is due one and
+     * The outcome event of {@code c} under {@code mode} (from the entry {@code modeSource}), and an
+     * alert when a required-TLS failure is due one and
      * {@code alerts} (the global setting "alert on required-TLS failure") is on: the step that
      * writes them (and counts the failure in its alert window) in the transaction of the
      * delivery result.
      */
-    public Claims.Step outcome(Connection c, SmtpDeliveryAttempt.Result r, Instant now, boolean alerts) {
-        CloudEvent outcome = outbox.event(new TlsOutcome(new TlsOutcome.Outbound(c.dcid(), c.mids(), c.ip(), c.host(), c.port(),
-                c.domain()), c.mode().name(), c.modeSource(), OutboundTlsDecision.result(c.mode(), r.action()), r.resultType(),
-                r.reason(), r.protocol(), r.cipher(), r.verification(), now));
+    public Claims.Step outcome(TlsOutcome.Outbound c, OutboundTlsMode mode, String modeSource, SmtpDeliveryAttempt.Result r,
+            Instant now, boolean alerts) {
+        CloudEvent outcome = outbox.event(new TlsOutcome(c, mode.name(), modeSource, OutboundTlsDecision.result(mode, r.action()),
+                r.resultType(), r.reason(), r.protocol(), r.cipher(), r.verification(), now));
         boolean alert = r.alert() && alerts;
         String reason = r.resultType() == null ? "tls-failure" : r.resultType().wire();
         return tx -> {

@@ -1,5 +1,6 @@
 package io.tlsgate.delivery.schedule;
 
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.delivery.events.TlsEvents;
 import io.tlsgate.delivery.limits.ConcurrencyWindow;
 import io.tlsgate.delivery.limits.ConnectionSlots;
@@ -255,8 +256,8 @@ final class GroupDelivery {
                 t.result().log().forEach(LOG::info);
                 if (!t.result().reused()) {
                     // One event per TLS decision: an idle connection used again made none.
-                    batch.within(events.outcome(new TlsEvents.Connection(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain,
-                            t.tls().mode(), t.tls().source()), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure()));
+                    batch.within(events.outcome(new TlsOutcome.Outbound(t.dcid(), t.mids(), t.ip(), t.host(), t.port(), domain),
+                            t.tls().mode(), t.tls().source(), t.result(), now, rules.settings().getAlertOnRequiredTlsFailure()));
                 }
             } else {
                 LOG.info(t.error());

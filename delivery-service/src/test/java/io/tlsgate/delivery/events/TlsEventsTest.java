@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.junit.QuarkusTest;
+import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.core.events.CloudEvent;
 import io.tlsgate.core.events.Topics;
 import io.tlsgate.core.tls.OutboundTlsMode;
@@ -53,8 +54,8 @@ class TlsEventsTest {
                                 "x\r\n".getBytes(StandardCharsets.US_ASCII)));
                 // Written as the delivery result is: in the batch's transaction, published by the outbox relay.
                 claims.commit("tls-events-test", new io.tlsgate.delivery.queue.Claims.Batch().within(events.outcome(
-                        new TlsEvents.Connection(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(), domain,
-                                OutboundTlsMode.REQUIRED, domain), r, Instant.now(), true)));
+                        new TlsOutcome.Outbound(dcid, List.of(100L + dcid), "127.0.0.1", "mx." + domain, peer.port(), domain),
+                        OutboundTlsMode.REQUIRED, domain, r, Instant.now(), true)));
             }
         }
         ConsumerRecord<String, byte[]> outcome = KafkaRecords.await(Topics.TLS_OUTCOMES, r -> domain.equals(r.key()),

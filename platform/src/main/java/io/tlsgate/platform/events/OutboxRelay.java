@@ -10,9 +10,11 @@ import io.tlsgate.platform.db.Jdbc;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.nio.charset.StandardCharsets;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Future;
@@ -20,7 +22,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.jboss.logging.Logger;
 
 /**
@@ -65,7 +72,7 @@ public class OutboxRelay {
         if (!config.enabled()) {
             return;
         }
-        producer = new KafkaProducer<>(KafkaEvents.producerProperties(kafkaConfig, config, "outbox"));
+        producer = new KafkaProducer<>(producerProperties(kafkaConfig, config));
         running = true;
         thread = new Thread(this::run, "tlsgate-outbox-relay");
         thread.setDaemon(true);
@@ -154,7 +161,7 @@ public class OutboxRelay {
             }
             List<Future<RecordMetadata>> sends = new ArrayList<>();
             for (CloudEvent e : events) {
-                sends.add(producer.send(KafkaEvents.record(e)));
+                sends.add(producer.send(record(e)));
             }
             producer.flush();
             for (Future<RecordMetadata> f : sends) {
@@ -174,5 +181,35 @@ public class OutboxRelay {
             published.increment(events.size());
             return events.size();
         });
+    }
+
+    /** The producer's settings: the configured ones, and safe defaults for events. */
+    private static Map<String, Object> producerProperties(Map<String, Object> kafkaConfig, EventsConfig config) {
+        Map<String, Object> props = new HashMap<>(kafkaConfig);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        props.putIfAbsent(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        // Events are not latency-critical: waiting up to 20 ms fills batches (one produce request
+        // for many connections' outcome events), which costs the broker far less than one each.
+        props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "20");
+        props.putIfAbsent(ProducerConfig.CLIENT_ID_CONFIG, config.source().replace('/', '-').substring(1));
+        return props;
+    }
+
+    /** A record with the CloudEvents attributes as binary-mode headers (docs/events.md). */
+    private static ProducerRecord<String, byte[]> record(CloudEvent e) {
+        RecordHeaders h = new RecordHeaders();
+        h.add(CloudEvent.HEADER_ID, utf8(e.id()));
+        h.add(CloudEvent.HEADER_TYPE, utf8(e.type()));
+        h.add(CloudEvent.HEADER_SOURCE, utf8(e.source()));
+        h.add(CloudEvent.HEADER_TIME, utf8(e.time().toString()));
+        h.add(CloudEvent.HEADER_SPEC_VERSION, utf8(CloudEvent.SPEC_VERSION));
+        h.add(CloudEvent.HEADER_CONTENT_TYPE, utf8(CloudEvent.CONTENT_TYPE_JSON));
+        return new ProducerRecord<>(e.topic(), null, e.key(), e.payload(), h);
+    }
+
+    private static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
     }
 }
