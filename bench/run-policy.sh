@@ -61,7 +61,6 @@ ds=$!
 trap 'kill -TERM $ds 2>/dev/null; wait $ds 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break; sleep 1; done
 admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
-service=$(grep '^tlsgate.auth.service-token=' "$data/secrets.properties" | cut -d= -f2)
 run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
 {
   echo "policy-service JVM options: ${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}; client: ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g}"
@@ -70,7 +69,7 @@ run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
     --data-binary @"$work/grpc/destinations.ini" http://localhost:8081/api/v1/destinations/import -o /dev/null
   for i in 1 2 3; do
     echo "== run $i"
-    java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 8081 "$service" 5000 30 100000
+    java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 9081 "$data/secrets.properties" 5000 30 100000
   done
 } 2>&1 | tee "$out/grpc-5000rps.txt"
 kill -TERM $ds; wait $ds || true; trap - EXIT

@@ -10,7 +10,7 @@ import java.util.concurrent.TimeUnit;
  * calls after DATA), at most {@code CONCURRENCY} calls in flight on one HTTP/2 connection.
  * Each message has one recipient ({@code user<i>@DOMAIN}) and about {@code BODY_BYTES} of body
  * in 72-character lines (the same shape as Postfix's smtp-source with {@code -l}).
- * Usage: EnqueueLoad HOST PORT SERVICE_TOKEN N CONCURRENCY DOMAIN BODY_BYTES
+ * Usage: EnqueueLoad HOST GRPC_PORT SECRETS_FILE N CONCURRENCY DOMAIN BODY_BYTES
  */
 public final class EnqueueLoad {
 
@@ -20,7 +20,7 @@ public final class EnqueueLoad {
         String domain = args[5];
         int bodyBytes = Integer.parseInt(args[6]);
 
-        ManagedChannel ch = ServiceChannel.open(args);
+        ManagedChannel ch = ServiceChannel.open(args, "listener-service", "delivery-service");
         EnqueueCalls calls = new EnqueueCalls(ch, concurrency);
 
         StringBuilder body = new StringBuilder();

@@ -18,7 +18,7 @@ import org.HdrHistogram.Histogram;
  * whatever the answers do, and measures each call from the moment it was due (so a stalled
  * server shows in the latencies instead of slowing the client: no coordinated omission).
  * Queries are exact domains of the benchmark table (see {@link Tables}).
- * Usage: GrpcLoad HOST PORT SERVICE_TOKEN RATE SECONDS ENTRIES
+ * Usage: GrpcLoad HOST GRPC_PORT SECRETS_FILE RATE SECONDS ENTRIES
  */
 public final class GrpcLoad {
 
@@ -26,7 +26,7 @@ public final class GrpcLoad {
         int rate = Integer.parseInt(args[3]);
         int seconds = Integer.parseInt(args[4]);
         int entries = Integer.parseInt(args[5]);
-        ManagedChannel ch = ServiceChannel.open(args);
+        ManagedChannel ch = ServiceChannel.open(args, "delivery-service", "policy-service");
         PolicyServiceGrpc.PolicyServiceStub stub = PolicyServiceGrpc.newStub(ch);
 
         run(stub, rate, 15, entries, null); // warm-up (JIT), not recorded

@@ -59,7 +59,7 @@ public final class HostilePeerBench {
             secrets.load(in);
         }
         HostilePeerBench b = new HostilePeerBench(data, offset, pid, secrets.getProperty("tlsgate.auth.tokens.dev-admin.token"),
-                secrets.getProperty("tlsgate.auth.service-token"), rate);
+                rate);
         try {
             b.run(seconds, variants);
         } finally {
@@ -86,7 +86,7 @@ public final class HostilePeerBench {
     private long logOffset;
     private final long tcpBuffers;
 
-    HostilePeerBench(Path data, int offset, long pid, String admin, String service, int rate) throws IOException {
+    HostilePeerBench(Path data, int offset, long pid, String admin, int rate) throws IOException {
         this.log = data.resolve("logs").resolve("delivery-service.log");
         this.offset = offset;
         this.pid = pid;
@@ -94,7 +94,9 @@ public final class HostilePeerBench {
         this.rate = rate;
         this.peer = new HostilePeer();
         this.sampler = new ProcessSampler(pid, 8083 + offset, http);
-        this.delivery = ServiceChannel.open("localhost", 8083 + offset, service);
+        System.setProperty("tlsgate.cert-grpc", "localhost:" + (9082 + offset));
+        this.delivery = ServiceChannel.open("localhost", 9083 + offset, data.resolve("secrets.properties"), "listener-service",
+                "delivery-service");
         this.enqueue = new EnqueueCalls(delivery, 200);
         this.tcpBuffers = ProcessSampler.tcpBuffers();
     }

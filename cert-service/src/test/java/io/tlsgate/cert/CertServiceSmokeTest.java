@@ -24,6 +24,7 @@ import io.tlsgate.proto.cert.v1.TrustBundle;
 import io.tlsgate.testkit.ApiChecks;
 import io.tlsgate.testkit.EventChecks;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestPki;
 import io.tlsgate.testkit.TestTokens;
 import io.tlsgate.testkit.TlsgateTestResources;
@@ -93,7 +94,7 @@ class CertServiceSmokeTest {
                 .when().get("/api/v1/trusted-cas/00000000-0000-0000-0000-000000000000")
                 .then().statusCode(404).contentType("application/problem+json");
 
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("delivery-service"), "cert-service");
         try {
             TrustBundle bundle = CertServiceGrpc.newBlockingStub(ch).getTrust(GetTrustRequest.getDefaultInstance());
             assertTrue(bundle.getRevision() >= 1);
@@ -138,8 +139,8 @@ class CertServiceSmokeTest {
     }
 
     @Test
-    void grpcWithoutTheServiceTokenIsUnauthenticated() {
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.READER);
+    void grpcWithoutAServiceIdentityIsUnauthenticated() {
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), null, "cert-service");
         try {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
                     () -> CertServiceGrpc.newBlockingStub(ch).getTrust(GetTrustRequest.getDefaultInstance()));

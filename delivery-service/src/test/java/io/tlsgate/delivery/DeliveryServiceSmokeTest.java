@@ -22,6 +22,7 @@ import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.testkit.ApiChecks;
 import io.tlsgate.testkit.EventChecks;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestTokens;
 import io.tlsgate.testkit.TlsgateTestResources;
 import jakarta.inject.Inject;
@@ -55,7 +56,7 @@ class DeliveryServiceSmokeTest {
     @Test
     void enqueuedMessageIsCommittedBeforeTheReplyAndVisibleOverRest() throws Exception {
         long mid;
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "delivery-service");
         try {
             mid = Enqueue.send(ch, Enqueue.chunks(envelope("a@example.com", "b@example.org"),
                     BODY.getBytes(StandardCharsets.UTF_8), 7));
@@ -85,9 +86,9 @@ class DeliveryServiceSmokeTest {
     }
 
     @Test
-    void enqueueRefusesBadEnvelopesAndCallersWithoutTheServiceToken() {
-        ManagedChannel good = GrpcChannels.open(url, TestTokens.SERVICE);
-        ManagedChannel bad = GrpcChannels.open(url, null);
+    void enqueueRefusesBadEnvelopesAndCallersOtherThanTheListener() {
+        ManagedChannel good = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "delivery-service");
+        ManagedChannel bad = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("delivery-service"), "delivery-service");
         try {
             StatusRuntimeException noRcpt = assertThrows(StatusRuntimeException.class,
                     () -> Enqueue.send(good, Enqueue.chunks(envelope(), BODY.getBytes(StandardCharsets.UTF_8), 100)));
@@ -109,9 +110,10 @@ class DeliveryServiceSmokeTest {
                     assertFalse(refused.getStatus().getDescription().contains("\n"), "no raw line break in the error");
                 }
             }
-            StatusRuntimeException noToken = assertThrows(StatusRuntimeException.class,
+            // Only listener-service may queue mail: another service's identity is refused before any of it is read.
+            StatusRuntimeException notListener = assertThrows(StatusRuntimeException.class,
                     () -> Enqueue.send(bad, Enqueue.chunks(envelope("a@example.com"), new byte[0], 100)));
-            assertEquals(Status.Code.UNAUTHENTICATED, noToken.getStatus().getCode());
+            assertEquals(Status.Code.PERMISSION_DENIED, notListener.getStatus().getCode());
         } finally {
             good.shutdownNow();
             bad.shutdownNow();

@@ -13,6 +13,7 @@ import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.proto.delivery.v1.InboundTlsFacts;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestTokens;
 import io.tlsgate.testkit.TlsgateTestResources;
 import java.net.URL;
@@ -44,7 +45,7 @@ class EnqueueStreamingTest {
 
     @BeforeEach
     void open() {
-        ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "delivery-service");
         icid = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
     }
 

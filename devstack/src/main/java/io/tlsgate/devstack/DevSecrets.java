@@ -8,11 +8,12 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Properties;
 
 /**
- * The dev stack's secrets: the admin REST token, the internal service token, the embedded
- * database's password and cert-service's master key. Generated once into {@code <data>/secrets.properties} (mode 0600) and
+ * The dev stack's secrets: the admin REST token, each service's enrolment token for the
+ * internal CA, the embedded database's password and cert-service's master key. Generated once into {@code <data>/secrets.properties} (mode 0600) and
  * reused, so scripts and a second start keep working. The file is also the services' extra
  * configuration source ({@code QUARKUS_CONFIG_LOCATIONS}), exactly as a mounted Kubernetes
  * Secret would be.
@@ -21,7 +22,8 @@ final class DevSecrets {
 
     static final String ADMIN = "tlsgate.auth.tokens.dev-admin.token";
     static final String ADMIN_ROLE = "tlsgate.auth.tokens.dev-admin.role";
-    static final String SERVICE = "tlsgate.auth.service-token";
+    static final String ENROLLMENT = "tlsgate.internal-tls.enrollment-tokens.";
+    static final List<String> SERVICES = List.of("policy-service", "cert-service", "delivery-service", "listener-service");
     static final String DB_PASSWORD = "devstack.db-password";
     static final String MASTER_KEY = "tlsgate.cert.master-key";
 
@@ -44,7 +46,11 @@ final class DevSecrets {
         boolean changed = false;
         changed |= p.putIfAbsent(ADMIN, "dev-admin-" + random()) == null;
         changed |= p.putIfAbsent(ADMIN_ROLE, "admin") == null;
-        changed |= p.putIfAbsent(SERVICE, "dev-service-" + random()) == null;
+        for (String service : SERVICES) {
+            changed |= p.putIfAbsent(ENROLLMENT + service, "dev-enrol-" + random()) == null;
+        }
+        // The shared service token of earlier versions is not used any more.
+        changed |= p.remove("tlsgate.auth.service-token") != null;
         changed |= p.putIfAbsent(DB_PASSWORD, random()) == null;
         changed |= p.putIfAbsent(MASTER_KEY, masterKey()) == null;
         if (changed) {
@@ -63,8 +69,9 @@ final class DevSecrets {
         return values.getProperty(ADMIN);
     }
 
-    String serviceToken() {
-        return values.getProperty(SERVICE);
+    /** {@code service}'s enrolment token: whoever holds it can get that service's identity from cert-service. */
+    String enrollmentToken(String service) {
+        return values.getProperty(ENROLLMENT + service);
     }
 
     String dbPassword() {

@@ -31,7 +31,7 @@ import java.util.Map;
  */
 public final class DevStack {
 
-    /** The four services: module directory and default HTTP (and gRPC) port. */
+    /** The four services: module directory and default HTTP port; a service's gRPC port is its HTTP port + 1000. */
     static final List<Map.Entry<String, Integer>> SERVICES = List.of(
             Map.entry("policy-service", 8081),
             Map.entry("cert-service", 8082),
@@ -40,6 +40,8 @@ public final class DevStack {
     static final int POSTGRES_PORT = 15432;
     static final int KAFKA_PORT = 19092;
     static final int KAFKA_CONTROLLER_PORT = 19093;
+    /** A service's internal gRPC port is its HTTP port plus this (8081 -> 9081). */
+    static final int GRPC_OFFSET = 1000;
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
 
     private final DevOptions options;
@@ -102,7 +104,12 @@ public final class DevStack {
             ports.add(options.port(KAFKA_PORT));
             ports.add(options.port(KAFKA_CONTROLLER_PORT));
         }
-        SERVICES.forEach(s -> ports.add(options.port(s.getValue())));
+        SERVICES.forEach(s -> {
+            ports.add(options.port(s.getValue()));
+            if (!s.getKey().equals("listener-service")) {
+                ports.add(options.port(s.getValue() + GRPC_OFFSET));
+            }
+        });
         for (int port : ports) {
             if (KafkaBroker.listening(port)) {
                 throw new IllegalStateException("port " + port + " is already in use (another devstack? "
@@ -144,12 +151,16 @@ public final class DevStack {
         baseEnv.put("TLSGATE_DEV_MODE", "true");
         baseEnv.put("KAFKA_BOOTSTRAP_SERVERS", bootstrap);
         baseEnv.put("QUARKUS_CONFIG_LOCATIONS", secrets.file.toUri().toString());
-        // Where the services find each other (gRPC shares each service's HTTP port).
-        baseEnv.put("TLSGATE_DELIVERY_POLICY_SERVICE", "localhost:" + options.port(8081));
-        baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", "localhost:" + options.port(8082));
-        baseEnv.put("TLSGATE_LISTENER_POLICY_SERVICE", "localhost:" + options.port(8081));
-        baseEnv.put("TLSGATE_LISTENER_CERT_SERVICE", "localhost:" + options.port(8082));
-        baseEnv.put("TLSGATE_LISTENER_DELIVERY_SERVICE", "localhost:" + options.port(8083));
+        // Where the services find each other: their gRPC ports, on mutual TLS with identities from
+        // cert-service's internal CA (each enrols with its token from the secrets file).
+        String policy = "localhost:" + options.port(8081 + GRPC_OFFSET);
+        String cert = "localhost:" + options.port(8082 + GRPC_OFFSET);
+        baseEnv.put("TLSGATE_DELIVERY_POLICY_SERVICE", policy);
+        baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", cert);
+        baseEnv.put("TLSGATE_LISTENER_POLICY_SERVICE", policy);
+        baseEnv.put("TLSGATE_LISTENER_CERT_SERVICE", cert);
+        baseEnv.put("TLSGATE_LISTENER_DELIVERY_SERVICE", "localhost:" + options.port(8083 + GRPC_OFFSET));
+        baseEnv.put("TLSGATE_INTERNAL_TLS_CERT_SERVICE", cert);
         // The SMTP listeners' ports (2525 for the default one) move with the stack's port offset.
         baseEnv.put("TLSGATE_LISTENER_PORT_OFFSET", String.valueOf(options.port(0)));
         baseEnv.putAll(serviceEnv);
@@ -269,6 +280,7 @@ public final class DevStack {
         Map<String, String> env = new HashMap<>(baseEnv);
         env.putAll(overrides);
         env.put("QUARKUS_HTTP_PORT", String.valueOf(port));
+        env.put("QUARKUS_GRPC_SERVER_PORT", String.valueOf(port + GRPC_OFFSET));
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(javaOptions(name));
@@ -350,10 +362,11 @@ public final class DevStack {
 
     private void printTable(String dbUrl, String bootstrap, DevSecrets secrets, Path logs) {
         StringBuilder b = new StringBuilder("\ntlsgate devstack is up (data: " + options.dataDir() + ")\n\n");
-        b.append(String.format("  %-18s %-24s %-44s %s%n", "service", "REST + gRPC", "readiness", "API docs"));
+        b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", "service", "REST", "gRPC", "readiness", "API docs"));
         for (Map.Entry<String, Integer> s : SERVICES) {
             String base = "http://localhost:" + options.port(s.getValue());
-            b.append(String.format("  %-18s %-24s %-44s %s%n", s.getKey(), base, base + "/q/health/ready",
+            String grpc = s.getKey().equals("listener-service") ? "-" : String.valueOf(options.port(s.getValue() + GRPC_OFFSET));
+            b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", s.getKey(), base, grpc, base + "/q/health/ready",
                     base + "/q/swagger-ui/"));
         }
         b.append(String.format("  %-18s %s (user %s)%n", "postgresql", dbUrl, options.dbUser()));

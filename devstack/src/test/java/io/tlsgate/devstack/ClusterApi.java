@@ -75,13 +75,33 @@ final class ClusterApi implements AutoCloseable {
         }
     }
 
-    /** A gRPC channel to this stack's delivery-service with the service token. */
-    io.grpc.ManagedChannel deliveryChannel() throws java.io.IOException {
-        io.grpc.Metadata token = new io.grpc.Metadata();
-        token.put(io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
-                "Bearer " + secrets().serviceToken());
-        return io.grpc.ManagedChannelBuilder.forAddress("localhost", port(8083)).usePlaintext()
-                .intercept(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(token)).build();
+    /** A gRPC channel to this stack's delivery-service, as listener-service (the only service that may queue mail). */
+    io.grpc.ManagedChannel deliveryChannel() throws Exception {
+        return grpc(8083, "listener-service", "delivery-service");
+    }
+
+    /**
+     * A gRPC channel over mutual TLS to the service whose HTTP port is {@code basePort}
+     * (without the offset), holding {@code asService}'s identity from the cluster's internal CA.
+     */
+    io.grpc.ManagedChannel grpc(int basePort, String asService, String toService) throws Exception {
+        ClusterIdentities.Enrolled id = identity(asService);
+        return io.tlsgate.testkit.GrpcChannels.open("localhost", grpcPort(basePort), id.identity(), id.ca(), toService);
+    }
+
+    /** {@code service}'s identity, enrolled once with its token from the secrets file. */
+    synchronized ClusterIdentities.Enrolled identity(String service) throws Exception {
+        ClusterIdentities.Enrolled id = identities.get(service);
+        if (id == null) {
+            id = ClusterIdentities.enroll(grpcPort(8082), service, secrets().enrollmentToken(service));
+            identities.put(service, id);
+        }
+        return id;
+    }
+
+    /** The gRPC port of the service whose HTTP port is {@code basePort} (without the offset). */
+    int grpcPort(int basePort) {
+        return port(basePort + DevStack.GRPC_OFFSET);
     }
 
     /** Starts PostgreSQL, Kafka and the four services at {@code offset}, with {@code env} for every service. */
@@ -221,11 +241,18 @@ final class ClusterApi implements AutoCloseable {
         return r.body();
     }
 
+    private final java.util.Map<String, ClusterIdentities.Enrolled> identities = new java.util.HashMap<>();
+
     DevSecrets secrets() throws java.io.IOException {
         if (secrets == null) {
             secrets = DevSecrets.loadOrCreate(data);
         }
         return secrets;
+    }
+
+    /** The directory of the services' logs. */
+    Path logs() {
+        return data.resolve("logs");
     }
 
     String kafka() {

@@ -130,6 +130,8 @@ final class ListenerCluster implements AutoCloseable {
             env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
             env.put("TLSGATE_LISTENER_SESSION_TIMEOUT", "25s");
             env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+            // Short-lived service identities: every service renews its own during the run (InternalTlsClusterIT).
+            env.put("TLSGATE_INTERNAL_TLS_LIFETIME", "2m");
             // Smaller than the inbound listener's 64 KiB, so that delivery-service refuses a message the listener let through.
             env.put("TLSGATE_DELIVERY_MAX_MESSAGE_SIZE", "40000");
             api = ClusterApi.start("listener", OFFSET, env);

@@ -24,12 +24,14 @@ class ProductionGuardIT {
             Path jar = ROOT.resolve(service).resolve("target/quarkus-app/quarkus-run.jar");
             assertTrue(Files.exists(jar), jar + " is built");
             String token = "dev-service-" + "5f0c".repeat(8);
-            Commands.Result r = Commands.run(Duration.ofSeconds(90), Map.of("QUARKUS_HTTP_PORT", "0",
-                    "TLSGATE_AUTH_SERVICE_TOKEN", token, "TLSGATE_DEV_MODE", "false"), null, "java", "-jar", jar.toString());
+            Commands.Result r = Commands.run(Duration.ofSeconds(90), Map.of("QUARKUS_HTTP_PORT", "0", "QUARKUS_GRPC_SERVER_PORT", "0",
+                    "TLSGATE_DEV_MODE", "false"), null, "java", "-Dtlsgate.internal-tls.enrollment-tokens." + service + "=" + token,
+                    "-jar", jar.toString());
             assertNotEquals(0, r.exit(), service + " started: " + r.output());
             assertTrue(r.output().contains("refusing to start with development secrets outside development"), r.output());
             assertTrue(r.output().contains("quarkus.datasource.password is the built-in default or empty"), r.output());
-            assertTrue(r.output().contains("tlsgate.auth.service-token is a devstack or test token"), r.output());
+            assertTrue(r.output().contains("tlsgate.internal-tls.enrollment-tokens." + service + " is a devstack or test token"),
+                    r.output());
             assertTrue(!r.output().contains(token), "the token is never printed");
         }
     }

@@ -20,6 +20,7 @@ import io.tlsgate.proto.policy.v1.PolicyChange;
 import io.tlsgate.proto.policy.v1.PolicyServiceGrpc;
 import io.tlsgate.proto.policy.v1.WatchChangesRequest;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestTokens;
 import java.net.URL;
 import java.time.Instant;
@@ -134,7 +135,7 @@ class BounceProfileAndSettingsTest {
 
     @Test
     void grpcOutboundSettingsCarryEveryProfileAndTheNewVersionAfterAChange() {
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("delivery-service"), "policy-service");
         try {
             var stub = PolicyServiceGrpc.newBlockingStub(ch);
             OutboundSettings before = stub.getOutboundSettings(GetOutboundSettingsRequest.getDefaultInstance());
@@ -160,7 +161,7 @@ class BounceProfileAndSettingsTest {
 
     @Test
     void watchChangesStreamsTheVersionAndEveryNewOne() throws Exception {
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("delivery-service"), "policy-service");
         LinkedBlockingQueue<Long> versions = new LinkedBlockingQueue<>();
         try {
             PolicyServiceGrpc.newStub(ch).watchChanges(WatchChangesRequest.getDefaultInstance(),

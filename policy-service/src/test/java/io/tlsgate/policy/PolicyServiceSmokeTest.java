@@ -24,11 +24,13 @@ import io.tlsgate.proto.policy.v1.PolicyServiceGrpc;
 import io.tlsgate.proto.policy.v1.ResolveOutboundRequest;
 import io.tlsgate.testkit.ApiChecks;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.KafkaRecords;
 import io.tlsgate.testkit.TestTokens;
 import io.tlsgate.testkit.TlsgateTestResources;
 import jakarta.inject.Inject;
 import java.net.URL;
+import java.util.List;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.UUID;
@@ -112,12 +114,16 @@ class PolicyServiceSmokeTest {
     }
 
     @Test
-    void grpcResolveOutboundNeedsTheServiceToken() {
-        ManagedChannel withToken = GrpcChannels.open(url, TestTokens.SERVICE);
-        ManagedChannel withAdminToken = GrpcChannels.open(url, TestTokens.ADMIN);
-        ManagedChannel without = GrpcChannels.open(url, null);
+    void grpcResolveOutboundIsForDeliveryServiceOnly() throws Exception {
+        int port = GrpcChannels.testPort();
+        TestIdentities ids = TestIdentities.get();
+        ManagedChannel delivery = GrpcChannels.open(port, ids.of("delivery-service"), "policy-service");
+        ManagedChannel listener = GrpcChannels.open(port, ids.of("listener-service"), "policy-service");
+        ManagedChannel noCertificate = GrpcChannels.open(port, null, "policy-service");
+        ManagedChannel foreign = GrpcChannels.open(port, ids.foreign("delivery-service"), "policy-service");
+        ManagedChannel plaintext = GrpcChannels.plaintext(port);
         try {
-            OutboundPolicy p = PolicyServiceGrpc.newBlockingStub(withToken)
+            OutboundPolicy p = PolicyServiceGrpc.newBlockingStub(delivery)
                     .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("Smoke.EXAMPLE.").build());
             assertEquals(OutboundTlsMode.NONE, p.getTls());
             assertEquals("default", p.getMatchedKey());
@@ -126,21 +132,27 @@ class PolicyServiceSmokeTest {
             assertEquals(50, p.getMaxMessagesPerConnection());
 
             StatusRuntimeException bad = assertThrows(StatusRuntimeException.class,
-                    () -> PolicyServiceGrpc.newBlockingStub(withToken)
+                    () -> PolicyServiceGrpc.newBlockingStub(delivery)
                             .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("a..b").build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, bad.getStatus().getCode());
             assertTrue(bad.getStatus().getDescription().startsWith("domain:"));
 
-            for (ManagedChannel ch : new ManagedChannel[] {without, withAdminToken}) {
-                StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
-                        () -> PolicyServiceGrpc.newBlockingStub(ch)
-                                .resolveOutbound(ResolveOutboundRequest.newBuilder().setDomain("example.com").build()));
-                assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode());
-            }
+            ResolveOutboundRequest any = ResolveOutboundRequest.newBuilder().setDomain("example.com").build();
+            assertEquals(Status.Code.PERMISSION_DENIED, code(() -> PolicyServiceGrpc.newBlockingStub(listener).resolveOutbound(any)));
+            assertEquals(Status.Code.UNAUTHENTICATED,
+                    code(() -> PolicyServiceGrpc.newBlockingStub(noCertificate).resolveOutbound(any)));
+            // A certificate from another CA fails the handshake; plaintext gets no gRPC answer at all.
+            assertEquals(Status.Code.UNAVAILABLE, code(() -> PolicyServiceGrpc.newBlockingStub(foreign).resolveOutbound(any)));
+            assertEquals(Status.Code.UNAVAILABLE, code(() -> PolicyServiceGrpc.newBlockingStub(plaintext)
+                    .withDeadlineAfter(10, java.util.concurrent.TimeUnit.SECONDS).resolveOutbound(any)));
         } finally {
-            withToken.shutdownNow();
-            withAdminToken.shutdownNow();
-            without.shutdownNow();
+            for (ManagedChannel ch : List.of(delivery, listener, noCertificate, foreign, plaintext)) {
+                ch.shutdownNow();
+            }
         }
+    }
+
+    private static Status.Code code(org.junit.jupiter.api.function.Executable call) {
+        return assertThrows(StatusRuntimeException.class, call).getStatus().getCode();
     }
 }

@@ -56,7 +56,7 @@ public final class TestPki {
     /**
      * Options for {@link #issue}: validity window, CA or end entity, key usage and EKU.
      * {@code dnsNames} are subjectAltName DNS names; one written {@code IP:192.0.2.1} or
-     * {@code IP:::1} is an iPAddress name instead.
+     * {@code IP:::1} is an iPAddress name instead, one written {@code URI:...} a URI.
      */
     public record Spec(String commonName, java.util.List<String> dnsNames, Instant notBefore, Instant notAfter, boolean ca,
             int keyUsage, org.bouncycastle.asn1.x509.KeyPurposeId[] extendedKeyUsage) {
@@ -152,6 +152,9 @@ public final class TestPki {
                         spec.dnsNames().stream().map(n -> n.startsWith("IP:")
                                 ? new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.iPAddress,
                                         n.substring(3))
+                                : n.startsWith("URI:")
+                                ? new org.bouncycastle.asn1.x509.GeneralName(
+                                        org.bouncycastle.asn1.x509.GeneralName.uniformResourceIdentifier, n.substring(4))
                                 : new org.bouncycastle.asn1.x509.GeneralName(org.bouncycastle.asn1.x509.GeneralName.dNSName, n))
                                 .toArray(org.bouncycastle.asn1.x509.GeneralName[]::new)));
             }

@@ -2,13 +2,15 @@ package io.tlsgate.testkit;
 
 /**
  * Bearer tokens that {@link TlsgateTestResources} configures in every service under test,
- * one per role, plus the internal service token. Test-only values, generated per JVM.
+ * one per role, plus the services' enrolment token for cert-service's internal CA. Test-only
+ * values, generated per JVM.
  */
 public final class TestTokens {
     public static final String ADMIN = "test-admin-" + random();
     public static final String OPERATOR = "test-operator-" + random();
     public static final String READER = "test-reader-" + random();
-    public static final String SERVICE = "test-service-" + random();
+    /** Every service's enrolment token (tlsgate.internal-tls.enrollment-tokens.*). */
+    public static final String ENROLLMENT = "test-enrol-" + random();
     /** cert-service's master key for this test run (base64 of 32 random bytes). */
     public static final String MASTER_KEY = masterKey();
     /** cert-service's master key before a rotation: still configured, as an operator rotating keys would. */

@@ -11,7 +11,8 @@ import java.util.stream.Stream;
 /**
  * The real infrastructure of a {@code @QuarkusTest}: one embedded PostgreSQL and one
  * embedded Kafka broker, started on first use and shared by every test of the JVM (they stop
- * when it exits), plus the test tokens of {@link TestTokens}. Use with
+ * when it exits), plus the test tokens of {@link TestTokens} and the service identities of
+ * {@link TestIdentities}. Use with
  * {@code @QuarkusTestResource(value = TlsgateTestResources.class, restrictToAnnotatedClass = false)}
  * on one class of a module.
  */
@@ -89,7 +90,8 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("tlsgate.auth.tokens.test-operator.role", "operator");
         config.put("tlsgate.auth.tokens.test-reader.token", TestTokens.READER);
         config.put("tlsgate.auth.tokens.test-reader.role", "reader");
-        config.put("tlsgate.auth.service-token", TestTokens.SERVICE);
+        config.putAll(TestIdentities.get().config());
+        TestIdentities.SERVICES.forEach(s -> config.put("tlsgate.internal-tls.enrollment-tokens." + s, TestTokens.ENROLLMENT));
         config.put("tlsgate.cert.master-key", TestTokens.MASTER_KEY);
         config.put("tlsgate.cert.previous-master-keys", TestTokens.PREVIOUS_MASTER_KEY);
         config.put("tlsgate.dns.server", dns().address());

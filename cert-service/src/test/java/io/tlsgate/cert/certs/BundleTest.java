@@ -22,6 +22,7 @@ import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
 import io.tlsgate.proto.cert.v1.GetBundleRequest;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestTokens;
 import jakarta.inject.Inject;
 import java.io.ByteArrayInputStream;
@@ -70,7 +71,7 @@ class BundleTest {
         as(TestTokens.READER).when().get("/api/v1/assignments/" + slot).then().statusCode(200)
                 .body("certificate", equalTo("demo")).body("assigned", equalTo(false)).body("demo", equalTo(true))
                 .body("note", containsString("DEMO"));
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "cert-service");
         try {
             CertificateBundle b = CertServiceGrpc.newBlockingStub(ch).getBundle(GetBundleRequest.newBuilder().setSlot(slot).build());
             assertTrue(b.getDemo());
@@ -87,7 +88,7 @@ class BundleTest {
         String name = unique();
         String slot = "listener:" + unique();
         generate("{\"name\":\"" + name + "\",\"commonName\":\"mx.example.net\",\"keyType\":\"RSA_2048\"}").statusCode(201);
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "cert-service");
         BlockingQueue<CertificateBundle> pushed = new LinkedBlockingQueue<>();
         try {
             CertServiceGrpc.newStub(ch).watchBundle(GetBundleRequest.newBuilder().setSlot(slot).build(),
@@ -168,15 +169,15 @@ class BundleTest {
                 .body("slot", hasItem("outbound")).body("slot", hasItem("https"));
         as(TestTokens.READER).contentType("application/json").body("{\"certificate\":\"demo\"}")
                 .when().put("/api/v1/assignments/outbound").then().statusCode(403);
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
-        ManagedChannel admin = GrpcChannels.open(url, TestTokens.ADMIN);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "cert-service");
+        ManagedChannel admin = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "cert-service");
         try {
             StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> CertServiceGrpc.newBlockingStub(ch)
                     .getBundle(GetBundleRequest.newBuilder().setSlot("listener:bad name").build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
             e = assertThrows(StatusRuntimeException.class, () -> CertServiceGrpc.newBlockingStub(admin)
                     .getBundle(GetBundleRequest.newBuilder().setSlot("outbound").build()));
-            assertEquals(Status.Code.UNAUTHENTICATED, e.getStatus().getCode(), "private keys only for the service token");
+            assertEquals(Status.Code.PERMISSION_DENIED, e.getStatus().getCode(), "the outbound key is delivery-service's only");
         } finally {
             ch.shutdownNow();
             admin.shutdownNow();

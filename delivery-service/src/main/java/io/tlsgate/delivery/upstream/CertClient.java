@@ -4,6 +4,7 @@ import io.grpc.ManagedChannel;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
+import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
@@ -44,7 +45,7 @@ public class CertClient {
 
     CertClient(DeliveryConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = channels.open(config.certService());
+        this.channel = channels.open(config.certService(), ServiceIdentity.CERT);
     }
 
     void stop(@Observes ShutdownEvent ignored) {

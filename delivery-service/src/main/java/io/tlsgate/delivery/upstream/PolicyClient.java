@@ -5,6 +5,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import io.tlsgate.delivery.DeliveryConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
+import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.grpc.PolicySnapshots;
 import io.tlsgate.proto.policy.v1.GetOutboundSettingsRequest;
 import io.tlsgate.proto.policy.v1.OutboundPolicy;
@@ -37,7 +38,7 @@ public class PolicyClient {
 
     PolicyClient(DeliveryConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = channels.open(config.policyService());
+        this.channel = channels.open(config.policyService(), ServiceIdentity.POLICY);
         this.snapshots = new PolicySnapshots((versions, ended) -> PolicyServiceGrpc.newStub(channel).watchChanges(
                 WatchChangesRequest.getDefaultInstance(), PolicySnapshots.observer(PolicyChange::getVersion, versions, ended)));
         this.outbound = snapshots.table(OutboundPolicy::getVersion);

@@ -5,6 +5,7 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
+import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
@@ -81,7 +82,7 @@ public class CertClient {
 
     CertClient(ListenerConfig config, InternalChannels channels) {
         this.openSslEngine = config.tlsEngine().usable("tlsgate.listener.tls-engine") == io.tlsgate.platform.tls.TlsEngine.OPENSSL;
-        this.channel = channels.open(config.certService());
+        this.channel = channels.open(config.certService(), ServiceIdentity.CERT);
         this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "cert-watch");
             t.setDaemon(true);

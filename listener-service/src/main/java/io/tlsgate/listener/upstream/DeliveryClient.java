@@ -8,6 +8,7 @@ import io.grpc.stub.ClientResponseObserver;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
+import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc;
 import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.EnqueueReply;
@@ -94,7 +95,7 @@ public class DeliveryClient {
 
     DeliveryClient(ListenerConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = channels.open(config.deliveryService(), 64 * 1024);
+        this.channel = channels.open(config.deliveryService(), ServiceIdentity.DELIVERY, 64 * 1024);
     }
 
     void stop(@Observes ShutdownEvent ignored) {

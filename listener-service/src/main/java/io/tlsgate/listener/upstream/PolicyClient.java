@@ -4,6 +4,7 @@ import io.grpc.ManagedChannel;
 import io.quarkus.runtime.ShutdownEvent;
 import io.tlsgate.listener.ListenerConfig;
 import io.tlsgate.platform.grpc.InternalChannels;
+import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.grpc.PolicySnapshots;
 import io.tlsgate.proto.policy.v1.InboundPolicy;
 import io.tlsgate.proto.policy.v1.IsAcceptedRecipientRequest;
@@ -38,7 +39,7 @@ public class PolicyClient {
 
     PolicyClient(ListenerConfig config, InternalChannels channels) {
         this.config = config;
-        this.channel = channels.open(config.policyService());
+        this.channel = channels.open(config.policyService(), ServiceIdentity.POLICY);
         this.snapshots = new PolicySnapshots((versions, ended) -> PolicyServiceGrpc.newStub(channel).watchChanges(
                 WatchChangesRequest.getDefaultInstance(), PolicySnapshots.observer(PolicyChange::getVersion, versions, ended)));
         this.inbound = snapshots.table(InboundPolicy::getVersion);

@@ -3,7 +3,6 @@ package io.tlsgate.platform.auth;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Who may call a service. In a deployment these values come from a Kubernetes Secret;
@@ -12,7 +11,6 @@ import java.util.Optional;
  * <pre>
  * tlsgate.auth.tokens.alice.token=...   # at least 16 characters
  * tlsgate.auth.tokens.alice.role=admin  # admin | operator | reader
- * tlsgate.auth.service-token=...        # shared by the services for internal gRPC
  * </pre>
  */
 @ConfigMapping(prefix = "tlsgate.auth")
@@ -20,13 +18,6 @@ public interface AuthConfig {
 
     /** REST API tokens by principal name. Default: none, so every REST call is refused with 401. */
     Map<String, ApiToken> tokens();
-
-    /**
-     * The token services present to each other on internal gRPC calls (metadata
-     * {@code authorization: Bearer <token>}). Default: none, so every incoming gRPC call is
-     * refused with UNAUTHENTICATED and outgoing calls carry no token.
-     */
-    Optional<String> serviceToken();
 
     /** One REST API token. */
     interface ApiToken {

@@ -9,11 +9,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import io.tlsgate.platform.identity.InternalTlsConfig;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Refuses to start a service outside development with secrets that only development may use:
- * the built-in database password, or an API or service token that devstack ({@code dev-...})
+ * the built-in database password, or an API or enrolment token that devstack ({@code dev-...})
  * or the tests ({@code test-...}) generate. Development is {@code tlsgate.dev-mode=true}, which
  * devstack and the tests set; a deployment leaves it unset (docs/security.md). cert-service's
  * master key has no default at all, so a service without one does not start either.
@@ -29,12 +30,15 @@ public class ProductionGuard {
     private final boolean devMode;
     private final Optional<String> dbPassword;
     private final AuthConfig auth;
+    private final InternalTlsConfig internalTls;
 
     ProductionGuard(@ConfigProperty(name = "tlsgate.dev-mode", defaultValue = "false") boolean devMode,
-            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> dbPassword, AuthConfig auth) {
+            @ConfigProperty(name = "quarkus.datasource.password") Optional<String> dbPassword, AuthConfig auth,
+            InternalTlsConfig internalTls) {
         this.devMode = devMode;
         this.dbPassword = dbPassword;
         this.auth = auth;
+        this.internalTls = internalTls;
     }
 
     /** Before anything else starts, schema migrations included. */
@@ -44,7 +48,7 @@ public class ProductionGuard {
         }
         Map<String, String> tokens = new TreeMap<>();
         auth.tokens().forEach((name, t) -> tokens.put("tlsgate.auth.tokens." + name + ".token", t.token()));
-        auth.serviceToken().ifPresent(t -> tokens.put("tlsgate.auth.service-token", t));
+        internalTls.enrollmentTokens().forEach((service, t) -> tokens.put("tlsgate.internal-tls.enrollment-tokens." + service, t));
         List<String> problems = problems(dbPassword, tokens);
         if (!problems.isEmpty()) {
             throw new IllegalStateException("refusing to start with development secrets outside development "

@@ -10,7 +10,7 @@ import java.util.Optional;
 import org.jboss.logging.Logger;
 
 /**
- * The configured REST and service tokens, checked once at start-up: a bad role, a short or a
+ * The configured REST tokens, checked once at start-up: a bad role, a short or a
  * shared token stops the service with a message naming the principal (never the token).
  *
  * <p>Security-sensitive.
@@ -19,11 +19,9 @@ import org.jboss.logging.Logger;
 @Startup
 public class Tokens {
 
-    static final String SERVICE_PRINCIPAL = "service";
     private static final Logger LOG = Logger.getLogger(Tokens.class);
 
     private final TokenTable api;
-    private final TokenTable service;
 
     Tokens(AuthConfig config) {
         List<TokenTable.Entry> entries = new ArrayList<>();
@@ -37,24 +35,13 @@ public class Tokens {
             entries.add(new TokenTable.Entry(name, t.token(), role));
         });
         this.api = TokenTable.of(entries);
-        this.service = TokenTable.of(config.serviceToken()
-                .map(t -> List.of(new TokenTable.Entry(SERVICE_PRINCIPAL, t, Role.READER)))
-                .orElse(List.of()));
         if (api.size() == 0) {
             LOG.warn("no REST API tokens configured (tlsgate.auth.tokens.*): every REST call will get 401");
-        }
-        if (service.size() == 0) {
-            LOG.warn("no service token configured (tlsgate.auth.service-token): every gRPC call will be refused");
         }
     }
 
     /** The REST principal of a bearer token. */
     public Optional<TokenTable.Principal> apiPrincipal(String token) {
         return api.lookup(token);
-    }
-
-    /** Whether a bearer token is the internal service token. */
-    public boolean isServiceToken(String token) {
-        return service.lookup(token).isPresent();
     }
 }

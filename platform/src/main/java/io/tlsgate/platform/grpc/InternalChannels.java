@@ -1,15 +1,16 @@
 package io.tlsgate.platform.grpc;
 
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.tlsgate.platform.auth.ServiceTokenClientInterceptor;
+import io.tlsgate.platform.identity.InternalIdentity;
+import io.tlsgate.platform.identity.InternalChannelFactory;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.util.List;
 
 /**
  * The one place where channels to the other tlsgate services are built (policy-, cert- and
- * delivery-service's gRPC APIs): every internal call carries the service token
- * ({@link ServiceTokenClientInterceptor}), and the transport settings of internal calls are
- * decided here for every client. The client that opens a channel shuts it down.
+ * delivery-service's gRPC APIs): mutual TLS with this service's identity, and the server must
+ * prove it is the service the caller meant (docs/security.md). The client that opens a channel
+ * shuts it down.
  */
 @ApplicationScoped
 public class InternalChannels {
@@ -17,20 +18,20 @@ public class InternalChannels {
     /** gRPC's own default for the largest message a channel accepts. */
     public static final int DEFAULT_MAX_INBOUND = 4 * 1024 * 1024;
 
-    private final ServiceTokenClientInterceptor token;
+    private final InternalIdentity identity;
 
-    InternalChannels(ServiceTokenClientInterceptor token) {
-        this.token = token;
+    InternalChannels(InternalIdentity identity) {
+        this.identity = identity;
     }
 
-    /** A channel to another service at {@code target} ({@code host:port}). */
-    public ManagedChannel open(String target) {
-        return open(target, DEFAULT_MAX_INBOUND);
+    /** A channel to {@code service} at {@code target} ({@code host:port} of its gRPC port). */
+    public ManagedChannel open(String target, String service) {
+        return open(target, service, DEFAULT_MAX_INBOUND);
     }
 
-    /** As {@link #open(String)}, accepting replies of at most {@code maxInboundMessageSize} bytes. */
-    public ManagedChannel open(String target, int maxInboundMessageSize) {
-        return ManagedChannelBuilder.forTarget(target).usePlaintext().intercept(token).maxInboundMessageSize(maxInboundMessageSize)
-                .build();
+    /** As {@link #open(String, String)}, accepting replies of at most {@code maxInboundMessageSize} bytes. */
+    public ManagedChannel open(String target, String service, int maxInboundMessageSize) {
+        return InternalChannelFactory.open(target, InternalIdentity.keyManager(identity), InternalIdentity.serverTrust(identity, service), service,
+                maxInboundMessageSize, List.of());
     }
 }

@@ -17,7 +17,7 @@ class ProductionGuardTest {
     @Test
     void realSecretsPass() {
         assertEquals(List.of(), ProductionGuard.problems(Optional.of("s3cret-from-a-vault"),
-                Map.of("tlsgate.auth.tokens.alice.token", GOOD, "tlsgate.auth.service-token", "svc-" + GOOD)));
+                Map.of("tlsgate.auth.tokens.alice.token", GOOD, "tlsgate.internal-tls.enrollment-tokens.listener-service", "svc-" + GOOD)));
     }
 
     @Test
@@ -33,11 +33,11 @@ class ProductionGuardTest {
         List<String> problems = ProductionGuard.problems(Optional.of("s3cret"), new TreeMap<>(Map.of(
                 "tlsgate.auth.tokens.dev-admin.token", "dev-admin-0123456789abcdef",
                 "tlsgate.auth.tokens.ops.token", "test-operator-0123456789",
-                "tlsgate.auth.service-token", "dev-service-0123456789abcdef",
+                "tlsgate.internal-tls.enrollment-tokens.listener-service", "dev-service-0123456789abcdef",
                 "tlsgate.auth.tokens.alice.token", GOOD)));
-        assertEquals(List.of("tlsgate.auth.service-token is a devstack or test token",
-                "tlsgate.auth.tokens.dev-admin.token is a devstack or test token",
-                "tlsgate.auth.tokens.ops.token is a devstack or test token"), problems);
+        assertEquals(List.of("tlsgate.auth.tokens.dev-admin.token is a devstack or test token",
+                "tlsgate.auth.tokens.ops.token is a devstack or test token",
+                "tlsgate.internal-tls.enrollment-tokens.listener-service is a devstack or test token"), problems);
         assertTrue(problems.stream().noneMatch(p -> p.contains("0123456789")), "no secret in the message");
     }
 }

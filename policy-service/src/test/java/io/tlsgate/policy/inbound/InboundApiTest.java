@@ -25,6 +25,7 @@ import io.tlsgate.proto.policy.v1.ResolveInboundRequest;
 import io.tlsgate.proto.policy.v1.ResolveRouteRequest;
 import io.tlsgate.proto.policy.v1.Route;
 import io.tlsgate.testkit.GrpcChannels;
+import io.tlsgate.testkit.TestIdentities;
 import io.tlsgate.testkit.TestTokens;
 import java.net.URL;
 import java.util.UUID;
@@ -106,7 +107,7 @@ class InboundApiTest {
                 .contentType("application/problem+json").body("errors[0].field", equalTo("ip"));
         as(TestTokens.READER).when().get("/api/v1/listeners/nosuch/resolve?ip=192.0.2.1").then().statusCode(404);
 
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"), "policy-service");
         try {
             PolicyServiceGrpc.PolicyServiceBlockingStub stub = PolicyServiceGrpc.newBlockingStub(ch);
             InboundPolicy p = stub.resolveInbound(ResolveInboundRequest.newBuilder().setListener(listener)
@@ -209,9 +210,12 @@ class InboundApiTest {
         post("/api/v1/smtp-routes", "{\"domain\":\"" + d + "\",\"hops\":[\"x.internal\"]}").statusCode(409);
         put("/api/v1/smtp-routes/" + d, "{\"hops\":[\"[2001:db8::25]:26\"]}").statusCode(200)
                 .body("hops", contains("[2001:db8::25]:26"));
-        ManagedChannel ch = GrpcChannels.open(url, TestTokens.SERVICE);
+        ManagedChannel ch = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("delivery-service"), "policy-service");
+        ManagedChannel asListener = GrpcChannels.open(GrpcChannels.testPort(), TestIdentities.get().of("listener-service"),
+                "policy-service");
         try {
             PolicyServiceGrpc.PolicyServiceBlockingStub stub = PolicyServiceGrpc.newBlockingStub(ch);
+            PolicyServiceGrpc.PolicyServiceBlockingStub listener = PolicyServiceGrpc.newBlockingStub(asListener);
             Route r = stub.resolveRoute(ResolveRouteRequest.newBuilder().setDomain(d.toUpperCase()).build());
             assertEquals(d, r.getMatchedKey());
             assertEquals("[2001:db8::25]", r.getHops(0).getHost());
@@ -221,15 +225,16 @@ class InboundApiTest {
             assertEquals("", none.getMatchedKey());
             assertEquals(0, none.getHopsCount());
             assertEquals(true, none.getUseDns());
-            assertEquals(true, stub.isAcceptedRecipient(IsAcceptedRecipientRequest.newBuilder().setDomain("a." + d).build())
+            assertEquals(true, listener.isAcceptedRecipient(IsAcceptedRecipientRequest.newBuilder().setDomain("a." + d).build())
                     .getAccepted());
-            assertEquals(false, stub.isAcceptedRecipient(IsAcceptedRecipientRequest.newBuilder().setDomain("x" + d).build())
+            assertEquals(false, listener.isAcceptedRecipient(IsAcceptedRecipientRequest.newBuilder().setDomain("x" + d).build())
                     .getAccepted());
-            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> stub.isAcceptedRecipient(
+            StatusRuntimeException e = assertThrows(StatusRuntimeException.class, () -> listener.isAcceptedRecipient(
                     IsAcceptedRecipientRequest.newBuilder().setDomain("bad domain").build()));
             assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
         } finally {
             ch.shutdownNow();
+            asListener.shutdownNow();
         }
         as(TestTokens.OPERATOR).when().delete("/api/v1/smtp-routes/" + d).then().statusCode(204);
         as(TestTokens.OPERATOR).when().delete("/api/v1/smtp-routes/" + d).then().statusCode(404);

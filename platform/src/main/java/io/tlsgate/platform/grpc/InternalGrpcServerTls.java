@@ -1,0 +1,36 @@
+package io.tlsgate.platform.grpc;
+
+import io.quarkus.grpc.api.ServerBuilderCustomizer;
+import io.quarkus.grpc.runtime.config.GrpcServerConfiguration;
+import io.tlsgate.platform.identity.InternalIdentity;
+import io.vertx.core.http.ClientAuth;
+import io.vertx.core.net.KeyCertOptions;
+import io.vertx.core.net.TrustOptions;
+import io.vertx.grpc.VertxServerBuilder;
+import jakarta.inject.Singleton;
+
+/**
+ * Puts the gRPC server (its own port, {@code quarkus.grpc.server.port}) on mutual TLS with this
+ * service's {@link InternalIdentity}: it presents the identity, asks every client for one and
+ * accepts only certificates of the internal CA; {@link CallerAuthorization} then decides per
+ * method. A client without a certificate can finish the handshake (cert-service's enrolment
+ * needs that) and is refused by {@link CallerAuthorization} everywhere else; plaintext gets no
+ * answer. TLS 1.3 and 1.2 only ({@code quarkus.grpc.server.ssl.protocols}).
+ */
+@Singleton
+public class InternalGrpcServerTls implements ServerBuilderCustomizer<VertxServerBuilder> {
+
+    private final InternalIdentity identity;
+
+    InternalGrpcServerTls(InternalIdentity identity) {
+        this.identity = identity;
+    }
+
+    @Override
+    public void customize(GrpcServerConfiguration config, VertxServerBuilder builder) {
+        builder.useSsl(options -> options.setSsl(true)
+                .setKeyCertOptions(KeyCertOptions.wrap(InternalIdentity.keyManager(identity)))
+                .setTrustOptions(TrustOptions.wrap(InternalIdentity.clientTrust(identity)))
+                .setClientAuth(ClientAuth.REQUEST));
+    }
+}

@@ -1,0 +1,107 @@
+package io.tlsgate.platform.identity;
+
+import io.grpc.CallOptions;
+import io.grpc.ClientInterceptor;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.MetadataUtils;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.io.ByteArrayInputStream;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.MessageDigest;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Gets a service identity from cert-service's internal CA, in two calls:
+ * <ol>
+ * <li>{@code GetInternalCa} over TLS that does not yet verify the server: the answer is
+ * believed only when its HMAC under this service's enrolment token is right, which only
+ * cert-service (the other holder of the token) can compute. The token is not sent.</li>
+ * <li>{@code IssueIdentity} over TLS verified against that CA, to the service that proves it
+ * is cert-service: the token (and the current identity, when renewing) authenticate the
+ * request for a certificate of a key generated here; the key never leaves this process.</li>
+ * </ol>
+ * Security-sensitive.
+ */
+final class Enrollment {
+
+    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private static final long CALL_SECONDS = 10;
+
+    private Enrollment() {}
+
+    /** A new identity for {@code service}; {@code current} (may be null) is presented when renewing. */
+    static IdentityMaterial enroll(String target, String service, String token, IdentityMaterial current)
+            throws GeneralSecurityException {
+        List<X509Certificate> anchors = internalCa(target, service, token);
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPair keys = g.generateKeyPair();
+
+        IdentityMaterial verify = anchorsOnly(service, anchors);
+        IdentityTrustManager trust = new IdentityTrustManager(() -> verify, ServiceIdentity.CERT);
+        IdentityKeyManager keyManager = current == null ? null : new IdentityKeyManager(() -> current, () -> null);
+        Metadata headers = new Metadata();
+        headers.put(AUTHORIZATION, "Bearer " + token);
+        List<ClientInterceptor> interceptors = List.of(MetadataUtils.newAttachHeadersInterceptor(headers));
+        ManagedChannel ch = InternalChannelFactory.open(target, keyManager, trust, ServiceIdentity.CERT, 1024 * 1024, interceptors);
+        EnrollmentWire.Issued issued;
+        try {
+            issued = ClientCalls.blockingUnaryCall(ch, EnrollmentWire.ISSUE_IDENTITY,
+                    CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS),
+                    new EnrollmentWire.IssueRequest(service, keys.getPublic().getEncoded()));
+        } finally {
+            ch.shutdownNow();
+        }
+        List<X509Certificate> chain = parse(issued.chain());
+        if (chain.isEmpty() || !chain.get(0).getPublicKey().equals(keys.getPublic())) {
+            throw new GeneralSecurityException("cert-service answered with a certificate for another key");
+        }
+        return IdentityMaterial.of(service, keys.getPrivate(), chain, anchors);
+    }
+
+    /** Step 1: the CA certificates, authenticated by the token's HMAC. */
+    static List<X509Certificate> internalCa(String target, String service, String token) throws GeneralSecurityException {
+        ManagedChannel ch = InternalChannelFactory.open(target, null, InsecureTrustManagerFactory.INSTANCE.getTrustManagers()[0],
+                ServiceIdentity.CERT, 1024 * 1024, List.of());
+        EnrollmentWire.Ca ca;
+        try {
+            ca = ClientCalls.blockingUnaryCall(ch, EnrollmentWire.GET_INTERNAL_CA,
+                    CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS), new EnrollmentWire.CaRequest(service));
+        } finally {
+            ch.shutdownNow();
+        }
+        if (!MessageDigest.isEqual(EnrollmentWire.mac(token, ca.certificates()), ca.mac())) {
+            throw new GeneralSecurityException("the internal CA's authentication code does not match this service's enrolment "
+                    + "token: wrong token, or not cert-service at " + target);
+        }
+        List<X509Certificate> certs = parse(ca.certificates());
+        if (certs.isEmpty()) {
+            throw new GeneralSecurityException("cert-service sent no internal CA certificate");
+        }
+        return certs;
+    }
+
+    private static List<X509Certificate> parse(List<byte[]> der) throws GeneralSecurityException {
+        CertificateFactory f = CertificateFactory.getInstance("X.509");
+        List<X509Certificate> out = new ArrayList<>();
+        for (byte[] d : der) {
+            out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(d)));
+        }
+        return out;
+    }
+
+    /** Trust in {@code anchors} for checking cert-service before this service has an identity. */
+    private static IdentityMaterial anchorsOnly(String service, List<X509Certificate> anchors) {
+        io.tlsgate.platform.tls.PeerTrust t = io.tlsgate.platform.tls.PeerTrust.of(List.copyOf(anchors));
+        return new IdentityMaterial(service, null, new X509Certificate[0], t.anchors(), t, "");
+    }
+}
