@@ -152,6 +152,8 @@ devstack_start() {
     kill -0 "$devstack_pid" 2>/dev/null || { cat "$work/devstack.out"; exit 1; }; sleep 1; done
   grep -q 'Press Ctrl-C' "$work/devstack.out" || { cat "$work/devstack.out"; exit 1; }
   admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
+  # REST is HTTPS with devstack's own CA: curl trusts it from here on.
+  export CURL_CA_BUNDLE="$1/https-ca.pem"
   dbpw=$(grep '^devstack.db-password=' "$1/secrets.properties" | cut -d= -f2)
 }
 # The pid of one of devstack's services (delivery-service, listener-service, ...).

@@ -220,15 +220,15 @@ if part tlsgate; then
   log "devstack up; delivery-service pid $dpid: $(ps -o args= -p "$dpid" | cut -c1-200)"
   H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
   curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"$TLS_MODE\",\"maxMessagesPerConnection\":$PER_CONNECTION}" \
-    "http://localhost:$P/api/v1/destinations" -o /dev/null
-  curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"$ROUTE\"]}" "http://localhost:$P/api/v1/smtp-routes" -o /dev/null
+    "https://localhost:$P/api/v1/destinations" -o /dev/null
+  curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"$ROUTE\"]}" "https://localhost:$P/api/v1/smtp-routes" -o /dev/null
   {
-    echo "destination control: $(curl "${H[@]}" "http://localhost:$P/api/v1/destinations/resolve?domain=$DOMAIN")"
-    echo "SMTP route: $(curl "${H[@]}" "http://localhost:$P/api/v1/smtp-routes/resolve?domain=$DOMAIN")"
+    echo "destination control: $(curl "${H[@]}" "https://localhost:$P/api/v1/destinations/resolve?domain=$DOMAIN")"
+    echo "SMTP route: $(curl "${H[@]}" "https://localhost:$P/api/v1/smtp-routes/resolve?domain=$DOMAIN")"
   } | tee "$out/tlsgate-policy.txt"
   psqlq() { PGPASSWORD="$dbpw" psql -h 127.0.0.1 -p "$PG" -U tlsgate -d tlsgate -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
   queued() { # recipients still QUEUED (GET /api/v1/queue leaves a state with none out), "?" when it does not answer
-    local j; j=$(curl -sf -H "Authorization: Bearer $admin" "http://localhost:$D/api/v1/queue") || { echo "?"; return; }
+    local j; j=$(curl -sf -H "Authorization: Bearer $admin" "https://localhost:$D/api/v1/queue") || { echo "?"; return; }
     j=$(echo "$j" | grep -o '"recipientsByState":{[^}]*}' | grep -o '"QUEUED":[0-9]*' | cut -d: -f2); echo "${j:-0}"; }
   if [ "$WARMUP" -gt 0 ]; then
     # JIT warm-up: the same path once, unmeasured, so the run below shows a warmed-up service.

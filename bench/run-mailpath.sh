@@ -67,14 +67,14 @@ log "devstack/run --java-opts shipped"
 devstack_start "$data" 0 shipped "$cg_tlsgate"
 lpid=$(service_pid listener-service); dpid=$(service_pid delivery-service)
 H=(-sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json')
-curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\"}" http://localhost:8081/api/v1/rat -o /dev/null
+curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\"}" https://localhost:8081/api/v1/rat -o /dev/null
 # One client opens $CONC sessions at once, and a closed one may still count for a moment: the
 # per-client limit as Postfix's default (smtpd_client_connection_count_limit = 50).
-listener=$(curl "${H[@]}" http://localhost:8081/api/v1/listeners/inbound)
+listener=$(curl "${H[@]}" https://localhost:8081/api/v1/listeners/inbound)
 curl "${H[@]}" -X PUT -d "$(echo "$listener" | sed 's/"maxConnectionsPerClient":[0-9]*/"maxConnectionsPerClient":50/')" \
-  http://localhost:8081/api/v1/listeners/inbound -o /dev/null
-curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"NONE\"}" http://localhost:8081/api/v1/destinations -o /dev/null
-curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"127.0.0.1:$SINK\"]}" http://localhost:8081/api/v1/smtp-routes -o /dev/null
+  https://localhost:8081/api/v1/listeners/inbound -o /dev/null
+curl "${H[@]}" -d "{\"key\":\"$DOMAIN\",\"tls\":\"NONE\"}" https://localhost:8081/api/v1/destinations -o /dev/null
+curl "${H[@]}" -d "{\"domain\":\"$DOMAIN\",\"hops\":[\"127.0.0.1:$SINK\"]}" https://localhost:8081/api/v1/smtp-routes -o /dev/null
 psqlq() { PGPASSWORD="$dbpw" psql -h 127.0.0.1 -p 15432 -U tlsgate -d tlsgate -qtAX -v ON_ERROR_STOP=1 -c "$1"; }
 hold() { psqlq "create or replace function delivery.bench_hold() returns trigger language plpgsql as \$\$ begin new.next_attempt_at := '2100-01-01'; return new; end \$\$;
                 drop trigger if exists bench_hold on delivery.recipient;

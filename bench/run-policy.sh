@@ -61,12 +61,13 @@ ds=$!
 trap 'kill -TERM $ds 2>/dev/null; wait $ds 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do grep -q 'Press Ctrl-C' "$work/devstack.out" && break; sleep 1; done
 admin=$(grep 'admin token' "$work/devstack.out" | awk '{print $3}')
+export CURL_CA_BUNDLE="$data/https-ca.pem"
 run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
 {
   echo "policy-service JVM options: ${BENCH_JAVA_OPTS:--Xms512m -Xmx512m}; client: ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g}"
   /usr/bin/time -f "import of 100,000 entries over REST: wall %e s" \
     curl -sf -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: text/plain' \
-    --data-binary @"$work/grpc/destinations.ini" http://localhost:8081/api/v1/destinations/import -o /dev/null
+    --data-binary @"$work/grpc/destinations.ini" https://localhost:8081/api/v1/destinations/import -o /dev/null
   for i in 1 2 3; do
     echo "== run $i"
     java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 9081 "$data/secrets.properties" 5000 30 100000

@@ -72,7 +72,7 @@ public final class HostilePeerBench {
     private final long pid;
     private final String admin;
     private final int rate;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private final HttpClient http;
     private final HostilePeer peer;
     private final ProcessSampler sampler;
     private final ManagedChannel delivery;
@@ -93,6 +93,7 @@ public final class HostilePeerBench {
         this.admin = admin;
         this.rate = rate;
         this.peer = new HostilePeer();
+        this.http = devstackHttps(data);
         this.sampler = new ProcessSampler(pid, 8083 + offset, http);
         System.setProperty("tlsgate.cert-grpc", "localhost:" + (9082 + offset));
         this.delivery = ServiceChannel.open("localhost", 9083 + offset, data.resolve("secrets.properties"), "listener-service",
@@ -108,7 +109,7 @@ public final class HostilePeerBench {
     }
 
     void run(int seconds, String variants) throws Exception {
-        System.out.printf("hostile peer on 127.0.0.1:%d; delivery-service pid %d, http://localhost:%d; %d messages/s to %s "
+        System.out.printf("hostile peer on 127.0.0.1:%d; delivery-service pid %d, https://localhost:%d; %d messages/s to %s "
                 + "while a variant runs; %d s per variant%n", peer.port(), pid, 8083 + offset, rate, DOMAIN, seconds);
         System.out.printf("loopback TCP buffers at most %d KiB (tcp_wmem max + tcp_rmem max)%n", tcpBuffers / 1024);
         configure();
@@ -233,7 +234,7 @@ public final class HostilePeerBench {
     }
 
     private HttpResponse<String> rest(String method, int basePort, String path, String json) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + (basePort + offset) + path))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("https://localhost:" + (basePort + offset) + path))
                 .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + admin);
         if (json != null) {
             b.header("Content-Type", "application/json");
@@ -252,5 +253,21 @@ public final class HostilePeerBench {
     private static String oneLine(String s) {
         String l = s.replaceAll("\\s+", " ");
         return l.length() > 300 ? l.substring(0, 300) + "..." : l;
+    }
+
+    /** An HTTP client trusting devstack's REST CA ({@code <data>/https-ca.pem}). */
+    static HttpClient devstackHttps(Path data) throws IOException {
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(data.resolve("https-ca.pem"))) {
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setCertificateEntry("ca", java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in));
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance("PKIX");
+            tmf.init(ks);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(3)).build();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot trust devstack's REST CA: " + e.getMessage(), e);
+        }
     }
 }

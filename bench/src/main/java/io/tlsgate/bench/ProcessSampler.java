@@ -54,7 +54,7 @@ final class ProcessSampler {
         long direct = -1;
         double cpu = -1;
         try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/q/metrics"))
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("https://localhost:" + port + "/q/metrics"))
                     .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
             heap = 0;
             old = 0;

@@ -50,7 +50,8 @@ public final class DevStack {
     private final Map<String, ChildProcess> services = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> baseEnv = new HashMap<>();
     private final Map<String, String> serviceEnv = new HashMap<>();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** For the health checks: before devstack's certificate is assigned the services present the demo one. */
+    private final HttpClient http = DevHttps.anyCertificate();
     private Path logs;
     private EmbeddedPostgresServer postgres;
     private ChildProcess kafka;
@@ -171,6 +172,9 @@ public final class DevStack {
         for (Map.Entry<String, Integer> s : SERVICES) {
             awaitReady(s.getKey());
         }
+        out.println("assigning devstack's REST certificate (CA: " + DevHttps.caFile(data) + ")");
+        DevHttps.ensure(data, secrets.adminToken(), options.port(8082),
+                SERVICES.stream().map(s -> options.port(s.getValue())).toList());
         printTable(dbUrl, bootstrap, secrets, logs);
     }
 
@@ -250,7 +254,7 @@ public final class DevStack {
     ChildProcess replica(String name, String replica, int httpPort, Map<String, String> env) throws Exception {
         int port = options.port(httpPort);
         ChildProcess p = launch(name, replica, port, env);
-        URI ready = URI.create("http://localhost:" + port + "/q/health/ready");
+        URI ready = URI.create("https://localhost:" + port + "/q/health/ready");
         waitFor(replica, () -> isUp(http, ready), p);
         return p;
     }
@@ -320,7 +324,7 @@ public final class DevStack {
     }
 
     private void awaitReady(String name) throws InterruptedException {
-        URI ready = URI.create("http://localhost:" + httpPort(name) + "/q/health/ready");
+        URI ready = URI.create("https://localhost:" + httpPort(name) + "/q/health/ready");
         waitFor(name, () -> isUp(http, ready), services.get(name));
     }
 
@@ -364,7 +368,7 @@ public final class DevStack {
         StringBuilder b = new StringBuilder("\ntlsgate devstack is up (data: " + options.dataDir() + ")\n\n");
         b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", "service", "REST", "gRPC", "readiness", "API docs"));
         for (Map.Entry<String, Integer> s : SERVICES) {
-            String base = "http://localhost:" + options.port(s.getValue());
+            String base = "https://localhost:" + options.port(s.getValue());
             String grpc = s.getKey().equals("listener-service") ? "-" : String.valueOf(options.port(s.getValue() + GRPC_OFFSET));
             b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", s.getKey(), base, grpc, base + "/q/health/ready",
                     base + "/q/swagger-ui/"));
@@ -374,8 +378,10 @@ public final class DevStack {
         b.append(String.format("  %-18s %s%n", "smtp", "localhost:" + options.port(2525)
                 + " (listener 'inbound'; a listener's port + " + options.port(0) + ")"));
         b.append("\n  admin token: ").append(secrets.adminToken()).append('\n');
-        b.append("  try: curl -H 'Authorization: Bearer ").append(secrets.adminToken())
-                .append("' 'http://localhost:").append(options.port(8081))
+        b.append("  REST CA:     ").append(DevHttps.caFile(options.dataDir())).append(" (trust it for the REST ports)\n");
+        b.append("  try: curl --cacert ").append(DevHttps.caFile(options.dataDir())).append(" -H 'Authorization: Bearer ")
+                .append(secrets.adminToken())
+                .append("' 'https://localhost:").append(options.port(8081))
                 .append("/api/v1/destinations/resolve?domain=example.com'\n");
         b.append("       swaks --server localhost:").append(options.port(2525)).append(" --tls --to user@example.com"
                 + "   (add example.com to the RAT first: docs/inbound-policy.md)\n");

@@ -26,7 +26,7 @@ final class ClusterApi implements AutoCloseable {
 
     static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern MAIL_LOG = Pattern.compile(".*\\[io\\.tlsgate\\.maillog\\] \\([^)]*\\) (.*)$");
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    private HttpClient https;
 
     private final Path data;
     private final int offset;
@@ -218,13 +218,13 @@ final class ClusterApi implements AutoCloseable {
 
     /** A call as the admin; {@code basePort} is the service's port without the offset (8081...). */
     HttpResponse<String> send(String method, int basePort, String path, String type, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://localhost:" + (basePort + offset) + path))
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("https://localhost:" + (basePort + offset) + path))
                 .timeout(Duration.ofSeconds(30)).header("Authorization", "Bearer " + secrets().adminToken());
         if (type != null) {
             b.header("Content-Type", type);
         }
         b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return https().send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
     /** A JSON call that must succeed (2xx); returns the body. */
@@ -248,6 +248,14 @@ final class ClusterApi implements AutoCloseable {
             secrets = DevSecrets.loadOrCreate(data);
         }
         return secrets;
+    }
+
+    /** An HTTP client trusting only the CA devstack made for its REST certificate. */
+    synchronized HttpClient https() throws Exception {
+        if (https == null) {
+            https = DevHttps.verified(data);
+        }
+        return https;
     }
 
     /** The directory of the services' logs. */

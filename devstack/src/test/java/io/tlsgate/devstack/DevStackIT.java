@@ -2,6 +2,7 @@ package io.tlsgate.devstack;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -38,7 +39,8 @@ class DevStackIT {
 
     private static final int OFFSET = 1000;
     private static final Pattern TOKEN = Pattern.compile("admin token: (\\S+)");
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
+    /** Trusts only the CA devstack printed (set once the first start is up). */
+    private HttpClient http;
 
     @Test
     void runCommandStartsTheClusterStopsCleanlyOnCtrlCAndKeepsDataAcrossRestarts() throws Exception {
@@ -65,6 +67,14 @@ class DevStackIT {
     }
 
     private void firstRun(Running first, Path data, String caPem) throws Exception {
+        // REST is HTTPS with a certificate from the CA devstack printed; plain HTTP gets nothing.
+        String printed = String.join("\n", first.output);
+        assertTrue(printed.contains("REST CA:     " + DevHttps.caFile(data)), printed);
+        assertTrue(printed.contains("curl --cacert " + DevHttps.caFile(data)), printed);
+        http = DevHttps.verified(data);
+        assertThrows(java.io.IOException.class, () -> HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://localhost:" + (8081 + OFFSET) + "/q/health/live")).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString()));
         for (Map.Entry<String, Integer> s : DevStack.SERVICES) {
             HttpResponse<String> ready = get(s.getValue(), "/q/health/ready", null);
             assertEquals(200, ready.statusCode(), s.getKey() + " " + ready.body());
@@ -193,6 +203,6 @@ class DevStackIT {
     }
 
     private static URI uri(int basePort, String path) {
-        return URI.create("http://localhost:" + (basePort + OFFSET) + path);
+        return URI.create("https://localhost:" + (basePort + OFFSET) + path);
     }
 }

@@ -138,8 +138,17 @@ class InternalTlsClusterIT {
         for (String s : List.of("policy-service", "delivery-service", "listener-service", "cert-service")) {
             awaitLog(api, s, "internal TLS identity of " + s + " renewed");
         }
-        var before = servedCertificate(api.grpcPort(POLICY), ca);
-        assertTrue(before.getNotAfter().getTime() - System.currentTimeMillis() <= Duration.ofMinutes(2).toMillis());
+        var served = servedCertificate(api.grpcPort(POLICY), ca);
+        assertTrue(served.getNotAfter().getTime() - System.currentTimeMillis() <= Duration.ofMinutes(2).toMillis());
+        // Renewed when due (after 80 s of 120), not in a loop: consecutive identities at least a minute apart.
+        List<java.time.LocalDateTime> times = Files.readAllLines(api.logs().resolve("policy-service.log")).stream()
+                .filter(l -> l.contains("internal TLS identity of policy-service"))
+                .map(l -> java.time.LocalDateTime.parse(l.substring(0, 23).replace(' ', 'T').replace(',', '.')))
+                .toList();
+        assertTrue(times.size() >= 2, times.toString());
+        for (int i = 1; i < times.size(); i++) {
+            assertTrue(Duration.between(times.get(i - 1), times.get(i)).toSeconds() >= 60, "renewals too close: " + times);
+        }
     }
 
     private static io.tlsgate.proto.cert.v1.CertificateBundle bundle(ManagedChannel ch, String slot) {

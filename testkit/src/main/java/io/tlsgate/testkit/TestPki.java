@@ -32,6 +32,20 @@ public final class TestPki {
         }
     }
 
+    /** An {@link Issued} read back from a PKCS#8 EC key and a certificate, both PEM. */
+    public static Issued readIssued(String pkcs8Pem, String certificatePem) {
+        try {
+            String b64 = pkcs8Pem.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
+            java.security.PrivateKey key = java.security.KeyFactory.getInstance("EC")
+                    .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(java.util.Base64.getDecoder().decode(b64)));
+            X509Certificate cert = (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(new java.io.ByteArrayInputStream(certificatePem.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            return new Issued(new KeyPair(cert.getPublicKey(), key), cert);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot read the key and certificate", e);
+        }
+    }
+
     /** A self-signed CA certificate (EC P-256) valid from an hour ago for {@code validity}. */
     public static Issued selfSignedCa(String commonName, Duration validity) {
         try {

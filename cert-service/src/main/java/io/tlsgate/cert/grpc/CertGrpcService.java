@@ -11,7 +11,7 @@ import io.tlsgate.cert.certs.CertChanges;
 import io.tlsgate.cert.certs.CertificateView;
 import io.tlsgate.cert.certs.Certificates;
 import io.tlsgate.cert.trust.TrustedCas;
-import io.tlsgate.platform.identity.EnrollmentWire;
+import io.tlsgate.platform.identity.CertWire;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.proto.cert.v1.CertService;
 import io.tlsgate.proto.cert.v1.CertificateBundle;
@@ -112,7 +112,7 @@ public class CertGrpcService implements CertService {
         }
         List<byte[]> der = ca.anchors().stream().map(CertGrpcService::der).toList();
         try {
-            InternalCa.Builder b = InternalCa.newBuilder().setMac(ByteString.copyFrom(EnrollmentWire.mac(token.get(), der)));
+            InternalCa.Builder b = InternalCa.newBuilder().setMac(ByteString.copyFrom(CertWire.mac(token.get(), der)));
             der.forEach(d -> b.addCertificates(ByteString.copyFrom(d)));
             return Uni.createFrom().item(b.build());
         } catch (GeneralSecurityException e) {

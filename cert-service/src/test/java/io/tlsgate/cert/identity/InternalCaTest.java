@@ -14,7 +14,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.MetadataUtils;
 import io.quarkus.test.junit.QuarkusTest;
-import io.tlsgate.platform.identity.EnrollmentWire;
+import io.tlsgate.platform.identity.CertWire;
 import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
@@ -51,8 +51,8 @@ class InternalCaTest {
         try {
             InternalCa ca = CertServiceGrpc.newBlockingStub(ch).getInternalCa(GetInternalCaRequest.newBuilder().setService(LISTENER).build());
             List<byte[]> der = ca.getCertificatesList().stream().map(ByteString::toByteArray).toList();
-            assertArrayEquals(EnrollmentWire.mac(TestTokens.ENROLLMENT, der), ca.getMac().toByteArray());
-            assertFalse(java.util.Arrays.equals(EnrollmentWire.mac("some-other-token-123", der), ca.getMac().toByteArray()));
+            assertArrayEquals(CertWire.mac(TestTokens.ENROLLMENT, der), ca.getMac().toByteArray());
+            assertFalse(java.util.Arrays.equals(CertWire.mac("some-other-token-123", der), ca.getMac().toByteArray()));
             X509Certificate caCert = parse(der.get(0));
             assertTrue(caCert.getBasicConstraints() >= 0, "a CA certificate");
 
@@ -106,26 +106,26 @@ class InternalCaTest {
     void thePlatformsEncodingIsTheProtos() throws Exception {
         KeyPair keys = TestPki.ecKeys();
         byte[] key = keys.getPublic().getEncoded();
-        IssueIdentityRequest generated = IssueIdentityRequest.parseFrom(EnrollmentWire.encode(new EnrollmentWire.IssueRequest(LISTENER, key)));
+        IssueIdentityRequest generated = IssueIdentityRequest.parseFrom(CertWire.encode(new CertWire.IssueRequest(LISTENER, key)));
         assertEquals(LISTENER, generated.getService());
         assertArrayEquals(key, generated.getPublicKey().toByteArray());
-        EnrollmentWire.IssueRequest back = EnrollmentWire.issueRequest(generated.toByteArray());
+        CertWire.IssueRequest back = CertWire.issueRequest(generated.toByteArray());
         assertEquals(LISTENER, back.service());
         assertArrayEquals(key, back.publicKey());
 
-        assertEquals("x", GetInternalCaRequest.parseFrom(EnrollmentWire.encode(new EnrollmentWire.CaRequest("x"))).getService());
-        assertEquals("y", EnrollmentWire.caRequest(GetInternalCaRequest.newBuilder().setService("y").build().toByteArray()).service());
+        assertEquals("x", GetInternalCaRequest.parseFrom(CertWire.encode(new CertWire.CaRequest("x"))).getService());
+        assertEquals("y", CertWire.caRequest(GetInternalCaRequest.newBuilder().setService("y").build().toByteArray()).service());
 
         InternalCa ca = InternalCa.newBuilder().addCertificates(ByteString.copyFrom(new byte[] {1, 2})).addCertificates(
                 ByteString.copyFrom(new byte[] {3})).setMac(ByteString.copyFrom(new byte[] {9})).build();
-        EnrollmentWire.Ca decoded = EnrollmentWire.ca(ca.toByteArray());
+        CertWire.Ca decoded = CertWire.ca(ca.toByteArray());
         assertEquals(2, decoded.certificates().size());
         assertArrayEquals(new byte[] {3}, decoded.certificates().get(1));
         assertArrayEquals(new byte[] {9}, decoded.mac());
-        assertEquals(ca, InternalCa.parseFrom(EnrollmentWire.encode(decoded)));
+        assertEquals(ca, InternalCa.parseFrom(CertWire.encode(decoded)));
 
         IssuedIdentity issued = IssuedIdentity.newBuilder().addChain(ByteString.copyFrom(new byte[] {7, 7})).build();
-        assertEquals(issued, IssuedIdentity.parseFrom(EnrollmentWire.encode(EnrollmentWire.issued(issued.toByteArray()))));
+        assertEquals(issued, IssuedIdentity.parseFrom(CertWire.encode(CertWire.issued(issued.toByteArray()))));
     }
 
     private static CertServiceGrpc.CertServiceBlockingStub withToken(ManagedChannel ch, String token) {

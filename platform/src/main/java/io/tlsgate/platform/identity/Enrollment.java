@@ -53,11 +53,11 @@ final class Enrollment {
         headers.put(AUTHORIZATION, "Bearer " + token);
         List<ClientInterceptor> interceptors = List.of(MetadataUtils.newAttachHeadersInterceptor(headers));
         ManagedChannel ch = InternalChannelFactory.open(target, keyManager, trust, ServiceIdentity.CERT, 1024 * 1024, interceptors);
-        EnrollmentWire.Issued issued;
+        CertWire.Issued issued;
         try {
-            issued = ClientCalls.blockingUnaryCall(ch, EnrollmentWire.ISSUE_IDENTITY,
+            issued = ClientCalls.blockingUnaryCall(ch, CertWire.ISSUE_IDENTITY,
                     CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS),
-                    new EnrollmentWire.IssueRequest(service, keys.getPublic().getEncoded()));
+                    new CertWire.IssueRequest(service, keys.getPublic().getEncoded()));
         } finally {
             ch.shutdownNow();
         }
@@ -72,14 +72,14 @@ final class Enrollment {
     static List<X509Certificate> internalCa(String target, String service, String token) throws GeneralSecurityException {
         ManagedChannel ch = InternalChannelFactory.open(target, null, InsecureTrustManagerFactory.INSTANCE.getTrustManagers()[0],
                 ServiceIdentity.CERT, 1024 * 1024, List.of());
-        EnrollmentWire.Ca ca;
+        CertWire.Ca ca;
         try {
-            ca = ClientCalls.blockingUnaryCall(ch, EnrollmentWire.GET_INTERNAL_CA,
-                    CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS), new EnrollmentWire.CaRequest(service));
+            ca = ClientCalls.blockingUnaryCall(ch, CertWire.GET_INTERNAL_CA,
+                    CallOptions.DEFAULT.withDeadlineAfter(CALL_SECONDS, TimeUnit.SECONDS), new CertWire.CaRequest(service));
         } finally {
             ch.shutdownNow();
         }
-        if (!MessageDigest.isEqual(EnrollmentWire.mac(token, ca.certificates()), ca.mac())) {
+        if (!MessageDigest.isEqual(CertWire.mac(token, ca.certificates()), ca.mac())) {
             throw new GeneralSecurityException("the internal CA's authentication code does not match this service's enrolment "
                     + "token: wrong token, or not cert-service at " + target);
         }

@@ -45,6 +45,7 @@ public class InternalIdentity {
 
     private static final Logger LOG = Logger.getLogger(InternalIdentity.class);
     private static final Duration RETRY = Duration.ofSeconds(2);
+    private static final Duration MIN_RENEWAL = Duration.ofSeconds(10);
 
     private final String service;
     private final InternalTlsConfig config;
@@ -157,10 +158,14 @@ public class InternalIdentity {
         return Enrollment.enroll(config.certService(), service, token, now);
     }
 
+    /**
+     * After two thirds of what is left of {@code m}'s validity now, just after it was obtained
+     * (not of notBefore..notAfter: the CA backdates notBefore a few minutes for clock skew).
+     */
     private void scheduleRenewal(IdentityMaterial m) {
-        Duration life = Duration.between(m.notBefore(), m.notAfter());
-        Instant at = m.notBefore().plus(life.multipliedBy(2).dividedBy(3));
-        long delay = Math.max(0, Duration.between(Instant.now(), at).toMillis());
+        Instant now = Instant.now();
+        Duration left = Duration.between(now, m.notAfter());
+        long delay = Math.max(MIN_RENEWAL.toMillis(), left.multipliedBy(2).dividedBy(3).toMillis());
         renewer.schedule(this::renew, delay, TimeUnit.MILLISECONDS);
     }
 

@@ -13,15 +13,16 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The two enrolment calls of cert.proto's {@code CertService} ({@code GetInternalCa},
- * {@code IssueIdentity}) for the shared code of every service. The services generate their
- * stubs from the proto themselves, so the platform, which every service shares, encodes these
- * four small messages by hand, field for field as cert.proto defines them (cert-service's
- * {@code EnrollmentWireTest} checks both directions against the generated classes).
+ * The calls of cert.proto's {@code CertService} that the shared code of every service makes:
+ * enrolment ({@code GetInternalCa}, {@code IssueIdentity}) and the REST certificate
+ * ({@code WatchBundle} of the {@code https} slot). The services generate their stubs from the
+ * proto themselves, so the platform, which every service shares, encodes these few messages
+ * by hand, field for field as cert.proto defines them (cert-service's {@code InternalCaTest}
+ * checks both directions against the generated classes).
  */
-public final class EnrollmentWire {
+public final class CertWire {
 
-    private EnrollmentWire() {}
+    private CertWire() {}
 
     /** {@code GetInternalCaRequest}. */
     public record CaRequest(String service) {}
@@ -35,18 +36,37 @@ public final class EnrollmentWire {
     /** {@code IssuedIdentity}. */
     public record Issued(List<byte[]> chain) {}
 
+    /** {@code GetBundleRequest}. */
+    public record BundleRequest(String slot) {}
+
+    /** {@code CertificateBundle}. Secret: holds a private key; never log it. */
+    public record Bundle(String slot, String certificate, boolean demo, boolean assigned, byte[] privateKeyPkcs8,
+            String keyAlgorithm, List<byte[]> chain, long revision) {
+        @Override
+        public String toString() {
+            return "Bundle[" + slot + ", " + certificate + ", revision " + revision + "]";
+        }
+    }
+
+    public static final MethodDescriptor<BundleRequest, Bundle> WATCH_BUNDLE = MethodDescriptor.<BundleRequest, Bundle>newBuilder()
+            .setType(MethodDescriptor.MethodType.SERVER_STREAMING)
+            .setFullMethodName("tlsgate.cert.v1.CertService/WatchBundle")
+            .setRequestMarshaller(marshaller(CertWire::encode, CertWire::bundleRequest))
+            .setResponseMarshaller(marshaller(CertWire::encode, CertWire::bundle))
+            .build();
+
     public static final MethodDescriptor<CaRequest, Ca> GET_INTERNAL_CA = MethodDescriptor.<CaRequest, Ca>newBuilder()
             .setType(MethodDescriptor.MethodType.UNARY)
             .setFullMethodName("tlsgate.cert.v1.CertService/GetInternalCa")
-            .setRequestMarshaller(marshaller(EnrollmentWire::encode, EnrollmentWire::caRequest))
-            .setResponseMarshaller(marshaller(EnrollmentWire::encode, EnrollmentWire::ca))
+            .setRequestMarshaller(marshaller(CertWire::encode, CertWire::caRequest))
+            .setResponseMarshaller(marshaller(CertWire::encode, CertWire::ca))
             .build();
 
     public static final MethodDescriptor<IssueRequest, Issued> ISSUE_IDENTITY = MethodDescriptor.<IssueRequest, Issued>newBuilder()
             .setType(MethodDescriptor.MethodType.UNARY)
             .setFullMethodName("tlsgate.cert.v1.CertService/IssueIdentity")
-            .setRequestMarshaller(marshaller(EnrollmentWire::encode, EnrollmentWire::issueRequest))
-            .setResponseMarshaller(marshaller(EnrollmentWire::encode, EnrollmentWire::issued))
+            .setRequestMarshaller(marshaller(CertWire::encode, CertWire::issueRequest))
+            .setResponseMarshaller(marshaller(CertWire::encode, CertWire::issued))
             .build();
 
     /** {@code InternalCa.mac}: HMAC-SHA256 under {@code token} (UTF-8) of the certificates' DER, concatenated. */
@@ -85,6 +105,62 @@ public final class EnrollmentWire {
                 o.writeByteArray(1, c);
             }
         });
+    }
+
+    public static byte[] encode(BundleRequest m) {
+        return write(o -> o.writeString(1, m.slot()));
+    }
+
+    public static byte[] encode(Bundle m) {
+        return write(o -> {
+            o.writeString(1, m.slot());
+            o.writeString(2, m.certificate());
+            o.writeBool(3, m.demo());
+            o.writeBool(4, m.assigned());
+            o.writeByteArray(5, m.privateKeyPkcs8());
+            o.writeString(6, m.keyAlgorithm());
+            for (byte[] c : m.chain()) {
+                o.writeByteArray(7, c);
+            }
+            o.writeInt64(8, m.revision());
+        });
+    }
+
+    public static BundleRequest bundleRequest(byte[] b) {
+        String[] slot = {""};
+        read(b, (field, in) -> {
+            if (field == 1) {
+                slot[0] = in.readString();
+                return true;
+            }
+            return false;
+        });
+        return new BundleRequest(slot[0]);
+    }
+
+    public static Bundle bundle(byte[] b) {
+        String[] text = {"", "", ""};
+        boolean[] flags = {false, false};
+        byte[][] key = {new byte[0]};
+        List<byte[]> chain = new ArrayList<>();
+        long[] revision = {0};
+        read(b, (field, in) -> {
+            switch (field) {
+                case 1 -> text[0] = in.readString();
+                case 2 -> text[1] = in.readString();
+                case 3 -> flags[0] = in.readBool();
+                case 4 -> flags[1] = in.readBool();
+                case 5 -> key[0] = in.readByteArray();
+                case 6 -> text[2] = in.readString();
+                case 7 -> chain.add(in.readByteArray());
+                case 8 -> revision[0] = in.readInt64();
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        });
+        return new Bundle(text[0], text[1], flags[0], flags[1], key[0], text[2], chain, revision[0]);
     }
 
     public static CaRequest caRequest(byte[] b) {
