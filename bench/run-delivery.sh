@@ -233,7 +233,7 @@ if part tlsgate; then
   if [ "$WARMUP" -gt 0 ]; then
     # JIT warm-up: the same path once, unmeasured, so the run below shows a warmed-up service.
     log "warm-up: $WARMUP messages enqueued and delivered first (not measured)"
-    java -Xmx512m -Dtlsgate.cert-grpc=localhost:$((9082 + off)) -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$((D + 1000))" "$data/secrets.properties" "$WARMUP" 16 "$DOMAIN" "$MSG_BODY" \
+    java -Xmx512m -Dtlsgate.cert-grpc=localhost:$((8092 + off)) -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$((D + 10))" "$data/secrets.properties" "$WARMUP" 16 "$DOMAIN" "$MSG_BODY" \
       > "$out/tlsgate-warmup.txt"
     for _ in $(seq 1 600); do [ "$(queued)" = 0 ] && break; sleep 1; done
     log "warm-up delivered (queued now: $(queued))"
@@ -246,7 +246,7 @@ if part tlsgate; then
     > "$out/tlsgate-rss.txt" &
   bg_pids+=($!)
   log "enqueueing $N (gRPC Enqueue, 16 in flight) while held"
-  java -Xmx512m -Dtlsgate.cert-grpc=localhost:$((9082 + off)) -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$((D + 1000))" "$data/secrets.properties" "$N" 16 "$DOMAIN" "$MSG_BODY" | tee "$out/tlsgate-enqueue.txt"
+  java -Xmx512m -Dtlsgate.cert-grpc=localhost:$((8092 + off)) -cp "$cp_" io.tlsgate.bench.EnqueueLoad localhost "$((D + 10))" "$data/secrets.properties" "$N" 16 "$DOMAIN" "$MSG_BODY" | tee "$out/tlsgate-enqueue.txt"
   held=$(psqlq "select count(*) from delivery.recipient where state = 'QUEUED' and next_attempt_at = '2100-01-01'")
   log "held: $held"
   # delivery-service's established TCP connections to a port: how many, and the data segments it sent on them

@@ -70,7 +70,7 @@ run io.tlsgate.bench.WriteTables "$work/grpc" 100000 1
     --data-binary @"$work/grpc/destinations.ini" https://localhost:8081/api/v1/destinations/import -o /dev/null
   for i in 1 2 3; do
     echo "== run $i"
-    java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 9081 "$data/secrets.properties" 5000 30 100000
+    java ${CLIENT_JAVA_OPTS:--Xms1g -Xmx1g} -cp "$cp_" io.tlsgate.bench.GrpcLoad localhost 8091 "$data/secrets.properties" 5000 30 100000
   done
 } 2>&1 | tee "$out/grpc-5000rps.txt"
 kill -TERM $ds; wait $ds || true; trap - EXIT

@@ -95,8 +95,8 @@ public final class HostilePeerBench {
         this.peer = new HostilePeer();
         this.http = devstackHttps(data);
         this.sampler = new ProcessSampler(pid, 8083 + offset, http);
-        System.setProperty("tlsgate.cert-grpc", "localhost:" + (9082 + offset));
-        this.delivery = ServiceChannel.open("localhost", 9083 + offset, data.resolve("secrets.properties"), "listener-service",
+        System.setProperty("tlsgate.cert-grpc", "localhost:" + (8092 + offset));
+        this.delivery = ServiceChannel.open("localhost", 8093 + offset, data.resolve("secrets.properties"), "listener-service",
                 "delivery-service");
         this.enqueue = new EnqueueCalls(delivery, 200);
         this.tcpBuffers = ProcessSampler.tcpBuffers();

@@ -30,7 +30,7 @@ import javax.crypto.spec.SecretKeySpec;
  * The gRPC channel of a bench client to a tlsgate service: mutual TLS with a service identity
  * got from devstack's internal CA as the services get theirs (the enrolment token from
  * devstack's secrets file; cert-service's gRPC address from {@code -Dtlsgate.cert-grpc},
- * default {@code HOST:9082}).
+ * default {@code HOST:8092}).
  */
 final class ServiceChannel {
 
@@ -49,7 +49,7 @@ final class ServiceChannel {
                 secrets.load(in);
             }
             String token = secrets.getProperty("tlsgate.internal-tls.enrollment-tokens." + as);
-            String[] cert = System.getProperty("tlsgate.cert-grpc", host + ":9082").split(":");
+            String[] cert = System.getProperty("tlsgate.cert-grpc", host + ":8092").split(":");
             X509Certificate ca = internalCa(cert[0], Integer.parseInt(cert[1]), as, token);
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
             g.initialize(256);

@@ -21,11 +21,11 @@ public interface DeliveryConfig {
     int maxRecipients();
 
     /** policy-service's gRPC address (host:port). Default: localhost:8081. */
-    @WithDefault("localhost:9081")
+    @WithDefault("localhost:8091")
     String policyService();
 
     /** cert-service's gRPC address (host:port). Default: localhost:8082. */
-    @WithDefault("localhost:9082")
+    @WithDefault("localhost:8092")
     String certService();
 
     /** Deadline of each call to policy- and cert-service. Default: 5s. */

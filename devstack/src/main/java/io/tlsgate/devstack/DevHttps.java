@@ -16,9 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
-import javax.net.ssl.X509TrustManager;
 
 /**
  * The REST certificate of a dev stack: devstack makes a CA of its own once
@@ -41,28 +39,8 @@ final class DevHttps {
 
     /** An HTTP client trusting whatever a server on this machine presents: for the health checks before the certificate is assigned. */
     static HttpClient anyCertificate() {
-        try {
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, new TrustManager[] {new X509TrustManager() {
-                @Override
-                public void checkClientTrusted(X509Certificate[] chain, String authType) {
-                    // not a server
-                }
-
-                @Override
-                public void checkServerTrusted(X509Certificate[] chain, String authType) {
-                    // loopback health checks only
-                }
-
-                @Override
-                public X509Certificate[] getAcceptedIssuers() {
-                    return new X509Certificate[0];
-                }
-            }}, null);
-            return HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(2)).build();
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        }
+        return HttpClient.newBuilder().sslContext(io.tlsgate.testkit.SmtpDialogue.trustAll(null))
+                .connectTimeout(Duration.ofSeconds(2)).build();
     }
 
     /** An HTTP client trusting only the dev CA of {@code data}. */

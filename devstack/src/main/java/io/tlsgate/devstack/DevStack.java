@@ -31,7 +31,7 @@ import java.util.Map;
  */
 public final class DevStack {
 
-    /** The four services: module directory and default HTTP port; a service's gRPC port is its HTTP port + 1000. */
+    /** The four services: module directory and default HTTP port; a service's gRPC port is its HTTP port + 10. */
     static final List<Map.Entry<String, Integer>> SERVICES = List.of(
             Map.entry("policy-service", 8081),
             Map.entry("cert-service", 8082),
@@ -40,8 +40,8 @@ public final class DevStack {
     static final int POSTGRES_PORT = 15432;
     static final int KAFKA_PORT = 19092;
     static final int KAFKA_CONTROLLER_PORT = 19093;
-    /** A service's internal gRPC port is its HTTP port plus this (8081 -> 9081). */
-    static final int GRPC_OFFSET = 1000;
+    /** A service's internal gRPC port is its HTTP port plus this (8081 -> 8091). */
+    static final int GRPC_OFFSET = 10;
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
 
     private final DevOptions options;

@@ -22,8 +22,6 @@ import java.util.List;
 import java.util.Map;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -142,23 +140,7 @@ class RestHttpsClusterIT {
 
     /** The leaf certificate a new TLS handshake with {@code port} presents. */
     private static X509Certificate served(int port) throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, new TrustManager[] {new X509TrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-                // a client only
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-                // only looked at
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        }}, null);
+        SSLContext ctx = io.tlsgate.testkit.SmtpDialogue.trustAll(null);
         try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket("localhost", port)) {
             s.startHandshake();
             return (X509Certificate) s.getSession().getPeerCertificates()[0];

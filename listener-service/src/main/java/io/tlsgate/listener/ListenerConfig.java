@@ -24,15 +24,15 @@ public interface ListenerConfig {
     boolean smtpEnabled();
 
     /** policy-service's gRPC address (host:port): listeners, HAT, RAT. */
-    @WithDefault("localhost:9081")
+    @WithDefault("localhost:8091")
     String policyService();
 
     /** cert-service's gRPC address: the listeners' certificates and the trusted CAs. */
-    @WithDefault("localhost:9082")
+    @WithDefault("localhost:8092")
     String certService();
 
     /** delivery-service's gRPC address: Enqueue. */
-    @WithDefault("localhost:9083")
+    @WithDefault("localhost:8093")
     String deliveryService();
 
     /** Deadline of one policy lookup (HAT, RAT). */

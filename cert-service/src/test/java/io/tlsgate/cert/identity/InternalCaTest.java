@@ -18,6 +18,7 @@ import io.tlsgate.platform.identity.CertWire;
 import io.tlsgate.platform.identity.ServiceIdentity;
 import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.proto.cert.v1.CertServiceGrpc;
+import io.tlsgate.proto.cert.v1.CertificateBundle;
 import io.tlsgate.proto.cert.v1.GetBundleRequest;
 import io.tlsgate.proto.cert.v1.GetInternalCaRequest;
 import io.tlsgate.proto.cert.v1.InternalCa;
@@ -123,6 +124,18 @@ class InternalCaTest {
         assertArrayEquals(new byte[] {3}, decoded.certificates().get(1));
         assertArrayEquals(new byte[] {9}, decoded.mac());
         assertEquals(ca, InternalCa.parseFrom(CertWire.encode(decoded)));
+
+        assertEquals("https", GetBundleRequest.parseFrom(CertWire.encode(new CertWire.BundleRequest("https"))).getSlot());
+        CertificateBundle bundle = CertificateBundle.newBuilder().setSlot("https").setCertificate("api").setDemo(true)
+                .setAssigned(true).setPrivateKeyPkcs8(ByteString.copyFrom(new byte[] {5, 6})).setKeyAlgorithm("EC")
+                .addChain(ByteString.copyFrom(new byte[] {1})).addChain(ByteString.copyFrom(new byte[] {2, 3}))
+                .setRevision(1L << 40).build();
+        CertWire.Bundle b = CertWire.bundle(bundle.toByteArray());
+        assertEquals("api", b.certificate());
+        assertTrue(b.demo() && b.assigned());
+        assertEquals(1L << 40, b.revision());
+        assertArrayEquals(new byte[] {2, 3}, b.chain().get(1));
+        assertEquals(bundle, CertificateBundle.parseFrom(CertWire.encode(b)));
 
         IssuedIdentity issued = IssuedIdentity.newBuilder().addChain(ByteString.copyFrom(new byte[] {7, 7})).build();
         assertEquals(issued, IssuedIdentity.parseFrom(CertWire.encode(CertWire.issued(issued.toByteArray()))));

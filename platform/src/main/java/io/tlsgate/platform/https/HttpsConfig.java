@@ -28,7 +28,10 @@ public interface HttpsConfig {
             + "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
     List<String> ciphers();
 
-    /** How long a starting service waits for its first certificate from cert-service. Default: 2 minutes. */
-    @WithDefault("2m")
+    /**
+     * How long a starting service waits for its first certificate from cert-service before it
+     * serves a temporary self-signed one. Default: 20 seconds.
+     */
+    @WithDefault("20s")
     Duration startTimeout();
 }

@@ -11,6 +11,7 @@ import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.platform.identity.CertWire;
 import io.tlsgate.platform.identity.InternalTlsConfig;
 import io.tlsgate.platform.identity.ServiceIdentity;
+import io.tlsgate.platform.tls.RotatingKeyManager;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.ByteArrayInputStream;
@@ -36,8 +37,9 @@ import org.jboss.logging.Logger;
  * service within seconds and is served from the next TLS handshake on, without a restart.
  * Registers the TLS configuration {@value #NAME} that Quarkus' HTTP server is pointed at
  * ({@code quarkus.http.tls-configuration-name}); it does nothing when the server is pointed at
- * none (plain HTTP, as in the modules' own tests). A service does not start without a first
- * certificate ({@code tlsgate.https.start-timeout}).
+ * none (plain HTTP, as in the modules' own tests). A service that gets no certificate within
+ * {@code tlsgate.https.start-timeout} starts with a temporary self-signed one (logged) and
+ * switches as soon as cert-service answers.
  *
  * <p>Security-sensitive: holds the REST private key; it is never logged.
  */
@@ -51,12 +53,13 @@ public class RestTls {
     private static final Logger LOG = Logger.getLogger(RestTls.class);
 
     private final HttpsConfig config;
-    private final RotatingKey key = new RotatingKey();
+    private final RotatingKeyManager.Holder key = new RotatingKeyManager.Holder();
     private final ScheduledExecutorService retry;
     private final ManagedChannel channel;
     private volatile boolean stopping;
 
-    RestTls(@ConfigProperty(name = "quarkus.http.tls-configuration-name") Optional<String> serverTls, HttpsConfig config,
+    RestTls(@ConfigProperty(name = "quarkus.http.tls-configuration-name") Optional<String> serverTls,
+            @ConfigProperty(name = "quarkus.application.name") String serviceName, HttpsConfig config,
             InternalTlsConfig internal, InternalChannels channels, TlsConfigurationRegistry registry) {
         this.config = config;
         if (serverTls.isEmpty() || !NAME.equals(serverTls.get())) {
@@ -75,14 +78,17 @@ public class RestTls {
         watch(first);
         try {
             if (!first.await(config.startTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
-                throw new IllegalStateException("no REST certificate (slot " + config.slot() + ") from cert-service at "
-                        + internal.certService() + " within " + config.startTimeout());
+                // Health checks and the API must not wait on cert-service: serve a key of our own,
+                // which no client trusts, until the slot's certificate arrives.
+                key.use(TemporaryCertificate.make(serviceName));
+                LOG.warnf("no REST certificate (slot %s) from cert-service at %s within %s: serving a temporary self-signed "
+                        + "certificate until it answers", config.slot(), internal.certService(), config.startTimeout());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while waiting for the REST certificate", e);
         }
-        registry.register(NAME, new RestTlsConfiguration(key, config.protocols(), config.ciphers()));
+        registry.register(NAME, new RestTlsConfiguration(key.manager(), config.protocols(), config.ciphers()));
     }
 
     void stop(@Observes ShutdownEvent e) {
@@ -95,7 +101,8 @@ public class RestTls {
 
     /** The certificate served now (null before the first, or with plain HTTP). */
     public X509Certificate current() {
-        return key.leaf();
+        RotatingKeyManager.Version v = key.current();
+        return v == null ? null : v.chain()[0];
     }
 
     private void watch(CountDownLatch first) {
@@ -144,7 +151,8 @@ public class RestTls {
             throw new IllegalArgumentException("no certificate in the bundle");
         }
         PrivateKey pk = KeyFactory.getInstance(b.keyAlgorithm()).generatePrivate(new PKCS8EncodedKeySpec(b.privateKeyPkcs8()));
-        key.use(pk, chain.toArray(new X509Certificate[0]), b.revision());
+        key.use(new RotatingKeyManager.Version("rest-" + b.revision() + "-" + chain.get(0).getSerialNumber().toString(16), pk,
+                chain.toArray(new X509Certificate[0])));
         LOG.infof("REST certificate: %s (%s%s), valid until %s", chain.get(0).getSubjectX500Principal(), b.certificate(),
                 b.demo() ? ", the demo certificate: assign one to the https slot" : "", chain.get(0).getNotAfter());
     }

@@ -1,6 +1,7 @@
 package io.tlsgate.platform.https;
 
 import io.quarkus.tls.TlsConfiguration;
+import io.tlsgate.platform.tls.RotatingKeyManager;
 import io.vertx.core.net.KeyCertOptions;
 import io.vertx.core.net.SSLOptions;
 import io.vertx.core.net.TrustOptions;
@@ -14,11 +15,11 @@ import javax.net.ssl.SSLContext;
 /** The TLS configuration of the REST port: the rotating key, TLS 1.3/1.2 and strong suites only, no client certificates. */
 final class RestTlsConfiguration implements TlsConfiguration {
 
-    private final RotatingKey key;
+    private final RotatingKeyManager key;
     private final List<String> protocols;
     private final List<String> ciphers;
 
-    RestTlsConfiguration(RotatingKey key, List<String> protocols, List<String> ciphers) {
+    RestTlsConfiguration(RotatingKeyManager key, List<String> protocols, List<String> ciphers) {
         this.key = key;
         this.protocols = List.copyOf(protocols);
         this.ciphers = List.copyOf(ciphers);

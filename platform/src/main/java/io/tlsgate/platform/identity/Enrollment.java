@@ -7,6 +7,7 @@ import io.grpc.Metadata;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.tlsgate.platform.tls.RotatingKeyManager;
 import java.io.ByteArrayInputStream;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -48,7 +49,8 @@ final class Enrollment {
 
         IdentityMaterial verify = anchorsOnly(service, anchors);
         IdentityTrustManager trust = new IdentityTrustManager(() -> verify, ServiceIdentity.CERT);
-        IdentityKeyManager keyManager = current == null ? null : new IdentityKeyManager(() -> current, () -> null);
+        RotatingKeyManager keyManager = current == null ? null : new RotatingKeyManager(
+                () -> new RotatingKeyManager.Version(current.alias(), current.key(), current.chain()), () -> null);
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + token);
         List<ClientInterceptor> interceptors = List.of(MetadataUtils.newAttachHeadersInterceptor(headers));

@@ -3,6 +3,7 @@ package io.tlsgate.platform.identity;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.tlsgate.platform.tls.Pem;
+import io.tlsgate.platform.tls.RotatingKeyManager;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -108,7 +109,11 @@ public class InternalIdentity {
 
     /** Presents {@code identity}'s current identity (client and server side). */
     public static X509ExtendedKeyManager keyManager(InternalIdentity identity) {
-        return new IdentityKeyManager(identity::current, identity::previous);
+        return new RotatingKeyManager(() -> version(identity.current()), () -> version(identity.previous()));
+    }
+
+    private static RotatingKeyManager.Version version(IdentityMaterial m) {
+        return m == null ? null : new RotatingKeyManager.Version(m.alias(), m.key(), m.chain());
     }
 
     /** Trusts clients holding any service identity of the internal CA (who may do what is the server's rules). */

@@ -12,7 +12,7 @@ import java.util.Optional;
  *
  * <pre>
  * tlsgate.internal-tls.source=cert-service            # or files
- * tlsgate.internal-tls.cert-service=cert-service:9082 # where to enrol (source cert-service)
+ * tlsgate.internal-tls.cert-service=cert-service:8092 # where to enrol (source cert-service)
  * tlsgate.internal-tls.enrollment-tokens.listener-service=...  # a service's own; cert-service holds all
  * tlsgate.internal-tls.cert-file=/etc/tlsgate/identity/tls.crt # source files (cert-manager's Secret)
  * tlsgate.internal-tls.key-file=/etc/tlsgate/identity/tls.key
@@ -34,8 +34,8 @@ public interface InternalTlsConfig {
     @WithDefault("cert-service")
     Source source();
 
-    /** cert-service's gRPC address ({@code host:port}) for enrolment. Default: {@code localhost:9082}. */
-    @WithDefault("localhost:9082")
+    /** cert-service's gRPC address ({@code host:port}) for enrolment. Default: {@code localhost:8092}. */
+    @WithDefault("localhost:8092")
     String certService();
 
     /**
