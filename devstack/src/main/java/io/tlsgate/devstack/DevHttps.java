@@ -57,14 +57,14 @@ final class DevHttps {
 
     /**
      * Makes sure the {@code https} slot holds devstack's certificate (made on the first start,
-     * or again when it expires within 30 days), then waits until every REST port presents it.
+     * or again when it or the CA expires within 30 days), then waits until every REST port presents it.
      */
     static void ensure(Path data, String adminToken, int certPort, List<Integer> ports) throws Exception {
         HttpClient any = anyCertificate();
         String certs = "https://localhost:" + certPort + "/api/v1";
         HttpResponse<String> assigned = send(any, "GET", certs + "/assignments/https", adminToken, null, null);
         boolean current = assigned.statusCode() == 200 && assigned.body().contains("\"" + CERTIFICATE + "\"")
-                && Files.exists(caFile(data)) && !expiresSoon(data);
+                && Files.exists(caFile(data)) && !expiresSoon(data) && !servedExpiresSoon(certPort);
         if (!current) {
             TestPki.Issued ca = ca(data);
             send(any, "DELETE", certs + "/assignments/https", adminToken, null, null);
@@ -113,6 +113,18 @@ final class DevHttps {
     static X509Certificate readCertificate(Path pem) throws Exception {
         try (var in = Files.newInputStream(pem)) {
             return (X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509").generateCertificate(in);
+        }
+    }
+
+    /** Whether the certificate the REST port at {@code port} presents expires within 30 days. */
+    private static boolean servedExpiresSoon(int port) {
+        try (javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) io.tlsgate.testkit.SmtpDialogue.trustAll(null)
+                .getSocketFactory().createSocket("localhost", port)) {
+            s.startHandshake();
+            X509Certificate leaf = (X509Certificate) s.getSession().getPeerCertificates()[0];
+            return leaf.getNotAfter().toInstant().isBefore(Instant.now().plus(Duration.ofDays(30)));
+        } catch (IOException e) {
+            return true;
         }
     }
 

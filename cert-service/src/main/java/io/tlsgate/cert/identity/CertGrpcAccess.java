@@ -16,9 +16,9 @@ import java.util.Set;
  * service gets only its own slots: listener-service the {@code listener:*} slots,
  * delivery-service {@code outbound}, and every service {@code https} (its REST certificate).
  * The trusted CAs are for the two services that verify peers. The two enrolment methods need
- * no certificate: {@code GetInternalCa} gives out only the public CA certificate, and
- * {@code IssueIdentity} wants the service's enrolment token, or the caller's current identity
- * for the same service.
+ * no certificate: {@code GetInternalCa} gives out only the public CA certificate (with an HMAC
+ * under the named service's token), and {@code IssueIdentity} always wants the service's
+ * enrolment token, for renewals too.
  *
  * <p>Security-sensitive.
  */
@@ -62,9 +62,10 @@ public class CertGrpcAccess implements GrpcAccess {
             if (!ServiceIdentity.SERVICES.contains(service)) {
                 return "unknown service '" + service + "'";
             }
-            boolean renewal = service.equals(caller);
+            // Always the token, renewals too: an identity alone never gets a new one, so a stolen
+            // identity ends with its lifetime.
             String token = TokenTable.bearerToken(headers.get(AUTHORIZATION)).orElse(null);
-            if (!renewal && !ca.isEnrollmentToken(service, token)) {
+            if (!ca.isEnrollmentToken(service, token)) {
                 return "no valid enrolment token for " + service;
             }
         }

@@ -48,7 +48,7 @@ import org.jboss.logging.Logger;
  * the service identities of internal mutual TLS: a certificate naming one service (SAN URI
  * {@code spiffe://tlsgate/<service>} and DNS {@code <service>}) for serverAuth and clientAuth,
  * valid for {@code tlsgate.internal-tls.lifetime}. It also decides who may ask for one: the
- * holder of that service's enrolment token, or of its current identity.
+ * holder of that service's enrolment token (at least 32 characters, one per service).
  *
  * <p>Security-sensitive: the CA key can mint any service identity; it is never logged or
  * served.
@@ -60,7 +60,8 @@ public class InternalCa implements IdentityIssuer {
     private static final String OWNER = "internal-ca";
     private static final Duration CA_VALIDITY = Duration.ofDays(3650);
     private static final Duration BACKDATE = Duration.ofMinutes(5);
-    private static final int MIN_TOKEN = 16;
+    /** GetInternalCa's HMAC lets anyone test guesses offline: tokens must be long and random. */
+    private static final int MIN_TOKEN = 32;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private record Ca(X509Certificate certificate, PrivateKey key) {}
@@ -74,11 +75,16 @@ public class InternalCa implements IdentityIssuer {
         this.dataSource = dataSource;
         this.vault = vault;
         this.config = config;
+        java.util.Set<String> seen = new java.util.HashSet<>();
         config.enrollmentTokens().forEach((service, token) -> {
             ServiceIdentity.known(service);
             if (token.length() < MIN_TOKEN) {
                 throw new IllegalArgumentException("tlsgate.internal-tls.enrollment-tokens." + service + " is shorter than "
-                        + MIN_TOKEN + " characters");
+                        + MIN_TOKEN + " characters (use e.g. openssl rand -hex 32)");
+            }
+            if (!seen.add(token)) {
+                throw new IllegalArgumentException("tlsgate.internal-tls.enrollment-tokens." + service
+                        + " is another service's token too: each service needs its own");
             }
         });
     }

@@ -85,11 +85,13 @@ class InternalCaTest {
                     code(() -> CertServiceGrpc.newBlockingStub(ch).issueIdentity(forListener)), "no token");
             assertEquals(Status.Code.PERMISSION_DENIED,
                     code(() -> withToken(ch, "test-enrol-wrong-0123456789").issueIdentity(forListener)), "wrong token");
-            // listener-service's own identity renews listener-service only, never another service.
+            // An identity alone gets no new one (a stolen identity ends with its lifetime), for itself or another service.
             IssueIdentityRequest forDelivery = forListener.toBuilder().setService(ServiceIdentity.DELIVERY).build();
             assertEquals(Status.Code.PERMISSION_DENIED,
                     code(() -> CertServiceGrpc.newBlockingStub(asListener).issueIdentity(forDelivery)));
-            assertNotNull(CertServiceGrpc.newBlockingStub(asListener).issueIdentity(forListener).getChain(0));
+            assertEquals(Status.Code.PERMISSION_DENIED,
+                    code(() -> CertServiceGrpc.newBlockingStub(asListener).issueIdentity(forListener)));
+            assertNotNull(withToken(asListener, TestTokens.ENROLLMENT).issueIdentity(forListener).getChain(0));
             assertEquals(Status.Code.PERMISSION_DENIED, code(() -> withToken(ch, TestTokens.ENROLLMENT)
                     .issueIdentity(forListener.toBuilder().setService("mallory-service").build())));
             assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> withToken(ch, TestTokens.ENROLLMENT)

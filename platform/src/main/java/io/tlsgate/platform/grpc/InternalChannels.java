@@ -2,6 +2,7 @@ package io.tlsgate.platform.grpc;
 
 import io.grpc.ManagedChannel;
 import io.tlsgate.platform.identity.InternalIdentity;
+import io.tlsgate.platform.identity.IdentityState;
 import io.tlsgate.platform.identity.InternalChannelFactory;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.List;
@@ -19,9 +20,11 @@ public class InternalChannels {
     public static final int DEFAULT_MAX_INBOUND = 4 * 1024 * 1024;
 
     private final InternalIdentity identity;
+    private final IdentityState state;
 
-    InternalChannels(InternalIdentity identity) {
+    InternalChannels(InternalIdentity identity, IdentityState state) {
         this.identity = identity;
+        this.state = state;
     }
 
     /** A channel to {@code service} at {@code target} ({@code host:port} of its gRPC port). */
@@ -31,7 +34,8 @@ public class InternalChannels {
 
     /** As {@link #open(String, String)}, accepting replies of at most {@code maxInboundMessageSize} bytes. */
     public ManagedChannel open(String target, String service, int maxInboundMessageSize) {
-        return InternalChannelFactory.open(target, InternalIdentity.keyManager(identity), InternalIdentity.serverTrust(identity, service), service,
-                maxInboundMessageSize, List.of());
+        identity.service(); // this service's identity first (made here if it does not exist yet)
+        return InternalChannelFactory.open(target, state.keyManager(), state.serverTrust(service), service, maxInboundMessageSize,
+                List.of());
     }
 }

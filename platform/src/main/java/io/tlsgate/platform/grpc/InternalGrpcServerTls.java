@@ -2,6 +2,7 @@ package io.tlsgate.platform.grpc;
 
 import io.quarkus.grpc.api.ServerBuilderCustomizer;
 import io.quarkus.grpc.runtime.config.GrpcServerConfiguration;
+import io.tlsgate.platform.identity.IdentityState;
 import io.tlsgate.platform.identity.InternalIdentity;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.net.KeyCertOptions;
@@ -20,17 +21,17 @@ import jakarta.inject.Singleton;
 @Singleton
 public class InternalGrpcServerTls implements ServerBuilderCustomizer<VertxServerBuilder> {
 
-    private final InternalIdentity identity;
+    private final IdentityState identity;
 
-    InternalGrpcServerTls(InternalIdentity identity) {
+    InternalGrpcServerTls(IdentityState identity) {
         this.identity = identity;
     }
 
     @Override
     public void customize(GrpcServerConfiguration config, VertxServerBuilder builder) {
         builder.useSsl(options -> options.setSsl(true)
-                .setKeyCertOptions(KeyCertOptions.wrap(InternalIdentity.keyManager(identity)))
-                .setTrustOptions(TrustOptions.wrap(InternalIdentity.clientTrust(identity)))
+                .setKeyCertOptions(KeyCertOptions.wrap(identity.keyManager()))
+                .setTrustOptions(TrustOptions.wrap(identity.clientTrust()))
                 .setClientAuth(ClientAuth.REQUEST));
     }
 }

@@ -80,9 +80,11 @@ public class RestTls {
             if (!first.await(config.startTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
                 // Health checks and the API must not wait on cert-service: serve a key of our own,
                 // which no client trusts, until the slot's certificate arrives.
-                key.use(TemporaryCertificate.make(serviceName));
-                LOG.warnf("no REST certificate (slot %s) from cert-service at %s within %s: serving a temporary self-signed "
-                        + "certificate until it answers", config.slot(), internal.certService(), config.startTimeout());
+                if (key.useIfEmpty(TemporaryCertificate.make(serviceName))) {
+                    LOG.warnf("no REST certificate (slot %s) from cert-service at %s within %s: serving a temporary "
+                            + "self-signed certificate until it answers", config.slot(), internal.certService(),
+                            config.startTimeout());
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -1,6 +1,5 @@
 package io.tlsgate.platform.identity;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;
 import io.grpc.MethodDescriptor;
@@ -264,10 +263,16 @@ public final class CertWire {
 
             @Override
             public T parse(InputStream stream) {
+                byte[] bytes = null;
                 try {
-                    return decode.apply(ByteString.readFrom(stream).toByteArray());
+                    bytes = stream.readAllBytes();
+                    return decode.apply(bytes);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
+                } finally {
+                    if (bytes != null) {
+                        java.util.Arrays.fill(bytes, (byte) 0); // a bundle's private key is in there
+                    }
                 }
             }
         };

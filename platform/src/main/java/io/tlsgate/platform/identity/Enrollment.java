@@ -7,7 +7,6 @@ import io.grpc.Metadata;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
-import io.tlsgate.platform.tls.RotatingKeyManager;
 import java.io.ByteArrayInputStream;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -27,8 +26,9 @@ import java.util.concurrent.TimeUnit;
  * believed only when its HMAC under this service's enrolment token is right, which only
  * cert-service (the other holder of the token) can compute. The token is not sent.</li>
  * <li>{@code IssueIdentity} over TLS verified against that CA, to the service that proves it
- * is cert-service: the token (and the current identity, when renewing) authenticate the
- * request for a certificate of a key generated here; the key never leaves this process.</li>
+ * is cert-service: the token authenticates the request for a certificate of a key generated
+ * here (first or renewed: an identity alone never gets a new one, so a stolen identity dies
+ * with its lifetime); the key never leaves this process.</li>
  * </ol>
  * Security-sensitive.
  */
@@ -39,9 +39,8 @@ final class Enrollment {
 
     private Enrollment() {}
 
-    /** A new identity for {@code service}; {@code current} (may be null) is presented when renewing. */
-    static IdentityMaterial enroll(String target, String service, String token, IdentityMaterial current)
-            throws GeneralSecurityException {
+    /** A new identity for {@code service}, first or renewed: always with the token, never with an older identity. */
+    static IdentityMaterial enroll(String target, String service, String token) throws GeneralSecurityException {
         List<X509Certificate> anchors = internalCa(target, service, token);
         KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
         g.initialize(new ECGenParameterSpec("secp256r1"));
@@ -49,12 +48,10 @@ final class Enrollment {
 
         IdentityMaterial verify = anchorsOnly(service, anchors);
         IdentityTrustManager trust = new IdentityTrustManager(() -> verify, ServiceIdentity.CERT);
-        RotatingKeyManager keyManager = current == null ? null : new RotatingKeyManager(
-                () -> new RotatingKeyManager.Version(current.alias(), current.key(), current.chain()), () -> null);
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + token);
         List<ClientInterceptor> interceptors = List.of(MetadataUtils.newAttachHeadersInterceptor(headers));
-        ManagedChannel ch = InternalChannelFactory.open(target, keyManager, trust, ServiceIdentity.CERT, 1024 * 1024, interceptors);
+        ManagedChannel ch = InternalChannelFactory.open(target, null, trust, ServiceIdentity.CERT, 1024 * 1024, interceptors);
         CertWire.Issued issued;
         try {
             issued = ClientCalls.blockingUnaryCall(ch, CertWire.ISSUE_IDENTITY,

@@ -3,7 +3,6 @@ package io.tlsgate.platform.identity;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.Startup;
 import io.tlsgate.platform.tls.Pem;
-import io.tlsgate.platform.tls.RotatingKeyManager;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.inject.Instance;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -24,8 +23,6 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.X509ExtendedKeyManager;
-import javax.net.ssl.X509ExtendedTrustManager;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
@@ -35,8 +32,8 @@ import org.jboss.logging.Logger;
  * source {@code cert-service} it enrols at cert-service (retrying until
  * {@code enroll-timeout}; cert-service itself asks its own CA) and renews after two thirds of
  * the lifetime; with source {@code files} it reads the PEM files and re-reads them when they
- * change. Key and trust managers built from here follow every renewal from the next
- * handshake on, without a restart.
+ * change. The key and trust managers of {@link IdentityState} follow every renewal from the
+ * next handshake on, without a restart.
  *
  * <p>Security-sensitive: holds the private key; it is never logged.
  */
@@ -52,36 +49,36 @@ public class InternalIdentity {
     private final InternalTlsConfig config;
     private final IdentityIssuer localIssuer;
     private final ScheduledExecutorService renewer;
-    private volatile IdentityMaterial current;
-    private volatile IdentityMaterial previous;
+    private final IdentityState state;
     private volatile long filesStamp;
 
     @jakarta.inject.Inject
     InternalIdentity(@ConfigProperty(name = "quarkus.application.name") String service, InternalTlsConfig config,
-            Instance<IdentityIssuer> issuers) {
-        this(service, config, issuers.isResolvable() ? issuers.get() : null);
+            Instance<IdentityIssuer> issuers, IdentityState state) {
+        this(service, config, issuers.isResolvable() ? issuers.get() : null, state);
     }
 
     /** {@code localIssuer}: the internal CA when this service runs it (cert-service), else null. */
-    InternalIdentity(String service, InternalTlsConfig config, IdentityIssuer localIssuer) {
+    InternalIdentity(String service, InternalTlsConfig config, IdentityIssuer localIssuer, IdentityState state) {
         this.service = ServiceIdentity.known(service);
         this.config = config;
         this.localIssuer = localIssuer;
+        this.state = state;
         this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "tlsgate-identity");
             t.setDaemon(true);
             return t;
         });
         if (config.source() == InternalTlsConfig.Source.FILES) {
-            this.current = readFiles();
+            state.use(readFiles());
             LOG.infof("internal TLS identity of %s read from %s (valid until %s)", service, config.certFile().orElseThrow(),
-                    current.notAfter());
+                    state.current().notAfter());
             long every = config.reloadInterval().toMillis();
             renewer.scheduleWithFixedDelay(this::reloadFiles, every, every, TimeUnit.MILLISECONDS);
         } else {
-            this.current = firstIdentity();
-            LOG.infof("internal TLS identity of %s issued by the internal CA (valid until %s)", service, current.notAfter());
-            scheduleRenewal(current);
+            state.use(firstIdentity());
+            LOG.infof("internal TLS identity of %s issued by the internal CA (valid until %s)", service, state.current().notAfter());
+            scheduleRenewal(state.current());
         }
     }
 
@@ -96,41 +93,14 @@ public class InternalIdentity {
 
     /** The identity now. */
     public IdentityMaterial current() {
-        return current;
-    }
-
-    /** The identity before the last renewal (null before the first). */
-    public IdentityMaterial previous() {
-        return previous;
-    }
-
-    // The managers below ask the bean for the identity at each handshake, not when they are
-    // made: the gRPC server takes them before the schema is migrated and this bean exists.
-
-    /** Presents {@code identity}'s current identity (client and server side). */
-    public static X509ExtendedKeyManager keyManager(InternalIdentity identity) {
-        return new RotatingKeyManager(() -> version(identity.current()), () -> version(identity.previous()));
-    }
-
-    private static RotatingKeyManager.Version version(IdentityMaterial m) {
-        return m == null ? null : new RotatingKeyManager.Version(m.alias(), m.key(), m.chain());
-    }
-
-    /** Trusts clients holding any service identity of the internal CA (who may do what is the server's rules). */
-    public static X509ExtendedTrustManager clientTrust(InternalIdentity identity) {
-        return new IdentityTrustManager(identity::current, null);
-    }
-
-    /** Trusts only the server that holds {@code expectedService}'s identity. */
-    public static X509ExtendedTrustManager serverTrust(InternalIdentity identity, String expectedService) {
-        return new IdentityTrustManager(identity::current, ServiceIdentity.known(expectedService));
+        return state.current();
     }
 
     private IdentityMaterial firstIdentity() {
         long deadline = System.nanoTime() + config.enrollTimeout().toNanos();
         while (true) {
             try {
-                return obtain(null);
+                return obtain();
             } catch (Exception e) {
                 if (System.nanoTime() > deadline || localIssuer != null) {
                     throw new IllegalStateException("no internal TLS identity for " + service + ": " + e.getMessage(), e);
@@ -147,7 +117,7 @@ public class InternalIdentity {
         }
     }
 
-    private IdentityMaterial obtain(IdentityMaterial now) throws GeneralSecurityException {
+    private IdentityMaterial obtain() throws GeneralSecurityException {
         if (localIssuer != null) {
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
             g.initialize(new ECGenParameterSpec("secp256r1"));
@@ -160,7 +130,7 @@ public class InternalIdentity {
             throw new IllegalStateException("tlsgate.internal-tls.enrollment-tokens." + service
                     + " is not set (or set tlsgate.internal-tls.source=files)");
         }
-        return Enrollment.enroll(config.certService(), service, token, now);
+        return Enrollment.enroll(config.certService(), service, token);
     }
 
     /**
@@ -176,20 +146,15 @@ public class InternalIdentity {
 
     private void renew() {
         try {
-            IdentityMaterial next = obtain(current);
-            switchTo(next);
+            IdentityMaterial next = obtain();
+            state.use(next);
             LOG.infof("internal TLS identity of %s renewed (valid until %s)", service, next.notAfter());
             scheduleRenewal(next);
         } catch (Exception e) {
             LOG.warnf("could not renew the internal TLS identity of %s (valid until %s); retrying in 30 s: %s", service,
-                    current.notAfter(), e.getMessage());
+                    state.current().notAfter(), e.getMessage());
             renewer.schedule(this::renew, 30, TimeUnit.SECONDS);
         }
-    }
-
-    private void switchTo(IdentityMaterial next) {
-        previous = current;
-        current = next;
     }
 
     private void reloadFiles() {
@@ -198,7 +163,7 @@ public class InternalIdentity {
                 return;
             }
             IdentityMaterial next = readFiles();
-            switchTo(next);
+            state.use(next);
             LOG.infof("internal TLS identity of %s re-read from its files (valid until %s)", service, next.notAfter());
         } catch (Exception e) {
             LOG.warnf("internal TLS identity files of %s changed but cannot be used; keeping the previous identity: %s", service,
@@ -244,13 +209,17 @@ public class InternalIdentity {
                     + "openssl pkcs8 -topk8 -nocrypt, or set cert-manager's privateKey.encoding to PKCS8");
         }
         byte[] der = Base64.getMimeDecoder().decode(pem.substring(a + begin.length(), b));
-        for (String alg : List.of("EC", "RSA")) {
-            try {
-                return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(der));
-            } catch (java.security.spec.InvalidKeySpecException e) {
-                // try the next algorithm
+        try {
+            for (String alg : List.of("EC", "RSA")) {
+                try {
+                    return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(der));
+                } catch (java.security.spec.InvalidKeySpecException e) {
+                    // try the next algorithm
+                }
             }
+            throw new GeneralSecurityException("the key file's key is neither EC nor RSA");
+        } finally {
+            java.util.Arrays.fill(der, (byte) 0);
         }
-        throw new GeneralSecurityException("the key file's key is neither EC nor RSA");
     }
 }

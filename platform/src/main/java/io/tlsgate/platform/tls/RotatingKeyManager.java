@@ -33,9 +33,18 @@ public final class RotatingKeyManager extends X509ExtendedKeyManager {
         private volatile Version previous;
 
         /** Makes {@code next} current from the next handshake on. */
-        public void use(Version next) {
+        public synchronized void use(Version next) {
             previous = current;
             current = next;
+        }
+
+        /** Makes {@code next} current only if there is none yet; whether it did. */
+        public synchronized boolean useIfEmpty(Version next) {
+            if (current != null) {
+                return false;
+            }
+            use(next);
+            return true;
         }
 
         public Version current() {

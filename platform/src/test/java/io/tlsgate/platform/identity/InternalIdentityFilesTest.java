@@ -39,14 +39,14 @@ class InternalIdentityFilesTest {
         TestPki.Issued ca = TestPki.selfSignedCa("test internal CA", Duration.ofDays(1));
         Files.writeString(dir.resolve("ca.crt"), ca.certificatePem());
         BigInteger first = write(ca, "policy-service");
-        InternalIdentity id = new InternalIdentity("policy-service", config(), (IdentityIssuer) null);
+        IdentityState state = new IdentityState();
+        InternalIdentity id = new InternalIdentity("policy-service", config(), (IdentityIssuer) null, state);
         try {
             // One server and one client context for the whole test, as a running service has.
             SSLContext server = SSLContext.getInstance("TLS");
-            server.init(new KeyManager[] {InternalIdentity.keyManager(id)}, new TrustManager[] {InternalIdentity.clientTrust(id)},
-                    null);
+            server.init(new KeyManager[] {state.keyManager()}, new TrustManager[] {state.clientTrust()}, null);
             SSLContext client = SSLContext.getInstance("TLS");
-            client.init(null, new TrustManager[] {InternalIdentity.serverTrust(id, "policy-service")}, null);
+            client.init(null, new TrustManager[] {state.serverTrust("policy-service")}, null);
             assertEquals(first, servedSerial(server, client));
 
             BigInteger second = write(ca, "policy-service");
@@ -70,12 +70,12 @@ class InternalIdentityFilesTest {
         Files.writeString(dir.resolve("ca.crt"), ca.certificatePem());
         write(ca, "policy-service");
         IllegalStateException other = assertThrows(IllegalStateException.class,
-                () -> new InternalIdentity("delivery-service", config(), (IdentityIssuer) null));
+                () -> new InternalIdentity("delivery-service", config(), (IdentityIssuer) null, new IdentityState()));
         assertTrue(other.getMessage().contains("is the identity of policy-service, not of delivery-service"), other.getMessage());
 
         write(TestPki.selfSignedCa("another CA", Duration.ofDays(1)), "policy-service");
         IllegalStateException foreign = assertThrows(IllegalStateException.class,
-                () -> new InternalIdentity("policy-service", config(), (IdentityIssuer) null));
+                () -> new InternalIdentity("policy-service", config(), (IdentityIssuer) null, new IdentityState()));
         assertTrue(foreign.getMessage().contains("not trusted by the internal CA"), foreign.getMessage());
     }
 
