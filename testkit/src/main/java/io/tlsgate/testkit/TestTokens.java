@@ -9,8 +9,12 @@ public final class TestTokens {
     public static final String ADMIN = "test-admin-" + random();
     public static final String OPERATOR = "test-operator-" + random();
     public static final String READER = "test-reader-" + random();
-    /** Every service's enrolment token (tlsgate.internal-tls.enrollment-tokens.*). */
-    public static final String ENROLLMENT = "test-enrol-" + random();
+    private static final String ENROLLMENT = "test-enrol-" + random();
+
+    /** {@code service}'s enrolment token (tlsgate.internal-tls.enrollment-tokens.*): one per service, as cert-service demands. */
+    public static String enrollment(String service) {
+        return ENROLLMENT + "-" + service;
+    }
     /** cert-service's master key for this test run (base64 of 32 random bytes). */
     public static final String MASTER_KEY = masterKey();
     /** cert-service's master key before a rotation: still configured, as an operator rotating keys would. */

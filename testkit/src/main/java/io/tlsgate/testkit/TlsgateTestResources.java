@@ -91,7 +91,7 @@ public class TlsgateTestResources implements QuarkusTestResourceLifecycleManager
         config.put("tlsgate.auth.tokens.test-reader.token", TestTokens.READER);
         config.put("tlsgate.auth.tokens.test-reader.role", "reader");
         config.putAll(TestIdentities.get().config());
-        TestIdentities.SERVICES.forEach(s -> config.put("tlsgate.internal-tls.enrollment-tokens." + s, TestTokens.ENROLLMENT));
+        TestIdentities.SERVICES.forEach(s -> config.put("tlsgate.internal-tls.enrollment-tokens." + s, TestTokens.enrollment(s)));
         config.put("tlsgate.cert.master-key", TestTokens.MASTER_KEY);
         config.put("tlsgate.cert.previous-master-keys", TestTokens.PREVIOUS_MASTER_KEY);
         config.put("tlsgate.dns.server", dns().address());

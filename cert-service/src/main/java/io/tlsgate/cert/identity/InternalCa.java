@@ -54,6 +54,7 @@ import org.jboss.logging.Logger;
  * served.
  */
 @ApplicationScoped
+@io.quarkus.runtime.Startup // checks the enrolment tokens at start; the CA itself is loaded on first use
 public class InternalCa implements IdentityIssuer {
 
     private static final Logger LOG = Logger.getLogger(InternalCa.class);

@@ -52,13 +52,13 @@ class InternalCaTest {
         try {
             InternalCa ca = CertServiceGrpc.newBlockingStub(ch).getInternalCa(GetInternalCaRequest.newBuilder().setService(LISTENER).build());
             List<byte[]> der = ca.getCertificatesList().stream().map(ByteString::toByteArray).toList();
-            assertArrayEquals(CertWire.mac(TestTokens.ENROLLMENT, der), ca.getMac().toByteArray());
+            assertArrayEquals(CertWire.mac(TestTokens.enrollment(LISTENER), der), ca.getMac().toByteArray());
             assertFalse(java.util.Arrays.equals(CertWire.mac("some-other-token-123", der), ca.getMac().toByteArray()));
             X509Certificate caCert = parse(der.get(0));
             assertTrue(caCert.getBasicConstraints() >= 0, "a CA certificate");
 
             KeyPair keys = TestPki.ecKeys();
-            IssuedIdentity issued = withToken(ch, TestTokens.ENROLLMENT).issueIdentity(IssueIdentityRequest.newBuilder()
+            IssuedIdentity issued = withToken(ch, TestTokens.enrollment(LISTENER)).issueIdentity(IssueIdentityRequest.newBuilder()
                     .setService(LISTENER).setPublicKey(ByteString.copyFrom(keys.getPublic().getEncoded())).build());
             X509Certificate leaf = parse(issued.getChain(0).toByteArray());
             assertEquals(keys.getPublic(), leaf.getPublicKey());
@@ -91,10 +91,10 @@ class InternalCaTest {
                     code(() -> CertServiceGrpc.newBlockingStub(asListener).issueIdentity(forDelivery)));
             assertEquals(Status.Code.PERMISSION_DENIED,
                     code(() -> CertServiceGrpc.newBlockingStub(asListener).issueIdentity(forListener)));
-            assertNotNull(withToken(asListener, TestTokens.ENROLLMENT).issueIdentity(forListener).getChain(0));
-            assertEquals(Status.Code.PERMISSION_DENIED, code(() -> withToken(ch, TestTokens.ENROLLMENT)
+            assertNotNull(withToken(asListener, TestTokens.enrollment(LISTENER)).issueIdentity(forListener).getChain(0));
+            assertEquals(Status.Code.PERMISSION_DENIED, code(() -> withToken(ch, TestTokens.enrollment(LISTENER))
                     .issueIdentity(forListener.toBuilder().setService("mallory-service").build())));
-            assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> withToken(ch, TestTokens.ENROLLMENT)
+            assertEquals(Status.Code.INVALID_ARGUMENT, code(() -> withToken(ch, TestTokens.enrollment(LISTENER))
                     .issueIdentity(forListener.toBuilder().setPublicKey(ByteString.copyFromUtf8("not a key")).build())));
             // Without a certificate only the two enrolment calls are open.
             assertEquals(Status.Code.UNAUTHENTICATED, code(() -> CertServiceGrpc.newBlockingStub(ch)
