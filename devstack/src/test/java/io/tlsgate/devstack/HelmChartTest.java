@@ -1,0 +1,223 @@
+package io.tlsgate.devstack;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.LintResult;
+import com.marcnuri.helm.TemplateCommand;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Helm chart (helm/tlsgate), offline with real Helm embedded (helm-java): strict lint, then
+ * what it renders with its default values, with deploy/values-production.yaml and with
+ * chart-made secrets, checked object by object; and values.schema.json refusing bad values.
+ */
+class HelmChartTest {
+
+    private static final Path ROOT = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
+    private static final Path CHART = ROOT.resolve("helm/tlsgate");
+    private static final YAMLMapper YAML = new YAMLMapper();
+    private static final List<String> SERVICES = List.of("policy-service", "cert-service", "delivery-service", "listener-service");
+
+    @Test
+    void lintsStrictly() {
+        LintResult r = new Helm(CHART).lint().strict().call();
+        assertFalse(r.isFailed(), String.join("\n", r.getMessages()));
+    }
+
+    @Test
+    void defaultValuesRenderFourHardenedServicesOnHttpsWithMutualTlsPorts() throws Exception {
+        List<JsonNode> objects = render(t -> t);
+        for (String s : SERVICES) {
+            JsonNode d = one(objects, "Deployment", "tls-" + s);
+            JsonNode pod = d.at("/spec/template/spec");
+            JsonNode c = pod.at("/containers/0");
+            assertEquals("tlsgate/" + s + ":0.1.0", c.get("image").asText());
+            assertEquals(s.startsWith("delivery") || s.startsWith("listener") ? 3 : 2, d.at("/spec/replicas").asInt(), s);
+            for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+                assertEquals("HTTPS", c.at("/" + probe + "/httpGet/scheme").asText(), s + " " + probe);
+                assertEquals("https", c.at("/" + probe + "/httpGet/port").asText(), s + " " + probe);
+            }
+            assertEquals("/q/health/live", c.at("/livenessProbe/httpGet/path").asText());
+            assertEquals("/q/health/ready", c.at("/readinessProbe/httpGet/path").asText());
+            assertTrue(pod.at("/securityContext/runAsNonRoot").asBoolean(), s);
+            assertTrue(c.at("/securityContext/readOnlyRootFilesystem").asBoolean(), s);
+            assertFalse(pod.at("/automountServiceAccountToken").asBoolean(true), s);
+            assertEquals("tls-" + s, pod.at("/serviceAccountName").asText());
+            assertEquals("/etc/tlsgate/config/application.properties,/etc/tlsgate/secrets/secrets.properties",
+                    env(c, "QUARKUS_CONFIG_LOCATIONS").get("value").asText());
+            assertEquals("tlsgate-db-app", env(c, "QUARKUS_DATASOURCE_PASSWORD").at("/valueFrom/secretKeyRef/name").asText());
+            assertEquals("tlsgate-" + s, volume(pod, "secrets").at("/secret/secretName").asText(), "existingSecret per service");
+            Set<String> ports = names(c.get("ports"));
+            assertTrue(ports.contains("https"), s);
+            assertEquals(!s.startsWith("listener"), ports.contains("grpc"), s + " gRPC port");
+            assertNotNull(one(objects, "PodDisruptionBudget", "tls-" + s));
+            assertNotNull(one(objects, "Service", "tls-" + s));
+            // Configuration but never a secret in a ConfigMap.
+            String props = one(objects, "ConfigMap", "tls-" + s + "-config").at("/data/application.properties").asText();
+            assertTrue(props.contains("tlsgate.internal-tls.cert-service=tls-cert-service:8092"), props);
+            assertTrue(props.contains("kafka.bootstrap.servers=tlsgate-kafka-kafka-bootstrap:9093"), props);
+            for (String secret : List.of("password=", ".token=", "master-key", "enrollment-tokens", "jaas")) {
+                assertFalse(props.contains(secret), s + " ConfigMap holds " + secret + ":\n" + props);
+            }
+        }
+        String listener = one(objects, "ConfigMap", "tls-listener-service-config").at("/data/application.properties").asText();
+        assertTrue(listener.contains("tlsgate.listener.delivery-service=tls-delivery-service:8093"), listener);
+        JsonNode smtp = one(objects, "Service", "tls-listener-service-smtp");
+        assertEquals("LoadBalancer", smtp.at("/spec/type").asText());
+        assertEquals(25, smtp.at("/spec/ports/0/port").asInt());
+        assertEquals("smtp", smtp.at("/spec/ports/0/targetPort").asText());
+        assertEquals("Local", smtp.at("/spec/externalTrafficPolicy").asText());
+        assertTrue(objects.stream().noneMatch(o -> o.get("kind").asText().equals("Secret")), "existingSecret: the chart makes none");
+        assertTrue(objects.stream().noneMatch(o -> o.get("kind").asText().equals("HorizontalPodAutoscaler")));
+    }
+
+    @Test
+    void networkPoliciesAllowOnlyTheDocumentedGrpcCalls() throws Exception {
+        List<JsonNode> objects = render(t -> t);
+        assertEquals(Set.of("delivery-service", "listener-service"), grpcCallers(objects, "policy-service", 8091));
+        assertEquals(Set.copyOf(SERVICES), grpcCallers(objects, "cert-service", 8092));
+        assertEquals(Set.of("listener-service"), grpcCallers(objects, "delivery-service", 8093));
+        JsonNode listener = one(objects, "NetworkPolicy", "tls-listener-service");
+        boolean smtpOpen = false;
+        for (JsonNode rule : listener.at("/spec/ingress")) {
+            if (rule.at("/ports/0/port").asInt() == 2525) {
+                smtpOpen = !rule.has("from");
+            }
+        }
+        assertTrue(smtpOpen, "SMTP open to everyone: " + listener);
+        assertEquals(List.of("Ingress"), List.of(listener.at("/spec/policyTypes/0").asText()));
+    }
+
+    @Test
+    void productionExampleRendersAutoscaledReplicasAndExternalKafka() throws Exception {
+        List<JsonNode> objects = render(t -> t.withValuesFile(ROOT.resolve("deploy/values-production.yaml")));
+        for (String s : List.of("delivery-service", "listener-service")) {
+            JsonNode hpa = one(objects, "HorizontalPodAutoscaler", "tls-" + s);
+            assertEquals(3, hpa.at("/spec/minReplicas").asInt());
+            assertEquals(10, hpa.at("/spec/maxReplicas").asInt());
+            assertTrue(one(objects, "Deployment", "tls-" + s).at("/spec/replicas").isMissingNode(), "the HPA owns replicas");
+            assertEquals("registry.example.com/tlsgate/" + s + ":0.1.0",
+                    one(objects, "Deployment", "tls-" + s).at("/spec/template/spec/containers/0/image").asText());
+        }
+        assertEquals(2, one(objects, "Deployment", "tls-policy-service").at("/spec/replicas").asInt());
+        String delivery = one(objects, "ConfigMap", "tls-delivery-service-config").at("/data/application.properties").asText();
+        assertTrue(delivery.contains("kafka.security.protocol=SASL_SSL"), delivery);
+        assertTrue(delivery.contains("tlsgate.delivery.helo-name=mail.example.com"), delivery);
+        assertTrue(delivery.contains("sslmode=verify-full"), delivery);
+        assertEquals(4, objects.stream().filter(o -> o.get("kind").asText().equals("ServiceMonitor")).count());
+    }
+
+    @Test
+    void chartMadeSecretsGiveEachServiceOnlyItsOwnEnrolmentTokenAndCertServiceTheMasterKey() throws Exception {
+        List<JsonNode> objects = render(HelmChartTest::ownSecrets);
+        for (String s : SERVICES) {
+            String props = one(objects, "Secret", "tls-" + s + "-secrets").at("/stringData/secrets.properties").asText();
+            assertTrue(props.contains("tlsgate.auth.tokens.ops.token=ops-token-0123456789"), props);
+            assertTrue(props.contains("tlsgate.internal-tls.enrollment-tokens." + s + "="), props);
+            for (String other : SERVICES) {
+                if (!other.equals(s) && !s.equals("cert-service")) {
+                    assertFalse(props.contains("enrollment-tokens." + other), s + " holds " + other + "'s token");
+                }
+            }
+            assertEquals(s.equals("cert-service"), props.contains("tlsgate.cert.master-key="), s);
+        }
+    }
+
+    @Test
+    void theSchemaRefusesBadValues() {
+        Map<String, UnaryOperator<TemplateCommand>> bad = Map.of(
+                "replicas of the wrong type", t -> t.set("services.listener.replicas", "three"),
+                "replicas below 1", t -> t.set("services.delivery.replicas", 0),
+                "a missing secret: the master key", t -> ownSecrets(t).set("secrets.masterKey", ""),
+                "a missing secret: the database password", t -> t.set("database.existingSecret", ""),
+                "a short enrolment token", t -> ownSecrets(t).set("secrets.enrollmentTokens.listener-service", "short"),
+                "an unknown role", t -> ownSecrets(t).set("secrets.apiTokens.ops.role", "root"),
+                "an unknown service", t -> t.set("services.mailer.name", "mailer"));
+        bad.forEach((what, values) -> {
+            Exception e = assertThrows(Exception.class, () -> render(values), what);
+            assertTrue(e.getMessage() != null && e.getMessage().contains("schema"), what + ": " + e.getMessage());
+        });
+    }
+
+    private static TemplateCommand ownSecrets(TemplateCommand t) {
+        t.set("secrets.existingSecret", "")
+                .set("secrets.masterKey", "q0Y2mJ0m3v1Xo6v9xw6H3Zb2a9e4y8Yt0u7kLq1nR2s=")
+                .set("secrets.apiTokens.ops.token", "ops-token-0123456789")
+                .set("secrets.apiTokens.ops.role", "operator");
+        for (String s : SERVICES) {
+            t.set("secrets.enrollmentTokens." + s, s + "-0123456789abcdef0123456789abcdef");
+        }
+        return t;
+    }
+
+    private static List<JsonNode> render(UnaryOperator<TemplateCommand> values) throws Exception {
+        String yaml = values.apply(new Helm(CHART).template().withName("tls")).call();
+        List<JsonNode> out = new ArrayList<>();
+        try (var docs = YAML.readerFor(JsonNode.class).readValues(yaml)) {
+            while (docs.hasNext()) {
+                JsonNode n = (JsonNode) docs.next();
+                if (n != null && n.has("kind")) {
+                    out.add(n);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static JsonNode one(List<JsonNode> objects, String kind, String name) {
+        List<JsonNode> found = objects.stream()
+                .filter(o -> o.get("kind").asText().equals(kind) && o.at("/metadata/name").asText().equals(name)).toList();
+        assertEquals(1, found.size(), kind + " " + name);
+        return found.get(0);
+    }
+
+    private static JsonNode env(JsonNode container, String name) {
+        for (JsonNode e : container.get("env")) {
+            if (e.get("name").asText().equals(name)) {
+                return e;
+            }
+        }
+        throw new AssertionError("no env " + name + " in " + container);
+    }
+
+    private static JsonNode volume(JsonNode pod, String name) {
+        for (JsonNode v : pod.get("volumes")) {
+            if (v.get("name").asText().equals(name)) {
+                return v;
+            }
+        }
+        throw new AssertionError("no volume " + name);
+    }
+
+    private static Set<String> names(JsonNode list) {
+        Set<String> out = new HashSet<>();
+        list.forEach(n -> out.add(n.get("name").asText()));
+        return out;
+    }
+
+    /** The services whose pods the NetworkPolicy of {@code service} lets reach {@code port}. */
+    private static Set<String> grpcCallers(List<JsonNode> objects, String service, int port) {
+        JsonNode np = one(objects, "NetworkPolicy", "tls-" + service);
+        Set<String> out = new HashSet<>();
+        for (JsonNode rule : np.at("/spec/ingress")) {
+            if (rule.at("/ports/0/port").asInt() == port) {
+                rule.get("from").forEach(f -> out.add(f.at("/podSelector/matchLabels/app.kubernetes.io~1name").asText()));
+            }
+        }
+        return out;
+    }
+}
