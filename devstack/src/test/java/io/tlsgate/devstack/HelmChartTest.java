@@ -153,6 +153,39 @@ class HelmChartTest {
         });
     }
 
+    @Test
+    void everyRenderedObjectIsValidAgainstTheKubernetesSchemas() throws Exception {
+        Path validate = ROOT.resolve("helm/validate");
+        if (!java.nio.file.Files.isDirectory(validate.resolve("node_modules"))) {
+            io.tlsgate.testkit.Commands.Result npm = io.tlsgate.testkit.Commands.run(java.time.Duration.ofMinutes(5), Map.of(),
+                    null, "npm", "ci", "--no-audit", "--no-fund", "--prefix", validate.toString());
+            assertEquals(0, npm.exit(), npm.output());
+        }
+        Path dir = java.nio.file.Files.createTempDirectory("tlsgate-chart-");
+        List<String> command = new ArrayList<>(List.of("node", validate.resolve("validate.mjs").toString()));
+        Map<String, UnaryOperator<TemplateCommand>> variants = Map.of(
+                "defaults", t -> t,
+                "production", t -> t.withValuesFile(ROOT.resolve("deploy/values-production.yaml")),
+                "chart-secrets", HelmChartTest::ownSecrets,
+                "cert-manager", t -> t.set("internalTls.source", "cert-manager").set("serviceMonitor.enabled", true)
+                        .set("services.listener.autoscaling.enabled", true));
+        int objects = 0;
+        for (Map.Entry<String, UnaryOperator<TemplateCommand>> v : variants.entrySet()) {
+            Path file = dir.resolve(v.getKey() + ".yaml");
+            java.nio.file.Files.writeString(file, v.getValue().apply(new Helm(CHART).template().withName("tls")).call());
+            objects += render(v.getValue()).size();
+            command.add(file.toString());
+        }
+        io.tlsgate.testkit.Commands.Result r = io.tlsgate.testkit.Commands.run(java.time.Duration.ofMinutes(2), Map.of(), null,
+                command.toArray(new String[0]));
+        assertEquals(0, r.exit(), r.output());
+        assertTrue(r.output().contains(objects + " objects valid"), r.output());
+        try (var files = java.nio.file.Files.list(dir)) {
+            files.forEach(f -> f.toFile().delete());
+        }
+        dir.toFile().delete();
+    }
+
     private static TemplateCommand ownSecrets(TemplateCommand t) {
         t.set("secrets.existingSecret", "")
                 .set("secrets.masterKey", "q0Y2mJ0m3v1Xo6v9xw6H3Zb2a9e4y8Yt0u7kLq1nR2s=")
