@@ -7,16 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.Envelope;
 import io.tlsgate.proto.delivery.v1.InboundTlsFacts;
 import io.tlsgate.testkit.GrpcChannels;
 import io.tlsgate.testkit.TestIdentities;
-import io.tlsgate.testkit.TestTokens;
 import io.tlsgate.testkit.TlsgateTestResources;
-import java.net.URL;
 import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -36,9 +33,6 @@ import org.junit.jupiter.api.Test;
  */
 @QuarkusTest
 class EnqueueStreamingTest {
-
-    @TestHTTPResource("/")
-    URL url;
 
     ManagedChannel ch;
     long icid;
