@@ -5,7 +5,9 @@ import io.quarkus.grpc.runtime.config.GrpcServerConfiguration;
 import io.tlsgate.platform.identity.IdentityState;
 import io.tlsgate.platform.identity.InternalIdentity;
 import io.vertx.core.http.ClientAuth;
+import io.tlsgate.platform.tls.TlsEngine;
 import io.vertx.core.net.KeyCertOptions;
+import io.vertx.core.net.OpenSSLEngineOptions;
 import io.vertx.core.net.TrustOptions;
 import io.vertx.grpc.VertxServerBuilder;
 import jakarta.inject.Singleton;
@@ -29,9 +31,14 @@ public class InternalGrpcServerTls implements ServerBuilderCustomizer<VertxServe
 
     @Override
     public void customize(GrpcServerConfiguration config, VertxServerBuilder builder) {
-        builder.useSsl(options -> options.setSsl(true)
-                .setKeyCertOptions(KeyCertOptions.wrap(identity.keyManager()))
-                .setTrustOptions(TrustOptions.wrap(identity.clientTrust()))
-                .setClientAuth(ClientAuth.REQUEST));
+        builder.useSsl(options -> {
+            options.setSsl(true)
+                    .setKeyCertOptions(KeyCertOptions.wrap(identity.keyManager()))
+                    .setTrustOptions(TrustOptions.wrap(identity.clientTrust()))
+                    .setClientAuth(ClientAuth.REQUEST);
+            if (TlsEngine.preferred() == TlsEngine.OPENSSL) {
+                options.setSslEngineOptions(new OpenSSLEngineOptions()); // far cheaper records than the JDK's engine
+            }
+        });
     }
 }

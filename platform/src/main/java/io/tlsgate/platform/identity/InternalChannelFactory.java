@@ -7,12 +7,16 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.tlsgate.platform.tls.TlsEngine;
 import java.util.List;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.TrustManager;
 
-/** gRPC channels to tlsgate services over TLS 1.3/1.2 with the JDK's engine (so key and trust managers are asked on every handshake). */
+/**
+ * gRPC channels to tlsgate services over TLS 1.3/1.2 (BoringSSL, else the JDK's engine); the
+ * key and trust managers are asked on every handshake.
+ */
 public final class InternalChannelFactory {
 
     private InternalChannelFactory() {}
@@ -21,7 +25,10 @@ public final class InternalChannelFactory {
             List<ClientInterceptor> interceptors) {
         SslContext ssl;
         try {
-            SslContextBuilder b = GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK)
+            // BoringSSL when it loads: the JDK's AES-GCM on Netty's direct buffers cost the listener
+            // about a millisecond per queued message (bench/README.md, "internal mTLS").
+            SslProvider provider = TlsEngine.preferred() == TlsEngine.OPENSSL ? SslProvider.OPENSSL : SslProvider.JDK;
+            SslContextBuilder b = GrpcSslContexts.configure(SslContextBuilder.forClient(), provider)
                     .protocols("TLSv1.3", "TLSv1.2")
                     .trustManager(trust);
             if (keys != null) {
