@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Properties;
 
 /**
@@ -23,7 +22,6 @@ final class DevSecrets {
     static final String ADMIN = "tlsgate.auth.tokens.dev-admin.token";
     static final String ADMIN_ROLE = "tlsgate.auth.tokens.dev-admin.role";
     static final String ENROLLMENT = "tlsgate.internal-tls.enrollment-tokens.";
-    static final List<String> SERVICES = List.of("policy-service", "cert-service", "delivery-service", "listener-service");
     static final String DB_PASSWORD = "devstack.db-password";
     static final String MASTER_KEY = "tlsgate.cert.master-key";
 
@@ -46,8 +44,8 @@ final class DevSecrets {
         boolean changed = false;
         changed |= p.putIfAbsent(ADMIN, "dev-admin-" + random()) == null;
         changed |= p.putIfAbsent(ADMIN_ROLE, "admin") == null;
-        for (String service : SERVICES) {
-            changed |= p.putIfAbsent(ENROLLMENT + service, "dev-enrol-" + random()) == null;
+        for (var service : DevStack.SERVICES) {
+            changed |= p.putIfAbsent(ENROLLMENT + service.getKey(), "dev-enrol-" + random()) == null;
         }
         // The shared service token of earlier versions is not used any more.
         changed |= p.remove("tlsgate.auth.service-token") != null;

@@ -30,7 +30,7 @@ class HelmChartTest {
     private static final Path ROOT = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
     private static final Path CHART = ROOT.resolve("helm/tlsgate");
     private static final YAMLMapper YAML = new YAMLMapper();
-    private static final List<String> SERVICES = List.of("policy-service", "cert-service", "delivery-service", "listener-service");
+    private static final List<String> SERVICES = DevStack.SERVICES.stream().map(Map.Entry::getKey).toList();
 
     @Test
     void lintsStrictly() {

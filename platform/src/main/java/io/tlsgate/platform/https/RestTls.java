@@ -11,16 +11,12 @@ import io.tlsgate.platform.grpc.InternalChannels;
 import io.tlsgate.platform.identity.CertWire;
 import io.tlsgate.platform.identity.InternalTlsConfig;
 import io.tlsgate.platform.identity.ServiceIdentity;
+import io.tlsgate.platform.tls.KeyMaterial;
 import io.tlsgate.platform.tls.RotatingKeyManager;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.io.ByteArrayInputStream;
-import java.security.KeyFactory;
 import java.security.PrivateKey;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -144,15 +140,11 @@ public class RestTls {
     }
 
     private void use(CertWire.Bundle b) throws Exception {
-        CertificateFactory f = CertificateFactory.getInstance("X.509");
-        List<X509Certificate> chain = new ArrayList<>();
-        for (byte[] d : b.chain()) {
-            chain.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(d)));
-        }
+        List<X509Certificate> chain = KeyMaterial.certificates(b.chain());
         if (chain.isEmpty()) {
             throw new IllegalArgumentException("no certificate in the bundle");
         }
-        PrivateKey pk = KeyFactory.getInstance(b.keyAlgorithm()).generatePrivate(new PKCS8EncodedKeySpec(b.privateKeyPkcs8()));
+        PrivateKey pk = KeyMaterial.privateKey(b.keyAlgorithm(), b.privateKeyPkcs8());
         key.use(new RotatingKeyManager.Version("rest-" + b.revision() + "-" + chain.get(0).getSerialNumber().toString(16), pk,
                 chain.toArray(new X509Certificate[0])));
         LOG.infof("REST certificate: %s (%s%s), valid until %s", chain.get(0).getSubjectX500Principal(), b.certificate(),

@@ -7,15 +7,14 @@ import io.grpc.Metadata;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
-import java.io.ByteArrayInputStream;
+import io.tlsgate.platform.tls.KeyMaterial;
+import io.tlsgate.platform.tls.PeerTrust;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -46,8 +45,8 @@ final class Enrollment {
         g.initialize(new ECGenParameterSpec("secp256r1"));
         KeyPair keys = g.generateKeyPair();
 
-        IdentityMaterial verify = anchorsOnly(service, anchors);
-        IdentityTrustManager trust = new IdentityTrustManager(() -> verify, ServiceIdentity.CERT);
+        PeerTrust ca = PeerTrust.of(List.copyOf(anchors));
+        IdentityTrustManager trust = new IdentityTrustManager(() -> ca, ServiceIdentity.CERT);
         Metadata headers = new Metadata();
         headers.put(AUTHORIZATION, "Bearer " + token);
         List<ClientInterceptor> interceptors = List.of(MetadataUtils.newAttachHeadersInterceptor(headers));
@@ -60,7 +59,7 @@ final class Enrollment {
         } finally {
             ch.shutdownNow();
         }
-        List<X509Certificate> chain = parse(issued.chain());
+        List<X509Certificate> chain = KeyMaterial.certificates(issued.chain());
         if (chain.isEmpty() || !chain.get(0).getPublicKey().equals(keys.getPublic())) {
             throw new GeneralSecurityException("cert-service answered with a certificate for another key");
         }
@@ -82,25 +81,10 @@ final class Enrollment {
             throw new GeneralSecurityException("the internal CA's authentication code does not match this service's enrolment "
                     + "token: wrong token, or not cert-service at " + target);
         }
-        List<X509Certificate> certs = parse(ca.certificates());
+        List<X509Certificate> certs = KeyMaterial.certificates(ca.certificates());
         if (certs.isEmpty()) {
             throw new GeneralSecurityException("cert-service sent no internal CA certificate");
         }
         return certs;
-    }
-
-    private static List<X509Certificate> parse(List<byte[]> der) throws GeneralSecurityException {
-        CertificateFactory f = CertificateFactory.getInstance("X.509");
-        List<X509Certificate> out = new ArrayList<>();
-        for (byte[] d : der) {
-            out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(d)));
-        }
-        return out;
-    }
-
-    /** Trust in {@code anchors} for checking cert-service before this service has an identity. */
-    private static IdentityMaterial anchorsOnly(String service, List<X509Certificate> anchors) {
-        io.tlsgate.platform.tls.PeerTrust t = io.tlsgate.platform.tls.PeerTrust.of(List.copyOf(anchors));
-        return new IdentityMaterial(service, null, new X509Certificate[0], t.anchors(), t, "");
     }
 }

@@ -1,5 +1,6 @@
 package io.tlsgate.platform.identity;
 
+import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.platform.tls.RotatingKeyManager;
 import jakarta.inject.Singleton;
 import javax.net.ssl.X509ExtendedKeyManager;
@@ -36,12 +37,17 @@ public class IdentityState {
 
     /** Trusts clients holding any service identity of the internal CA (who may do what is the server's rules). */
     public X509ExtendedTrustManager clientTrust() {
-        return new IdentityTrustManager(() -> current, null);
+        return new IdentityTrustManager(this::trust, null);
     }
 
     /** Trusts only the server that holds {@code expectedService}'s identity. */
     public X509ExtendedTrustManager serverTrust(String expectedService) {
-        return new IdentityTrustManager(() -> current, ServiceIdentity.known(expectedService));
+        return new IdentityTrustManager(this::trust, ServiceIdentity.known(expectedService));
+    }
+
+    private PeerTrust trust() {
+        IdentityMaterial m = current;
+        return m == null ? null : m.trust();
     }
 
     private static RotatingKeyManager.Version version(IdentityMaterial m) {

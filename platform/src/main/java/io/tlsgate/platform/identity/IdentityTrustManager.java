@@ -22,21 +22,24 @@ final class IdentityTrustManager extends X509ExtendedTrustManager {
 
     private static final Logger LOG = Logger.getLogger(IdentityTrustManager.class);
 
-    private final Supplier<IdentityMaterial> identity;
+    private final Supplier<PeerTrust> trust;
     private final String expectedServer;
 
-    /** {@code expectedServer}: the service a client expects to reach; null on the server side. */
-    IdentityTrustManager(Supplier<IdentityMaterial> identity, String expectedServer) {
-        this.identity = identity;
+    /**
+     * {@code trust}: the internal CA's anchors now (null: none yet); {@code expectedServer}: the
+     * service a client expects to reach, null on the server side.
+     */
+    IdentityTrustManager(Supplier<PeerTrust> trust, String expectedServer) {
+        this.trust = trust;
         this.expectedServer = expectedServer;
     }
 
     private String check(X509Certificate[] chain, PeerTrust.Role role, String authType) throws CertificateException {
-        IdentityMaterial m = identity.get();
-        if (m == null) {
+        PeerTrust t = trust.get();
+        if (t == null) {
             throw new CertificateException("this service has no identity yet");
         }
-        PeerTrust.Failure f = m.trust().check(chain, role, authType);
+        PeerTrust.Failure f = t.check(chain, role, authType);
         if (f != null) {
             throw new CertificateException(f.detail());
         }
@@ -85,7 +88,7 @@ final class IdentityTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public X509Certificate[] getAcceptedIssuers() {
-        IdentityMaterial m = identity.get();
-        return m == null ? new X509Certificate[0] : m.anchors().toArray(new X509Certificate[0]);
+        PeerTrust t = trust.get();
+        return t == null ? new X509Certificate[0] : t.anchors().toArray(new X509Certificate[0]);
     }
 }

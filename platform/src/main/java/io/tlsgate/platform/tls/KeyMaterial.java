@@ -36,12 +36,8 @@ public final class KeyMaterial {
      */
     public static KeyManagerFactory keyManagers(String alias, String keyAlgorithm, byte[] pkcs8, List<byte[]> chainDer) {
         try {
-            PrivateKey key = KeyFactory.getInstance(keyAlgorithm).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            CertificateFactory f = CertificateFactory.getInstance("X.509");
-            List<Certificate> chain = new ArrayList<>();
-            for (byte[] der : chainDer) {
-                chain.add(f.generateCertificate(new ByteArrayInputStream(der)));
-            }
+            PrivateKey key = privateKey(keyAlgorithm, pkcs8);
+            List<X509Certificate> chain = certificates(chainDer);
             char[] pw = new char[0];
             KeyStore ks = KeyStore.getInstance("PKCS12");
             ks.load(null, null);
@@ -52,6 +48,21 @@ public final class KeyMaterial {
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException(e.getClass().getSimpleName() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** A PKCS#8 private key ({@code RSA} or {@code EC}). */
+    public static PrivateKey privateKey(String algorithm, byte[] pkcs8) throws GeneralSecurityException {
+        return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
+    }
+
+    /** X.509 certificates from their DER encodings, in order. */
+    public static List<X509Certificate> certificates(List<byte[]> der) throws GeneralSecurityException {
+        CertificateFactory f = CertificateFactory.getInstance("X.509");
+        List<X509Certificate> out = new ArrayList<>();
+        for (byte[] d : der) {
+            out.add((X509Certificate) f.generateCertificate(new ByteArrayInputStream(d)));
+        }
+        return out;
     }
 
     /** The certificates in a PEM text; empty when it holds none or cannot be read. */
