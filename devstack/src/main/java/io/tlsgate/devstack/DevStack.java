@@ -42,6 +42,9 @@ public final class DevStack {
     static final int KAFKA_CONTROLLER_PORT = 19093;
     /** A service's internal gRPC port is its HTTP port plus this (8081 -> 8091). */
     static final int GRPC_OFFSET = 10;
+    /** The services that --replicas runs several of; replica i (from 1) has every port + i * {@link #REPLICA_STEP}. */
+    static final List<String> REPLICATED = List.of("delivery-service", "listener-service");
+    static final int REPLICA_STEP = 100;
     private static final Duration READY_TIMEOUT = Duration.ofMinutes(5);
 
     private final DevOptions options;
@@ -50,6 +53,8 @@ public final class DevStack {
     private final Map<String, ChildProcess> services = new java.util.concurrent.ConcurrentHashMap<>();
     private final Map<String, String> baseEnv = new HashMap<>();
     private final Map<String, String> serviceEnv = new HashMap<>();
+    /** The extra replicas started by --replicas, by process name, with their own settings. */
+    private final Map<String, Map<String, String>> replicaSettings = new java.util.concurrent.ConcurrentHashMap<>();
     /** For the health checks: before devstack's certificate is assigned the services present the demo one. */
     private final HttpClient http = DevHttps.anyCertificate();
     private Path logs;
@@ -106,9 +111,11 @@ public final class DevStack {
             ports.add(options.port(KAFKA_CONTROLLER_PORT));
         }
         SERVICES.forEach(s -> {
-            ports.add(options.port(s.getValue()));
-            if (!s.getKey().equals("listener-service")) {
-                ports.add(options.port(s.getValue() + GRPC_OFFSET));
+            for (int i = 0; i < replicas(s.getKey()); i++) {
+                ports.add(options.port(s.getValue() + i * REPLICA_STEP));
+                if (!s.getKey().equals("listener-service")) {
+                    ports.add(options.port(s.getValue() + i * REPLICA_STEP + GRPC_OFFSET));
+                }
             }
         });
         for (int port : ports) {
@@ -160,7 +167,12 @@ public final class DevStack {
         baseEnv.put("TLSGATE_DELIVERY_CERT_SERVICE", cert);
         baseEnv.put("TLSGATE_LISTENER_POLICY_SERVICE", policy);
         baseEnv.put("TLSGATE_LISTENER_CERT_SERVICE", cert);
-        baseEnv.put("TLSGATE_LISTENER_DELIVERY_SERVICE", "localhost:" + options.port(8083 + GRPC_OFFSET));
+        // Every delivery replica: the listeners spread their messages over those that answer.
+        List<String> deliveries = new ArrayList<>();
+        for (int i = 0; i < replicas("delivery-service"); i++) {
+            deliveries.add("localhost:" + options.port(8083 + i * REPLICA_STEP + GRPC_OFFSET));
+        }
+        baseEnv.put("TLSGATE_LISTENER_DELIVERY_SERVICE", String.join(",", deliveries));
         baseEnv.put("TLSGATE_INTERNAL_TLS_CERT_SERVICE", cert);
         // The SMTP listeners' ports (2525 for the default one) move with the stack's port offset.
         baseEnv.put("TLSGATE_LISTENER_PORT_OFFSET", String.valueOf(options.port(0)));
@@ -172,9 +184,26 @@ public final class DevStack {
         for (Map.Entry<String, Integer> s : SERVICES) {
             awaitReady(s.getKey());
         }
+        for (String service : REPLICATED) {
+            for (int i = 1; i < replicas(service); i++) {
+                String name = service + "-" + i;
+                int port = httpPort(service) + i * REPLICA_STEP;
+                out.println("starting " + name + " on port " + port);
+                Map<String, String> env = new HashMap<>();
+                if (service.equals("listener-service")) {
+                    // The same listeners (from policy-service) on other ports: one machine, one address.
+                    env.put("TLSGATE_LISTENER_PORT_OFFSET", String.valueOf(options.port(i * REPLICA_STEP)));
+                }
+                replicaSettings.put(name, env);
+                ChildProcess p = launch(service, name, port, env);
+                services.put(name, p);
+                waitFor(name, () -> isUp(http, URI.create("https://localhost:" + port + "/q/health/ready")), p);
+            }
+        }
         out.println("assigning devstack's REST certificate (CA: " + DevHttps.caFile(data) + ")");
         DevHttps.ensure(data, secrets.adminToken(), options.port(8082),
-                SERVICES.stream().map(s -> options.port(s.getValue())).toList());
+                SERVICES.stream().flatMap(s -> java.util.stream.IntStream.range(0, replicas(s.getKey()))
+                        .mapToObj(i -> options.port(s.getValue() + i * REPLICA_STEP))).toList());
         printTable(dbUrl, bootstrap, secrets, logs);
     }
 
@@ -241,8 +270,31 @@ public final class DevStack {
             old.stop(20);
         }
         children.remove(old);
-        services.put(name, launch(name, env));
+        Map<String, String> own = replicaSettings.get(name);
+        if (own == null) {
+            services.put(name, launch(name, env));
+        } else {
+            Map<String, String> all = new HashMap<>(own);
+            all.putAll(env);
+            String service = name.substring(0, name.lastIndexOf('-'));
+            int port = httpPort(service) + Integer.parseInt(name.substring(name.lastIndexOf('-') + 1)) * REPLICA_STEP;
+            services.put(name, launch(service, name, port, all));
+        }
         awaitReady(name);
+    }
+
+    /** How many processes of {@code service} this stack runs. */
+    int replicas(String service) {
+        return REPLICATED.contains(service) ? options.replicas() : 1;
+    }
+
+    /** The HTTP port of a service's process: {@code delivery-service-1} is replica 1 of delivery-service. */
+    int processPort(String name) {
+        if (replicaSettings.containsKey(name)) {
+            String service = name.substring(0, name.lastIndexOf('-'));
+            return httpPort(service) + Integer.parseInt(name.substring(name.lastIndexOf('-') + 1)) * REPLICA_STEP;
+        }
+        return httpPort(name);
     }
 
     /**
@@ -324,7 +376,7 @@ public final class DevStack {
     }
 
     private void awaitReady(String name) throws InterruptedException {
-        URI ready = URI.create("https://localhost:" + httpPort(name) + "/q/health/ready");
+        URI ready = URI.create("https://localhost:" + processPort(name) + "/q/health/ready");
         waitFor(name, () -> isUp(http, ready), services.get(name));
     }
 
@@ -368,15 +420,22 @@ public final class DevStack {
         StringBuilder b = new StringBuilder("\ntlsgate devstack is up (data: " + options.dataDir() + ")\n\n");
         b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", "service", "REST", "gRPC", "readiness", "API docs"));
         for (Map.Entry<String, Integer> s : SERVICES) {
-            String base = "https://localhost:" + options.port(s.getValue());
-            String grpc = s.getKey().equals("listener-service") ? "-" : String.valueOf(options.port(s.getValue() + GRPC_OFFSET));
-            b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", s.getKey(), base, grpc, base + "/q/health/ready",
-                    base + "/q/swagger-ui/"));
+            for (int i = 0; i < replicas(s.getKey()); i++) {
+                int port = options.port(s.getValue() + i * REPLICA_STEP);
+                String base = "https://localhost:" + port;
+                String grpc = s.getKey().equals("listener-service") ? "-" : String.valueOf(port + GRPC_OFFSET);
+                b.append(String.format("  %-18s %-24s %-6s %-44s %s%n", s.getKey() + (i == 0 ? "" : "-" + i), base, grpc,
+                        base + "/q/health/ready", base + "/q/swagger-ui/"));
+            }
         }
         b.append(String.format("  %-18s %s (user %s)%n", "postgresql", dbUrl, options.dbUser()));
         b.append(String.format("  %-18s %s%n", "kafka", bootstrap));
         b.append(String.format("  %-18s %s%n", "smtp", "localhost:" + options.port(2525)
                 + " (listener 'inbound'; a listener's port + " + options.port(0) + ")"));
+        for (int i = 1; i < replicas("listener-service"); i++) {
+            b.append(String.format("  %-18s %s%n", "smtp (replica " + i + ")", "localhost:" + options.port(2525 + i * REPLICA_STEP)
+                    + " (a listener's port + " + options.port(i * REPLICA_STEP) + ")"));
+        }
         b.append("\n  admin token: ").append(secrets.adminToken()).append('\n');
         b.append("  REST CA:     ").append(DevHttps.caFile(options.dataDir())).append(" (trust it for the REST ports)\n");
         b.append("  try: curl --cacert ").append(DevHttps.caFile(options.dataDir())).append(" -H 'Authorization: Bearer ")

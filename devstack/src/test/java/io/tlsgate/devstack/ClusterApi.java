@@ -104,12 +104,17 @@ final class ClusterApi implements AutoCloseable {
         return port(basePort + DevStack.GRPC_OFFSET);
     }
 
-    /** Starts PostgreSQL, Kafka and the four services at {@code offset}, with {@code env} for every service. */
-    static ClusterApi start(String name, int offset, java.util.Map<String, String> env) throws Exception {
+    /**
+     * Starts PostgreSQL, Kafka and the four services at {@code offset}, with {@code env} for
+     * every service and devstack's command-line {@code options} (such as {@code --replicas 2}).
+     */
+    static ClusterApi start(String name, int offset, java.util.Map<String, String> env, String... options) throws Exception {
         Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
         Path data = Files.createTempDirectory("tlsgate-" + name + "-it-");
-        DevStack stack = new DevStack(DevOptions.parse(new String[] {"--data-dir", data.toString(), "--port-offset",
-                String.valueOf(offset)}, java.util.Map.of(), repo), new java.io.PrintStream(System.out, true)).withServiceEnv(env);
+        List<String> args = new ArrayList<>(List.of("--data-dir", data.toString(), "--port-offset", String.valueOf(offset)));
+        args.addAll(List.of(options));
+        DevStack stack = new DevStack(DevOptions.parse(args.toArray(String[]::new), java.util.Map.of(), repo),
+                new java.io.PrintStream(System.out, true)).withServiceEnv(env);
         ClusterApi api = new ClusterApi(data, offset, stack);
         try {
             stack.start();

@@ -38,7 +38,7 @@ public final class InternalChannelFactory {
         } catch (SSLException e) {
             throw new IllegalStateException("cannot set up TLS for gRPC to " + target + ": " + e.getMessage(), e);
         }
-        return NettyChannelBuilder.forTarget(target)
+        return ServiceTargets.configure(NettyChannelBuilder.forTarget(ServiceTargets.channelTarget(target)))
                 .sslContext(ssl)
                 .overrideAuthority(authority)
                 .maxInboundMessageSize(maxInbound)
