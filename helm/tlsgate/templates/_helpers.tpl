@@ -23,9 +23,9 @@ app.kubernetes.io/name: {{ .svc.name }}
 {{- if $reg }}{{ printf "%s/%s:%s" $reg .svc.image $tag }}{{ else }}{{ printf "%s:%s" .svc.image $tag }}{{ end -}}
 {{- end }}
 
-{{/* host:port of a service's gRPC port inside the cluster. */}}
+{{/* host:port of a service's gRPC port inside the cluster: its headless Service (every replica). */}}
 {{- define "tlsgate.grpc" -}}
-{{- printf "%s-%s:%v" .root.Release.Name .svc.name .svc.grpcPort -}}
+{{- printf "%s-grpc:%v" (include "tlsgate.name" .) .svc.grpcPort -}}
 {{- end }}
 
 {{/* The Secret of a service: the chart's own, or secrets.existingSecret with the same keys. */}}

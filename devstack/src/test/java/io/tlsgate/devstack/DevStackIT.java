@@ -55,7 +55,7 @@ class DevStackIT {
         } finally {
             kill(first);
         }
-        Running second = start(root, data);
+        Running second = start(root, data, "--replicas", "2");
         try {
             secondRun(first, second, data);
         } finally {
@@ -97,16 +97,26 @@ class DevStackIT {
         assertNoneLeft(started);
     }
 
-    /** Second start: same data directory, same token, the CA is still there. Stop with SIGTERM. */
+    /**
+     * Second start, with two listener and two delivery processes: same data directory, same
+     * token, the CA is still there. Stop with SIGTERM.
+     */
     private void secondRun(Running first, Running second, Path data) throws Exception {
         assertEquals(first.token, second.token);
         HttpResponse<String> cas = get(8082, "/api/v1/trusted-cas", second.token);
         assertEquals(200, cas.statusCode());
         assertTrue(cas.body().contains("CN=DevStack IT CA"), cas.body());
         // The first listener-service unregistered itself while PostgreSQL was still up: the
-        // stop was ordered (services first), so only the new replica is listed.
+        // stop was ordered (services first), so only the two new replicas are listed.
         HttpResponse<String> instances = get(8084, "/api/v1/instances", second.token);
-        assertEquals(1, instances.body().split("\"id\"", -1).length - 1, instances.body());
+        assertEquals(2, instances.body().split("\"id\"", -1).length - 1, instances.body());
+        String printed = String.join("\n", second.output);
+        for (String replica : List.of("delivery-service-1", "listener-service-1")) {
+            assertTrue(printed.contains(replica), printed);
+        }
+        for (int port : List.of(8083 + DevStack.REPLICA_STEP, 8084 + DevStack.REPLICA_STEP)) {
+            assertEquals(200, get(port, "/q/health/ready", null).statusCode(), "replica on " + port);
+        }
         Set<ProcessHandle> again = processesOf(second, data);
         signal("-TERM", String.valueOf(second.process.pid()));
         assertTrue(second.process.waitFor(120, TimeUnit.SECONDS), "devstack did not stop on SIGTERM");
@@ -126,9 +136,11 @@ class DevStackIT {
 
     private record Running(Process process, String token, ConcurrentLinkedQueue<String> output, Path dataDir) {}
 
-    private Running start(Path root, Path data) throws Exception {
-        ProcessBuilder pb = new ProcessBuilder("setsid", "bash", root.resolve("devstack/run").toString(),
-                "--data-dir", data.toString(), "--port-offset", String.valueOf(OFFSET))
+    private Running start(Path root, Path data, String... options) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("setsid", "bash", root.resolve("devstack/run").toString(),
+                "--data-dir", data.toString(), "--port-offset", String.valueOf(OFFSET)));
+        cmd.addAll(List.of(options));
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .directory(root.toFile())
                 .redirectErrorStream(true);
         pb.environment().put("TLSGATE_DEV_SKIP_BUILD", "1");

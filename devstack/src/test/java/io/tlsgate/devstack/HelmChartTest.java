@@ -66,16 +66,22 @@ class HelmChartTest {
             assertEquals(!s.startsWith("listener"), ports.contains("grpc"), s + " gRPC port");
             assertNotNull(one(objects, "PodDisruptionBudget", "tls-" + s));
             assertNotNull(one(objects, "Service", "tls-" + s));
+            if (!s.startsWith("listener")) {
+                // gRPC callers resolve a headless Service: every replica, spread round-robin.
+                JsonNode grpc = one(objects, "Service", "tls-" + s + "-grpc");
+                assertEquals("None", grpc.at("/spec/clusterIP").asText(), s);
+                assertEquals("grpc", grpc.at("/spec/ports/0/targetPort").asText(), s);
+            }
             // Configuration but never a secret in a ConfigMap.
             String props = one(objects, "ConfigMap", "tls-" + s + "-config").at("/data/application.properties").asText();
-            assertTrue(props.contains("tlsgate.internal-tls.cert-service=tls-cert-service:8092"), props);
+            assertTrue(props.contains("tlsgate.internal-tls.cert-service=tls-cert-service-grpc:8092"), props);
             assertTrue(props.contains("kafka.bootstrap.servers=tlsgate-kafka-kafka-bootstrap:9093"), props);
             for (String secret : List.of("password=", ".token=", "master-key", "enrollment-tokens", "jaas")) {
                 assertFalse(props.contains(secret), s + " ConfigMap holds " + secret + ":\n" + props);
             }
         }
         String listener = one(objects, "ConfigMap", "tls-listener-service-config").at("/data/application.properties").asText();
-        assertTrue(listener.contains("tlsgate.listener.delivery-service=tls-delivery-service:8093"), listener);
+        assertTrue(listener.contains("tlsgate.listener.delivery-service=tls-delivery-service-grpc:8093"), listener);
         JsonNode smtp = one(objects, "Service", "tls-listener-service-smtp");
         assertEquals("LoadBalancer", smtp.at("/spec/type").asText());
         assertEquals(25, smtp.at("/spec/ports/0/port").asInt());

@@ -11,6 +11,7 @@ import io.vertx.core.net.OpenSSLEngineOptions;
 import io.vertx.core.net.TrustOptions;
 import io.vertx.grpc.VertxServerBuilder;
 import jakarta.inject.Singleton;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Puts the gRPC server (its own port, {@code quarkus.grpc.server.port}) on mutual TLS with this
@@ -24,13 +25,26 @@ import jakarta.inject.Singleton;
 public class InternalGrpcServerTls implements ServerBuilderCustomizer<VertxServerBuilder> {
 
     private final IdentityState identity;
+    private final java.time.Duration maxConnectionAge;
+    private final java.time.Duration maxConnectionAgeGrace;
 
-    InternalGrpcServerTls(IdentityState identity) {
+    InternalGrpcServerTls(IdentityState identity,
+            @ConfigProperty(name = "tlsgate.grpc.max-connection-age", defaultValue = "10m") java.time.Duration maxConnectionAge,
+            @ConfigProperty(name = "tlsgate.grpc.max-connection-age-grace", defaultValue = "30m")
+            java.time.Duration maxConnectionAgeGrace) {
         this.identity = identity;
+        this.maxConnectionAge = maxConnectionAge;
+        this.maxConnectionAgeGrace = maxConnectionAgeGrace;
     }
 
     @Override
     public void customize(GrpcServerConfiguration config, VertxServerBuilder builder) {
+        // Clients connect again now and then, and resolve the service's name again on the way:
+        // replicas added since (a scaled-up Deployment behind a headless Service) get their share.
+        // Calls still running may finish within the grace time (a message's Enqueue, a watch).
+        builder.nettyBuilder()
+                .maxConnectionAge(maxConnectionAge.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
+                .maxConnectionAgeGrace(maxConnectionAgeGrace.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         builder.useSsl(options -> {
             options.setSsl(true)
                     .setKeyCertOptions(KeyCertOptions.wrap(identity.keyManager()))
