@@ -311,6 +311,26 @@ public final class DevStack {
         return p;
     }
 
+    /**
+     * Starts one more replica of a service from a command of the caller's (a container image's
+     * entry point run in its unpacked file system), with this stack's settings for every service,
+     * {@code env} on top and the HTTP and gRPC ports of {@code httpPort} (with the port offset).
+     * Waits until it is ready; it is
+     * stopped with the stack.
+     */
+    ChildProcess replicaFrom(String replica, int httpPort, List<String> command, Map<String, String> env) throws Exception {
+        int port = options.port(httpPort);
+        Map<String, String> all = new HashMap<>(baseEnv);
+        all.putAll(env);
+        all.put("QUARKUS_HTTP_PORT", String.valueOf(port));
+        all.put("QUARKUS_GRPC_SERVER_PORT", String.valueOf(port + GRPC_OFFSET));
+        ChildProcess p = ChildProcess.start(replica, command, all, options.root(), logs.resolve(replica + ".log"));
+        children.add(p);
+        URI ready = URI.create("https://localhost:" + port + "/q/health/ready");
+        waitFor(replica, () -> isUp(http, ready), p);
+        return p;
+    }
+
     /** Stops the embedded Kafka broker (its data stays). */
     void stopKafka() {
         if (kafka != null) {

@@ -33,7 +33,10 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * {@code devstack --replicas 2}: two listener-service and two delivery-service processes on one
@@ -41,8 +44,9 @@ import org.junit.jupiter.api.Test;
  * through both listeners while one delivery replica is killed with kill -9; like real MTAs they
  * send again after a 4xx or a broken connection. Every message that got 250 reaches the
  * internal server: what the killed replica had accepted is delivered by the other one once its
- * leases run out.
+ * leases run out. Then listener-service's container image joins as one more replica.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ReplicasClusterIT {
 
     private static final int OFFSET = 6000;
@@ -83,6 +87,7 @@ class ReplicasClusterIT {
     }
 
     @Test
+    @Order(1)
     void mailThroughBothListenersSurvivesTheKillOfADeliveryReplica() throws Exception {
         // Both listener processes registered; each serves the 'inbound' listener on its own port.
         JsonNode instances = api.get(8084, "/api/v1/instances");
@@ -150,6 +155,77 @@ class ReplicasClusterIT {
                 MESSAGES, sending.toMillis(), killedAt.get(), tempFailures.get(), byPrimary, byVictim, inside.received().size(),
                 inside.received().size() - seqs().size(), Duration.between(start, Instant.now()).toMillis());
         assertEquals(Set.of(), missing, "accepted but never delivered");
+    }
+
+    /**
+     * listener-service's container image, built as docs/deploy.md says for a machine without a
+     * registry (a base made by deploy/images/local-base-image.sh, then {@code -Pimages}), joins
+     * the cluster as one more listener: its files unpacked, its entry point run in them as the
+     * image's user (chroot), with what a pod gets (the secrets file as from a Secret, /etc/hosts
+     * as from the kubelet). It enrols with cert-service, serves HTTPS, takes mail that is
+     * delivered, and writes nothing outside /tmp (a read-only root file system would do).
+     */
+    @Test
+    @Order(2)
+    void theListenerImageRunsAsOneMoreReplica() throws Exception {
+        Path repo = Path.of(System.getProperty("tlsgate.root", "..")).toAbsolutePath().normalize();
+        Path work = Files.createTempDirectory("tlsgate-image-it-");
+        ContainerImage image = ContainerImage.unpack(ContainerImage.build(repo, "listener-service", work), work.resolve("rootfs"));
+        try {
+            JsonNode config = image.config();
+            assertEquals("65532:65532", config.get("User").asText());
+            List<String> entry = new ArrayList<>();
+            config.get("Entrypoint").forEach(a -> entry.add(a.asText()));
+            assertEquals("/usr/bin/java", entry.get(0));
+            assertEquals(List.of("@/deployments/jvm/listener-service.options", "-jar", "/deployments/quarkus-run.jar"),
+                    entry.subList(entry.size() - 3, entry.size()));
+            assertTrue(config.get("ExposedPorts").has("2525/tcp") && config.get("ExposedPorts").has("8084/tcp"),
+                    config.toString());
+            Path root = image.rootfs();
+            assertTrue(Files.isRegularFile(root.resolve("deployments/quarkus-run.jar")));
+            assertTrue(Files.isRegularFile(root.resolve("deployments/jvm/listener-service.options")));
+            assertTrue(!Files.exists(root.resolve("app")), "Jib's own application layers are filtered out");
+
+            Path secrets = root.resolve("deployments/secrets/secrets.properties");
+            Files.createDirectories(secrets.getParent());
+            Files.copy(api.secrets().file, secrets);
+            Files.setAttribute(secrets, "unix:uid", 65532);
+            Files.setPosixFilePermissions(secrets, java.nio.file.attribute.PosixFilePermissions.fromString("r--------"));
+            Files.writeString(root.resolve("etc/hosts"), "127.0.0.1 localhost\n::1 localhost\n");
+            long before = System.currentTimeMillis() - 1000;
+            int step = 2 * DevStack.REPLICA_STEP;
+            ChildProcess listener = api.stack().replicaFrom("listener-service-image", 8084 + step, image.command(), Map.of(
+                    "QUARKUS_CONFIG_LOCATIONS", "file:/deployments/secrets/secrets.properties",
+                    "TLSGATE_DNS_HOSTS_FILE", "/etc/hosts",
+                    "TLSGATE_LISTENER_PORT_OFFSET", String.valueOf(api.port(step))));
+            try {
+                String status = Files.readString(Path.of("/proc/" + listener.pid() + "/status"));
+                assertTrue(status.lines().anyMatch(l -> l.matches("Uid:\\s+65532\\s.*")), "runs as 65532:\n" + status);
+                int port = api.port(2525 + step);
+                awaitGreeting(new int[] {port}, Duration.ofSeconds(30));
+                for (int seq = MESSAGES; seq < MESSAGES + 20; seq++) {
+                    assertTrue(send(port, seq).startsWith("250"), "seq " + seq);
+                }
+                long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+                while (!seqs().containsAll(java.util.stream.IntStream.range(MESSAGES, MESSAGES + 20).boxed().toList())
+                        && System.nanoTime() < deadline) {
+                    Thread.sleep(200);
+                }
+                assertTrue(seqs().containsAll(java.util.stream.IntStream.range(MESSAGES, MESSAGES + 20).boxed().toList()),
+                        "delivered: " + seqs());
+            } finally {
+                listener.stop(20);
+            }
+            List<String> written = new ArrayList<>();
+            try (var files = Files.walk(root)) {
+                files.filter(Files::isRegularFile).filter(f -> !f.startsWith(root.resolve("tmp")) && !f.equals(secrets)
+                        && !f.equals(root.resolve("etc/hosts"))).filter(f -> f.toFile().lastModified() > before)
+                        .forEach(f -> written.add(root.relativize(f).toString()));
+            }
+            assertEquals(List.of(), written, "written outside /tmp");
+        } finally {
+            image.delete();
+        }
     }
 
     /** The MIDs a delivery process logged as queued (its queue's log line, not a mail-log line). */
