@@ -54,6 +54,8 @@ class HelmChartTest {
             assertEquals("/q/health/live", c.at("/livenessProbe/httpGet/path").asText());
             assertEquals("/q/health/ready", c.at("/readinessProbe/httpGet/path").asText());
             assertTrue(pod.at("/securityContext/runAsNonRoot").asBoolean(), s);
+            // The images' user (-Pimages, ReplicasClusterIT runs one as it).
+            assertEquals(65532, pod.at("/securityContext/runAsUser").asInt(), s);
             assertTrue(c.at("/securityContext/readOnlyRootFilesystem").asBoolean(), s);
             assertFalse(pod.at("/automountServiceAccountToken").asBoolean(true), s);
             assertEquals("tls-" + s, pod.at("/serviceAccountName").asText());
@@ -161,6 +163,33 @@ class HelmChartTest {
             }
             assertEquals(s.equals("cert-service"), props.contains("tlsgate.cert.master-key="), s);
         }
+    }
+
+    @Test
+    void theChartNamesTheImagesTheBuildMakes() throws Exception {
+        String pom = java.nio.file.Files.readString(ROOT.resolve("pom.xml"));
+        JsonNode chart = YAML.readTree(CHART.resolve("Chart.yaml").toFile());
+        java.util.regex.Matcher tag = java.util.regex.Pattern.compile("<tlsgate.image.tag>([^<]+)</").matcher(pom);
+        java.util.regex.Matcher prefix = java.util.regex.Pattern.compile("<tlsgate.image.prefix>([^<]+)</").matcher(pom);
+        assertTrue(tag.find() && prefix.find(), "pom.xml sets tlsgate.image.tag and tlsgate.image.prefix");
+        assertEquals(chart.get("appVersion").asText(), tag.group(1), "-Pimages tags what the chart pulls by default");
+        List<JsonNode> objects = render(t -> t);
+        for (String s : SERVICES) {
+            assertEquals(prefix.group(1) + s + ":" + tag.group(1),
+                    one(objects, "Deployment", "tls-" + s).at("/spec/template/spec/containers/0/image").asText());
+        }
+    }
+
+    @Test
+    void extraEnvironmentReachesTheContainer() throws Exception {
+        List<JsonNode> objects = render(t -> t.set("services.listener.extraEnv[0].name", "JAVA_TOOL_OPTIONS")
+                .set("services.listener.extraEnv[0].value", "-Xmx300m"));
+        JsonNode c = one(objects, "Deployment", "tls-listener-service").at("/spec/template/spec/containers/0");
+        assertEquals("-Xmx300m", env(c, "JAVA_TOOL_OPTIONS").get("value").asText());
+        JsonNode other = one(objects, "Deployment", "tls-delivery-service").at("/spec/template/spec/containers/0");
+        assertThrows(Throwable.class, () -> env(other, "JAVA_TOOL_OPTIONS"), "only the listener's");
+        Exception e = assertThrows(Exception.class, () -> render(t -> t.set("services.listener.extraEnv[0].value", "x")));
+        assertTrue(e.getMessage().contains("schema"), "an entry without a name: " + e.getMessage());
     }
 
     @Test
