@@ -116,6 +116,20 @@ public final class TestDnsServer implements AutoCloseable {
         }
     }
 
+    /** Adds a TXT record with one string. */
+    public TestDnsServer txt(String name, String text) {
+        return add(new org.xbill.DNS.TXTRecord(name(name), DClass.IN, ttl, text));
+    }
+
+    /** Removes every record of {@code type} (an {@link org.xbill.DNS.Type}) at {@code name}. */
+    public TestDnsServer remove(String name, int type) {
+        List<Record> known = records.get(name(name).toString().toLowerCase());
+        if (known != null) {
+            known.removeIf(r -> r.getType() == type);
+        }
+        return this;
+    }
+
     private TestDnsServer add(Record r) {
         records.computeIfAbsent(r.getName().toString().toLowerCase(), k -> new CopyOnWriteArrayList<>()).add(r);
         return this;
