@@ -145,6 +145,39 @@ public interface DeliveryConfig {
     /** Name sent in EHLO/HELO. Default: this machine's host name. */
     java.util.Optional<String> heloName();
 
+    /** MTA-STS (RFC 8461) for destination domains reached through their MX hosts. */
+    MtaSts mtaSts();
+
+    /** {@code tlsgate.delivery.mta-sts.*} */
+    interface MtaSts {
+        /** Whether domains' MTA-STS policies are looked up and applied. Default: true. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Port of the policy hosts (mta-sts.DOMAIN); RFC 8461 says 443, tests use another. Default: 443. */
+        @WithDefault("443")
+        int httpsPort();
+
+        /** The longest one policy fetch may take, connection to last byte. Default: 20s. */
+        @WithDefault("20s")
+        java.time.Duration fetchTimeout();
+
+        /** Largest policy file read, in bytes (RFC 8461 §3.3 suggests 64 KiB). Default: 65536. */
+        @WithDefault("65536")
+        int maxPolicySize();
+
+        /**
+         * How often a cached policy's {@code _mta-sts} TXT record is looked at again (a new id:
+         * the policy is fetched again). Default: 1h.
+         */
+        @WithDefault("1h")
+        java.time.Duration checkInterval();
+
+        /** A cached policy this close to its max_age is fetched again before it expires. Default: 1d. */
+        @WithDefault("1d")
+        java.time.Duration refreshBefore();
+    }
+
     /** Whether the scheduler runs (off: the queue only takes messages). Default: true. */
     @WithDefault("true")
     boolean schedulerEnabled();

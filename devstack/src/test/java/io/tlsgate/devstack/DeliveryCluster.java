@@ -60,6 +60,8 @@ final class DeliveryCluster implements AutoCloseable {
     private final TestDnsServer dns;
     private final TestPki.Issued root;
     private final int smtpPort;
+    /** The port of MTA-STS policy hosts (127.0.1.200 and up): tlsgate.delivery.mta-sts.https-port. */
+    private int stsPort;
     private final Map<String, ScriptedSmtpPeer> peers = new LinkedHashMap<>();
     private ManagedChannel delivery;
 
@@ -87,12 +89,16 @@ final class DeliveryCluster implements AutoCloseable {
             // A killed replica's work comes back after its lease: short here so the test is quick.
             env.put("TLSGATE_DELIVERY_LEASE", "20s");
             env.put("TLSGATE_DELIVERY_CERT_REFRESH", "1s");
+            // MTA-STS policy hosts are HTTPS servers on 127.0.1.200, not on 443 (which needs root).
+            int stsPort = ClusterApi.freePort("127.0.1.200");
+            env.put("TLSGATE_DELIVERY_MTA_STS_HTTPS_PORT", String.valueOf(stsPort));
             api = ClusterApi.start("delivery", OFFSET, env);
 
             TestPki.Issued root = TestPki.selfSignedCa("Cluster IT Peers Root", Duration.ofDays(30));
             HttpResponse<String> ca = api.send("POST", 8082, "/api/v1/trusted-cas", "application/x-pem-file", root.certificatePem());
             assertEquals(201, ca.statusCode(), ca.body());
             current = new DeliveryCluster(api, dns, root, smtpPort);
+            current.stsPort = stsPort;
             // No retry during the test: a temporary failure stays queued with its next attempt an hour away.
             api.hourlyRetryProfile("it");
             for (String mode : MODES) {
@@ -161,6 +167,11 @@ final class DeliveryCluster implements AutoCloseable {
     /** The port every peer listens on (at its own address). */
     static int smtpPort() {
         return cluster().smtpPort;
+    }
+
+    /** The port MTA-STS policy hosts listen on (delivery-service fetches policies there). */
+    static int stsPort() {
+        return cluster().stsPort;
     }
 
     /** The peer of one of {@link #PEER_KINDS}. */

@@ -2,7 +2,7 @@ package io.tlsgate.core.tls;
 
 /**
  * Why TLS failed, as outcome events spell it: RFC 8460's negotiation failure types (section
- * 4.3.1), plus tlsgate's {@code handshake-failure} for a handshake that failed for a reason
+ * 4.3.1) and MTA-STS policy failure types (4.3.2), plus tlsgate's {@code handshake-failure} for a handshake that failed for a reason
  * that is not about the certificate (docs/events.md).
  */
 public enum TlsResultType {
@@ -13,7 +13,13 @@ public enum TlsResultType {
     /** RFC 8460's general failure: also plaintext injected around STARTTLS, a missing client certificate. */
     VALIDATION_FAILURE("validation-failure"),
     /** Not RFC 8460's: the handshake itself failed (protocol or cipher mismatch, an alert, a time-out). */
-    HANDSHAKE_FAILURE("handshake-failure");
+    HANDSHAKE_FAILURE("handshake-failure"),
+    /** RFC 8460 §4.3.2: the MTA-STS policy could not be fetched (no host, refused, not 200, too slow, too big). */
+    STS_POLICY_FETCH_ERROR("sts-policy-fetch-error"),
+    /** RFC 8460 §4.3.2: the MTA-STS policy (or its TXT record) is not valid. */
+    STS_POLICY_INVALID("sts-policy-invalid"),
+    /** RFC 8460 §4.3.2: the policy host's HTTPS certificate did not verify. */
+    STS_WEBPKI_INVALID("sts-webpki-invalid");
 
     private final String wire;
 

@@ -3,9 +3,11 @@ package io.tlsgate.delivery.schedule;
 import io.grpc.StatusRuntimeException;
 import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.IpPreference;
+import io.tlsgate.core.sts.MtaStsPolicy;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.limits.DestinationLimits;
 import io.tlsgate.delivery.smtp.DomainDelivery;
+import io.tlsgate.delivery.sts.MtaSts;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.delivery.upstream.PolicyClient;
 import io.tlsgate.proto.policy.v1.BounceProfile;
@@ -33,11 +35,14 @@ final class DomainRules {
     private final PolicyClient policy;
     private final CertClient certs;
     private final DomainDelivery delivery;
+    /** Null when MTA-STS is off ({@code tlsgate.delivery.mta-sts.enabled=false}). */
+    private final MtaSts mtaSts;
 
-    DomainRules(PolicyClient policy, CertClient certs, DomainDelivery delivery) {
+    DomainRules(PolicyClient policy, CertClient certs, DomainDelivery delivery, MtaSts mtaSts) {
         this.policy = policy;
         this.certs = certs;
         this.delivery = delivery;
+        this.mtaSts = mtaSts;
     }
 
     /**
@@ -80,8 +85,83 @@ final class DomainRules {
                 throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
             }
         }
-        return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls,
-                a -> byAddress.getOrDefault(a, domainTls), plan, DestinationLimits.of(p));
+        Function<InetAddress, DomainDelivery.Tls> tlsFor = a -> byAddress.getOrDefault(a, domainTls);
+        if (mtaSts != null && plan.hops().stream().anyMatch(h -> !h.route())) {
+            MtaSts.Lookup sts = mtaSts.lookup(domain, () -> material(settings).trust().anchors());
+            if (sts.applies()) {
+                return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
+            }
+        }
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+    }
+
+    /**
+     * A domain's rules under its MTA-STS policy (RFC 8461 §5), which only ever raises what the
+     * destination controls ask: in {@code enforce} mode only MX hosts the policy names are used
+     * (none left: the mail waits), and every connection to one needs TLS with a certificate
+     * that verifies and names that MX host; in {@code testing} mode a connection that would not
+     * have tried TLS tries it and checks the certificate the same way, but delivers whatever
+     * the check says (the failures are in the events and the mail log). SMTP route hops are the
+     * operator's: the policy does not touch them.
+     */
+    private Rules withMtaSts(String domain, OutboundSettings settings, OutboundPolicy p, DomainDelivery.Tls domainTls,
+            Function<InetAddress, DomainDelivery.Tls> tlsFor, DomainDelivery.Plan plan, MtaSts.Lookup sts) {
+        MtaStsPolicy policy = sts.policy();
+        boolean enforce = policy.mode() == MtaStsPolicy.Mode.ENFORCE;
+        List<String> refused = plan.hops().stream().filter(h -> !h.route() && !policy.allows(h.name()))
+                .map(DomainDelivery.Hop::name).toList();
+        DomainDelivery.Plan applied = plan;
+        if (!refused.isEmpty()) {
+            LOG.infof("MTA-STS %s: %s: MX host(s) %s not named by the policy's mx %s%s", domain, sts.source(), refused,
+                    policy.mx(), enforce ? ": not used" : " (testing: used)");
+        }
+        if (enforce && !refused.isEmpty()) {
+            List<DomainDelivery.Hop> kept = plan.hops().stream().filter(h -> h.route() || policy.allows(h.name())).toList();
+            applied = new DomainDelivery.Plan(kept, plan.mxNames(), kept.isEmpty() ? "MTA-STS policy of " + domain + " ("
+                    + sts.source() + ") names none of its MX hosts " + refused + " (mx " + policy.mx() + ")" : plan.error(), false);
+        }
+        Map<InetAddress, DomainDelivery.Tls> raised = new HashMap<>();
+        CertClient.Material material = null;
+        for (DomainDelivery.Hop h : applied.hops()) {
+            if (h.route()) {
+                continue;
+            }
+            for (InetAddress a : h.addresses()) {
+                DomainDelivery.Tls current = tlsFor.apply(a);
+                OutboundTlsMode mode = raise(current.mode(), enforce);
+                if (mode == null) {
+                    continue; // testing, and the destination already decides about TLS and verification
+                }
+                if (material == null) {
+                    material = material(settings);
+                }
+                raised.put(a, new DomainDelivery.Tls(mode, sts.source(), material.trust(), material.clientKey(), true));
+            }
+        }
+        Function<InetAddress, DomainDelivery.Tls> withSts = a -> raised.containsKey(a) ? raised.get(a) : tlsFor.apply(a);
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, withSts, applied, DestinationLimits.of(p));
+    }
+
+    /**
+     * The mode a connection gets under MTA-STS: {@code enforce} requires TLS and a verified
+     * certificate ({@code REQUIRED_VERIFY}, or the hosted variant when that was the mode);
+     * {@code testing} turns a mode that does not check certificates into {@code PREFERRED_VERIFY}
+     * and leaves the others (null) as they are, so that nothing fails that would not have.
+     */
+    static OutboundTlsMode raise(OutboundTlsMode mode, boolean enforce) {
+        if (enforce) {
+            return mode == OutboundTlsMode.REQUIRED_VERIFY_HOSTED_DOMAINS ? mode : OutboundTlsMode.REQUIRED_VERIFY;
+        }
+        return mode == OutboundTlsMode.NONE || mode == OutboundTlsMode.PREFERRED ? OutboundTlsMode.PREFERRED_VERIFY : null;
+    }
+
+    /** cert-service's trust anchors and client key for the verify modes, or {@link Unavailable}. */
+    private CertClient.Material material(OutboundSettings settings) {
+        try {
+            return certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
+        } catch (StatusRuntimeException | IllegalStateException e) {
+            throw new Unavailable("451 4.4.3 cert-service unavailable: " + e.getMessage());
+        }
     }
 
     /** An upstream service is away and the rules cannot be known: the work waits; the message is the reply to record. */

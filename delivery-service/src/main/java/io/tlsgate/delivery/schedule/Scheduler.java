@@ -14,6 +14,7 @@ import io.tlsgate.delivery.queue.QueueSignal;
 import io.tlsgate.delivery.queue.QueueUnavailableException;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.delivery.sts.MtaSts;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.delivery.upstream.PolicyClient;
 import io.tlsgate.platform.dns.MxResolver;
@@ -78,7 +79,7 @@ public class Scheduler {
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
-            io.tlsgate.platform.dns.DnsResolver dns) {
+            io.tlsgate.platform.dns.DnsResolver dns, javax.sql.DataSource dataSource) {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
@@ -104,7 +105,10 @@ public class Scheduler {
             return t;
         });
         this.window = new ConcurrencyWindow(config.initialDestinationConcurrency());
-        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery), rate, slots, window, delivery,
+        DeliveryConfig.MtaSts sts = config.mtaSts();
+        MtaSts mtaSts = !sts.enabled() ? null : new MtaSts(dns, dataSource, new MtaSts.Settings(sts.httpsPort(), sts.fetchTimeout(),
+                sts.maxPolicySize(), sts.checkInterval(), sts.refreshBefore(), config.mxLocalAddresses()));
+        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts), rate, slots, window, delivery,
                 settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
     }
 

@@ -43,6 +43,10 @@ record CertificateCheck(TlsResultType failureType, String detail, String referen
     private static CertificateIdentity.Match identity(Target t, X509Certificate leaf) {
         String cn = CertificateIdentity.commonName(leaf);
         List<String> sans = CertificateIdentity.dnsNames(leaf);
+        if (t.mxNameOnly()) {
+            // MTA-STS: the MX host name, as a DNS name of the certificate (the CN only when it has none).
+            return CertificateIdentity.hostedVerify(cn, sans, t.connectedName(), List.of(), null);
+        }
         return t.mode().usesHostedIdentityRules()
                 ? CertificateIdentity.hostedVerify(cn, sans, t.recipientDomain(), t.mxHosts(), t.routeHost())
                 : CertificateIdentity.verify(cn, sans, t.connectedName(), t.recipientDomain());

@@ -48,9 +48,15 @@ public final class DomainDelivery {
 
     /**
      * How to protect one connection: the mode, the policy entry that supplied it, and the
-     * trust anchors and client key of the verify and TLS modes.
+     * trust anchors and client key of the verify and TLS modes; {@code mxNameOnly}: the
+     * certificate must name the MX host connected to (MTA-STS, RFC 8461 §4.1), whatever the
+     * mode's own identity rules.
      */
-    public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey) {
+    public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly) {
+
+        public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey) {
+            this(mode, source, trust, clientKey, false);
+        }
 
         public Tls(OutboundTlsMode mode, PeerTrust trust, KeyManagerFactory clientKey) {
             this(mode, null, trust, clientKey);
@@ -294,7 +300,7 @@ public final class DomainDelivery {
             String ip = DestinationKey.format(a.getAddress()); // RFC 5952 form in logs, attempts and events
             String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
             SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
-                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey());
+                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey(), tls.mxNameOnly());
             List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
             List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
             long dcid = dcids.getAsLong();

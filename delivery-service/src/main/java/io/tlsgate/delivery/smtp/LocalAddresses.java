@@ -13,7 +13,7 @@ import java.util.Set;
  * steered by a hostile DNS answer at services that trust local callers). Interfaces are read
  * again at most once a minute.
  */
-final class LocalAddresses {
+public final class LocalAddresses {
 
     private static final long REFRESH_NANOS = 60_000_000_000L;
     private static volatile Set<InetAddress> own = Set.of();
@@ -21,7 +21,7 @@ final class LocalAddresses {
 
     private LocalAddresses() {}
 
-    static boolean isLocal(InetAddress a) {
+    public static boolean isLocal(InetAddress a) {
         return a.isLoopbackAddress() || a.isAnyLocalAddress() || own().contains(a);
     }
 

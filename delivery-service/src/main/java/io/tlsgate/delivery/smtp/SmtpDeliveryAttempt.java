@@ -45,7 +45,14 @@ public final class SmtpDeliveryAttempt {
     /** Where to deliver and under which rules. */
     public record Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
             String routeHost, OutboundTlsMode mode, PeerTrust trust, String heloName,
-            KeyManagerFactory clientKey) {}
+            KeyManagerFactory clientKey, boolean mxNameOnly) {
+
+        /** A target whose certificate is checked by its mode's identity rules. */
+        public Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
+                String routeHost, OutboundTlsMode mode, PeerTrust trust, String heloName, KeyManagerFactory clientKey) {
+            this(host, port, connectedName, recipientDomain, mxHosts, routeHost, mode, trust, heloName, clientKey, false);
+        }
+    }
 
     /**
      * A message for one domain.
