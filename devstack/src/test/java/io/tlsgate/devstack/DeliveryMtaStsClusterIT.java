@@ -146,6 +146,25 @@ class DeliveryMtaStsClusterIT {
                 + " not usable (sts-policy-fetch-error)")), "logged with its RFC 8460 type");
     }
 
+    @Test
+    void anEntryThatIgnoresMtaStsKeepsToItsOwnRules() throws Exception {
+        String d = "ignored.sts.test";
+        ScriptedSmtpPeer peer = peer("127.0.1.65", "mx." + d);
+        mx(d, "127.0.1.65");
+        publish(d, "enforce", "mail.elsewhere.test");
+        api().ok("POST", 8081, "/api/v1/destinations", "{\"key\":\"" + d + "\",\"ignoreMtaSts\":true,\"bounceProfile\":\"it\"}");
+        try {
+            long mid = enqueue("sender@origin.test", "user@" + d, "X-Sts: ignored");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("DONE", m.get("state").asText(), m.toString());
+            assertEquals("NONE", m.get("attempts").get(0).get("tls").get("mode").asText(), m.toString());
+            assertEquals(1, peer.received().size(), "delivered to the MX the policy does not name");
+            assertEquals(0, policyHost.hits("mta-sts." + d), "the policy is not even fetched");
+        } finally {
+            api().ok("DELETE", 8081, "/api/v1/destinations/" + d, null);
+        }
+    }
+
     private static void publish(String domain, String mode, String mx) {
         dns().txt("_mta-sts." + domain, "v=STSv1; id=1;").address("mta-sts." + domain, "127.0.1.200");
         policyHost.respond("mta-sts." + domain, PATH, TestHttpsServer.Response.text("version: STSv1\nmode: " + mode + "\nmx: " + mx

@@ -79,6 +79,34 @@ class DestinationApiTest {
                         equalTo("test-operator"));
     }
 
+    /**
+     * The MTA-STS escape hatch: an entry may ignore the domain's policy; the default entry says
+     * false; the change is audited and reaches delivery-service through the resolved policy.
+     */
+    @Test
+    void anEntryMayIgnoreTheDomainsMtaStsPolicyAudited() {
+        String key = unique();
+        as(TestTokens.READER).when().get("/api/v1/destinations/default").then().statusCode(200)
+                .body("ignoreMtaSts", equalTo(false));
+        as(TestTokens.OPERATOR).header("X-Change-Comment", "their policy lists a retired MX").contentType("application/json")
+                .body("{\"key\":\"" + key + "\",\"ignoreMtaSts\":true}").when().post("/api/v1/destinations")
+                .then().statusCode(201).body("ignoreMtaSts", equalTo(true)).body("tls", equalTo("default"));
+        as(TestTokens.READER).when().get("/api/v1/destinations/resolve?domain=" + key).then().statusCode(200)
+                .body("values.ignoreMtaSts", equalTo(true))
+                .body("sources.ignoreMtaSts", equalTo(key));
+        as(TestTokens.READER).when().get("/api/v1/destinations/resolve?domain=other-" + key).then().statusCode(200)
+                .body("values.ignoreMtaSts", equalTo(false))
+                .body("sources.ignoreMtaSts", equalTo("default"));
+        as(TestTokens.OPERATOR).when().get("/api/v1/audit?limit=20").then().statusCode(200)
+                .body("find { it.entity == 'destination:" + key + "' && it.action == 'create' }.after.ignoreMtaSts", equalTo(true))
+                .body("find { it.entity == 'destination:" + key + "' && it.action == 'create' }.comment",
+                        equalTo("their policy lists a retired MX"));
+        // The appliance-style export carries it, and an import reads it back.
+        String ini = as(TestTokens.READER).when().get("/api/v1/destinations/export").then().statusCode(200).extract().asString();
+        assertTrue(ini.contains("[" + key + "]\nignore_mta_sts = on\n"), ini);
+        as(TestTokens.OPERATOR).when().delete("/api/v1/destinations/" + key).then().statusCode(204);
+    }
+
     @Test
     void conflictsAndMissingEntriesAreProblems() {
         String key = "." + unique();
@@ -141,6 +169,8 @@ class DestinationApiTest {
         "tls, 5, tls",
         "tls, '\"REQUIRE\"', tls",
         "bounceVerification, '\"yes\"', bounceVerification",
+        "ignoreMtaSts, '\"on\"', ignoreMtaSts",
+        "ignoreMtaSts, 1, ignoreMtaSts",
         "limitsApplyPer, '\"HOST\"', limitsApplyPer",
         "limitsScope, null, limitsScope",
         "ipPreference, '\"PREFER_V6\"', ipPreference",

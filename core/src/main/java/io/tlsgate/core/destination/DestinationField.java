@@ -12,7 +12,9 @@ public enum DestinationField {
     LIMITS_SCOPE("limitsScope", DestinationSettings::limitsScope),
     IP_PREFERENCE("ipPreference", DestinationSettings::ipPreference),
     BOUNCE_VERIFICATION("bounceVerification", DestinationSettings::bounceVerification),
-    BOUNCE_PROFILE("bounceProfile", DestinationSettings::bounceProfile);
+    BOUNCE_PROFILE("bounceProfile", DestinationSettings::bounceProfile),
+    /** The escape hatch: the destination domain's MTA-STS policy is not applied. */
+    IGNORE_MTA_STS("ignoreMtaSts", DestinationSettings::ignoreMtaSts);
 
     private final String jsonName;
     private final Function<DestinationSettings, Object> getter;

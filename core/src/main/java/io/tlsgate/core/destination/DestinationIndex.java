@@ -162,7 +162,8 @@ public final class DestinationIndex {
                 s.limitsScope() != null ? s.limitsScope() : defaults.limitsScope(),
                 s.ipPreference() != null ? s.ipPreference() : defaults.ipPreference(),
                 s.bounceVerification() != null ? s.bounceVerification() : defaults.bounceVerification(),
-                s.bounceProfile() != null ? s.bounceProfile() : defaults.bounceProfile());
+                s.bounceProfile() != null ? s.bounceProfile() : defaults.bounceProfile(),
+                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : defaults.ignoreMtaSts());
         return new EffectivePolicy(m.key(), values, sources);
     }
 

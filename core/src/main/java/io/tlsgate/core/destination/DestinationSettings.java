@@ -18,7 +18,8 @@ public record DestinationSettings(
         LimitsScope limitsScope,
         IpPreference ipPreference,
         Boolean bounceVerification,
-        String bounceProfile) {
+        String bounceProfile,
+        Boolean ignoreMtaSts) {
 
     public static final int MAX_CONNECTIONS = 1000;
     public static final int MAX_MESSAGES = 1000;
@@ -28,11 +29,19 @@ public record DestinationSettings(
     /** The default entry's factory values. */
     public static final DestinationSettings FACTORY_DEFAULT = new DestinationSettings(OutboundTlsMode.NONE, 500, 50,
             RecipientLimit.NONE, LimitsApplyPer.DOMAIN, LimitsScope.SYSTEM, IpPreference.IPV6_PREFERRED, false,
-            "default");
+            "default", false);
 
     /** An entry that takes every field from the default entry. */
     public static final DestinationSettings ALL_DEFAULT =
-            new DestinationSettings(null, null, null, null, null, null, null, null, null);
+            new DestinationSettings(null, null, null, null, null, null, null, null, null, null);
+
+    /** Settings that leave {@code ignoreMtaSts} to the default entry. */
+    public DestinationSettings(OutboundTlsMode tls, Integer maxConcurrentConnections, Integer maxMessagesPerConnection,
+            RecipientLimit recipientLimit, LimitsApplyPer limitsApplyPer, LimitsScope limitsScope, IpPreference ipPreference,
+            Boolean bounceVerification, String bounceProfile) {
+        this(tls, maxConcurrentConnections, maxMessagesPerConnection, recipientLimit, limitsApplyPer, limitsScope, ipPreference,
+                bounceVerification, bounceProfile, null);
+    }
 
     public DestinationSettings {
         if (maxConcurrentConnections != null && (maxConcurrentConnections < 1 || maxConcurrentConnections > MAX_CONNECTIONS)) {

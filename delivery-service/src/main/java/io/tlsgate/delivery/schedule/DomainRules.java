@@ -86,7 +86,7 @@ final class DomainRules {
             }
         }
         Function<InetAddress, DomainDelivery.Tls> tlsFor = a -> byAddress.getOrDefault(a, domainTls);
-        if (mtaSts != null && plan.hops().stream().anyMatch(h -> !h.route())) {
+        if (mtaSts != null && !p.getIgnoreMtaSts() && plan.hops().stream().anyMatch(h -> !h.route())) {
             MtaSts.Lookup sts = mtaSts.lookup(domain, () -> material(settings).trust().anchors());
             if (sts.applies()) {
                 return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);

@@ -93,7 +93,8 @@ public final class DestinationJson {
         if (errors.isEmpty()) {
             try {
                 s = new DestinationSettings((OutboundTlsMode) v[0], (Integer) v[1], (Integer) v[2], (RecipientLimit) v[3],
-                        (LimitsApplyPer) v[4], (LimitsScope) v[5], (IpPreference) v[6], (Boolean) v[7], (String) v[8]);
+                        (LimitsApplyPer) v[4], (LimitsScope) v[5], (IpPreference) v[6], (Boolean) v[7], (String) v[8],
+                        (Boolean) v[9]);
             } catch (DestinationSettings.InvalidSettingException e) {
                 errors.add(new FieldError(e.field().jsonName(), e.reason()));
             }
@@ -110,7 +111,7 @@ public final class DestinationJson {
             case LIMITS_APPLY_PER -> enumValue(LimitsApplyPer.class, n);
             case LIMITS_SCOPE -> enumValue(LimitsScope.class, n);
             case IP_PREFERENCE -> enumValue(IpPreference.class, n);
-            case BOUNCE_VERIFICATION -> {
+            case BOUNCE_VERIFICATION, IGNORE_MTA_STS -> {
                 if (!n.isBoolean()) {
                     throw new IllegalArgumentException("must be true, false or \"default\"");
                 }

@@ -124,7 +124,8 @@ public class Destinations {
                 s.limitsScope() != null ? s.limitsScope() : base.limitsScope(),
                 s.ipPreference() != null ? s.ipPreference() : base.ipPreference(),
                 s.bounceVerification() != null ? s.bounceVerification() : base.bounceVerification(),
-                s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile());
+                s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile(),
+                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : base.ignoreMtaSts());
     }
 
     private static ProblemException notFound(DestinationKey key) {

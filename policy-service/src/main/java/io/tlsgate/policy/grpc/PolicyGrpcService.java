@@ -220,6 +220,7 @@ public class PolicyGrpcService implements PolicyService {
                 .setLimitsScope(LimitsScope.valueOf(v.limitsScope().name()))
                 .setIpPreference(IpPreference.valueOf(v.ipPreference().name()))
                 .setBounceVerification(v.bounceVerification())
+                .setIgnoreMtaSts(v.ignoreMtaSts())
                 .setBounceProfile(v.bounceProfile())
                 .setVersion(version);
         if (v.recipientLimit().limited()) {
