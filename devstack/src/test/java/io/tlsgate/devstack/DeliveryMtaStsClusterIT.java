@@ -35,7 +35,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * publish a policy (TXT record in the test DNS, policy on an HTTPS host on loopback with a
  * certificate from the root cert-service trusts). {@code enforce} raises the connection to
  * REQUIRED_VERIFY against the MX host name and uses only MX hosts the policy names;
- * {@code testing} verifies but delivers; a policy that cannot be fetched changes nothing and
+ * {@code testing} checks a PREFERRED connection's certificate but delivers; a policy that cannot be fetched changes nothing and
  * is logged with its RFC 8460 type.
  */
 @ExtendWith(DeliveryCluster.Shared.class)
@@ -110,6 +110,8 @@ class DeliveryMtaStsClusterIT {
         mx(tested, "127.0.1.63");
         publish(tested, "testing", "mx." + tested);
 
+        // testing checks the certificate of a PREFERRED connection (a NONE one stays in plaintext).
+        api().ok("POST", 8081, "/api/v1/destinations", "{\"key\":\"" + tested + "\",\"tls\":\"PREFERRED\",\"bounceProfile\":\"it\"}");
         long m1 = enqueue("sender@origin.test", "user@" + enforced, "X-Sts: enforce-cert");
         long m2 = enqueue("sender@origin.test", "user@" + tested, "X-Sts: testing-cert");
         JsonNode e = awaitAttempt(m1, Duration.ofSeconds(60));
@@ -129,6 +131,8 @@ class DeliveryMtaStsClusterIT {
         assertEquals("mta-sts testing id 1", tt.get("modeSource").asText(), t.toString());
         assertEquals("failure", tt.get("verification").asText(), t.toString());
         assertEquals(1, wrong2.received().size(), "testing: delivered anyway, over TLS");
+        assertTrue(wrong2.received().get(0).tls());
+        api().ok("DELETE", 8081, "/api/v1/destinations/" + tested, null);
     }
 
     @Test

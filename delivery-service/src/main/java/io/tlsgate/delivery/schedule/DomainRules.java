@@ -20,7 +20,6 @@ import java.net.InetAddress;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 import org.jboss.logging.Logger;
 
 /** The delivery phase that asks the other services: what one domain's delivery must follow. */
@@ -30,7 +29,7 @@ final class DomainRules {
 
     /** What one domain's delivery needs, fetched once per group. */
     record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
-            Function<InetAddress, DomainDelivery.Tls> tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {}
+            DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {}
 
     private final PolicyClient policy;
     private final CertClient certs;
@@ -85,7 +84,7 @@ final class DomainRules {
                 throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
             }
         }
-        Function<InetAddress, DomainDelivery.Tls> tlsFor = a -> byAddress.getOrDefault(a, domainTls);
+        DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
         if (mtaSts != null && !p.getIgnoreMtaSts() && plan.hops().stream().anyMatch(h -> !h.route())) {
             MtaSts.Lookup sts = mtaSts.lookup(domain, () -> material(settings).trust().anchors());
             if (sts.applies()) {
@@ -99,13 +98,13 @@ final class DomainRules {
      * A domain's rules under its MTA-STS policy (RFC 8461 §5), which only ever raises what the
      * destination controls ask: in {@code enforce} mode only MX hosts the policy names are used
      * (none left: the mail waits), and every connection to one needs TLS with a certificate
-     * that verifies and names that MX host; in {@code testing} mode a connection that would not
-     * have tried TLS tries it and checks the certificate the same way, but delivers whatever
-     * the check says (the failures are in the events and the mail log). SMTP route hops are the
-     * operator's: the policy does not touch them.
+     * that verifies and names that MX host; in {@code testing} mode a {@code PREFERRED}
+     * connection checks the certificate the same way but delivers whatever the check says (the
+     * failures are in the events and the mail log). SMTP route hops are the operator's: the
+     * policy does not touch them.
      */
     private Rules withMtaSts(String domain, OutboundSettings settings, OutboundPolicy p, DomainDelivery.Tls domainTls,
-            Function<InetAddress, DomainDelivery.Tls> tlsFor, DomainDelivery.Plan plan, MtaSts.Lookup sts) {
+            DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, MtaSts.Lookup sts) {
         MtaStsPolicy policy = sts.policy();
         boolean enforce = policy.mode() == MtaStsPolicy.Mode.ENFORCE;
         List<String> refused = plan.hops().stream().filter(h -> !h.route() && !policy.allows(h.name()))
@@ -120,39 +119,40 @@ final class DomainRules {
             applied = new DomainDelivery.Plan(kept, plan.mxNames(), kept.isEmpty() ? "MTA-STS policy of " + domain + " ("
                     + sts.source() + ") names none of its MX hosts " + refused + " (mx " + policy.mx() + ")" : plan.error(), false);
         }
-        Map<InetAddress, DomainDelivery.Tls> raised = new HashMap<>();
-        CertClient.Material material = null;
-        for (DomainDelivery.Hop h : applied.hops()) {
-            if (h.route()) {
-                continue;
+        CertClient.Material material;
+        try {
+            material = material(settings);
+        } catch (Unavailable e) {
+            if (enforce) {
+                throw e; // nobody can check the certificates the policy requires: the mail waits
             }
-            for (InetAddress a : h.addresses()) {
-                DomainDelivery.Tls current = tlsFor.apply(a);
-                OutboundTlsMode mode = raise(current.mode(), enforce);
-                if (mode == null) {
-                    continue; // testing, and the destination already decides about TLS and verification
-                }
-                if (material == null) {
-                    material = material(settings);
-                }
-                raised.put(a, new DomainDelivery.Tls(mode, sts.source(), material.trust(), material.clientKey(), true));
-            }
+            LOG.warnf("MTA-STS %s: %s: cert-service unavailable, certificates not checked for the report", domain, sts.source());
+            return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, applied,
+                    DestinationLimits.of(p));
         }
-        Function<InetAddress, DomainDelivery.Tls> withSts = a -> raised.containsKey(a) ? raised.get(a) : tlsFor.apply(a);
+        CertClient.Material m = material;
+        // Per hop and address: an SMTP route hop at the same address as an MX host keeps its own rules.
+        DomainDelivery.TlsRules withSts = (h, a) -> {
+            DomainDelivery.Tls current = tlsFor.of(h, a);
+            OutboundTlsMode mode = h.route() ? null : raise(current.mode(), enforce);
+            return mode == null ? current : new DomainDelivery.Tls(mode, sts.source(), m.trust(), m.clientKey(), true);
+        };
         return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, withSts, applied, DestinationLimits.of(p));
     }
 
     /**
      * The mode a connection gets under MTA-STS: {@code enforce} requires TLS and a verified
      * certificate ({@code REQUIRED_VERIFY}, or the hosted variant when that was the mode);
-     * {@code testing} turns a mode that does not check certificates into {@code PREFERRED_VERIFY}
-     * and leaves the others (null) as they are, so that nothing fails that would not have.
+     * {@code testing} turns {@code PREFERRED} into {@code PREFERRED_VERIFY} (the same TLS, its
+     * certificate checked and reported, delivered whatever the check says) and leaves the other
+     * modes (null) as they are: {@code NONE} stays in plaintext, since a TLS attempt could fail
+     * where plaintext would have delivered.
      */
     static OutboundTlsMode raise(OutboundTlsMode mode, boolean enforce) {
         if (enforce) {
             return mode == OutboundTlsMode.REQUIRED_VERIFY_HOSTED_DOMAINS ? mode : OutboundTlsMode.REQUIRED_VERIFY;
         }
-        return mode == OutboundTlsMode.NONE || mode == OutboundTlsMode.PREFERRED ? OutboundTlsMode.PREFERRED_VERIFY : null;
+        return mode == OutboundTlsMode.PREFERRED ? OutboundTlsMode.PREFERRED_VERIFY : null;
     }
 
     /** cert-service's trust anchors and client key for the verify modes, or {@link Unavailable}. */

@@ -19,7 +19,6 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.Comparator;
 import java.util.List;
-import java.util.function.Function;
 import java.util.function.LongSupplier;
 import javax.net.ssl.KeyManagerFactory;
 
@@ -61,6 +60,12 @@ public final class DomainDelivery {
         public Tls(OutboundTlsMode mode, PeerTrust trust, KeyManagerFactory clientKey) {
             this(mode, null, trust, clientKey);
         }
+    }
+
+    /** Each connection's TLS rules, by the hop and the address connected to. */
+    @FunctionalInterface
+    public interface TlsRules {
+        Tls of(Hop hop, InetAddress address);
     }
 
     /**
@@ -203,11 +208,11 @@ public final class DomainDelivery {
 
     /** One message, the same TLS rules for every address; waits (for tests and tools, never an event loop). */
     public Outcome deliver(String domain, Plan plan, Tls tls, String heloName, SmtpDeliveryAttempt.Message message) {
-        return deliver(domain, plan, a -> tls, heloName, List.of(message), 1);
+        return deliver(domain, plan, (h, a) -> tls, heloName, List.of(message), 1);
     }
 
     /** {@link #start} with every connection admitted, waiting for the outcome (never on an event loop). */
-    public Outcome deliver(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+    public Outcome deliver(String domain, Plan plan, TlsRules tlsFor, String heloName,
             List<SmtpDeliveryAttempt.Message> messages, int perConnection) {
         return start(domain, plan, tlsFor, heloName, messages, perConnection, SmtpDeliveryAttempt.Gate.OPEN)
                 .toCompletionStage().toCompletableFuture().join();
@@ -221,11 +226,11 @@ public final class DomainDelivery {
      * message got its transaction, or when {@code gate} admits no new connection (the
      * destination's concurrency limit: {@link Outcome#limited}; the rest wait, nothing counts
      * as failed). {@code tlsFor} gives each connection's TLS rules once its address is known
-     * (IP and CIDR destination entries) and must not block; when it fails no more addresses
+     * and hop (IP and CIDR destination entries, MTA-STS for MX hosts) and must not block; when it fails no more addresses
      * are tried. Nothing here waits: the sessions run on the event loop and the future
      * completes there.
      */
-    public Future<Outcome> start(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+    public Future<Outcome> start(String domain, Plan plan, TlsRules tlsFor, String heloName,
             List<SmtpDeliveryAttempt.Message> messages, int perConnection, SmtpDeliveryAttempt.Gate gate) {
         if (plan.hops().isEmpty()) {
             return Future.succeededFuture(new Outcome(List.of(), null, plan.error()));
@@ -237,7 +242,7 @@ public final class DomainDelivery {
     private final class Run {
         private final String domain;
         private final Plan plan;
-        private final Function<InetAddress, Tls> tlsFor;
+        private final TlsRules tlsFor;
         private final String heloName;
         private final int perConnection;
         private final SmtpDeliveryAttempt.Gate gate;
@@ -251,7 +256,7 @@ public final class DomainDelivery {
         private int hop;
         private int address;
 
-        Run(String domain, Plan plan, Function<InetAddress, Tls> tlsFor, String heloName,
+        Run(String domain, Plan plan, TlsRules tlsFor, String heloName,
                 List<SmtpDeliveryAttempt.Message> messages, int perConnection, SmtpDeliveryAttempt.Gate gate) {
             this.domain = domain;
             this.plan = plan;
@@ -286,7 +291,7 @@ public final class DomainDelivery {
                 InetAddress a = h.addresses().get(address);
                 Tls tls;
                 try {
-                    tls = tlsFor.apply(a);
+                    tls = tlsFor.of(h, a);
                 } catch (RuntimeException e) {
                     return done("no TLS policy for " + DestinationKey.format(a.getAddress()) + ": " + e.getMessage(), false);
                 }

@@ -10,6 +10,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
@@ -68,6 +70,21 @@ public final class MtaSts {
                 }
             });
 
+    /** A failed fetch of one id, not tried again before {@code until}. */
+    private record Failed(Instant until, TlsResultType type, String detail) {}
+
+    private static final Duration FAILED_FETCH_PAUSE = Duration.ofMinutes(5);
+    private final java.util.Map<String, Failed> failures = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>(64, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(java.util.Map.Entry<String, Failed> eldest) {
+                    return size() > 10_000;
+                }
+            });
+    /** The fetch running for a domain, which other workers wait for instead of fetching too. */
+    private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Lookup>> inFlight =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     public MtaSts(DnsResolver dns, DataSource dataSource, Settings settings) {
         this.dns = dns;
         this.cache = new PolicyCache(dataSource);
@@ -117,21 +134,62 @@ public final class MtaSts {
         if (cached.isPresent() && cached.get().id().equals(id) && now.isBefore(refreshAt(cached.get()))) {
             return of(cache.checked(domain, cached.get(), now));
         }
+        Failed recent = failures.get(domain + " " + id);
+        if (recent != null && now.isBefore(recent.until())) {
+            // RFC 8461 §3.3: a failed fetch is not tried again for the same id within 5 minutes.
+            return cached.map(MtaSts::of).orElseGet(() -> new Lookup(null, null, recent.type(), recent.detail()));
+        }
+        CompletableFuture<Lookup> mine = new CompletableFuture<>();
+        CompletableFuture<Lookup> running = inFlight.putIfAbsent(domain, mine);
+        if (running != null) {
+            // Another worker is fetching this domain's policy: its answer is this one's too.
+            try {
+                return running.get(settings.fetchTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                return cached.map(MtaSts::of).orElse(Lookup.NONE);
+            }
+        }
         try {
-            String body = fetcher.fetch(domain, anchors.get());
-            MtaStsPolicy policy = MtaStsPolicy.parse(body);
-            PolicyCache.Entry stored = cache.put(domain, id, policy, now);
-            LOG.infof("MTA-STS policy of %s fetched: id %s, mode %s, mx %s, max_age %d", domain, id, policy.mode().wire(),
-                    policy.mx(), policy.maxAgeSeconds());
-            return of(stored);
+            Lookup l = fetch(domain, id, cached, anchors, now);
+            mine.complete(l);
+            return l;
+        } catch (RuntimeException e) {
+            mine.completeExceptionally(e);
+            throw e;
+        } finally {
+            inFlight.remove(domain, mine);
+        }
+    }
+
+    private Lookup fetch(String domain, String id, Optional<PolicyCache.Entry> cached, Supplier<List<X509Certificate>> anchors,
+            Instant now) {
+        MtaStsPolicy policy;
+        try {
+            policy = MtaStsPolicy.parse(fetcher.fetch(domain, anchors.get()));
         } catch (PolicyFetcher.Failure f) {
-            return cached.map(MtaSts::of).orElseGet(() -> failed(domain, f.type, f.getMessage()));
+            return failedFetch(domain, id, cached, f.type, f.getMessage(), now);
         } catch (MtaStsPolicy.Invalid e) {
-            return cached.map(MtaSts::of).orElseGet(() -> failed(domain, TlsResultType.STS_POLICY_INVALID, e.getMessage()));
+            return failedFetch(domain, id, cached, TlsResultType.STS_POLICY_INVALID, e.getMessage(), now);
         } catch (RuntimeException e) {
             // e.g. cert-service could not give the anchors: a valid cached policy still applies
-            return cached.map(MtaSts::of).orElseGet(() -> failed(domain, TlsResultType.STS_POLICY_FETCH_ERROR, e.getMessage()));
+            return failedFetch(domain, id, cached, TlsResultType.STS_POLICY_FETCH_ERROR, String.valueOf(e.getMessage()), now);
         }
+        LOG.infof("MTA-STS policy of %s fetched: id %s, mode %s, mx %s, max_age %d", domain, id, policy.mode().wire(),
+                policy.mx(), policy.maxAgeSeconds());
+        failures.remove(domain + " " + id);
+        try {
+            return of(cache.put(domain, id, policy, now));
+        } catch (RuntimeException e) {
+            // Not stored (the database is away): applied all the same, never dropped for that.
+            LOG.warnf("MTA-STS policy of %s (id %s) not stored: %s", domain, id, e.getMessage());
+            return new Lookup(policy, id, null, null);
+        }
+    }
+
+    private Lookup failedFetch(String domain, String id, Optional<PolicyCache.Entry> cached, TlsResultType type, String detail,
+            Instant now) {
+        failures.put(domain + " " + id, new Failed(now.plus(FAILED_FETCH_PAUSE), type, detail));
+        return cached.map(MtaSts::of).orElseGet(() -> failed(domain, type, detail));
     }
 
     /**

@@ -37,7 +37,7 @@ final class PolicyCache {
                         return Optional.empty();
                     }
                     String mx = rs.getString(3);
-                    MtaStsPolicy policy = new MtaStsPolicy(MtaStsPolicy.Mode.valueOf(rs.getString(2).toUpperCase()),
+                    MtaStsPolicy policy = new MtaStsPolicy(MtaStsPolicy.Mode.valueOf(rs.getString(2).toUpperCase(java.util.Locale.ROOT)),
                             mx.isEmpty() ? java.util.List.of() : Arrays.asList(mx.split("\n")), rs.getLong(4));
                     return Optional.of(new Entry(rs.getString(1), policy, rs.getTimestamp(5).toInstant(),
                             rs.getTimestamp(6).toInstant(), rs.getTimestamp(7).toInstant()));
@@ -54,7 +54,9 @@ final class PolicyCache {
                     + "fetched_at, expires_at, checked_at) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (domain) do update set "
                     + "policy_id = excluded.policy_id, mode = excluded.mode, mx = excluded.mx, "
                     + "max_age_seconds = excluded.max_age_seconds, fetched_at = excluded.fetched_at, "
-                    + "expires_at = excluded.expires_at, checked_at = excluded.checked_at")) {
+                    + "expires_at = excluded.expires_at, checked_at = excluded.checked_at "
+                    // another replica's fetch that finished later but started earlier does not win
+                    + "where excluded.fetched_at >= mta_sts_policy.fetched_at")) {
                 ps.setString(1, domain);
                 ps.setString(2, id);
                 ps.setString(3, policy.mode().wire());
@@ -83,10 +85,10 @@ final class PolicyCache {
         return new Entry(e.id(), e.policy(), e.fetchedAt(), e.expiresAt(), now);
     }
 
-    /** Forgets a domain's policy (it expired and the domain has none any more). */
+    /** Forgets a domain's expired policy (not one another replica has just fetched again). */
     void delete(String domain) {
         Jdbc.transaction(dataSource, c -> {
-            try (PreparedStatement ps = c.prepareStatement("delete from mta_sts_policy where domain = ?")) {
+            try (PreparedStatement ps = c.prepareStatement("delete from mta_sts_policy where domain = ? and expires_at <= now()")) {
                 ps.setString(1, domain);
                 ps.executeUpdate();
             }

@@ -45,6 +45,17 @@ final class PolicyFetcher {
     }
 
     private static final int MAX_HEADER = 16 * 1024;
+    /**
+     * Closes a fetch's socket when its time is up: a read's own time-out restarts with every
+     * byte (and the TLS layer makes several reads per record), so only this bounds a server that
+     * sends one byte at a time.
+     */
+    private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "mta-sts-fetch-deadline");
+                t.setDaemon(true);
+                return t;
+            });
 
     private final MxResolver dns;
     private final int port;
@@ -88,7 +99,15 @@ final class PolicyFetcher {
 
     private String get(SSLContext tls, String host, InetAddress address, long deadline) throws Failure {
         String where = host + " (" + address.getHostAddress() + ":" + port + ")";
-        try (Socket raw = new Socket()) {
+        Socket raw = new Socket();
+        java.util.concurrent.ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+            try {
+                raw.close();
+            } catch (IOException ignored) {
+                // closing is all that is wanted
+            }
+        }, Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+        try (raw) {
             raw.connect(new InetSocketAddress(address, port), remaining(deadline, where));
             raw.setSoTimeout(remaining(deadline, where));
             try (SSLSocket s = (SSLSocket) tls.getSocketFactory().createSocket(raw, host, port, true)) {
@@ -100,7 +119,10 @@ final class PolicyFetcher {
                 try {
                     s.startHandshake();
                 } catch (SSLHandshakeException e) {
-                    throw new Failure(TlsResultType.STS_WEBPKI_INVALID, where + ": " + e.getMessage());
+                    // The certificate (chain or name): sts-webpki-invalid; anything else is a failed fetch.
+                    boolean certificate = e.getCause() instanceof java.security.cert.CertificateException;
+                    throw new Failure(certificate ? TlsResultType.STS_WEBPKI_INVALID : TlsResultType.STS_POLICY_FETCH_ERROR,
+                            where + ": " + e.getMessage());
                 }
                 OutputStream out = s.getOutputStream();
                 out.write(("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: tlsgate\r\n"
@@ -111,7 +133,11 @@ final class PolicyFetcher {
         } catch (SocketTimeoutException e) {
             throw new Failure(TlsResultType.STS_POLICY_FETCH_ERROR, where + ": no answer within " + timeout.toMillis() + " ms");
         } catch (IOException e) {
-            throw new Failure(TlsResultType.STS_POLICY_FETCH_ERROR, where + ": " + e.getMessage());
+            String why = System.nanoTime() - deadline >= 0 ? "the fetch took longer than " + timeout.toMillis() + " ms"
+                    : e.getMessage();
+            throw new Failure(TlsResultType.STS_POLICY_FETCH_ERROR, where + ": " + why);
+        } finally {
+            watchdog.cancel(false);
         }
     }
 
@@ -151,7 +177,7 @@ final class PolicyFetcher {
             String name = lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT);
             String value = lines[i].substring(colon + 1).strip();
             switch (name) {
-                case "content-type" -> type = value.toLowerCase(Locale.ROOT);
+                case "content-type" -> type = value.toLowerCase(Locale.ROOT).replaceAll("\\s*;", ";");
                 case "content-length" -> length = parseLength(value, where);
                 case "transfer-encoding" -> chunked = value.toLowerCase(Locale.ROOT).contains("chunked");
                 default -> {

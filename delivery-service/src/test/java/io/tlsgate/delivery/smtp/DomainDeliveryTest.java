@@ -91,7 +91,7 @@ class DomainDeliveryTest {
                     .mapToObj(mid -> new SmtpDeliveryAttempt.Message(mid, List.of(0), "a@example.com",
                             List.of("u" + mid + "@backlog.test"), ("Subject: " + mid + "\r\n\r\nhi\r\n")
                                     .getBytes(StandardCharsets.US_ASCII))).toList();
-            DomainDelivery.Outcome o = d.deliver("backlog.test", plan, a -> new DomainDelivery.Tls(OutboundTlsMode.NONE,
+            DomainDelivery.Outcome o = d.deliver("backlog.test", plan, (h, a) -> new DomainDelivery.Tls(OutboundTlsMode.NONE,
                     PeerTrust.NONE, null), "gateway.example", messages, 50);
             assertEquals(4, o.attempts().size(), "four connections");
             assertEquals(List.of(50, 50, 50, 50), peer.messagesPerConnection());

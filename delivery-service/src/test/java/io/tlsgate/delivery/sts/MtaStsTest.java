@@ -237,6 +237,41 @@ class MtaStsTest {
         assertNull(none.failure());
     }
 
+    /**
+     * A host that trickles one TLS record a byte at a time (each byte well within a read's
+     * time-out) is cut off at the fetch's deadline, not when the record is complete (16 KiB at
+     * 5 bytes a second: almost an hour).
+     */
+    @Test
+    void aHostThatTricklesIsCutOffAtTheDeadline() throws Exception {
+        String d = domain(16);
+        dns.txt("_mta-sts." + d, "v=STSv1; id=1;").address("mta-sts." + d, "127.0.2.4");
+        try (ServerSocket trickle = new ServerSocket(port, 5, InetAddress.getByName("127.0.2.4"))) {
+            Thread t = new Thread(() -> {
+                try (java.net.Socket c = trickle.accept()) {
+                    java.io.OutputStream out = c.getOutputStream();
+                    out.write(new byte[] {0x16, 0x03, 0x03, 0x40, 0x00}); // a handshake record of 16 KiB follows...
+                    out.flush();
+                    for (int i = 0; i < 16384; i++) {
+                        Thread.sleep(200);
+                        out.write(0); // ...one byte at a time
+                        out.flush();
+                    }
+                } catch (Exception gone) {
+                    // the client closed
+                }
+            }, "trickle");
+            t.setDaemon(true);
+            t.start();
+            long start = System.nanoTime();
+            MtaSts.Lookup l = sts(Duration.ofHours(1), Duration.ofSeconds(2)).lookup(d, anchors());
+            long ms = (System.nanoTime() - start) / 1_000_000;
+            assertEquals(TlsResultType.STS_POLICY_FETCH_ERROR, l.failure(), l.detail());
+            assertTrue(l.detail().contains("took longer than 2000 ms"), l.detail());
+            assertTrue(ms < 10_000, "cut off after " + ms + " ms");
+        }
+    }
+
     private MtaSts sts(Duration checkInterval, Duration fetchTimeout) {
         return new MtaSts(resolver, dataSource, new MtaSts.Settings(port, fetchTimeout, 65536, checkInterval, Duration.ZERO, true));
     }
