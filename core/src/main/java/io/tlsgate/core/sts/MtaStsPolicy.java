@@ -150,6 +150,37 @@ public record MtaStsPolicy(Mode mode, List<String> mx, long maxAgeSeconds) {
         return id;
     }
 
+    /**
+     * A policy from its parts, each checked as {@link #parse} checks the file: patterns
+     * normalised, {@code maxAgeSeconds} within RFC 8461's bounds, at least one pattern unless the
+     * mode is none. The message of {@link Invalid} names the field ({@code mx}, {@code max_age}).
+     */
+    public static MtaStsPolicy of(Mode mode, List<String> mx, long maxAgeSeconds) throws Invalid {
+        if (maxAgeSeconds < 0 || maxAgeSeconds > MAX_AGE_LIMIT) {
+            throw new Invalid("max_age: between 0 and " + MAX_AGE_LIMIT + " seconds, not " + maxAgeSeconds);
+        }
+        List<String> patterns = new ArrayList<>();
+        for (String p : mx) {
+            String n = pattern(p);
+            if (!patterns.contains(n)) {
+                patterns.add(n);
+            }
+        }
+        if (patterns.isEmpty() && mode != Mode.NONE) {
+            throw new Invalid("mx: at least one is needed in mode " + mode.wire());
+        }
+        return new MtaStsPolicy(mode, patterns, maxAgeSeconds);
+    }
+
+    /** The policy file as served at {@code /.well-known/mta-sts.txt} (CRLF lines, RFC 8461 §3.2). */
+    public String text() {
+        StringBuilder b = new StringBuilder("version: STSv1\r\nmode: ").append(mode.wire()).append("\r\n");
+        for (String p : mx) {
+            b.append("mx: ").append(p).append("\r\n");
+        }
+        return b.append("max_age: ").append(maxAgeSeconds).append("\r\n").toString();
+    }
+
     /** Whether the MX host {@code host} matches one of the policy's patterns (RFC 8461 §4.1). */
     public boolean allows(String host) {
         String h = normalise(host);

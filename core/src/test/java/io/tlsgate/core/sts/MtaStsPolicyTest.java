@@ -63,6 +63,18 @@ class MtaStsPolicyTest {
     }
 
     @Test
+    void aPolicyMadeFromItsPartsIsServedAsTheFileThatParsesBackToIt() throws Exception {
+        MtaStsPolicy p = MtaStsPolicy.of(MtaStsPolicy.Mode.ENFORCE, List.of("MX1.Example.com.", "*.example.net", "mx1.example.com"),
+                604800);
+        assertEquals(List.of("mx1.example.com", "*.example.net"), p.mx(), "normalised, duplicates dropped");
+        assertEquals("version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: *.example.net\r\nmax_age: 604800\r\n", p.text());
+        assertEquals(p, MtaStsPolicy.parse(p.text()));
+        assertThrows(MtaStsPolicy.Invalid.class, () -> MtaStsPolicy.of(MtaStsPolicy.Mode.TESTING, List.of(), 60));
+        assertThrows(MtaStsPolicy.Invalid.class, () -> MtaStsPolicy.of(MtaStsPolicy.Mode.ENFORCE, List.of("a.test"), -1));
+        assertThrows(MtaStsPolicy.Invalid.class, () -> MtaStsPolicy.of(MtaStsPolicy.Mode.ENFORCE, List.of("bad host"), 60));
+    }
+
+    @Test
     void theTxtRecordGivesThePolicyId() throws Exception {
         assertEquals("20160831085700Z", MtaStsPolicy.policyId(List.of("v=STSv1; id=20160831085700Z;")));
         assertEquals("abc", MtaStsPolicy.policyId(List.of("v=spf1 -all", "v=STSv1;id=abc", "something else")));
