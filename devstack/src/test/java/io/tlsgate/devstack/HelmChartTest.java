@@ -180,6 +180,34 @@ class HelmChartTest {
         }
     }
 
+    /** Our own domains' MTA-STS policies: an Ingress for that one path only, the controller admitted to policy-service. */
+    @Test
+    void theMtaStsIngressRoutesOnlyThePolicyPathToPolicyService() throws Exception {
+        List<JsonNode> objects = render(HelmChartTest::mtaSts);
+        JsonNode ingress = one(objects, "Ingress", "tls-policy-service-mta-sts");
+        assertEquals("mta-sts.example.com", ingress.at("/spec/rules/0/host").asText());
+        JsonNode path = ingress.at("/spec/rules/0/http/paths/0");
+        assertEquals("/.well-known/mta-sts.txt", path.get("path").asText());
+        assertEquals("Exact", path.get("pathType").asText());
+        assertEquals(1, ingress.at("/spec/rules/0/http/paths").size(), "never the API");
+        assertEquals("tls-policy-service", path.at("/backend/service/name").asText());
+        assertEquals("https", path.at("/backend/service/port/name").asText());
+        assertEquals("mta-sts-tls", ingress.at("/spec/tls/0/secretName").asText());
+        JsonNode np = one(objects, "NetworkPolicy", "tls-policy-service");
+        assertTrue(np.at("/spec/ingress").toString().contains("ingress-nginx"), np.toString());
+        assertTrue(objects.stream().noneMatch(o -> o.get("kind").asText().equals("Ingress")
+                && !o.at("/metadata/name").asText().equals("tls-policy-service-mta-sts")));
+        assertTrue(render(t -> t).stream().noneMatch(o -> o.get("kind").asText().equals("Ingress")), "off by default");
+        Exception e = assertThrows(Exception.class, () -> render(t -> mtaSts(t).set("mtaSts.ingress.hosts[0]", "www.example.com")));
+        assertTrue(e.getMessage().contains("schema"), e.getMessage());
+    }
+
+    private static TemplateCommand mtaSts(TemplateCommand t) {
+        return t.set("mtaSts.ingress.enabled", true).set("mtaSts.ingress.hosts[0]", "mta-sts.example.com")
+                .set("mtaSts.ingress.tlsSecretName", "mta-sts-tls")
+                .set("mtaSts.ingress.controllerFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name", "ingress-nginx");
+    }
+
     @Test
     void extraEnvironmentReachesTheContainer() throws Exception {
         List<JsonNode> objects = render(t -> t.set("services.listener.extraEnv[0].name", "JAVA_TOOL_OPTIONS")
@@ -222,6 +250,7 @@ class HelmChartTest {
                 "defaults", t -> t,
                 "production", t -> t.withValuesFile(ROOT.resolve("deploy/values-production.yaml")),
                 "chart-secrets", HelmChartTest::ownSecrets,
+                "mta-sts-ingress", HelmChartTest::mtaSts,
                 "cert-manager", t -> t.set("internalTls.source", "cert-manager").set("serviceMonitor.enabled", true)
                         .set("services.listener.autoscaling.enabled", true));
         int objects = 0;

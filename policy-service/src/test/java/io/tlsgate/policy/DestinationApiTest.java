@@ -104,7 +104,12 @@ class DestinationApiTest {
         // The appliance-style export carries it, and an import reads it back.
         String ini = as(TestTokens.READER).when().get("/api/v1/destinations/export").then().statusCode(200).extract().asString();
         assertTrue(ini.contains("[" + key + "]\nignore_mta_sts = on\n"), ini);
+        as(TestTokens.READER).when().get("/api/v1/destinations").then().statusCode(200)
+                .body("find { it.key == '" + key + "' }.ignoreMtaSts", equalTo(true));
         as(TestTokens.OPERATOR).when().delete("/api/v1/destinations/" + key).then().statusCode(204);
+        // Only a domain entry can ignore a domain's policy.
+        create("{\"key\":\"192.0.2.77\",\"ignoreMtaSts\":true}").statusCode(400)
+                .body("errors[0].field", equalTo("ignoreMtaSts"));
     }
 
     @Test

@@ -42,7 +42,8 @@ class HostedMtaStsTest {
         assertEquals("v=STSv1; id=" + firstId + ";", created.path("txtRecord"));
         assertEquals(firstId, MtaStsPolicy.policyId(List.of(created.<String>path("txtRecord"))), "the TXT record parses to its id");
 
-        // Served without a token, by Host.
+        // Served without a token, by Host (within 5 s of the change).
+        awaitServed("mta-sts." + d, 200, "mode: testing");
         String served = given().header("Host", "mta-sts." + d).when().get("/.well-known/mta-sts.txt").then().statusCode(200)
                 .contentType("text/plain").extract().asString();
         MtaStsPolicy p = MtaStsPolicy.parse(served);
@@ -55,8 +56,8 @@ class HostedMtaStsTest {
                 .when().put("/api/v1/mta-sts/policies/" + d).then().statusCode(200).body("mode", equalTo("enforce"))
                 .body("policyId", not(equalTo(firstId))).extract().path("policyId");
         assertTrue(secondId.compareTo(firstId) > 0, firstId + " then " + secondId);
-        assertEquals(MtaStsPolicy.Mode.ENFORCE, MtaStsPolicy.parse(given().header("Host", "MTA-STS." + d + ":443")
-                .when().get("/.well-known/mta-sts.txt").then().statusCode(200).extract().asString()).mode());
+        // Served by every replica within 5 s of a change.
+        awaitServed("MTA-STS." + d + ":443", 200, "mode: enforce");
 
         as(TestTokens.READER).when().get("/api/v1/mta-sts/policies").then().statusCode(200)
                 .body("find { it.domain == '" + d + "' }.policyId", equalTo(secondId));
@@ -66,9 +67,23 @@ class HostedMtaStsTest {
                 .body("find { it.entity == 'mta-sts-policy:" + d + "' && it.action == 'update' }.before.mode", equalTo("testing"));
 
         as(TestTokens.OPERATOR).when().delete("/api/v1/mta-sts/policies/" + d).then().statusCode(204);
-        given().header("Host", "mta-sts." + d).when().get("/.well-known/mta-sts.txt").then().statusCode(404);
+        awaitServed("mta-sts." + d, 404, "no MTA-STS policy here");
         as(TestTokens.READER).when().get("/api/v1/mta-sts/policies/" + d).then().statusCode(404)
                 .contentType("application/problem+json");
+    }
+
+    private static void awaitServed(String host, int status, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + 8_000_000_000L;
+        while (true) {
+            io.restassured.response.Response r = given().header("Host", host).when().get("/.well-known/mta-sts.txt");
+            if (r.statusCode() == status && r.asString().contains(text)) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not served within 8 s: " + r.statusCode() + " " + r.asString());
+            }
+            Thread.sleep(200);
+        }
     }
 
     @Test

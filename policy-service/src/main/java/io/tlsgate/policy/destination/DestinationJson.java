@@ -197,6 +197,7 @@ public final class DestinationJson {
         o.set("bounceVerification", value(s.bounceVerification()));
         o.set("bounceProfile", value(s.bounceProfile()));
         o.set("ipPreference", value(s.ipPreference()));
+        o.set("ignoreMtaSts", value(s.ignoreMtaSts()));
         return o;
     }
 

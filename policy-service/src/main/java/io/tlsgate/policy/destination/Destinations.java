@@ -46,6 +46,7 @@ public class Destinations {
 
     /** Creates an entry; 409 when the key exists, 400 when its bounce profile does not. */
     public DestinationSettings create(DestinationKey key, DestinationSettings s, ChangeContext who) {
+        requireDomainFields(key, s);
         return tx.change(who, (c, audit) -> {
             requireProfiles(c, Set.of(s));
             if (!store.insert(c, key, s)) {
@@ -61,6 +62,7 @@ public class Destinations {
      * value (the default entry always has every field).
      */
     public DestinationSettings replace(DestinationKey key, DestinationSettings s, ChangeContext who) {
+        requireDomainFields(key, s);
         return tx.change(who, (c, audit) -> {
             DestinationSettings before = store.find(c, key).orElseThrow(() -> notFound(key));
             DestinationSettings after = key.isDefault() ? overlay(before, s) : s;
@@ -102,6 +104,7 @@ public class Destinations {
         if (def == null || !def.isComplete()) {
             throw InvalidRequestException.field("default", "the import needs a complete [DEFAULT] section");
         }
+        table.forEach(Destinations::requireDomainFields);
         return tx.change(who, (c, audit) -> {
             requireProfiles(c, table.values());
             int removed = store.deleteAllButDefault(c);
@@ -126,6 +129,17 @@ public class Destinations {
                 s.bounceVerification() != null ? s.bounceVerification() : base.bounceVerification(),
                 s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile(),
                 s.ignoreMtaSts() != null ? s.ignoreMtaSts() : base.ignoreMtaSts());
+    }
+
+    /**
+     * {@code ignoreMtaSts} is about a recipient domain's policy: an address or CIDR entry (which
+     * applies per connection) cannot carry it (400 naming the field).
+     */
+    private static void requireDomainFields(DestinationKey key, DestinationSettings s) {
+        if (key.isNetwork() && s.ignoreMtaSts() != null) {
+            throw InvalidRequestException.field("ignoreMtaSts", "only domain entries can ignore a domain's MTA-STS policy, "
+                    + "not an address or CIDR entry");
+        }
     }
 
     private static ProblemException notFound(DestinationKey key) {

@@ -53,6 +53,11 @@ public class HostedPolicies {
     /** Publishes (or replaces) {@code domain}'s policy under a new id. */
     public HostedPolicy put(String domain, MtaStsPolicy policy, ChangeContext who) {
         return tx.change(who, (c, audit) -> {
+            // One change per domain at a time, on every replica: the id must change with the content.
+            try (PreparedStatement lock = c.prepareStatement("select pg_advisory_xact_lock(hashtext('mta-sts:' || ?))")) {
+                lock.setString(1, domain);
+                lock.execute();
+            }
             Optional<HostedPolicy> before = find(c, domain);
             Instant now = Instant.now();
             String id = ID.format(now);

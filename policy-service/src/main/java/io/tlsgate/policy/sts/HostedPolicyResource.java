@@ -81,13 +81,23 @@ public class HostedPolicyResource {
         String mode = f.string("mode", java.util.regex.Pattern.compile("enforce|testing|none"), "enforce, testing or none");
         List<String> mx = f.list("mx", 100, s -> s);
         Integer maxAge = f.integer("maxAgeSeconds", 0, (int) MtaStsPolicy.MAX_AGE_LIMIT);
-        if (f.has("domain") && json.get("domain").isTextual() && !json.get("domain").asText().equalsIgnoreCase(d)) {
-            f.error("domain", "does not match the domain in the path");
+        if (f.has("domain") && (!json.get("domain").isTextual() || !json.get("domain").asText().equalsIgnoreCase(d))) {
+            f.error("domain", "must be the domain in the path, as a string");
+        }
+        if (mx != null) {
+            for (int i = 0; i < mx.size(); i++) {
+                if (mx.get(i).length() > 253) {
+                    f.error("mx[" + i + "]", "longer than a host name may be (253)");
+                }
+            }
         }
         MtaStsPolicy policy = null;
-        if (mode != null && mx != null && maxAge != null) {
+        if (mx != null && maxAge != null) {
             try {
-                policy = MtaStsPolicy.of(MtaStsPolicy.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT)), mx, maxAge);
+                // With a bad mode, the other fields are still checked (as testing, which needs an mx too).
+                MtaStsPolicy.Mode m = mode == null ? MtaStsPolicy.Mode.TESTING
+                        : MtaStsPolicy.Mode.valueOf(mode.toUpperCase(java.util.Locale.ROOT));
+                policy = MtaStsPolicy.of(m, mx, maxAge);
             } catch (MtaStsPolicy.Invalid e) {
                 String msg = e.getMessage();
                 f.error(msg.startsWith("mx") ? "mx" : "maxAgeSeconds", msg.substring(msg.indexOf(':') + 2));
