@@ -199,6 +199,23 @@ final class ClusterApi implements AutoCloseable {
         return env;
     }
 
+    /**
+     * The settings of a cluster whose listeners take mail from the tests' clients on loopback:
+     * reverse DNS from {@code dns}, and a hosts file that answers first, both ways (127.0.0.1 is
+     * localhost, forward-confirmed); mail to loopback next hops is allowed.
+     */
+    static java.util.Map<String, String> inboundEnv(io.tlsgate.testkit.TestDnsServer dns) throws java.io.IOException {
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        env.put("TLSGATE_DNS_SERVER", dns.address());
+        Path hosts = Files.createTempFile("tlsgate-it-hosts", "");
+        hosts.toFile().deleteOnExit();
+        Files.writeString(hosts, "127.0.0.1 localhost\n::1 localhost\n");
+        env.put("TLSGATE_DNS_HOSTS_FILE", hosts.toString());
+        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
+        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
+        return env;
+    }
+
     /** A bounce profile {@code name} whose first retry is an hour away (none within a test), without DSNs. */
     void hourlyRetryProfile(String name) throws Exception {
         ok("POST", 8081, "/api/v1/bounce-profiles", "{\"name\":\"" + name + "\",\"maxRetries\":5,\"maxTimeInQueueSeconds\":86400,"

@@ -11,11 +11,8 @@ import io.tlsgate.testkit.TestDnsServer;
 import io.tlsgate.testkit.TestPki;
 import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -118,18 +115,9 @@ final class ListenerCluster implements AutoCloseable {
             // Reverse DNS: 127.0.3.10 is forward-confirmed, 127.0.3.11's PTR name points elsewhere.
             dns.ptr("127.0.3.10", "mx1.partner.test").address("mx1.partner.test", "127.0.3.10");
             dns.ptr("127.0.3.11", "mx2.partner.test").address("mx2.partner.test", "127.0.3.99");
-            Map<String, String> env = new HashMap<>();
-            env.put("TLSGATE_DNS_SERVER", dns.address());
-            // The hosts file answers before DNS, both ways: 127.0.0.1 is localhost, forward-confirmed.
-            Path hosts = Files.createTempFile("tlsgate-listener-it-hosts", "");
-            hosts.toFile().deleteOnExit();
-            Files.writeString(hosts, "127.0.0.1 localhost\n::1 localhost\n");
-            env.put("TLSGATE_DNS_HOSTS_FILE", hosts.toString());
-            // The tests' MX hosts listen on loopback addresses.
-            env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
+            Map<String, String> env = ClusterApi.inboundEnv(dns);
             env.put("TLSGATE_LISTENER_IDLE_TIMEOUT", "4s");
             env.put("TLSGATE_LISTENER_SESSION_TIMEOUT", "25s");
-            env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
             // Short-lived service identities: every service renews its own during the run (InternalTlsClusterIT).
             env.put("TLSGATE_INTERNAL_TLS_LIFETIME", "2m");
             // Smaller than the inbound listener's 64 KiB, so that delivery-service refuses a message the listener let through.

@@ -19,7 +19,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -62,15 +61,7 @@ class ReplicasClusterIT {
     @BeforeAll
     static void cluster() throws Exception {
         dns = new TestDnsServer();
-        Map<String, String> env = new HashMap<>();
-        env.put("TLSGATE_DNS_SERVER", dns.address());
-        Path hosts = Files.createTempFile("tlsgate-replicas-it-hosts", "");
-        hosts.toFile().deleteOnExit();
-        Files.writeString(hosts, "127.0.0.1 localhost\n::1 localhost\n");
-        env.put("TLSGATE_DNS_HOSTS_FILE", hosts.toString());
-        env.put("TLSGATE_DELIVERY_POLL_INTERVAL", "200ms");
-        // The internal server is on loopback.
-        env.put("TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true");
+        Map<String, String> env = ClusterApi.inboundEnv(dns);
         // A killed replica's claimed messages go to the other one after this: short so the test is quick.
         env.put("TLSGATE_DELIVERY_LEASE", "15s");
         api = ClusterApi.start("replicas", OFFSET, env, "--replicas", "2");
