@@ -76,6 +76,10 @@ public class Scheduler {
     private Thread dispatcher;
     private final TlsEngine engine;
     private volatile boolean running;
+    /** Null when MTA-STS is off. */
+    private final MtaSts mtaSts;
+    private final PolicyClient policy;
+    private final CertClient certs;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
@@ -106,10 +110,25 @@ public class Scheduler {
         });
         this.window = new ConcurrencyWindow(config.initialDestinationConcurrency());
         DeliveryConfig.MtaSts sts = config.mtaSts();
-        MtaSts mtaSts = !sts.enabled() ? null : new MtaSts(dns, dataSource, new MtaSts.Settings(sts.httpsPort(), sts.fetchTimeout(),
+        this.mtaSts = !sts.enabled() ? null : new MtaSts(dns, dataSource, new MtaSts.Settings(sts.httpsPort(), sts.fetchTimeout(),
                 sts.maxPolicySize(), sts.checkInterval(), sts.refreshBefore(), config.mxLocalAddresses()));
+        this.policy = policy;
+        this.certs = certs;
         this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts), rate, slots, window, delivery,
                 settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
+    }
+
+    /** Fetches the MTA-STS policies about to expire again (on a worker: it waits for DNS, HTTPS and cert-service). */
+    private void refreshMtaSts() {
+        try {
+            io.tlsgate.proto.policy.v1.OutboundSettings s = policy.settings();
+            int n = mtaSts.refreshDue(() -> certs.material(s.getCertificateSlot(), s.getTrustedCaMode()).trust().anchors());
+            if (n > 0) {
+                LOG.debugf("MTA-STS: %d cached policies looked at before they expire", n);
+            }
+        } catch (RuntimeException e) {
+            LOG.warnf("MTA-STS policies not refreshed this round: %s", e.getMessage());
+        }
     }
 
     /** Looks for due work again at {@code when} (work a limit held back falls due then). */
@@ -125,6 +144,10 @@ public class Scheduler {
         running = true;
         long every = Math.max(1, config.lease().toMillis() / 3);
         timers.scheduleWithFixedDelay(this::renewLeases, every, every, TimeUnit.MILLISECONDS);
+        if (mtaSts != null) {
+            long check = Math.max(1000, config.mtaSts().checkInterval().toMillis());
+            timers.scheduleWithFixedDelay(() -> blocking.execute(this::refreshMtaSts), check, check, TimeUnit.MILLISECONDS);
+        }
         dispatcher = new Thread(this::dispatch, "delivery-dispatcher");
         dispatcher.setDaemon(true);
         dispatcher.start();

@@ -193,6 +193,19 @@ public final class MtaSts {
     }
 
     /**
+     * Fetches again the cached policies that are due (RFC 8461 §5.1: refreshed before they
+     * expire, also for domains no mail went to lately, so that a policy never lapses and the
+     * next message waits for no fetch); at most 100 a round. Returns how many were looked at.
+     */
+    public int refreshDue(Supplier<List<X509Certificate>> anchors) {
+        List<String> due = cache.due(settings.refreshBefore(), 100);
+        for (String domain : due) {
+            lookup(domain, anchors);
+        }
+        return due.size();
+    }
+
+    /**
      * When a cached policy is fetched again although its id did not change: {@code refreshBefore}
      * ahead of its expiry, but never before half its max_age (a short max_age is not a reason to
      * fetch on every delivery).

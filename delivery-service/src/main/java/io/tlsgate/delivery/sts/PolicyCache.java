@@ -85,6 +85,28 @@ final class PolicyCache {
         return new Entry(e.id(), e.policy(), e.fetchedAt(), e.expiresAt(), now);
     }
 
+    /**
+     * Domains whose cached policy is due to be fetched again ({@code refreshBefore} ahead of its
+     * expiry, never before half its max_age), most urgent first, at most {@code limit}.
+     */
+    java.util.List<String> due(java.time.Duration refreshBefore, int limit) {
+        return Jdbc.transaction(dataSource, c -> {
+            try (PreparedStatement ps = c.prepareStatement("select domain from mta_sts_policy where expires_at > now() and "
+                    + "expires_at - least(? * interval '1 second', max_age_seconds / 2 * interval '1 second') <= now() "
+                    + "order by expires_at limit ?")) {
+                ps.setLong(1, refreshBefore.toSeconds());
+                ps.setInt(2, limit);
+                java.util.List<String> out = new java.util.ArrayList<>();
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+                return out;
+            }
+        });
+    }
+
     /** Forgets a domain's expired policy (not one another replica has just fetched again). */
     void delete(String domain) {
         Jdbc.transaction(dataSource, c -> {

@@ -156,6 +156,21 @@ class MtaStsTest {
     }
 
     @Test
+    void duePoliciesAreFetchedAgainBeforeTheyExpireWithoutAnyMail() throws Exception {
+        String d = domain(17);
+        publish(d, "1", String.format(ENFORCE, d, d, 2));
+        MtaSts sts = new MtaSts(resolver, dataSource, new MtaSts.Settings(port, Duration.ofSeconds(5), 65536, Duration.ofHours(1),
+                Duration.ofDays(1), true));
+        sts.lookup(d, anchors());
+        assertEquals(1, good.hits("mta-sts." + d));
+        sts.refreshDue(anchors()); // a sweep right away
+        assertEquals(1, good.hits("mta-sts." + d), "not due before half its max_age");
+        Thread.sleep(1100);
+        assertTrue(sts.refreshDue(anchors()) >= 1);
+        assertEquals(2, good.hits("mta-sts." + d), "fetched again, no message asked for it");
+    }
+
+    @Test
     void aCachedPolicySurvivesAFailedFetch() {
         String d = domain(3);
         publish(d, "1", String.format(ENFORCE, d, d, 86400));

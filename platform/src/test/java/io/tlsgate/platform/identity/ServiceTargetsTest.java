@@ -56,6 +56,13 @@ class ServiceTargetsTest {
         ManagedChannel channel = ServiceTargets.configure(NettyChannelBuilder.forTarget(ServiceTargets.channelTarget(target)))
                 .usePlaintext().build();
         try {
+            // Until both connections are up, calls go to the one that is (a replica still starting gets none).
+            Map<String, Integer> warm = new HashMap<>();
+            for (int i = 0; i < 100 && warm.size() < 2; i++) {
+                warm.merge(who(channel), 1, Integer::sum);
+                Thread.sleep(10);
+            }
+            assertEquals(2, warm.size(), "both replicas answer: " + warm);
             Map<String, Integer> seen = calls(channel, 20);
             assertEquals(Map.of("a", 10, "b", 10), seen, "round-robin over both replicas");
 
