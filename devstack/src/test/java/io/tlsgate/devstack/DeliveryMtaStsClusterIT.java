@@ -43,7 +43,7 @@ class DeliveryMtaStsClusterIT {
 
     private static final String PATH = "/.well-known/mta-sts.txt";
     private static final List<String> DOMAINS = List.of("enforce-ok.sts.test", "enforce-mx.sts.test", "enforce-cert.sts.test",
-            "testing-cert.sts.test", "fetch-fails.sts.test");
+            "testing-cert.sts.test", "fetch-fails.sts.test", "enforce-many.sts.test");
     private static TestHttpsServer policyHost;
     private static final List<ScriptedSmtpPeer> PEERS = new ArrayList<>();
 
@@ -97,6 +97,28 @@ class DeliveryMtaStsClusterIT {
         assertEquals(0, peer.received().size(), "nothing went to an MX host outside the policy");
         assertTrue(mailLog().stream().anyMatch(l -> l.contains("MTA-STS " + d + ": mta-sts enforce id 1: MX host(s) [mx." + d
                 + "] not named by the policy's mx [mail.elsewhere.test]: not used")), "logged");
+    }
+
+    /**
+     * Five MX hosts the policy does not name ahead of the one it does: the policy filters before
+     * the MX host limit (5) applies, so the sixth is tried, and none of the others.
+     */
+    @Test
+    void enforceFindsTheNamedMxBehindFiveOthers() throws Exception {
+        String d = "enforce-many.sts.test";
+        ScriptedSmtpPeer other = peer("127.0.1.67", "mx0." + d);
+        for (int i = 0; i < 5; i++) {
+            dns().mx(d, 10 + i, "mx" + i + "." + d).address("mx" + i + "." + d, "127.0.1.67");
+        }
+        ScriptedSmtpPeer named = peer("127.0.1.66", "mx5." + d);
+        dns().mx(d, 20, "mx5." + d).address("mx5." + d, "127.0.1.66");
+        publish(d, "enforce", "mx5." + d);
+        long mid = enqueue("sender@origin.test", "user@" + d, "X-Sts: enforce-many");
+        JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+        assertEquals("DONE", m.get("state").asText(), m.toString());
+        assertEquals("mx5." + d, m.get("attempts").get(0).get("host").asText(), m.toString());
+        assertEquals(1, named.received().size());
+        assertEquals(0, other.commands().size(), "no MX host outside the policy was even greeted: " + other.commands());
     }
 
     @Test

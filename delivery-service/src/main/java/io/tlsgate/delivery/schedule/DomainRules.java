@@ -66,9 +66,16 @@ final class DomainRules {
             throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
         }
         DomainDelivery.Tls domainTls = tls(settings, p);
+        boolean useDns = route.getUseDns() || route.getHopsCount() == 0;
+        MtaSts.Lookup sts = MtaSts.Lookup.NONE;
+        if (mtaSts != null && !p.getIgnoreMtaSts() && useDns) {
+            sts = mtaSts.lookup(domain, () -> material(settings).trust().anchors());
+        }
+        // enforce: only the MX hosts the policy names, before the MX host limit applies
+        MtaStsPolicy enforced = sts.applies() && sts.policy().mode() == MtaStsPolicy.Mode.ENFORCE ? sts.policy() : null;
         DomainDelivery.Plan plan = delivery.plan(domain, route.getHopsList().stream().map(NextHop::getHost).toList(),
-                route.getHopsList().stream().map(NextHop::getPort).toList(), route.getUseDns() || route.getHopsCount() == 0,
-                preference(p));
+                route.getHopsList().stream().map(NextHop::getPort).toList(), useDns, preference(p),
+                enforced == null ? mx -> true : enforced::allows);
         Map<InetAddress, DomainDelivery.Tls> byAddress = new HashMap<>();
         if ("default".equals(p.getMatchedKey())) {
             try {
@@ -85,11 +92,8 @@ final class DomainRules {
             }
         }
         DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
-        if (mtaSts != null && !p.getIgnoreMtaSts() && plan.hops().stream().anyMatch(h -> !h.route())) {
-            MtaSts.Lookup sts = mtaSts.lookup(domain, () -> material(settings).trust().anchors());
-            if (sts.applies()) {
-                return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
-            }
+        if (sts.applies()) {
+            return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
         }
         return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
     }
@@ -107,17 +111,17 @@ final class DomainRules {
             DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, MtaSts.Lookup sts) {
         MtaStsPolicy policy = sts.policy();
         boolean enforce = policy.mode() == MtaStsPolicy.Mode.ENFORCE;
-        List<String> refused = plan.hops().stream().filter(h -> !h.route() && !policy.allows(h.name()))
-                .map(DomainDelivery.Hop::name).toList();
+        // enforce: the plan has only the MX hosts the policy names (the others are in refusedMx)
+        List<String> refused = enforce ? plan.refusedMx() : plan.hops().stream().filter(h -> !h.route()
+                && !policy.allows(h.name())).map(DomainDelivery.Hop::name).toList();
         DomainDelivery.Plan applied = plan;
         if (!refused.isEmpty()) {
             LOG.infof("MTA-STS %s: %s: MX host(s) %s not named by the policy's mx %s%s", domain, sts.source(), refused,
                     policy.mx(), enforce ? ": not used" : " (testing: used)");
         }
-        if (enforce && !refused.isEmpty()) {
-            List<DomainDelivery.Hop> kept = plan.hops().stream().filter(h -> h.route() || policy.allows(h.name())).toList();
-            applied = new DomainDelivery.Plan(kept, plan.mxNames(), kept.isEmpty() ? "MTA-STS policy of " + domain + " ("
-                    + sts.source() + ") names none of its MX hosts " + refused + " (mx " + policy.mx() + ")" : plan.error(), false);
+        if (enforce && !refused.isEmpty() && plan.hops().isEmpty()) {
+            applied = new DomainDelivery.Plan(List.of(), plan.mxNames(), "MTA-STS policy of " + domain + " (" + sts.source()
+                    + ") names none of its MX hosts " + refused + " (mx " + policy.mx() + ")", false, refused);
         }
         CertClient.Material material;
         try {

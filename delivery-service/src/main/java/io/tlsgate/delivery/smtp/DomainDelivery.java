@@ -43,7 +43,12 @@ public final class DomainDelivery {
      * Where a domain's mail goes: the hops in order, the MX names (for the verify modes), or
      * why there is nowhere to go ({@code permanent}: null MX or no such domain).
      */
-    public record Plan(List<Hop> hops, List<String> mxNames, String error, boolean permanent) {}
+    public record Plan(List<Hop> hops, List<String> mxNames, String error, boolean permanent, List<String> refusedMx) {
+
+        public Plan(List<Hop> hops, List<String> mxNames, String error, boolean permanent) {
+            this(hops, mxNames, error, permanent, List.of());
+        }
+    }
 
     /**
      * How to protect one connection: the mode, the policy entry that supplied it, and the
@@ -170,6 +175,16 @@ public final class DomainDelivery {
 
     /** The hops for a domain: {@code routeHops} ("host" or "[ip]", port 0 = default) then, when {@code useDns}, the MX hosts. */
     public Plan plan(String domain, List<String> routeHosts, List<Integer> routePorts, boolean useDns, IpPreference pref) {
+        return plan(domain, routeHosts, routePorts, useDns, pref, mx -> true);
+    }
+
+    /**
+     * As {@link #plan(String, List, List, boolean, IpPreference)}, with only the MX hosts
+     * {@code mxAllowed} admits (an MTA-STS policy in enforce mode), before the MX host limit
+     * applies; the others are in {@link Plan#refusedMx}.
+     */
+    public Plan plan(String domain, List<String> routeHosts, List<Integer> routePorts, boolean useDns, IpPreference pref,
+            java.util.function.Predicate<String> mxAllowed) {
         List<Hop> hops = new ArrayList<>();
         for (int i = 0; i < routeHosts.size(); i++) {
             String h = routeHosts.get(i);
@@ -190,7 +205,9 @@ public final class DomainDelivery {
             return new Plan(hops, List.of(), hops.isEmpty() ? "the SMTP route for " + domain + " has no hosts" : null, false);
         }
         MxResolver.Answer answer = mx.resolve(domain);
-        List<MxResolver.Host> hosts = answer.hosts().subList(0, Math.min(answer.hosts().size(), limits.mxHosts()));
+        List<MxResolver.Host> admitted = answer.hosts().stream().filter(h -> mxAllowed.test(h.name())).toList();
+        List<String> refused = answer.hosts().stream().map(MxResolver.Host::name).filter(n -> !mxAllowed.test(n)).toList();
+        List<MxResolver.Host> hosts = admitted.subList(0, Math.min(admitted.size(), limits.mxHosts()));
         String error = answer.error();
         for (MxResolver.Host h : hosts) {
             List<InetAddress> usable = limits.mxMayBeLocal() ? h.addresses()
@@ -203,7 +220,7 @@ public final class DomainDelivery {
             hops.add(new Hop(h.name(), order(usable, pref), port, false));
         }
         boolean permanent = hops.isEmpty() && (answer.nullMx() || (answer.error() != null && answer.error().contains("does not exist")));
-        return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent);
+        return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent, refused);
     }
 
     /** One message, the same TLS rules for every address; waits (for tests and tools, never an event loop). */

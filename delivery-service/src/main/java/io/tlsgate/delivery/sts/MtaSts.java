@@ -37,7 +37,7 @@ public final class MtaSts {
      */
     public record Lookup(MtaStsPolicy policy, String id, TlsResultType failure, String detail) {
 
-        static final Lookup NONE = new Lookup(null, null, null, null);
+        public static final Lookup NONE = new Lookup(null, null, null, null);
 
         public boolean applies() {
             return policy != null && policy.mode() != MtaStsPolicy.Mode.NONE;
