@@ -276,9 +276,7 @@ public final class DevStack {
         } else {
             Map<String, String> all = new HashMap<>(own);
             all.putAll(env);
-            String service = name.substring(0, name.lastIndexOf('-'));
-            int port = httpPort(service) + Integer.parseInt(name.substring(name.lastIndexOf('-') + 1)) * REPLICA_STEP;
-            services.put(name, launch(service, name, port, all));
+            services.put(name, launch(name.substring(0, name.lastIndexOf('-')), name, processPort(name), all));
         }
         awaitReady(name);
     }

@@ -62,25 +62,13 @@ public final class MtaSts {
      * without asking again (check-interval): most domains publish none, and their mail should
      * not cost a database read and a DNS query per delivery. Per replica, at most 10,000.
      */
-    private final java.util.Map<String, Instant> withoutPolicy = java.util.Collections.synchronizedMap(
-            new java.util.LinkedHashMap<>(256, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(java.util.Map.Entry<String, Instant> eldest) {
-                    return size() > 10_000;
-                }
-            });
+    private final java.util.Map<String, Instant> withoutPolicy = recent(10_000);
 
     /** A failed fetch of one id, not tried again before {@code until}. */
     private record Failed(Instant until, TlsResultType type, String detail) {}
 
     private static final Duration FAILED_FETCH_PAUSE = Duration.ofMinutes(5);
-    private final java.util.Map<String, Failed> failures = java.util.Collections.synchronizedMap(
-            new java.util.LinkedHashMap<>(64, 0.75f, true) {
-                @Override
-                protected boolean removeEldestEntry(java.util.Map.Entry<String, Failed> eldest) {
-                    return size() > 10_000;
-                }
-            });
+    private final java.util.Map<String, Failed> failures = recent(10_000);
     /** The fetch running for a domain, which other workers wait for instead of fetching too. */
     private final java.util.concurrent.ConcurrentHashMap<String, CompletableFuture<Lookup>> inFlight =
             new java.util.concurrent.ConcurrentHashMap<>();
@@ -190,6 +178,16 @@ public final class MtaSts {
             Instant now) {
         failures.put(domain + " " + id, new Failed(now.plus(FAILED_FETCH_PAUSE), type, detail));
         return cached.map(MtaSts::of).orElseGet(() -> failed(domain, type, detail));
+    }
+
+    /** A thread-safe map that forgets its least recently used entry beyond {@code max}. */
+    private static <V> java.util.Map<String, V> recent(int max) {
+        return java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(64, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(java.util.Map.Entry<String, V> eldest) {
+                return size() > max;
+            }
+        });
     }
 
     /**

@@ -135,8 +135,7 @@ class MtaStsTest {
         String d = domain(2);
         publish(d, "1", String.format(ENFORCE, d, d, 2));
         // A day ahead of expiry, but no sooner than half of max_age (1 s here).
-        MtaSts sts = new MtaSts(resolver, dataSource, new MtaSts.Settings(port, Duration.ofSeconds(5), 65536, Duration.ofHours(1),
-                Duration.ofDays(1), true));
+        MtaSts sts = sts(Duration.ofHours(1), Duration.ofSeconds(5), Duration.ofDays(1));
         sts.lookup(d, anchors());
         sts.lookup(d, anchors());
         assertEquals(1, good.hits("mta-sts." + d), "not before half of max_age");
@@ -159,8 +158,7 @@ class MtaStsTest {
     void duePoliciesAreFetchedAgainBeforeTheyExpireWithoutAnyMail() throws Exception {
         String d = domain(17);
         publish(d, "1", String.format(ENFORCE, d, d, 2));
-        MtaSts sts = new MtaSts(resolver, dataSource, new MtaSts.Settings(port, Duration.ofSeconds(5), 65536, Duration.ofHours(1),
-                Duration.ofDays(1), true));
+        MtaSts sts = sts(Duration.ofHours(1), Duration.ofSeconds(5), Duration.ofDays(1));
         sts.lookup(d, anchors());
         assertEquals(1, good.hits("mta-sts." + d));
         sts.refreshDue(anchors()); // a sweep right away
@@ -288,7 +286,11 @@ class MtaStsTest {
     }
 
     private MtaSts sts(Duration checkInterval, Duration fetchTimeout) {
-        return new MtaSts(resolver, dataSource, new MtaSts.Settings(port, fetchTimeout, 65536, checkInterval, Duration.ZERO, true));
+        return sts(checkInterval, fetchTimeout, Duration.ZERO);
+    }
+
+    private MtaSts sts(Duration checkInterval, Duration fetchTimeout, Duration refreshBefore) {
+        return new MtaSts(resolver, dataSource, new MtaSts.Settings(port, fetchTimeout, 65536, checkInterval, refreshBefore, true));
     }
 
     private Supplier<List<X509Certificate>> anchors() {
