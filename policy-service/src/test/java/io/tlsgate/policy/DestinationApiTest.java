@@ -113,6 +113,31 @@ class DestinationApiTest {
     }
 
     @Test
+    void anEntryMayIgnoreTheDomainsDaneRecordsAudited() {
+        String key = unique();
+        as(TestTokens.READER).when().get("/api/v1/destinations/default").then().statusCode(200)
+                .body("ignoreDane", equalTo(false));
+        as(TestTokens.OPERATOR).header("X-Change-Comment", "their TLSA records are stale").contentType("application/json")
+                .body("{\"key\":\"" + key + "\",\"ignoreDane\":true}").when().post("/api/v1/destinations")
+                .then().statusCode(201).body("ignoreDane", equalTo(true)).body("ignoreMtaSts", equalTo("default"));
+        as(TestTokens.READER).when().get("/api/v1/destinations/resolve?domain=" + key).then().statusCode(200)
+                .body("values.ignoreDane", equalTo(true))
+                .body("sources.ignoreDane", equalTo(key))
+                .body("values.ignoreMtaSts", equalTo(false));
+        as(TestTokens.OPERATOR).when().get("/api/v1/audit?limit=20").then().statusCode(200)
+                .body("find { it.entity == 'destination:" + key + "' && it.action == 'create' }.after.ignoreDane", equalTo(true));
+        String ini = as(TestTokens.READER).when().get("/api/v1/destinations/export").then().statusCode(200).extract().asString();
+        assertTrue(ini.contains("[" + key + "]\nignore_dane = on\n"), ini);
+        as(TestTokens.READER).when().get("/api/v1/destinations").then().statusCode(200)
+                .body("find { it.key == '" + key + "' }.ignoreDane", equalTo(true));
+        as(TestTokens.OPERATOR).contentType("application/json").body("{\"ignoreDane\":\"default\"}")
+                .when().put("/api/v1/destinations/" + key).then().statusCode(200).body("ignoreDane", equalTo("default"));
+        as(TestTokens.OPERATOR).when().delete("/api/v1/destinations/" + key).then().statusCode(204);
+        create("{\"key\":\"192.0.2.0/24\",\"ignoreDane\":false}").statusCode(400)
+                .body("errors[0].field", equalTo("ignoreDane"));
+    }
+
+    @Test
     void conflictsAndMissingEntriesAreProblems() {
         String key = "." + unique();
         create("{\"key\":\"" + key + "\"}").statusCode(201).body("kind", equalTo("SUFFIX"));
@@ -176,6 +201,7 @@ class DestinationApiTest {
         "bounceVerification, '\"yes\"', bounceVerification",
         "ignoreMtaSts, '\"on\"', ignoreMtaSts",
         "ignoreMtaSts, 1, ignoreMtaSts",
+        "ignoreDane, '\"yes\"', ignoreDane",
         "limitsApplyPer, '\"HOST\"', limitsApplyPer",
         "limitsScope, null, limitsScope",
         "ipPreference, '\"PREFER_V6\"', ipPreference",

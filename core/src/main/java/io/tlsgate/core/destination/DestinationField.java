@@ -14,7 +14,9 @@ public enum DestinationField {
     BOUNCE_VERIFICATION("bounceVerification", DestinationSettings::bounceVerification),
     BOUNCE_PROFILE("bounceProfile", DestinationSettings::bounceProfile),
     /** The escape hatch: the destination domain's MTA-STS policy is not applied. */
-    IGNORE_MTA_STS("ignoreMtaSts", DestinationSettings::ignoreMtaSts);
+    IGNORE_MTA_STS("ignoreMtaSts", DestinationSettings::ignoreMtaSts),
+    /** The escape hatch: the destination domain's DANE TLSA records are not applied. */
+    IGNORE_DANE("ignoreDane", DestinationSettings::ignoreDane);
 
     private final String jsonName;
     private final Function<DestinationSettings, Object> getter;

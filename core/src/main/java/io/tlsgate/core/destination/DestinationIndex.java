@@ -163,7 +163,8 @@ public final class DestinationIndex {
                 s.ipPreference() != null ? s.ipPreference() : defaults.ipPreference(),
                 s.bounceVerification() != null ? s.bounceVerification() : defaults.bounceVerification(),
                 s.bounceProfile() != null ? s.bounceProfile() : defaults.bounceProfile(),
-                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : defaults.ignoreMtaSts());
+                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : defaults.ignoreMtaSts(),
+                s.ignoreDane() != null ? s.ignoreDane() : defaults.ignoreDane());
         return new EffectivePolicy(m.key(), values, sources);
     }
 

@@ -19,7 +19,8 @@ public record DestinationSettings(
         IpPreference ipPreference,
         Boolean bounceVerification,
         String bounceProfile,
-        Boolean ignoreMtaSts) {
+        Boolean ignoreMtaSts,
+        Boolean ignoreDane) {
 
     public static final int MAX_CONNECTIONS = 1000;
     public static final int MAX_MESSAGES = 1000;
@@ -29,18 +30,18 @@ public record DestinationSettings(
     /** The default entry's factory values. */
     public static final DestinationSettings FACTORY_DEFAULT = new DestinationSettings(OutboundTlsMode.NONE, 500, 50,
             RecipientLimit.NONE, LimitsApplyPer.DOMAIN, LimitsScope.SYSTEM, IpPreference.IPV6_PREFERRED, false,
-            "default", false);
+            "default", false, false);
 
     /** An entry that takes every field from the default entry. */
     public static final DestinationSettings ALL_DEFAULT =
-            new DestinationSettings(null, null, null, null, null, null, null, null, null, null);
+            new DestinationSettings(null, null, null, null, null, null, null, null, null, null, null);
 
-    /** Settings that leave {@code ignoreMtaSts} to the default entry. */
+    /** Settings that leave {@code ignoreMtaSts} and {@code ignoreDane} to the default entry. */
     public DestinationSettings(OutboundTlsMode tls, Integer maxConcurrentConnections, Integer maxMessagesPerConnection,
             RecipientLimit recipientLimit, LimitsApplyPer limitsApplyPer, LimitsScope limitsScope, IpPreference ipPreference,
             Boolean bounceVerification, String bounceProfile) {
         this(tls, maxConcurrentConnections, maxMessagesPerConnection, recipientLimit, limitsApplyPer, limitsScope, ipPreference,
-                bounceVerification, bounceProfile, null);
+                bounceVerification, bounceProfile, null, null);
     }
 
     public DestinationSettings {

@@ -75,7 +75,8 @@ class DestinationIndexGoldenTest {
                 v[6].equals("-") ? null : IpPreference.valueOf(v[6]),
                 v[7].equals("-") ? null : v[7].equals("on"),
                 v[8].equals("-") ? null : v[8],
-                v[9].equals("-") ? null : v[9].equals("on"));
+                v[9].equals("-") ? null : v[9].equals("on"),
+                v[10].equals("-") ? null : v[10].equals("on"));
     }
 
     private static List<String[]> csv(String resource) throws IOException {

@@ -50,9 +50,17 @@ public final class DnsResolver {
      * @param cacheSize answers kept at most (the least recently used go first); 0: no cache
      * @param maxTtl the longest an answer is kept whatever its TTL
      * @param hosts names and addresses answered without DNS ({@link HostsFile#NONE}: none)
+     * @param trustAnchors DNSSEC trust anchors (DS or DNSKEY records in zone-file form): when
+     *     set, every answer is validated here ({@link Answer#secure}, {@link Answer#bogus});
+     *     null: answers are taken as they come
      */
     public record Settings(List<InetSocketAddress> servers, Duration tryTimeout, int attempts, int cacheSize,
-            Duration maxTtl, HostsFile hosts) {
+            Duration maxTtl, HostsFile hosts, String trustAnchors) {
+
+        public Settings(List<InetSocketAddress> servers, Duration tryTimeout, int attempts, int cacheSize, Duration maxTtl,
+                HostsFile hosts) {
+            this(servers, tryTimeout, attempts, cacheSize, maxTtl, hosts, null);
+        }
 
         /** {@code server}: {@code host:port[,host:port...]} ({@code tlsgate.dns.server}), else the system's resolvers. */
         public static Settings of(Optional<String> server) {
@@ -64,8 +72,14 @@ public final class DnsResolver {
     /**
      * An answer: the response code and the answer section's records ({@code NOERROR} with none
      * is "no such data"), where it came from, and a failure text when no resolver answered.
+     * A validating resolver's answers also say whether DNSSEC proved them ({@code secure}: the
+     * records, or that there are none) or found them forged or broken ({@code bogus}: a failure).
      */
-    public record Answer(int rcode, List<Record> records, Source source, String failure) {
+    public record Answer(int rcode, List<Record> records, Source source, String failure, boolean secure, boolean bogus) {
+
+        public Answer(int rcode, List<Record> records, Source source, String failure) {
+            this(rcode, records, source, failure, false, false);
+        }
         public boolean ok() {
             return failure == null && rcode == Rcode.NOERROR;
         }
@@ -96,7 +110,8 @@ public final class DnsResolver {
     private static final AtomicInteger THREADS = new AtomicInteger();
 
     private final Settings settings;
-    private final List<SimpleResolver> resolvers = new ArrayList<>();
+    private final List<org.xbill.DNS.Resolver> resolvers = new ArrayList<>();
+    private final List<String> names = new ArrayList<>();
     private final Executor executor;
     private final Map<Key, Cached> cache;
     private final Map<Key, CompletableFuture<Answer>> inFlight = new ConcurrentHashMap<>();
@@ -112,7 +127,8 @@ public final class DnsResolver {
         for (InetSocketAddress s : servers) {
             SimpleResolver r = new SimpleResolver(s);
             r.setTimeout(settings.tryTimeout());
-            resolvers.add(r);
+            resolvers.add(settings.trustAnchors() == null ? r : validating(r, settings.trustAnchors()));
+            names.add(s.getAddress().getHostAddress() + ":" + s.getPort());
         }
         // Answers are handed out here: cheap work only (parse, cache, complete); idle threads go away.
         ThreadPoolExecutor pool = new ThreadPoolExecutor(2, 2, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
@@ -160,7 +176,7 @@ public final class DnsResolver {
             return running;
         }
         Message q = Message.newQuery(Record.newRecord(n, type, DClass.IN));
-        attempt(q, 0, null).whenComplete((r, e) -> {
+        attempt(q, 0, null, false).whenComplete((r, e) -> {
             Response response = e != null ? new Response(new Answer(Rcode.SERVFAIL, List.of(), Source.DNS, String.valueOf(e)), 0) : r;
             store(key, response);
             inFlight.remove(key);
@@ -178,6 +194,11 @@ public final class DnsResolver {
         }
     }
 
+    /** Whether this resolver validates its answers with DNSSEC (it has trust anchors). */
+    public boolean validates() {
+        return settings.trustAnchors() != null;
+    }
+
     public Stats stats() {
         int size;
         synchronized (cache) {
@@ -186,29 +207,38 @@ public final class DnsResolver {
         return new Stats(queries.get(), cacheHits.get(), hostsHits.get(), timeouts.get(), failures.get(), size);
     }
 
-    private CompletableFuture<Response> attempt(Message q, int i, String lastFailure) {
+    /** {@code bogus}: the last failure was a DNSSEC validation failure. */
+    private CompletableFuture<Response> attempt(Message q, int i, String lastFailure, boolean bogus) {
         if (i >= settings.attempts() || resolvers.isEmpty()) {
             failures.incrementAndGet();
             String why = resolvers.isEmpty() ? "no DNS resolver is configured" : lastFailure;
-            return CompletableFuture.completedFuture(new Response(new Answer(Rcode.SERVFAIL, List.of(), Source.DNS, why), 0));
+            return CompletableFuture.completedFuture(new Response(new Answer(Rcode.SERVFAIL, List.of(), Source.DNS, why, false,
+                    bogus), 0));
         }
-        SimpleResolver r = resolvers.get(i % resolvers.size());
-        String server = r.getAddress().getAddress().getHostAddress() + ":" + r.getAddress().getPort();
+        org.xbill.DNS.Resolver r = resolvers.get(i % resolvers.size());
+        String server = names.get(i % resolvers.size());
         return r.sendAsync(q, executor).toCompletableFuture().handle((m, e) -> {
             if (e != null) {
                 Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
                 if (cause instanceof java.net.SocketTimeoutException) {
                     timeouts.incrementAndGet();
-                    return attempt(q, i + 1, "no answer from " + server + " within " + settings.tryTimeout().toMillis() + " ms");
+                    return attempt(q, i + 1, "no answer from " + server + " within " + settings.tryTimeout().toMillis() + " ms",
+                            false);
                 }
-                return attempt(q, i + 1, server + ": " + cause.getMessage());
+                return attempt(q, i + 1, server + ": " + cause.getMessage(), false);
             }
             int rcode = m.getRcode();
+            String invalid = settings.trustAnchors() == null ? null : validationFailure(m);
+            if (invalid != null) {
+                return attempt(q, i + 1, "DNSSEC validation failed (answers from " + server + "): " + invalid, true);
+            }
             if (rcode == Rcode.SERVFAIL || rcode == Rcode.REFUSED) {
-                return attempt(q, i + 1, server + " answered " + Rcode.string(rcode));
+                return attempt(q, i + 1, server + " answered " + Rcode.string(rcode), false);
             }
             List<Record> answers = List.copyOf(m.getSection(Section.ANSWER));
-            return CompletableFuture.completedFuture(new Response(new Answer(rcode, answers, Source.DNS, null), ttl(answers, m)));
+            boolean secure = settings.trustAnchors() != null && m.getHeader().getFlag(org.xbill.DNS.Flags.AD);
+            return CompletableFuture.completedFuture(new Response(new Answer(rcode, answers, Source.DNS, null, secure, false),
+                    ttl(answers, m)));
         }).thenCompose(f -> f);
     }
 
@@ -241,7 +271,7 @@ public final class DnsResolver {
                 return null;
             }
             Answer a = c.answer();
-            return new Answer(a.rcode(), a.records(), Source.CACHE, null);
+            return new Answer(a.rcode(), a.records(), Source.CACHE, null, a.secure(), false);
         }
     }
 
@@ -252,6 +282,37 @@ public final class DnsResolver {
         synchronized (cache) {
             cache.put(key, new Cached(r.answer(), System.nanoTime() + TimeUnit.SECONDS.toNanos(r.ttl())));
         }
+    }
+
+    /**
+     * A resolver that validates the answers of {@code upstream} itself (DNSSEC, from the trust
+     * anchors; the upstream only has to pass the signatures on): secure answers carry the AD
+     * flag, bogus ones come back as SERVFAIL with the reason in an extended DNS error.
+     */
+    private static org.xbill.DNS.Resolver validating(SimpleResolver upstream, String trustAnchors) {
+        org.xbill.DNS.dnssec.ValidatingResolver v = new org.xbill.DNS.dnssec.ValidatingResolver(upstream);
+        try {
+            v.loadTrustAnchors(new java.io.ByteArrayInputStream(trustAnchors.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("DNSSEC trust anchors: " + e.getMessage(), e);
+        }
+        if (v.getTrustAnchors().items().isEmpty()) {
+            throw new IllegalArgumentException("DNSSEC trust anchors: no DS or DNSKEY record found");
+        }
+        return v;
+    }
+
+    /** The validator's reason when it found the answer bogus (SERVFAIL with an extended DNS error), else null. */
+    private static String validationFailure(Message m) {
+        if (m.getRcode() != Rcode.SERVFAIL || m.getOPT() == null) {
+            return null;
+        }
+        for (org.xbill.DNS.EDNSOption o : m.getOPT().getOptions()) {
+            if (o instanceof org.xbill.DNS.ExtendedErrorCodeOption ede) {
+                return ede.getText() == null ? "extended DNS error " + ede.getErrorCode() : ede.getText();
+            }
+        }
+        return null;
     }
 
     private static List<InetSocketAddress> systemServers() {

@@ -24,11 +24,27 @@ import org.xbill.DNS.Type;
  */
 public final class MxResolver {
 
-    /** One host to try, with its MX preference and addresses. */
-    public record Host(String name, int preference, List<InetAddress> addresses) {}
+    /**
+     * One host to try, with its MX preference and addresses; {@code secure}: DNSSEC proved its
+     * address records (a validating resolver's answers only).
+     */
+    public record Host(String name, int preference, List<InetAddress> addresses, boolean secure) {
 
-    /** The answer: hosts in order (just the domain when {@code implicit}: no MX), or why there are none. */
-    public record Answer(List<Host> hosts, boolean nullMx, boolean implicit, String error) {}
+        public Host(String name, int preference, List<InetAddress> addresses) {
+            this(name, preference, addresses, false);
+        }
+    }
+
+    /**
+     * The answer: hosts in order (just the domain when {@code implicit}: no MX), or why there
+     * are none; {@code secure}: DNSSEC proved the MX records (or that there are none).
+     */
+    public record Answer(List<Host> hosts, boolean nullMx, boolean implicit, String error, boolean secure) {
+
+        public Answer(List<Host> hosts, boolean nullMx, boolean implicit, String error) {
+            this(hosts, nullMx, implicit, error, false);
+        }
+    }
 
     private final DnsResolver dns;
 
@@ -81,21 +97,23 @@ public final class MxResolver {
                 preferences.add(r.getPriority());
             }
         }
-        List<CompletableFuture<List<InetAddress>>> lookups = names.stream()
-                .map(n -> addresses ? addressesAsync(n) : CompletableFuture.completedFuture(List.<InetAddress>of())).toList();
-        List<Host> hosts = new ArrayList<>();
+        List<CompletableFuture<Host>> lookups = new ArrayList<>();
         for (int i = 0; i < names.size(); i++) {
-            hosts.add(new Host(names.get(i), preferences.get(i), lookups.get(i).join()));
+            String n = names.get(i);
+            int preference = preferences.get(i);
+            lookups.add(addresses ? hostAsync(n, preference) : CompletableFuture.completedFuture(new Host(n, preference, List.of())));
         }
-        return new Answer(List.copyOf(hosts), false, implicit, null);
+        List<Host> hosts = lookups.stream().map(CompletableFuture::join).toList();
+        return new Answer(hosts, false, implicit, null, mx.secure());
     }
 
     /** A host's AAAA and A addresses (empty when it has none or the lookup failed). */
     public List<InetAddress> addresses(String host) {
-        return addressesAsync(host).join();
+        return hostAsync(host, 0).join().addresses();
     }
 
-    private CompletableFuture<List<InetAddress>> addressesAsync(String host) {
+    /** A host's addresses, secure when DNSSEC proved both its AAAA and A answers. */
+    private CompletableFuture<Host> hostAsync(String host, int preference) {
         CompletableFuture<DnsResolver.Answer> aaaa = dns.query(host, Type.AAAA);
         CompletableFuture<DnsResolver.Answer> a = dns.query(host, Type.A);
         return aaaa.thenCombine(a, (six, four) -> {
@@ -109,7 +127,7 @@ public final class MxResolver {
                     }
                 }
             }
-            return List.copyOf(out);
+            return new Host(host, preference, List.copyOf(out), six.secure() && four.secure());
         });
     }
 }

@@ -22,7 +22,7 @@ import java.util.Map;
  * ({@code none} or a number) with {@code recipient_minutes}, {@code limit_type}
  * ({@code 0}/{@code host}, {@code 1}/{@code MXIP}), {@code limit_apply} ({@code 0}/{@code system},
  * {@code 1}/{@code VG}), {@code bounce_profile}, and tlsgate's {@code tls} and
- * {@code bounce_verification} and {@code ignore_mta_sts} ({@code on}/{@code off}). {@code #} and {@code ;} start
+ * {@code bounce_verification}, {@code ignore_mta_sts} and {@code ignore_dane} ({@code on}/{@code off}). {@code #} and {@code ;} start
  * comments. Parsing reports every bad line with its number and never returns a partial table.
  */
 public final class DestinationIni {
@@ -37,7 +37,7 @@ public final class DestinationIni {
 
     private static final List<String> KEYS = List.of("tls", "max_host_concurrency", "max_messages_per_connection",
             "recipient_limit", "recipient_minutes", "limit_type", "limit_apply", "ip_sort_pref", "bounce_verification",
-            "bounce_profile", "ignore_mta_sts");
+            "bounce_profile", "ignore_mta_sts", "ignore_dane");
 
     /** Writes the table: default first, then the entries in the given order. */
     public static String format(Map<DestinationKey, DestinationSettings> table) {
@@ -74,6 +74,7 @@ public final class DestinationIni {
         put(b, "bounce_verification", s.bounceVerification() == null ? null : s.bounceVerification() ? "on" : "off");
         put(b, "bounce_profile", s.bounceProfile());
         put(b, "ignore_mta_sts", s.ignoreMtaSts() == null ? null : s.ignoreMtaSts() ? "on" : "off");
+        put(b, "ignore_dane", s.ignoreDane() == null ? null : s.ignoreDane() ? "on" : "off");
     }
 
     private static void put(StringBuilder b, String key, Object v) {
@@ -196,7 +197,7 @@ public final class DestinationIni {
                 case "limit_type" -> limitType(v);
                 case "limit_apply" -> limitApply(v);
                 case "ip_sort_pref" -> IpPreference.fromAppliance(v);
-                case "bounce_verification", "ignore_mta_sts" -> onOff(v);
+                case "bounce_verification", "ignore_mta_sts", "ignore_dane" -> onOff(v);
                 case "bounce_profile" -> {
                     if (!DestinationSettings.PROFILE_NAME.matcher(v).matches()) {
                         throw new IllegalArgumentException("not a bounce profile name");
@@ -241,7 +242,8 @@ public final class DestinationIni {
                 m.containsKey("ip_sort_pref") ? IpPreference.fromAppliance(m.get("ip_sort_pref")) : null,
                 m.containsKey("bounce_verification") ? onOff(m.get("bounce_verification")) : null,
                 m.get("bounce_profile"),
-                m.containsKey("ignore_mta_sts") ? onOff(m.get("ignore_mta_sts")) : null);
+                m.containsKey("ignore_mta_sts") ? onOff(m.get("ignore_mta_sts")) : null,
+                m.containsKey("ignore_dane") ? onOff(m.get("ignore_dane")) : null);
     }
 
     private static DestinationSettings withFactoryDefaults(DestinationSettings s) {
@@ -256,7 +258,8 @@ public final class DestinationIni {
                 s.ipPreference() != null ? s.ipPreference() : f.ipPreference(),
                 s.bounceVerification() != null ? s.bounceVerification() : f.bounceVerification(),
                 s.bounceProfile() != null ? s.bounceProfile() : f.bounceProfile(),
-                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : f.ignoreMtaSts());
+                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : f.ignoreMtaSts(),
+                s.ignoreDane() != null ? s.ignoreDane() : f.ignoreDane());
     }
 
     private static int intIn(String v, int min, int max) {

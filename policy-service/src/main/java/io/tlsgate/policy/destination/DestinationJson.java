@@ -94,7 +94,7 @@ public final class DestinationJson {
             try {
                 s = new DestinationSettings((OutboundTlsMode) v[0], (Integer) v[1], (Integer) v[2], (RecipientLimit) v[3],
                         (LimitsApplyPer) v[4], (LimitsScope) v[5], (IpPreference) v[6], (Boolean) v[7], (String) v[8],
-                        (Boolean) v[9]);
+                        (Boolean) v[9], (Boolean) v[10]);
             } catch (DestinationSettings.InvalidSettingException e) {
                 errors.add(new FieldError(e.field().jsonName(), e.reason()));
             }
@@ -111,7 +111,7 @@ public final class DestinationJson {
             case LIMITS_APPLY_PER -> enumValue(LimitsApplyPer.class, n);
             case LIMITS_SCOPE -> enumValue(LimitsScope.class, n);
             case IP_PREFERENCE -> enumValue(IpPreference.class, n);
-            case BOUNCE_VERIFICATION, IGNORE_MTA_STS -> {
+            case BOUNCE_VERIFICATION, IGNORE_MTA_STS, IGNORE_DANE -> {
                 if (!n.isBoolean()) {
                     throw new IllegalArgumentException("must be true, false or \"default\"");
                 }
@@ -198,6 +198,7 @@ public final class DestinationJson {
         o.set("bounceProfile", value(s.bounceProfile()));
         o.set("ipPreference", value(s.ipPreference()));
         o.set("ignoreMtaSts", value(s.ignoreMtaSts()));
+        o.set("ignoreDane", value(s.ignoreDane()));
         return o;
     }
 

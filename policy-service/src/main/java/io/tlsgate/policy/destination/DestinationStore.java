@@ -28,7 +28,7 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
 
     private static final String COLUMNS = "key, tls, max_concurrent_connections, max_messages_per_connection, "
             + "recipient_limited, recipient_limit, recipient_minutes, limits_apply_per, limits_scope, ip_preference, "
-            + "bounce_verification, bounce_profile, ignore_mta_sts";
+            + "bounce_verification, bounce_profile, ignore_mta_sts, ignore_dane";
 
     /** Every entry, default first, then by key. */
     @Override
@@ -57,7 +57,7 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
     /** Inserts; false when the key exists already. */
     public boolean insert(Connection c, DestinationKey key, DestinationSettings s) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("insert into destination (kind, " + COLUMNS + ") "
-                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key) do nothing")) {
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (key) do nothing")) {
             ps.setString(1, key.kind().name());
             bind(ps, 2, key, s);
             return ps.executeUpdate() == 1;
@@ -67,7 +67,7 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
     /** Inserts many entries in one batch (import); the keys must be new. */
     public void insertAll(Connection c, Map<DestinationKey, DestinationSettings> entries) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("insert into destination (kind, " + COLUMNS + ") "
-                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
             int n = 0;
             for (Map.Entry<DestinationKey, DestinationSettings> e : entries.entrySet()) {
                 ps.setString(1, e.getKey().kind().name());
@@ -86,7 +86,7 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
         try (PreparedStatement ps = c.prepareStatement("update destination set tls = ?, max_concurrent_connections = ?, "
                 + "max_messages_per_connection = ?, recipient_limited = ?, recipient_limit = ?, recipient_minutes = ?, "
                 + "limits_apply_per = ?, limits_scope = ?, ip_preference = ?, bounce_verification = ?, bounce_profile = ?, "
-                + "ignore_mta_sts = ?, updated_at = now() where key = ?")) {
+                + "ignore_mta_sts = ?, ignore_dane = ?, updated_at = now() where key = ?")) {
             int i = bindFields(ps, 1, s);
             ps.setString(i, key.text());
             return ps.executeUpdate() == 1;
@@ -152,6 +152,11 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
         } else {
             ps.setBoolean(i++, s.ignoreMtaSts());
         }
+        if (s.ignoreDane() == null) {
+            ps.setNull(i++, Types.BOOLEAN);
+        } else {
+            ps.setBoolean(i++, s.ignoreDane());
+        }
         return i;
     }
 
@@ -169,7 +174,8 @@ public class DestinationStore implements DestinationTable, BounceProfileUsers {
                 enumOf(IpPreference.class, r.getString("ip_preference")),
                 (Boolean) r.getObject("bounce_verification"),
                 r.getString("bounce_profile"),
-                (Boolean) r.getObject("ignore_mta_sts"));
+                (Boolean) r.getObject("ignore_mta_sts"),
+                (Boolean) r.getObject("ignore_dane"));
     }
 
     private static <E extends Enum<E>> E enumOf(Class<E> type, String v) {

@@ -128,14 +128,19 @@ public class Destinations {
                 s.ipPreference() != null ? s.ipPreference() : base.ipPreference(),
                 s.bounceVerification() != null ? s.bounceVerification() : base.bounceVerification(),
                 s.bounceProfile() != null ? s.bounceProfile() : base.bounceProfile(),
-                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : base.ignoreMtaSts());
+                s.ignoreMtaSts() != null ? s.ignoreMtaSts() : base.ignoreMtaSts(),
+                s.ignoreDane() != null ? s.ignoreDane() : base.ignoreDane());
     }
 
     /**
-     * {@code ignoreMtaSts} is about a recipient domain's policy: an address or CIDR entry (which
-     * applies per connection) cannot carry it (400 naming the field).
+     * {@code ignoreMtaSts} and {@code ignoreDane} are about a recipient domain's DNS: an address
+     * or CIDR entry (which applies per connection) cannot carry them (400 naming the field).
      */
     private static void requireDomainFields(DestinationKey key, DestinationSettings s) {
+        if (key.isNetwork() && s.ignoreDane() != null) {
+            throw InvalidRequestException.field("ignoreDane", "only domain entries can ignore a domain's DANE records, "
+                    + "not an address or CIDR entry");
+        }
         if (key.isNetwork() && s.ignoreMtaSts() != null) {
             throw InvalidRequestException.field("ignoreMtaSts", "only domain entries can ignore a domain's MTA-STS policy, "
                     + "not an address or CIDR entry");

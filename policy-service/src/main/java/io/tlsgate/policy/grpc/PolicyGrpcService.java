@@ -221,6 +221,7 @@ public class PolicyGrpcService implements PolicyService {
                 .setIpPreference(IpPreference.valueOf(v.ipPreference().name()))
                 .setBounceVerification(v.bounceVerification())
                 .setIgnoreMtaSts(v.ignoreMtaSts())
+                .setIgnoreDane(v.ignoreDane())
                 .setBounceProfile(v.bounceProfile())
                 .setVersion(version);
         if (v.recipientLimit().limited()) {
