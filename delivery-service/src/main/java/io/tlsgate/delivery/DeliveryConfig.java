@@ -178,6 +178,26 @@ public interface DeliveryConfig {
         java.time.Duration refreshBefore();
     }
 
+    /** DANE for SMTP (RFC 7672) for destination domains reached through their MX hosts. */
+    Dane dane();
+
+    /** {@code tlsgate.delivery.dane.*} */
+    interface Dane {
+        /** Whether DNSSEC-secure TLSA records of MX hosts are looked up and applied. Default: true. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /**
+         * File of DNSSEC trust anchors (DS or DNSKEY records, zone-file form). Default: the DNS
+         * root's anchors as IANA publishes them (KSK-2017, KSK-2024), built in.
+         */
+        java.util.Optional<String> trustAnchors();
+
+        /** How often DNSSEC validation is tried again while the resolvers do not pass signatures on. Default: 10m. */
+        @WithDefault("10m")
+        java.time.Duration probeEvery();
+    }
+
     /** Whether the scheduler runs (off: the queue only takes messages). Default: true. */
     @WithDefault("true")
     boolean schedulerEnabled();

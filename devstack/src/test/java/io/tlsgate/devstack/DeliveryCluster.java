@@ -62,6 +62,8 @@ final class DeliveryCluster implements AutoCloseable {
     private final int smtpPort;
     /** The port of MTA-STS policy hosts (127.0.1.200 and up): tlsgate.delivery.mta-sts.https-port. */
     private int stsPort;
+    /** The DNSSEC-signed zone dane.test, whose key is delivery-service's only trust anchor. */
+    private TestDnsServer.SignedZone daneZone;
     private final Map<String, ScriptedSmtpPeer> peers = new LinkedHashMap<>();
     private ManagedChannel delivery;
 
@@ -92,6 +94,13 @@ final class DeliveryCluster implements AutoCloseable {
             // MTA-STS policy hosts are HTTPS servers on 127.0.1.200, not on 443 (which needs root).
             int stsPort = ClusterApi.freePort("127.0.1.200");
             env.put("TLSGATE_DELIVERY_MTA_STS_HTTPS_PORT", String.valueOf(stsPort));
+            // DANE: names under dane.test are signed; the zone's key is the only trust anchor
+            // (everything else is outside any anchor, so insecure: no DANE there).
+            TestDnsServer.SignedZone daneZone = dns.signedZone("dane.test");
+            java.nio.file.Path anchors = java.nio.file.Files.createTempFile("tlsgate-dane-anchors", ".txt");
+            anchors.toFile().deleteOnExit();
+            java.nio.file.Files.writeString(anchors, daneZone.trustAnchor() + "\n");
+            env.put("TLSGATE_DELIVERY_DANE_TRUST_ANCHORS", anchors.toString());
             api = ClusterApi.start("delivery", OFFSET, env);
 
             TestPki.Issued root = TestPki.selfSignedCa("Cluster IT Peers Root", Duration.ofDays(30));
@@ -99,6 +108,7 @@ final class DeliveryCluster implements AutoCloseable {
             assertEquals(201, ca.statusCode(), ca.body());
             current = new DeliveryCluster(api, dns, root, smtpPort);
             current.stsPort = stsPort;
+            current.daneZone = daneZone;
             // No retry during the test: a temporary failure stays queued with its next attempt an hour away.
             api.hourlyRetryProfile("it");
             for (String mode : MODES) {
@@ -172,6 +182,11 @@ final class DeliveryCluster implements AutoCloseable {
     /** The port MTA-STS policy hosts listen on (delivery-service fetches policies there). */
     static int stsPort() {
         return cluster().stsPort;
+    }
+
+    /** The signed zone {@code dane.test} (delivery-service validates from its key). */
+    static TestDnsServer.SignedZone daneZone() {
+        return cluster().daneZone;
     }
 
     /** The peer of one of {@link #PEER_KINDS}. */

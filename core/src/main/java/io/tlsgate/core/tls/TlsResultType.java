@@ -2,7 +2,7 @@ package io.tlsgate.core.tls;
 
 /**
  * Why TLS failed, as outcome events spell it: RFC 8460's negotiation failure types (section
- * 4.3.1) and MTA-STS policy failure types (4.3.2), plus tlsgate's {@code handshake-failure} for a handshake that failed for a reason
+ * 4.3.1) and the MTA-STS and DANE policy failure types (4.3.2), plus tlsgate's {@code handshake-failure} for a handshake that failed for a reason
  * that is not about the certificate (docs/events.md).
  */
 public enum TlsResultType {
@@ -19,7 +19,11 @@ public enum TlsResultType {
     /** RFC 8460 §4.3.2: the MTA-STS policy (or its TXT record) is not valid. */
     STS_POLICY_INVALID("sts-policy-invalid"),
     /** RFC 8460 §4.3.2: the policy host's HTTPS certificate did not verify. */
-    STS_WEBPKI_INVALID("sts-webpki-invalid");
+    STS_WEBPKI_INVALID("sts-webpki-invalid"),
+    /** RFC 8460 §4.3.2: the host's DANE TLSA records are usable but none matches its certificate chain. */
+    TLSA_INVALID("tlsa-invalid"),
+    /** RFC 8460 §4.3.2: DNSSEC validation of records DANE depends on failed (bogus: forged, expired or broken). */
+    DNSSEC_INVALID("dnssec-invalid");
 
     private final String wire;
 

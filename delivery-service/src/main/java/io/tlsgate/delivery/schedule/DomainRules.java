@@ -5,7 +5,9 @@ import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.sts.MtaStsPolicy;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.delivery.dane.Dane;
 import io.tlsgate.delivery.limits.DestinationLimits;
+import io.tlsgate.delivery.smtp.DaneRule;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.sts.MtaSts;
 import io.tlsgate.delivery.upstream.CertClient;
@@ -36,12 +38,15 @@ final class DomainRules {
     private final DomainDelivery delivery;
     /** Null when MTA-STS is off ({@code tlsgate.delivery.mta-sts.enabled=false}). */
     private final MtaSts mtaSts;
+    /** Null when DANE is off ({@code tlsgate.delivery.dane.enabled=false}). */
+    private final Dane dane;
 
-    DomainRules(PolicyClient policy, CertClient certs, DomainDelivery delivery, MtaSts mtaSts) {
+    DomainRules(PolicyClient policy, CertClient certs, DomainDelivery delivery, MtaSts mtaSts, Dane dane) {
         this.policy = policy;
         this.certs = certs;
         this.delivery = delivery;
         this.mtaSts = mtaSts;
+        this.dane = dane;
     }
 
     /**
@@ -73,9 +78,25 @@ final class DomainRules {
         }
         // enforce: only the MX hosts the policy names, before the MX host limit applies
         MtaStsPolicy enforced = sts.applies() && sts.policy().mode() == MtaStsPolicy.Mode.ENFORCE ? sts.policy() : null;
-        DomainDelivery.Plan plan = delivery.plan(domain, route.getHopsList().stream().map(NextHop::getHost).toList(),
-                route.getHopsList().stream().map(NextHop::getPort).toList(), useDns, preference(p),
-                enforced == null ? mx -> true : enforced::allows);
+        List<String> routeHosts = route.getHopsList().stream().map(NextHop::getHost).toList();
+        List<Integer> routePorts = route.getHopsList().stream().map(NextHop::getPort).toList();
+        Map<String, Dane.Host> tlsa = Map.of();
+        DomainDelivery.Plan plan;
+        if (dane != null && !p.getIgnoreDane() && useDns && dane.available()) {
+            // DANE: MX hosts and addresses from validated answers, then each secure host's TLSA records
+            plan = delivery.plan(domain, routeHosts, routePorts, true, preference(p), mx -> true, dane.mx());
+            tlsa = tlsa(plan);
+            if (!tlsa.isEmpty() && sts.applies()) {
+                LOG.infof("MTA-STS %s: %s: not applied, the domain's MX hosts have DANE TLSA records (DANE first, RFC 8461 §2)",
+                        domain, sts.source());
+                sts = MtaSts.Lookup.NONE;
+            } else if (enforced != null) {
+                plan = delivery.plan(domain, routeHosts, routePorts, true, preference(p), enforced::allows, dane.mx());
+            }
+        } else {
+            plan = delivery.plan(domain, routeHosts, routePorts, useDns, preference(p), enforced == null ? mx -> true
+                    : enforced::allows);
+        }
         Map<InetAddress, DomainDelivery.Tls> byAddress = new HashMap<>();
         if ("default".equals(p.getMatchedKey())) {
             try {
@@ -92,10 +113,65 @@ final class DomainRules {
             }
         }
         DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
+        if (!tlsa.isEmpty()) {
+            return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, withDane(tlsFor, tlsa), plan,
+                    DestinationLimits.of(p));
+        }
         if (sts.applies()) {
             return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
         }
         return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+    }
+
+    /**
+     * The TLSA outcome of each secure MX host of the plan that DANE says something about
+     * (RFC 7672 §2.2): usable records, only unusable ones, or a failed lookup. Empty: DANE
+     * does not apply to this domain (its MX records or hosts are not DNSSEC-secure, or no host
+     * has TLSA records).
+     */
+    private Map<String, Dane.Host> tlsa(DomainDelivery.Plan plan) {
+        Map<String, Dane.Host> out = new HashMap<>();
+        for (DomainDelivery.Hop h : plan.hops()) {
+            if (!h.route() && h.secure() && !out.containsKey(h.name())) {
+                Dane.Host found = dane.tlsa(h.name(), h.port(), true);
+                if (found.kind() != Dane.Kind.NONE) {
+                    out.put(h.name(), found);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Each connection's rules under DANE, per MX host (the destination controls stay the floor,
+     * which DANE only raises): usable TLSA records make TLS mandatory and the certificate must
+     * match one of them (and pass the entry's own verify mode too when that mode requires a
+     * verified certificate); only unusable records make TLS mandatory without authentication
+     * ({@code REQUIRED}); a failed or bogus TLSA lookup keeps the host from being used. Hosts
+     * without TLSA records and SMTP route hops keep their rules.
+     */
+    private static DomainDelivery.TlsRules withDane(DomainDelivery.TlsRules tlsFor, Map<String, Dane.Host> tlsa) {
+        return (h, a) -> {
+            DomainDelivery.Tls current = tlsFor.of(h, a);
+            Dane.Host d = h.route() ? null : tlsa.get(h.name());
+            if (d == null) {
+                return current;
+            }
+            String source = "dane TLSA " + d.tlsaName();
+            return switch (d.kind()) {
+                case USABLE -> {
+                    boolean pkixToo = current.mode().requiresVerifiedCertificate();
+                    yield new DomainDelivery.Tls(pkixToo ? current.mode() : OutboundTlsMode.REQUIRED_VERIFY, source, current.trust(),
+                            current.clientKey(), false, DaneRule.match(d.tlsaName(), d.records(), pkixToo));
+                }
+                case UNUSABLE -> current.mode().requiresTls() ? current : new DomainDelivery.Tls(OutboundTlsMode.REQUIRED,
+                        source + " (no usable record)", current.trust(), current.clientKey());
+                case FAILED -> new DomainDelivery.Tls(current.mode().requiresVerifiedCertificate() ? current.mode()
+                        : OutboundTlsMode.REQUIRED_VERIFY, source, current.trust(), current.clientKey(), false,
+                        DaneRule.refuse(d.tlsaName(), d.failure(), d.detail()));
+                case NONE -> current;
+            };
+        };
     }
 
     /**

@@ -14,6 +14,7 @@ import io.tlsgate.delivery.queue.QueueSignal;
 import io.tlsgate.delivery.queue.QueueUnavailableException;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.delivery.dane.Dane;
 import io.tlsgate.delivery.sts.MtaSts;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.delivery.upstream.PolicyClient;
@@ -114,8 +115,25 @@ public class Scheduler {
                 sts.maxPolicySize(), sts.checkInterval(), sts.refreshBefore(), config.mxLocalAddresses()));
         this.policy = policy;
         this.certs = certs;
-        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts), rate, slots, window, delivery,
+        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings())),
+                rate, slots, window, delivery,
                 settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
+    }
+
+    /** DANE's layer, or null when it is off; its validating resolver asks the resolvers of {@code tlsgate.dns.*}. */
+    private static Dane dane(DeliveryConfig.Dane d, io.tlsgate.platform.dns.DnsResolver.Settings dns) {
+        if (!d.enabled()) {
+            return null;
+        }
+        String anchors;
+        try {
+            anchors = d.trustAnchors().isPresent() ? java.nio.file.Files.readString(java.nio.file.Path.of(d.trustAnchors().get()))
+                    : new String(Scheduler.class.getResourceAsStream("/dane/root-anchors.txt").readAllBytes(),
+                            java.nio.charset.StandardCharsets.US_ASCII);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("tlsgate.delivery.dane.trust-anchors: " + e.getMessage(), e);
+        }
+        return new Dane(dns, new Dane.Settings(anchors, d.probeEvery()));
     }
 
     /** Fetches the MTA-STS policies about to expire again (on a worker: it waits for DNS, HTTPS and cert-service). */

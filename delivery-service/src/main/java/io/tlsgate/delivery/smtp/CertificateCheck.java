@@ -17,8 +17,26 @@ import java.util.List;
  */
 record CertificateCheck(TlsResultType failureType, String detail, String reference) {
 
-    /** The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and {@code cipherSuite}. */
+    /**
+     * The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and
+     * {@code cipherSuite}: by DANE when the host has usable TLSA records (and then by the
+     * destination's own verify mode too when that is the floor), else by the trust anchors and
+     * the mode's identity rule.
+     */
     static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
+        if (t.dane() != null) {
+            CertificateCheck dane = DaneCheck.of(t.dane(), chain, t.connectedName(), t.recipientDomain());
+            if (dane.failureType() != null || !t.dane().pkixToo()) {
+                return dane;
+            }
+            CertificateCheck pkix = pkix(t, chain, protocol, cipherSuite);
+            return pkix.failureType() != null ? pkix : new CertificateCheck(null, null, dane.reference() + "; " + pkix.reference());
+        }
+        return pkix(t, chain, protocol, cipherSuite);
+    }
+
+    /** The chain against the trust anchors, then the mode's (or MTA-STS's) identity rule. */
+    private static CertificateCheck pkix(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
         PeerTrust.Failure trust = t.trust().check(chain, PeerTrust.Role.SERVER, PeerTrust.authType(protocol, cipherSuite));
         TlsResultType failureType = trust == null ? null : trust.type();
         String detail = trust == null ? null : trust.detail();

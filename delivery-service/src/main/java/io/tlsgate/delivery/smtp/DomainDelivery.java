@@ -36,8 +36,17 @@ import javax.net.ssl.KeyManagerFactory;
  */
 public final class DomainDelivery {
 
-    /** One host to try: an MX host or a route's host, with its addresses in the order to try. */
-    public record Hop(String name, List<InetAddress> addresses, int port, boolean route) {}
+    /**
+     * One host to try: an MX host or a route's host, with its addresses in the order to try;
+     * {@code secure}: DNSSEC proved the domain's MX records and this host's addresses (a
+     * validating resolver's plan only: then DANE may apply to it).
+     */
+    public record Hop(String name, List<InetAddress> addresses, int port, boolean route, boolean secure) {
+
+        public Hop(String name, List<InetAddress> addresses, int port, boolean route) {
+            this(name, addresses, port, route, false);
+        }
+    }
 
     /**
      * Where a domain's mail goes: the hops in order, the MX names (for the verify modes), or
@@ -56,7 +65,12 @@ public final class DomainDelivery {
      * certificate must name the MX host connected to (MTA-STS, RFC 8461 §4.1), whatever the
      * mode's own identity rules.
      */
-    public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly) {
+    public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly,
+            DaneRule dane) {
+
+        public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly) {
+            this(mode, source, trust, clientKey, mxNameOnly, null);
+        }
 
         public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey) {
             this(mode, source, trust, clientKey, false);
@@ -185,6 +199,16 @@ public final class DomainDelivery {
      */
     public Plan plan(String domain, List<String> routeHosts, List<Integer> routePorts, boolean useDns, IpPreference pref,
             java.util.function.Predicate<String> mxAllowed) {
+        return plan(domain, routeHosts, routePorts, useDns, pref, mxAllowed, mx);
+    }
+
+    /**
+     * As {@link #plan(String, List, List, boolean, IpPreference, java.util.function.Predicate)},
+     * with the MX hosts and their addresses from {@code mxVia} (DANE's validating resolver: the
+     * hops then say whether they are {@link Hop#secure}); route hosts always from the usual one.
+     */
+    public Plan plan(String domain, List<String> routeHosts, List<Integer> routePorts, boolean useDns, IpPreference pref,
+            java.util.function.Predicate<String> mxAllowed, MxResolver mxVia) {
         List<Hop> hops = new ArrayList<>();
         for (int i = 0; i < routeHosts.size(); i++) {
             String h = routeHosts.get(i);
@@ -204,7 +228,7 @@ public final class DomainDelivery {
         if (!useDns) {
             return new Plan(hops, List.of(), hops.isEmpty() ? "the SMTP route for " + domain + " has no hosts" : null, false);
         }
-        MxResolver.Answer answer = mx.resolve(domain);
+        MxResolver.Answer answer = mxVia.resolve(domain);
         List<MxResolver.Host> admitted = answer.hosts().stream().filter(h -> mxAllowed.test(h.name())).toList();
         List<String> refused = answer.hosts().stream().map(MxResolver.Host::name).filter(n -> !mxAllowed.test(n)).toList();
         List<MxResolver.Host> hosts = admitted.subList(0, Math.min(admitted.size(), limits.mxHosts()));
@@ -217,7 +241,7 @@ public final class DomainDelivery {
                 error = "MX host " + h.name() + " points at a local address " + h.addresses().stream()
                         .filter(LocalAddresses::isLocal).map(InetAddress::getHostAddress).toList() + ": not used";
             }
-            hops.add(new Hop(h.name(), order(usable, pref), port, false));
+            hops.add(new Hop(h.name(), order(usable, pref), port, false, answer.secure() && h.secure()));
         }
         boolean permanent = hops.isEmpty() && (answer.nullMx() || (answer.error() != null && answer.error().contains("does not exist")));
         return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent, refused);
@@ -312,9 +336,34 @@ public final class DomainDelivery {
                 } catch (RuntimeException e) {
                     return done("no TLS policy for " + DestinationKey.format(a.getAddress()) + ": " + e.getMessage(), false);
                 }
+                if (tls.dane() != null && tls.dane().refuses()) {
+                    refused(h, a, tls);
+                    continue;
+                }
                 return connection(h, a, tls);
             }
             return done(remaining.isEmpty() ? null : error == null ? "every host failed" : error, false);
+        }
+
+        /**
+         * DANE refuses the host (its TLSA lookup failed or was bogus, RFC 7672 §2.2): no
+         * connection; the refusal is recorded once, as a failed TLS decision with its own DCID
+         * (mail log line and outcome event), and the next host is tried.
+         */
+        private void refused(Hop h, InetAddress a, Tls tls) {
+            String ip = DestinationKey.format(a.getAddress());
+            long dcid = dcids.getAsLong();
+            String reason = "DANE: " + tls.dane().detail() + ": MX host " + h.name() + " not used";
+            List<Long> mids = remaining.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt.Result(Action.TEMPFAIL, false, null, null,
+                    io.tlsgate.core.tls.Verification.FAILURE, tls.dane().refusal(), reason, tls.mode().requiresTls(), List.of(), null,
+                    List.of("DCID " + dcid + " IP " + ip + " TLS verify failed: " + tls.dane().refusal().wire() + ": " + reason),
+                    dcid, false);
+            attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, r, null));
+            error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port() + " details: "
+                    + reason;
+            hop++;
+            address = 0;
         }
 
         /** One connection to {@code a} with the next messages; then {@link #next}. */
@@ -322,7 +371,7 @@ public final class DomainDelivery {
             String ip = DestinationKey.format(a.getAddress()); // RFC 5952 form in logs, attempts and events
             String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
             SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
-                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey(), tls.mxNameOnly());
+                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey(), tls.mxNameOnly(), tls.dane());
             List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
             List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
             long dcid = dcids.getAsLong();

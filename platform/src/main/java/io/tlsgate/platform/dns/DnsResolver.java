@@ -194,6 +194,11 @@ public final class DnsResolver {
         }
     }
 
+    /** The settings it was made with. */
+    public Settings settings() {
+        return settings;
+    }
+
     /** Whether this resolver validates its answers with DNSSEC (it has trust anchors). */
     public boolean validates() {
         return settings.trustAnchors() != null;
