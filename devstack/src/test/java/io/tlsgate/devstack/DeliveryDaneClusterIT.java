@@ -41,7 +41,7 @@ class DeliveryDaneClusterIT {
     private static final List<ScriptedSmtpPeer> PEERS = new ArrayList<>();
 
     @BeforeAll
-    static void entries() {
+    static void entries() throws Exception {
         api().ok("POST", 8081, "/api/v1/destinations", "{\"key\":\".dane.test\",\"tls\":\"NONE\",\"bounceProfile\":\"it\"}");
         api().ok("POST", 8081, "/api/v1/destinations", "{\"key\":\".plain-dane.test\",\"tls\":\"NONE\",\"bounceProfile\":\"it\"}");
     }

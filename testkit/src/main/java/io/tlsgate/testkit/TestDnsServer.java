@@ -57,7 +57,8 @@ import org.xbill.DNS.Type;
  * validating resolver (DNSSEC, with the zone's key as its trust anchor) gets secure answers and
  * proofs of non-existence for the names there, and bogus ones where the test wants them
  * ({@link SignedZone#bogus}, {@link SignedZone#expired}). Names outside every signed zone are
- * answered as before: a validator without a trust anchor for them finds them insecure.
+ * answered as before: a validator without a trust anchor for them finds them insecure. (For a
+ * validator's sake, their negative answers to queries with the DO bit carry a SOA, TTL 0.)
  *
  * <p>Queries with EDNS get an OPT record back (with the DO bit when they set it), and the answer
  * may be as large as their EDNS payload size says (at most 4096 bytes; 512 without EDNS), so
@@ -242,10 +243,14 @@ public final class TestDnsServer implements AutoCloseable {
                         known.stream().filter(r -> r.getType() == question.getType() || question.getType() == Type.ANY)
                                 .forEach(r -> a.addRecord(r, Section.ANSWER));
                     }
+                    // A validator (DO bit) needs the SOA of a negative answer to see that it is unsigned
+                    // (insecure): without any record there it finds the answer unproven, bogus. TTL and
+                    // minimum 0 then, so the answer is not cached.
                     Long negative = negativeTtl;
-                    if (negative != null && a.getSection(Section.ANSWER).isEmpty()) {
-                        a.addRecord(new SOARecord(name("test."), DClass.IN, negative, name("ns.test."),
-                                name("hostmaster.test."), 1, 3600, 600, 86400, negative), Section.AUTHORITY);
+                    if ((negative != null || dnssecOk) && a.getSection(Section.ANSWER).isEmpty()) {
+                        long seconds = negative == null ? 0 : negative;
+                        a.addRecord(new SOARecord(name("test."), DClass.IN, seconds, name("ns.test."),
+                                name("hostmaster.test."), 1, 3600, 600, 86400, seconds), Section.AUTHORITY);
                     }
                 }
                 int maxLength = 512;
@@ -303,9 +308,14 @@ public final class TestDnsServer implements AutoCloseable {
      * an ordinary name), and NS records are not delegations. Without the DO bit the same
      * answers come without RRSIG and NSEC records.
      *
+     * <p>No parent zone is served: the trust anchor is the zone's own key, so a validator never
+     * needs a DS record. A DS query at the apex gets what a server authoritative for the child
+     * side only gives (no data, with the apex NSEC), which a validator rightly finds bogus:
+     * that NSEC is the child's, not the parent's.
+     *
      * <p>Records the server makes up (SOA, DNSKEY, NSEC) carry TTL {@value #SIGNED_TTL}; the
-     * SOA's minimum (the negative TTL) is 0, or {@link #negativeTtl} when set, so negative
-     * answers are not cached unless the test says so. Signatures are valid from a day ago for a
+     * SOA's minimum (the negative TTL) is 0, or {@link TestDnsServer#negativeTtl} when set, so
+     * negative answers are not cached unless the test says so. Signatures are valid from a day ago for a
      * week and kept per RRset content (ECDSA signatures differ each time they are made).
      */
     public final class SignedZone {
@@ -329,8 +339,9 @@ public final class TestDnsServer implements AutoCloseable {
                 KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
                 g.initialize(new ECGenParameterSpec("secp256r1"));
                 this.key = g.generateKeyPair();
-                this.dnskey = new DNSKEYRecord(apex, DClass.IN, SIGNED_TTL, DNSKEYRecord.Flags.ZONE_KEY | DNSKEYRecord.Flags.SEP_KEY,
-                        DNSKEYRecord.Protocol.DNSSEC, DNSSEC.Algorithm.ECDSAP256SHA256, key.getPublic());
+                int ksk = DNSKEYRecord.Flags.ZONE_KEY | DNSKEYRecord.Flags.SEP_KEY; // 257
+                this.dnskey = new DNSKEYRecord(apex, DClass.IN, SIGNED_TTL, ksk, DNSKEYRecord.Protocol.DNSSEC,
+                        DNSSEC.Algorithm.ECDSAP256SHA256, key.getPublic());
             } catch (GeneralSecurityException | DNSSEC.DNSSECException e) {
                 throw new IllegalStateException("cannot make a DNSSEC key for " + apex, e);
             }

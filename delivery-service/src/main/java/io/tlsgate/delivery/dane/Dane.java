@@ -80,8 +80,8 @@ public final class Dane {
     }
 
     /**
-     * Whether DNSSEC validation works, so that DANE applies: waits for the first probe (called
-     * on worker threads only), later answers from the last probe and starts another when the
+     * Whether DNSSEC validation works, so that DANE applies: waits for the first probe (up to
+     * 10 s; called on worker threads only), later answers from the last probe and starts another when the
      * last one failed long enough ago.
      */
     public boolean available() {
@@ -96,7 +96,8 @@ public final class Dane {
             running = probe;
         }
         try {
-            return running.get(30, TimeUnit.SECONDS);
+            // Bounded: with resolvers that do not answer at all, mail is not held for the probe.
+            return running.get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
             return false;
         }
@@ -179,7 +180,7 @@ public final class Dane {
     private static List<Name> anchorZones(String text) {
         List<Name> zones = new ArrayList<>();
         try (org.xbill.DNS.Master m = new org.xbill.DNS.Master(new java.io.ByteArrayInputStream(
-                text.getBytes(java.nio.charset.StandardCharsets.US_ASCII)), Name.root)) {
+                text.getBytes(java.nio.charset.StandardCharsets.US_ASCII)), Name.root, 0)) {
             for (Record r = m.nextRecord(); r != null; r = m.nextRecord()) {
                 if ((r.getType() == Type.DS || r.getType() == Type.DNSKEY) && !zones.contains(r.getName())) {
                     zones.add(r.getName());

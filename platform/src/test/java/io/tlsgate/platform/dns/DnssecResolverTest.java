@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.xbill.DNS.ARecord;
 import org.xbill.DNS.MXRecord;
 import org.xbill.DNS.Record;
+import org.xbill.DNS.SOARecord;
 import org.xbill.DNS.TLSARecord;
 import org.xbill.DNS.Type;
 
@@ -96,6 +97,8 @@ class DnssecResolverTest {
 
         DnsResolver.Answer keys = query(validating, "dane.test", Type.DNSKEY);
         assertTrue(keys.ok() && keys.secure(), "the DNSKEY RRset signs itself: " + keys);
+        DnsResolver.Answer soa = query(validating, "dane.test", Type.SOA);
+        assertTrue(soa.ok() && soa.secure() && records(soa, SOARecord.class).size() == 1, soa.toString());
     }
 
     @Test
@@ -133,6 +136,10 @@ class DnssecResolverTest {
         DnsResolver.Answer a = query(validating, "plain.test", Type.A);
         assertTrue(a.ok() && !a.secure() && !a.bogus(), a.toString());
         assertEquals("192.0.2.80", records(a, ARecord.class).get(0).getAddress().getHostAddress());
+        DnsResolver.Answer none = query(validating, "nothing.plain.test", Type.A);
+        assertTrue(none.nxdomain() && !none.secure() && !none.bogus(), none.toString());
+        DnsResolver.Answer noData = query(validating, "plain.test", Type.AAAA);
+        assertTrue(noData.ok() && noData.records().isEmpty() && !noData.secure() && !noData.bogus(), noData.toString());
     }
 
     @Test
