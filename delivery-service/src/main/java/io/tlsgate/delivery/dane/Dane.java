@@ -144,7 +144,7 @@ public final class Dane {
      * unusable), with the selectors full certificate(0) and public key(1) and the matching
      * types exact(0), SHA-256(1) and SHA-512(2).
      */
-    static boolean usable(TLSARecord r) {
+    public static boolean usable(TLSARecord r) {
         return (r.getCertificateUsage() == 2 || r.getCertificateUsage() == 3) && r.getSelector() <= 1
                 && r.getMatchingType() <= 2 && r.getCertificateAssociationData().length > 0;
     }
