@@ -44,6 +44,11 @@ final class ClusterApi implements AutoCloseable {
      * does, without its checks) and returns its MID.
      */
     static long enqueue(io.grpc.ManagedChannel delivery, String from, List<String> to, byte[] content) {
+        return enqueue(delivery, from, to, content, false);
+    }
+
+    /** As {@link #enqueue(io.grpc.ManagedChannel, String, List, byte[])}; {@code requireTls}: as if MAIL FROM said REQUIRETLS. */
+    static long enqueue(io.grpc.ManagedChannel delivery, String from, List<String> to, byte[] content, boolean requireTls) {
         java.util.concurrent.CompletableFuture<io.tlsgate.proto.delivery.v1.EnqueueReply> reply =
                 new java.util.concurrent.CompletableFuture<>();
         io.grpc.stub.StreamObserver<io.tlsgate.proto.delivery.v1.EnqueueChunk> req = io.tlsgate.proto.delivery.v1.DeliveryServiceGrpc
@@ -64,7 +69,7 @@ final class ClusterApi implements AutoCloseable {
                     }
                 });
         req.onNext(io.tlsgate.proto.delivery.v1.EnqueueChunk.newBuilder().setEnvelope(io.tlsgate.proto.delivery.v1.Envelope
-                .newBuilder().setMailFrom(from).addAllRcptTo(to).setIcid(1).setListener("inbound")).build());
+                .newBuilder().setMailFrom(from).addAllRcptTo(to).setIcid(1).setListener("inbound").setRequireTls(requireTls)).build());
         req.onNext(io.tlsgate.proto.delivery.v1.EnqueueChunk.newBuilder().setData(com.google.protobuf.ByteString.copyFrom(content))
                 .build());
         req.onCompleted();

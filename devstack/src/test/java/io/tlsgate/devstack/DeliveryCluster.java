@@ -275,9 +275,14 @@ final class DeliveryCluster implements AutoCloseable {
     }
 
     static long enqueue(String from, List<String> to, String header) {
+        return enqueue(from, to, header, false);
+    }
+
+    /** {@code requireTls}: the envelope says REQUIRETLS (RFC 8689), as the listener passes it on. */
+    static long enqueue(String from, List<String> to, String header, boolean requireTls) {
         byte[] body = ("From: <" + from + ">\r\nTo: <" + to.get(0) + ">\r\nSubject: cluster test\r\n" + header
                 + "\r\n\r\n.a line with a leading dot\r\nbody\r\n").getBytes(StandardCharsets.US_ASCII);
-        return ClusterApi.enqueue(cluster().delivery, from, to, body);
+        return ClusterApi.enqueue(cluster().delivery, from, to, body, requireTls);
     }
 
     /** A message in the queue (GET /api/v1/messages/{mid}). */

@@ -66,9 +66,14 @@ final class ListenerCluster implements AutoCloseable {
         return ehloWithout(client) + "S: *\nS: 250 STARTTLS\n";
     }
 
-    /** EHLO as {@code client} where STARTTLS is not offered (TLS is off, or on already): ENHANCEDSTATUSCODES last. */
+    /** EHLO as {@code client} where STARTTLS is not offered (TLS is off): ENHANCEDSTATUSCODES last. */
     static String ehloWithoutStarttls(String client) {
         return ehloWithout(client) + "S: 250 ENHANCEDSTATUSCODES\n";
+    }
+
+    /** EHLO as {@code client} once TLS is on: REQUIRETLS (RFC 8689) last, no STARTTLS. */
+    static String ehloAfterTls(String client) {
+        return ehloWithout(client) + "S: 250-ENHANCEDSTATUSCODES\nS: 250 REQUIRETLS\n";
     }
 
     private static String ehloWithout(String client) {

@@ -10,6 +10,7 @@ import static io.tlsgate.devstack.ListenerCluster.api;
 import static io.tlsgate.devstack.ListenerCluster.awaitInside;
 import static io.tlsgate.devstack.ListenerCluster.clientRoot;
 import static io.tlsgate.devstack.ListenerCluster.dialogue;
+import static io.tlsgate.devstack.ListenerCluster.ehloAfterTls;
 import static io.tlsgate.devstack.ListenerCluster.ehloWithoutStarttls;
 import static io.tlsgate.devstack.ListenerCluster.icidLines;
 import static io.tlsgate.devstack.ListenerCluster.icidOf;
@@ -73,7 +74,7 @@ class ListenerTlsClusterIT {
                 """ + STARTTLS + """
                 C: MAIL FROM:<ceo@bank.test>
                 S: 503 5.5.1 Error: send HELO/EHLO first
-                """ + ehloWithoutStarttls("client.test") + """
+                """ + ehloAfterTls("client.test") + """
                 C: STARTTLS
                 S: 503 5.5.1 Error: TLS already active
                 C: MAIL FROM:<ceo@bank.test>
@@ -110,7 +111,7 @@ class ListenerTlsClusterIT {
         assertEquals("failure", e.get("result").asText());
         assertEquals("starttls-not-supported", e.get("resultType").asText());
         assertTrue(icidLines(req).contains("ICID " + req + " TLS was required but remote host did not initiate it"));
-        String tlsThenMail = HELLO + STARTTLS + ehloWithoutStarttls("client.test") + """
+        String tlsThenMail = HELLO + STARTTLS + ehloAfterTls("client.test") + """
                 C: MAIL FROM:<a@origin.test>
                 S: 250 2.1.0 Ok
                 """ + QUIT;
@@ -153,6 +154,34 @@ class ListenerTlsClusterIT {
     }
 
     /** RFC 3207 §5: plaintext pipelined after STARTTLS (same packet, or next packet before the handshake) never counts. */
+    /**
+     * RFC 8689 through the listener: MAIL FROM with REQUIRETLS over TLS, and a message with a
+     * {@code TLS-Required: No} header field, reach the queue with what their senders asked
+     * ({@code tlsRequest}); REQUIRETLS wins over the header. The null sender keeps a returned
+     * message from making a bounce here.
+     */
+    @Test
+    void requireTlsAndTlsRequiredNoReachTheQueue() throws Exception {
+        SmtpDialogue d = dialogue("127.0.0.1", HELLO + EHLO + STARTTLS + ehloAfterTls("client.test") + """
+                C: MAIL FROM:<> REQUIRETLS\\r\\nRCPT TO:<rtls@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: Subject: requiretls\\r\\nTLS-Required: No\\r\\n\\r\\nbody\\r\\n.
+                """ + QUEUED + """
+                C: MAIL FROM:<>\\r\\nRCPT TO:<rtls@accepted.test>\\r\\nDATA
+                S: 250 2.1.0 Ok
+                S: 250 2.1.5 Ok
+                S: 354 *
+                C: Subject: optional\\r\\nTLS-required:\\r\\n  no\\r\\n\\r\\nbody\\r\\n.
+                """ + QUEUED + QUIT);
+        List<Long> mids = d.transcript().lines().filter(l -> l.startsWith("S: 250 2.0.0 Ok: queued as "))
+                .map(ListenerCluster::queuedMid).toList();
+        assertEquals(2, mids.size(), d.transcript());
+        assertEquals("REQUIRE_TLS", ListenerCluster.message(mids.get(0)).get("tlsRequest").asText());
+        assertEquals("TLS_OPTIONAL", ListenerCluster.message(mids.get(1)).get("tlsRequest").asText(), "a folded field counts too");
+    }
+
     @Test
     void starttlsCommandInjectionClosesTheConnection() throws Exception {
         long same = icidOf(dialogue("127.0.3.2", HELLO + EHLO + """
@@ -292,7 +321,7 @@ class ListenerTlsClusterIT {
             api().ok("PUT", 8082, "/api/v1/assignments/" + SLOT, "{\"certificate\":\"mx-rotated\"}");
             after = subjectOfNewSessionsOtherThan(before);
             assertTrue(after.contains("CN=" + MX), "new sessions get the rotated certificate: " + after + " (before: " + before + ")");
-            open.run(ehloWithoutStarttls("still.open.test") + mailRcptData("a@origin.test", "rotation@accepted.test")
+            open.run(ehloAfterTls("still.open.test") + mailRcptData("a@origin.test", "rotation@accepted.test")
                     + "C: X-Test: across rotation\\r\\n\\r\\n.\n" + QUEUED + QUIT);
             assertEquals(before, subject(open), "the open session kept its certificate");
             JsonNode status = api().get(8084, "/api/v1/smtp/listeners").get(0);

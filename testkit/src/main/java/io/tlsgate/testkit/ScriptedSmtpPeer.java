@@ -92,6 +92,7 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger concurrent = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicInteger maxConcurrent = new java.util.concurrent.atomic.AtomicInteger();
     private volatile long dataDelayMillis;
+    private volatile boolean requireTls;
 
     public ScriptedSmtpPeer(Script script) throws IOException {
         this(script, InetAddress.getLoopbackAddress(), 0);
@@ -133,6 +134,12 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
     }
 
     /** Waits this long before answering the end of each message's content (a slow server). */
+    /** Offers REQUIRETLS (RFC 8689) in its EHLO reply once TLS is on. */
+    public ScriptedSmtpPeer offerRequireTls() {
+        this.requireTls = true;
+        return this;
+    }
+
     public ScriptedSmtpPeer dataDelay(java.time.Duration delay) {
         this.dataDelayMillis = delay.toMillis();
         return this;
@@ -192,7 +199,8 @@ public final class ScriptedSmtpPeer implements AutoCloseable {
                                     + (script.pipelining() ? "250-PIPELINING\r\n" : "") + "250-STARTTLS\r\n250 8BITMIME");
                         } else {
                             send(out, "250-peer." + script.name() + ".test\r\n"
-                                    + (script.pipelining() ? "250-PIPELINING\r\n" : "") + "250 8BITMIME");
+                                    + (script.pipelining() ? "250-PIPELINING\r\n" : "")
+                                    + (requireTls && tls ? "250-REQUIRETLS\r\n" : "") + "250 8BITMIME");
                         }
                     }
                     case "HELO" -> send(out, "250 peer." + script.name() + ".test");

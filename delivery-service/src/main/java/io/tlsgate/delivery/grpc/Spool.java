@@ -3,6 +3,7 @@ package io.tlsgate.delivery.grpc;
 import com.google.protobuf.ByteString;
 import io.grpc.Status;
 import io.tlsgate.delivery.queue.NewMessage;
+import io.tlsgate.delivery.queue.TlsRequest;
 import io.tlsgate.proto.delivery.v1.EnqueueChunk;
 import io.tlsgate.proto.delivery.v1.Envelope;
 import java.io.IOException;
@@ -31,6 +32,7 @@ final class Spool implements AutoCloseable {
     private Path file;
     private OutputStream out;
     private long size;
+    private final TlsRequiredHeader header = new TlsRequiredHeader();
 
     Spool(long maxSize) {
         this.maxSize = maxSize;
@@ -53,6 +55,7 @@ final class Spool implements AutoCloseable {
                     if (size > maxSize) {
                         throw invalid("data: larger than " + maxSize + " bytes");
                     }
+                    header.feed(chunk.getData().toByteArray());
                     if (out == null && size <= IN_MEMORY) {
                         held = held.concat(chunk.getData());
                     } else {
@@ -96,7 +99,7 @@ final class Spool implements AutoCloseable {
                         envelope.getTls().getClientCertificateVerified())
                 : NewMessage.TlsFacts.NONE;
         return new NewMessage(envelope.getMailFrom(), List.copyOf(envelope.getRcptToList()), content, size,
-                envelope.getIcid(), envelope.getListener(), tls);
+                envelope.getIcid(), envelope.getListener(), tls, TlsRequest.of(envelope.getRequireTls(), header.no()));
     }
 
     @Override

@@ -189,8 +189,8 @@ public class MessageQueue {
     private static long[] insert(Connection c, List<Pending> batch, List<InputStream> streams) throws SQLException {
         long[] mids = new long[batch.size()];
         try (PreparedStatement ps = c.prepareStatement("insert into message (mail_from, data, size, icid, listener, "
-                + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified) "
-                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?)", new String[] {"mid"})) {
+                + "tls_protocol, tls_cipher, tls_client_subject, tls_client_verified, tls_request) "
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", new String[] {"mid"})) {
             for (Pending p : batch) {
                 NewMessage m = p.message();
                 ps.setString(1, m.mailFrom());
@@ -210,6 +210,7 @@ public class MessageQueue {
                 ps.setString(7, m.tls().cipher());
                 ps.setString(8, m.tls().clientSubject());
                 ps.setBoolean(9, m.tls().clientVerified());
+                ps.setString(10, m.tlsRequest().name());
                 ps.addBatch();
             }
             ps.executeBatch();
@@ -282,15 +283,18 @@ public class MessageQueue {
     /** What delivery needs of a message: the envelope sender, when it arrived, and the content. */
     public record Content(String mailFrom, java.time.Instant receivedAt, byte[] data) {}
 
-    /** The stored sizes of several messages in one query, by MID (a message that is gone is left out). */
-    public Map<Long, Long> sizes(List<Long> mids) {
+    /** A stored message's size and what its sender asked of its transport. */
+    public record Stored(long size, TlsRequest tlsRequest) {}
+
+    /** The stored sizes and TLS requests of several messages in one query, by MID (a message that is gone is left out). */
+    public Map<Long, Stored> stored(List<Long> mids) {
         try (Connection c = dataSource.getConnection();
-                PreparedStatement ps = c.prepareStatement("select mid, size from message where mid = any(?)")) {
+                PreparedStatement ps = c.prepareStatement("select mid, size, tls_request from message where mid = any(?)")) {
             ps.setArray(1, c.createArrayOf("bigint", mids.toArray()));
-            Map<Long, Long> out = new HashMap<>();
+            Map<Long, Stored> out = new HashMap<>();
             try (ResultSet r = ps.executeQuery()) {
                 while (r.next()) {
-                    out.put(r.getLong(1), r.getLong(2));
+                    out.put(r.getLong(1), new Stored(r.getLong(2), TlsRequest.valueOf(r.getString(3))));
                 }
             }
             return out;
@@ -320,7 +324,7 @@ public class MessageQueue {
     public Optional<QueuedMessage> find(long mid) {
         try (Connection c = dataSource.getConnection();
                 PreparedStatement m = c.prepareStatement(
-                        "select mid, mail_from, size, icid, listener, received_at, state from message where mid = ?");
+                        "select mid, mail_from, size, icid, listener, received_at, state, tls_request from message where mid = ?");
                 PreparedStatement r = c.prepareStatement(
                         "select rid, address, state, attempts, next_attempt_at, last_reply from recipient where mid = ? "
                                 + "order by rid")) {
@@ -339,7 +343,7 @@ public class MessageQueue {
                 }
                 return Optional.of(new QueuedMessage(mr.getLong("mid"), mr.getString("mail_from"), mr.getInt("size"),
                         mr.getLong("icid"), mr.getString("listener"), mr.getTimestamp("received_at").toInstant(),
-                        mr.getString("state"), rcpts, List.of()));
+                        mr.getString("state"), TlsRequest.valueOf(mr.getString("tls_request")), rcpts, List.of()));
             }
         } catch (SQLException e) {
             throw new QueueUnavailableException("could not read the queue", e);

@@ -13,9 +13,16 @@ import java.util.List;
  * @param mailFrom envelope sender; empty for the null reverse-path
  * @param data the content, in memory or spooled to a file (read once, when it is stored)
  * @param tls how it came in
+ * @param tlsRequest what its sender asked of its transport security (RFC 8689)
  */
 public record NewMessage(String mailFrom, List<String> recipients, Content data, long size, long icid, String listener,
-        TlsFacts tls) {
+        TlsFacts tls, TlsRequest tlsRequest) {
+
+    /** A message whose sender asked nothing of its transport. */
+    public NewMessage(String mailFrom, List<String> recipients, Content data, long size, long icid, String listener,
+            TlsFacts tls) {
+        this(mailFrom, recipients, data, size, icid, listener, tls, TlsRequest.NORMAL);
+    }
 
     /** The inbound connection's TLS facts. */
     public record TlsFacts(String protocol, String cipher, String clientSubject, boolean clientVerified) {

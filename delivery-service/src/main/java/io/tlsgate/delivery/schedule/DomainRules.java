@@ -7,6 +7,8 @@ import io.tlsgate.core.sts.MtaStsPolicy;
 import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.delivery.dane.Dane;
 import io.tlsgate.delivery.limits.DestinationLimits;
+import io.tlsgate.delivery.queue.TlsRequest;
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.delivery.smtp.DaneRule;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.sts.MtaSts;
@@ -29,9 +31,24 @@ final class DomainRules {
 
     private static final Logger LOG = Logger.getLogger("io.tlsgate.maillog");
 
-    /** What one domain's delivery needs, fetched once per group. */
+    /**
+     * What one domain's delivery needs, fetched once per group: {@code tlsFor} are the rules
+     * with DANE and MTA-STS applied, {@code ownTlsFor} the destination controls' alone, and
+     * {@code sts} the MTA-STS policy that applies (null when none does).
+     */
     record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
-            DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {}
+            DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits,
+            DomainDelivery.TlsRules ownTlsFor, MtaStsPolicy sts) {
+
+        Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
+                DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {
+            this(settings, policy, profile, tls, tlsFor, plan, limits, tlsFor, null);
+        }
+
+        Rules with(DomainDelivery.TlsRules rules) {
+            return new Rules(settings, policy, profile, tls, rules, plan, limits, ownTlsFor, sts);
+        }
+    }
 
     private final PolicyClient policy;
     private final CertClient certs;
@@ -115,12 +132,50 @@ final class DomainRules {
         DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
         if (!tlsa.isEmpty()) {
             return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, withDane(tlsFor, tlsa), plan,
-                    DestinationLimits.of(p));
+                    DestinationLimits.of(p), tlsFor, null);
         }
         if (sts.applies()) {
-            return withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
+            Rules r = withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
+            return new Rules(r.settings(), p, r.profile(), domainTls, r.tlsFor(), r.plan(), r.limits(), tlsFor, sts.policy());
         }
         return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+    }
+
+    /**
+     * The rules for messages whose sender asked something of their transport (RFC 8689):
+     * {@code TLS-Required: No} drops DANE and MTA-STS (the destination controls stay);
+     * REQUIRETLS needs verified TLS on every connection: DANE's, a verify mode's, or, for an
+     * MX host that an MTA-STS policy names or whose MX and address records are DNSSEC-secure,
+     * {@code REQUIRED_VERIFY} with the MX host name as the identity (RFC 8689 §4.2.1); a host
+     * with none of these, and every SMTP route host without a verify mode, refuses such
+     * messages for good ({@code 550 5.7.30}). Called on a worker thread.
+     *
+     * @throws Unavailable when cert-service is needed for the trust anchors and cannot answer
+     */
+    Rules forRequest(Rules rules, TlsRequest request) {
+        return switch (request) {
+            case NORMAL -> rules;
+            case TLS_OPTIONAL -> rules.with(rules.ownTlsFor());
+            case REQUIRE_TLS -> {
+                CertClient.Material m = material(rules.settings());
+                MtaStsPolicy sts = rules.sts();
+                DomainDelivery.TlsRules base = rules.tlsFor();
+                yield rules.with((h, a) -> {
+                    DomainDelivery.Tls t = base.of(h, a);
+                    if (t.refusal() != null || t.dane() != null || t.mode().requiresVerifiedCertificate()) {
+                        return t.withRequireTls();
+                    }
+                    if (!h.route() && (h.secure() || (sts != null && sts.allows(h.name())))) {
+                        return new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, "requiretls", m.trust(), m.clientKey(), true)
+                                .withRequireTls();
+                    }
+                    String why = "REQUIRETLS: no verified TLS for " + h.name() + " (no DANE, no MTA-STS policy naming it, not a"
+                            + " verify mode, " + (h.route() ? "an SMTP route host)" : "MX records not DNSSEC-secure)");
+                    return t.withRequireTls().refused(OutboundTlsMode.REQUIRED_VERIFY, new DomainDelivery.Refusal(
+                            TlsResultType.VALIDATION_FAILURE, why, "550 5.7.30 REQUIRETLS support required: " + why));
+                });
+            }
+        };
     }
 
     /**
@@ -162,13 +217,13 @@ final class DomainRules {
                 case USABLE -> {
                     boolean pkixToo = current.mode().requiresVerifiedCertificate();
                     yield new DomainDelivery.Tls(pkixToo ? current.mode() : OutboundTlsMode.REQUIRED_VERIFY, source, current.trust(),
-                            current.clientKey(), false, DaneRule.match(d.tlsaName(), d.records(), pkixToo));
+                            current.clientKey(), false, new DaneRule(d.tlsaName(), d.records(), pkixToo));
                 }
                 case UNUSABLE -> current.mode().requiresTls() ? current : new DomainDelivery.Tls(OutboundTlsMode.REQUIRED,
                         source + " (no usable record)", current.trust(), current.clientKey());
-                case FAILED -> new DomainDelivery.Tls(current.mode().requiresVerifiedCertificate() ? current.mode()
-                        : OutboundTlsMode.REQUIRED_VERIFY, source, current.trust(), current.clientKey(), false,
-                        DaneRule.refuse(d.tlsaName(), d.failure(), d.detail()));
+                case FAILED -> new DomainDelivery.Tls(current.mode(), source, current.trust(), current.clientKey()).refused(
+                        current.mode().requiresVerifiedCertificate() ? current.mode() : OutboundTlsMode.REQUIRED_VERIFY,
+                        new DomainDelivery.Refusal(d.failure(), "DANE: " + d.detail(), null));
                 case NONE -> current;
             };
         };

@@ -2,6 +2,7 @@ package io.tlsgate.delivery.schedule;
 
 import io.tlsgate.core.tls.TlsOutcome;
 import io.tlsgate.delivery.events.TlsEvents;
+import io.tlsgate.delivery.queue.TlsRequest;
 import io.tlsgate.delivery.limits.ConcurrencyWindow;
 import io.tlsgate.delivery.limits.ConnectionSlots;
 import io.tlsgate.delivery.limits.DestinationLimits;
@@ -101,7 +102,9 @@ final class GroupDelivery {
      * every recipient: the domain's policy, route, TLS rules and limits once, then the messages
      * the recipient limit lets go now, in pieces of up to the policy's messages-per-connection
      * (and {@link #GROUP_BYTES} of content), the pieces side by side, each over as few
-     * connections as the peer allows. Completes when every recipient is recorded.
+     * connections as the peer allows. Messages whose senders asked something of their
+     * transport (REQUIRETLS, {@code TLS-Required: No}) go in pieces of their own under their
+     * own TLS rules. Completes when every recipient is recorded.
      */
     Future<Void> deliver(List<Claims.Work> works) {
         String domain = works.get(0).domain();
@@ -113,17 +116,39 @@ final class GroupDelivery {
             return Future.succeededFuture();
         }
         List<Claims.Work> admitted = admit(domain, works, rules);
-        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
         // Cut by the stored sizes first, so no more than one piece's content is read at once.
-        Map<Long, Long> sizes = admitted.isEmpty() ? Map.of() : queue.sizes(admitted.stream().map(Claims.Work::mid).toList());
+        Map<Long, MessageQueue.Stored> stored = admitted.isEmpty() ? Map.of()
+                : queue.stored(admitted.stream().map(Claims.Work::mid).toList());
+        Map<TlsRequest, List<Claims.Work>> byRequest = new java.util.EnumMap<>(TlsRequest.class);
+        for (Claims.Work w : admitted) {
+            MessageQueue.Stored s = stored.get(w.mid());
+            if (s != null) { // else gone meanwhile (an operator deleted it)
+                byRequest.computeIfAbsent(s.tlsRequest(), k -> new ArrayList<>()).add(w);
+            }
+        }
+        List<Future<Void>> pieces = new ArrayList<>();
+        for (Map.Entry<TlsRequest, List<Claims.Work>> e : byRequest.entrySet()) {
+            DomainRules.Rules own;
+            try {
+                own = this.rules.forRequest(rules, e.getKey());
+            } catch (DomainRules.Unavailable u) {
+                settlement.deferUpstream(e.getValue(), u.getMessage());
+                continue;
+            }
+            pieces.addAll(pieces(domain, e.getValue(), stored, own));
+        }
+        return Future.join(pieces).mapEmpty();
+    }
+
+    /** Pieces of up to the policy's messages per connection and {@link #GROUP_BYTES}, each started in the window. */
+    private List<Future<Void>> pieces(String domain, List<Claims.Work> works, Map<Long, MessageQueue.Stored> stored,
+            DomainRules.Rules rules) {
+        int perConnection = Math.max(1, rules.policy().getMaxMessagesPerConnection());
         List<Future<Void>> pieces = new ArrayList<>();
         List<Claims.Work> piece = new ArrayList<>();
         long bytes = 0;
-        for (Claims.Work w : admitted) {
-            Long size = sizes.get(w.mid());
-            if (size == null) {
-                continue; // gone meanwhile (an operator deleted it)
-            }
+        for (Claims.Work w : works) {
+            long size = stored.get(w.mid()).size();
             if (!piece.isEmpty() && (piece.size() == perConnection || bytes + size > GROUP_BYTES)) {
                 pieces.add(inWindow(domain, List.copyOf(piece), rules));
                 piece.clear();
@@ -135,7 +160,7 @@ final class GroupDelivery {
         if (!piece.isEmpty()) {
             pieces.add(inWindow(domain, piece, rules));
         }
-        return Future.join(pieces).mapEmpty();
+        return pieces;
     }
 
     /**

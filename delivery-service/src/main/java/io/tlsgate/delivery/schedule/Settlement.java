@@ -92,7 +92,9 @@ final class Settlement {
     private static void classify(Claims.Work w, OutboundTlsMode mode, DomainDelivery.Plan plan, DomainDelivery.Outcome o,
             Map<Integer, String> delivered, Map<Integer, String> bounced, Map<Integer, String> deferred) {
         SmtpDeliveryAttempt.Result last = o.last();
-        if (last != null && last.action() != Action.TEMPFAIL && last.rcptReplies().size() == w.rids().size()) {
+        // A failed TLS decision answers no message, except a host refused for good (REQUIRETLS): its replies decide.
+        boolean answered = last != null && (last.action() != Action.TEMPFAIL || !last.transactions().isEmpty());
+        if (answered && last.rcptReplies().size() == w.rids().size()) {
             for (int i = 0; i < w.rids().size(); i++) {
                 int rid = w.rids().get(i);
                 String reply = last.rcptReplies().get(i);

@@ -4,6 +4,7 @@ import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.IpPreference;
 import io.tlsgate.core.tls.OutboundTlsDecision.Action;
 import io.tlsgate.core.tls.OutboundTlsMode;
+import io.tlsgate.core.tls.TlsResultType;
 import io.tlsgate.platform.dns.MxResolver;
 import io.tlsgate.platform.tls.PeerTrust;
 import io.tlsgate.platform.tls.TlsEngine;
@@ -66,10 +67,25 @@ public final class DomainDelivery {
      * mode's own identity rules.
      */
     public record Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly,
-            DaneRule dane) {
+            DaneRule dane, Refusal refusal, boolean requireTls) {
+
+        public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly,
+                DaneRule dane) {
+            this(mode, source, trust, clientKey, mxNameOnly, dane, null, false);
+        }
 
         public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey, boolean mxNameOnly) {
             this(mode, source, trust, clientKey, mxNameOnly, null);
+        }
+
+        /** The same rules, refused ({@link Refusal}). */
+        public Tls refused(OutboundTlsMode asMode, Refusal why) {
+            return new Tls(asMode, source, trust, clientKey, mxNameOnly, dane, why, requireTls);
+        }
+
+        /** The same rules for messages sent with REQUIRETLS (RFC 8689): the parameter goes on, the next hop must offer it. */
+        public Tls withRequireTls() {
+            return new Tls(mode, source, trust, clientKey, mxNameOnly, dane, refusal, true);
         }
 
         public Tls(OutboundTlsMode mode, String source, PeerTrust trust, KeyManagerFactory clientKey) {
@@ -80,6 +96,14 @@ public final class DomainDelivery {
             this(mode, null, trust, clientKey);
         }
     }
+
+    /**
+     * Why a host must not be used at all (no connection is made): its RFC 8460 type and the
+     * reason for the mail log and the event; with {@code permanentReply} (a 5xx) the messages
+     * are answered with it, as if the host had refused them (REQUIRETLS that cannot be
+     * honoured), otherwise the next host is tried.
+     */
+    public record Refusal(TlsResultType type, String reason, String permanentReply) {}
 
     /** Each connection's TLS rules, by the hop and the address connected to. */
     @FunctionalInterface
@@ -336,7 +360,7 @@ public final class DomainDelivery {
                 } catch (RuntimeException e) {
                     return done("no TLS policy for " + DestinationKey.format(a.getAddress()) + ": " + e.getMessage(), false);
                 }
-                if (tls.dane() != null && tls.dane().refuses()) {
+                if (tls.refusal() != null) {
                     refused(h, a, tls);
                     continue;
                 }
@@ -346,20 +370,31 @@ public final class DomainDelivery {
         }
 
         /**
-         * DANE refuses the host (its TLSA lookup failed or was bogus, RFC 7672 §2.2): no
-         * connection; the refusal is recorded once, as a failed TLS decision with its own DCID
-         * (mail log line and outcome event), and the next host is tried.
+         * The rules refuse the host (DANE: its TLSA lookup failed or was bogus, RFC 7672 §2.2;
+         * REQUIRETLS that cannot be honoured there): no connection; the refusal is recorded
+         * once, as a failed TLS decision with its own DCID (mail log line and outcome event).
+         * A temporary refusal moves on to the next host; a permanent one answers the messages
+         * with its reply.
          */
         private void refused(Hop h, InetAddress a, Tls tls) {
             String ip = DestinationKey.format(a.getAddress());
             long dcid = dcids.getAsLong();
-            String reason = "DANE: " + tls.dane().detail() + ": MX host " + h.name() + " not used";
+            Refusal why = tls.refusal();
+            String reason = why.reason() + ": host " + h.name() + " not used";
             List<Long> mids = remaining.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
-            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt.Result(Action.TEMPFAIL, false, null, null,
-                    io.tlsgate.core.tls.Verification.FAILURE, tls.dane().refusal(), reason, tls.mode().requiresTls(), List.of(), null,
-                    List.of("DCID " + dcid + " IP " + ip + " TLS verify failed: " + tls.dane().refusal().wire() + ": " + reason),
-                    dcid, false);
+            List<SmtpDeliveryAttempt.Transaction> answered = why.permanentReply() == null ? List.of() : remaining.stream()
+                    .map(m -> new SmtpDeliveryAttempt.Transaction(m.mid(), java.util.Collections.nCopies(m.rcptTo().size(),
+                            why.permanentReply()), null)).toList();
+            // TEMPFAIL: nothing was sent; with answered messages (a permanent refusal) they settle by their replies.
+            SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt.Result(Action.TEMPFAIL, false, null, null, io.tlsgate.core.tls.Verification.FAILURE, why.type(), reason,
+                    tls.mode().requiresTls(), answered, null, List.of("DCID " + dcid + " IP " + ip + " TLS verify failed: "
+                    + why.type().wire() + ": " + reason), dcid, false);
             attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, r, null));
+            if (!answered.isEmpty()) {
+                last = r;
+                remaining.clear();
+                return;
+            }
             error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port() + " details: "
                     + reason;
             hop++;
@@ -371,7 +406,7 @@ public final class DomainDelivery {
             String ip = DestinationKey.format(a.getAddress()); // RFC 5952 form in logs, attempts and events
             String routeHost = h.route() && !h.name().startsWith("[") ? h.name() : null;
             SmtpDeliveryAttempt.Target t = new SmtpDeliveryAttempt.Target(ip, h.port(), h.name(), domain, plan.mxNames(),
-                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey(), tls.mxNameOnly(), tls.dane());
+                    routeHost, tls.mode(), tls.trust(), heloName, tls.clientKey(), tls.mxNameOnly(), tls.dane(), tls.requireTls());
             List<SmtpDeliveryAttempt.Message> batch = List.copyOf(remaining.subList(0, Math.min(perConnection, remaining.size())));
             List<Long> mids = batch.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
             long dcid = dcids.getAsLong();

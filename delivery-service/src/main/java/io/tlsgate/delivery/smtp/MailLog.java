@@ -41,6 +41,10 @@ final class MailLog {
         lines.add("Delivery start DCID " + dcid + " MID " + m.mid() + " to RID " + m.rids());
     }
 
+    void requireTlsRefused(Message m) {
+        lines.add("DCID " + dcid + " MID " + m.mid() + " not sent: REQUIRETLS required and the server does not offer it");
+    }
+
     void messageDone(Message m, List<Integer> accepted) {
         lines.add("Message done DCID " + dcid + " MID " + m.mid() + " to RID " + accepted);
     }

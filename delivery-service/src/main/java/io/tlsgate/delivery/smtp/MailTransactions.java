@@ -12,9 +12,14 @@ import java.util.List;
 /**
  * The mail transactions of one use of a connection: for each message MAIL, RCPT, DATA and the
  * content, RSET between messages (pipelined when the EHLO reply offers it); {@code ehlo}
- * is the EHLO reply that applies to them (after STARTTLS: the second one).
+ * is the EHLO reply that applies to them (after STARTTLS: the second one). With
+ * {@code requireTls} (RFC 8689) MAIL FROM carries REQUIRETLS, and a server whose EHLO reply
+ * does not offer it gets none of the messages: each is answered {@code 550 5.7.30} here.
  */
-record MailTransactions(SessionIo io, MailLog log, String ehlo) {
+record MailTransactions(SessionIo io, MailLog log, String ehlo, boolean requireTls) {
+
+    /** RFC 8689 §4.2.1: the next hop must offer REQUIRETLS, else the message is returned. */
+    static final String NO_REQUIRETLS = "550 5.7.30 REQUIRETLS support required: the server does not offer REQUIRETLS";
 
     /**
      * The messages from {@code i} on, RSET between them; stops at a refused RSET. With
@@ -23,6 +28,13 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
      */
     Future<Void> send(List<Message> messages, int i, List<Transaction> done) {
         if (i == messages.size()) {
+            return Future.succeededFuture();
+        }
+        if (requireTls && !TlsNegotiation.advertises(ehlo, "REQUIRETLS")) {
+            for (Message m : messages.subList(i, messages.size())) {
+                log.requireTlsRefused(m);
+                done.add(new Transaction(m.mid(), java.util.Collections.nCopies(m.rcptTo().size(), NO_REQUIRETLS), null));
+            }
             return Future.succeededFuture();
         }
         Message m = messages.get(i);
@@ -68,7 +80,7 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
         if (rset) {
             group.add("RSET");
         }
-        group.add("MAIL FROM:<" + m.mailFrom() + ">");
+        group.add(mailFrom(m));
         m.rcptTo().forEach(r -> group.add("RCPT TO:<" + r + ">"));
         group.add("DATA");
         int first = rset ? 1 : 0;
@@ -94,6 +106,10 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
         });
     }
 
+    private String mailFrom(Message m) {
+        return "MAIL FROM:<" + m.mailFrom() + ">" + (requireTls ? " REQUIRETLS" : "");
+    }
+
     /** Closes the connection in the middle of DATA: the server discards the transaction. */
     private Future<Sent> abandon() {
         return io.socket().close().otherwiseEmpty().map(v -> Sent.STOP);
@@ -102,7 +118,7 @@ record MailTransactions(SessionIo io, MailLog log, String ehlo) {
     /** MAIL, then each RCPT and DATA, one command at a time (no PIPELINING offered). */
     private Future<Sent> oneByOne(Message m, List<String> rcptReplies) {
         log.deliveryStart(m);
-        return io.command("MAIL FROM:<" + m.mailFrom() + ">").compose(mailReply -> {
+        return io.command(mailFrom(m)).compose(mailReply -> {
             Future<Void> rcpts = mailReply.startsWith("2") ? rcptOneByOne(m, 0, rcptReplies) : Future.succeededFuture();
             return rcpts.compose(v -> {
                 List<Integer> accepted = accepted(m, mailReply, rcptReplies);

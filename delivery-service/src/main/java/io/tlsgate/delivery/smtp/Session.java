@@ -113,7 +113,7 @@ final class Session {
     }
 
     private Future<Void> transactions(List<Transaction> done) {
-        return new MailTransactions(io, log, ehlo).send(messages, 0, done);
+        return new MailTransactions(io, log, ehlo, t.requireTls()).send(messages, 0, done);
     }
 
     /**

@@ -45,14 +45,14 @@ public final class SmtpDeliveryAttempt {
     /** Where to deliver and under which rules. */
     public record Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
             String routeHost, OutboundTlsMode mode, PeerTrust trust, String heloName,
-            KeyManagerFactory clientKey, boolean mxNameOnly, DaneRule dane) {
+            KeyManagerFactory clientKey, boolean mxNameOnly, DaneRule dane, boolean requireTls) {
 
         /** A target without DANE. */
         public Target(String host, int port, String connectedName, String recipientDomain, List<String> mxHosts,
                 String routeHost, OutboundTlsMode mode, PeerTrust trust, String heloName, KeyManagerFactory clientKey,
                 boolean mxNameOnly) {
             this(host, port, connectedName, recipientDomain, mxHosts, routeHost, mode, trust, heloName, clientKey, mxNameOnly,
-                    null);
+                    null, false);
         }
 
         /** A target whose certificate is checked by its mode's identity rules. */

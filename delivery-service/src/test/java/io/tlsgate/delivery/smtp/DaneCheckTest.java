@@ -109,7 +109,7 @@ class DaneCheckTest {
     }
 
     private static CertificateCheck check(X509Certificate[] chain, TLSARecord r) {
-        return DaneCheck.of(DaneRule.match("_25._tcp." + MX, List.of(r), false), chain, MX, DOMAIN);
+        return DaneCheck.of(new DaneRule("_25._tcp." + MX, List.of(r), false), chain, MX, DOMAIN);
     }
 
     private X509Certificate leaf(String name, Instant from, Instant to) {

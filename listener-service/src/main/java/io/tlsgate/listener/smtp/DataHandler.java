@@ -77,7 +77,7 @@ final class DataHandler implements CommandHandler {
 
     private void start(SessionState s) {
         Envelope.Builder e = Envelope.newBuilder().setMailFrom(s.mailFrom).addAllRcptTo(s.recipients).setIcid(s.icid)
-                .setListener(s.listener.getName());
+                .setListener(s.listener.getName()).setRequireTls(s.requireTls);
         InboundTlsFacts.Builder facts = InboundTlsFacts.newBuilder().setEncrypted(s.tls.active);
         if (s.tls.active) {
             facts.setProtocol(s.tls.protocol).setCipher(s.tls.cipher);

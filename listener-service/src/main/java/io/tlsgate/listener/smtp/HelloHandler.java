@@ -4,8 +4,8 @@ import java.util.Set;
 
 /**
  * EHLO and HELO: a new greeting ends any transaction. EHLO lists the extensions: SIZE,
- * PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, and STARTTLS while TLS is not active and the mail
- * flow policy offers it. No SMTPUTF8 (RFC 6531): delivery-service cannot send a UTF-8 envelope
+ * PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS while TLS is not active and the mail
+ * flow policy offers it, and REQUIRETLS (RFC 8689) once TLS is active (never in plaintext). No SMTPUTF8 (RFC 6531): delivery-service cannot send a UTF-8 envelope
  * on yet, so non-ASCII addresses are refused at MAIL/RCPT instead of accepted and bounced.
  */
 final class HelloHandler implements CommandHandler {
@@ -31,6 +31,8 @@ final class HelloHandler implements CommandHandler {
                 .append("\r\n250-PIPELINING\r\n250-8BITMIME\r\n250");
         if (s.tlsSetting.advertisesStartTls() && !s.tls.active) {
             out.append("-ENHANCEDSTATUSCODES\r\n250 STARTTLS");
+        } else if (s.tls.active) {
+            out.append("-ENHANCEDSTATUSCODES\r\n250 REQUIRETLS");
         } else {
             out.append(" ENHANCEDSTATUSCODES");
         }

@@ -7,7 +7,7 @@ import java.util.Set;
 /**
  * MAIL FROM: starts a transaction. Refused when there was no greeting, a transaction is open,
  * the session used up the policy's messages per connection (421, closed), the path or a
- * parameter is wrong (only SIZE and BODY=7BIT/8BITMIME, and only after EHLO), SIZE is over the
+ * parameter is wrong (only SIZE, BODY=7BIT/8BITMIME and, over TLS, REQUIRETLS; only after EHLO), SIZE is over the
  * listener's limit, the address is not ASCII, or the sender is one the policy requires TLS
  * for and TLS is not active.
  */
@@ -54,6 +54,7 @@ final class MailHandler implements CommandHandler {
         }
         s.inTransaction = true;
         s.mailFrom = p.address();
+        s.requireTls = p.params().containsKey("REQUIRETLS");
         s.recipients.clear();
         return Answer.reply(Reply.SENDER_OK);
     }
@@ -69,6 +70,9 @@ final class MailHandler implements CommandHandler {
                         ? Answer.error(Reply.MESSAGE_TOO_BIG) : null;
             }
             case "BODY" -> value != null && (value.equalsIgnoreCase("7BIT") || value.equalsIgnoreCase("8BITMIME")) ? null
+                    : Answer.error(Reply.UNSUPPORTED_PARAMETER, key + (value == null ? "" : "=" + value));
+            // RFC 8689 §4.1: offered only over TLS, and it takes no value.
+            case "REQUIRETLS" -> s.tls.active && value == null ? null
                     : Answer.error(Reply.UNSUPPORTED_PARAMETER, key + (value == null ? "" : "=" + value));
             default -> Answer.error(Reply.UNSUPPORTED_PARAMETER, key);
         };

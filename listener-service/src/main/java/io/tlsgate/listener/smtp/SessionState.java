@@ -57,6 +57,8 @@ final class SessionState {
 
     boolean inTransaction;
     String mailFrom;
+    /** MAIL FROM carried REQUIRETLS (RFC 8689). */
+    boolean requireTls;
     final List<String> recipients = new ArrayList<>();
     /** The message whose content is being received (between 354 and the end of data), else null. */
     DataHandler.Incoming incoming;
@@ -109,6 +111,7 @@ final class SessionState {
     void resetTransaction() {
         inTransaction = false;
         mailFrom = null;
+        requireTls = false;
         recipients.clear();
     }
 

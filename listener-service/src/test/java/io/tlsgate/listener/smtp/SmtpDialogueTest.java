@@ -234,6 +234,35 @@ class SmtpDialogueTest {
         }
     }
 
+    /** RFC 8689: REQUIRETLS is offered and taken only once TLS is on, and it has no value. */
+    @Test
+    void requireTlsOnlyOverTls() throws Exception {
+        try (SmtpDialogue c = openssl.connect(ACCEPT)) {
+            c.run("""
+                    S: 220 *
+                    """ + EHLO_OFFERING_STARTTLS + """
+                    C: MAIL FROM:<a@example.net> REQUIRETLS
+                    S: 555 5.5.4 Unsupported option: REQUIRETLS
+                    C: STARTTLS
+                    S: 220 *
+                    TLS
+                    C: EHLO client.example.net
+                    S: 250-*
+                    S: 250-*
+                    S: 250-*
+                    S: 250-*
+                    S: 250-ENHANCEDSTATUSCODES
+                    S: 250 REQUIRETLS
+                    C: MAIL FROM:<a@example.net> REQUIRETLS=yes
+                    S: 555 5.5.4 Unsupported option: REQUIRETLS=yes
+                    C: MAIL FROM:<a@example.net> requiretls
+                    S: 250 2.1.0 Ok
+                    C: QUIT
+                    S: 221 *
+                    """);
+        }
+    }
+
     @Test
     void heloClientsMayNotUseEsmtpParameters() throws Exception {
         try (SmtpDialogue c = openssl.connect(ACCEPT)) {
@@ -377,10 +406,11 @@ class SmtpDialogueTest {
                     S: 250-SIZE 10000
                     S: 250-PIPELINING
                     S: 250-8BITMIME
-                    S: 250 ENHANCEDSTATUSCODES
+                    S: 250-ENHANCEDSTATUSCODES
+                    S: 250 REQUIRETLS
                     C: STARTTLS
                     S: 503 5.5.1 Error: TLS already active
-                    C: MAIL FROM:<a@example.net>
+                    C: MAIL FROM:<a@example.net> REQUIRETLS
                     S: 250 2.1.0 Ok
                     C: QUIT
                     S: 221 *
@@ -446,7 +476,8 @@ class SmtpDialogueTest {
                     S: 250-*
                     S: 250-*
                     S: 250-*
-                    S: 250 ENHANCEDSTATUSCODES
+                    S: 250-ENHANCEDSTATUSCODES
+                    S: 250 REQUIRETLS
                     C: QUIT
                     S: 221 *
                     """);
