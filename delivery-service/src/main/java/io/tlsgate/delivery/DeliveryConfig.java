@@ -198,6 +198,29 @@ public interface DeliveryConfig {
         java.time.Duration probeEvery();
     }
 
+    /** TLSRPT (RFC 8460): daily aggregate reports to the destination domains that ask for them. */
+    Tlsrpt tlsrpt();
+
+    /** {@code tlsgate.delivery.tlsrpt.*} */
+    interface Tlsrpt {
+        /** Whether reports are sent. Default: true. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** The report's organization-name and submitter. Default: the HELO name. */
+        java.util.Optional<String> organizationName();
+
+        /** The report's contact-info. Default: postmaster@ the organization name. */
+        java.util.Optional<String> contactInfo();
+
+        /** Envelope and header sender of mailed reports. Default: postmaster@ the organization name. */
+        java.util.Optional<String> from();
+
+        /** When (UTC) the day before is reported. Default: 00:30. */
+        @WithDefault("00:30")
+        java.time.LocalTime sendAt();
+    }
+
     /** Whether the scheduler runs (off: the queue only takes messages). Default: true. */
     @WithDefault("true")
     boolean schedulerEnabled();

@@ -161,9 +161,9 @@ class DeliveryDaneClusterIT {
         }
     }
 
-    /** TLSA records in a zone that is not signed (outside every trust anchor) are not used. */
+    /** An MX host in a zone that is not signed (outside every trust anchor): its TLSA records are not even asked for. */
     @Test
-    void tlsaRecordsInAnUnsignedZoneChangeNothing() throws Exception {
+    void anMxHostInAnUnsignedZoneGetsNoDane() throws Exception {
         String d = "plain-dane.test";
         TestPki.Issued self = untrusted("mx." + d);
         ScriptedSmtpPeer peer = peer("127.0.1.86", self);
@@ -201,7 +201,10 @@ class DeliveryDaneClusterIT {
             assertEquals("QUEUED", fm.get("state").asText(), fm.toString());
             JsonNode ft = fm.get("attempts").get(0).get("tls");
             assertEquals("REQUIRED_VERIFY", ft.get("mode").asText(), fm.toString());
+            assertEquals("dane TLSA " + tlsaName(floor), ft.get("modeSource").asText(), "DANE applied: " + fm);
             assertEquals("certificate-not-trusted", ft.get("failure").asText(), fm.toString());
+            assertTrue(mailLog().stream().noneMatch(l -> l.contains("TLS verify success: DANE TLSA " + tlsaName(floor))),
+                    "the DANE match alone did not let it through");
             assertEquals(0, untrustedPeer.received().size());
 
             JsonNode im = awaitAttempt(i, Duration.ofSeconds(60));
@@ -212,6 +215,25 @@ class DeliveryDaneClusterIT {
             api().ok("DELETE", 8081, "/api/v1/destinations/" + floor, null);
             api().ok("DELETE", 8081, "/api/v1/destinations/" + ignored, null);
         }
+    }
+
+    /**
+     * Under a secure MX record set, a bogus AAAA answer (the A answer is fine) leaves DANE
+     * unknown for the host: it is not used (RFC 7672 §2.2.1), rather than used without DANE.
+     */
+    @Test
+    void aBogusAddressLookupKeepsTheHostFromBeingUsed() throws Exception {
+        String d = "aaaa.dane.test";
+        TestPki.Issued self = untrusted("mx." + d);
+        ScriptedSmtpPeer peer = peer("127.0.1.89", self);
+        mx(d, "127.0.1.89");
+        dns().address("mx." + d, "2001:db8::25");
+        daneZone().bogus("mx." + d, Type.AAAA);
+        long mid = enqueue("sender@origin.test", "user@" + d, "X-Dane: aaaa");
+        JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+        assertEquals("QUEUED", m.get("state").asText(), m.toString());
+        assertEquals("dnssec-invalid", m.get("attempts").get(0).get("tls").get("failure").asText(), m.toString());
+        assertEquals(0, peer.commands().size(), "not even greeted without DANE: " + peer.commands());
     }
 
     private static String tlsaName(String domain) {

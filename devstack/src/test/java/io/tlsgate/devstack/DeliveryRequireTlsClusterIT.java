@@ -85,36 +85,53 @@ class DeliveryRequireTlsClusterIT {
     }
 
     /**
-     * No DANE, no MTA-STS, an entry that does not verify: REQUIRETLS cannot be honoured, the
-     * host is not even connected to, the message is returned and the refusal is an event. An
-     * entry with a verify mode honours it over PKIX.
+     * An unsigned MX record set and no MTA-STS: nothing vouches for the MX host name, so
+     * REQUIRETLS cannot be honoured even where the entry says REQUIRED_VERIFY (a forged MX with
+     * a valid certificate for its own name would pass that); the host is not even connected
+     * to, the message is returned and the refusal is an event. A DNSSEC-secure MX host without
+     * TLSA records is fine: verified TLS for exactly its name.
      */
     @Test
-    void withoutAnyVerifiedTlsTheHostIsNotUsedAndAVerifyModeIsEnough() throws Exception {
-        String plain = "plain.rtls.test";
-        ScriptedSmtpPeer unverified = peer("127.0.1.92", issued(TestPki.Spec.server("mx." + plain, "mx." + plain)));
-        unverified.offerRequireTls();
-        mx(plain, "127.0.1.92");
+    void withoutAnyVerifiedTlsTheHostIsNotUsedAndASecureMxNameIsEnough() throws Exception {
         String verify = "verify.rtls.test";
-        ScriptedSmtpPeer verified = peer("127.0.1.93", issued(TestPki.Spec.server("mx." + verify, "mx." + verify)));
-        verified.offerRequireTls();
+        ScriptedSmtpPeer unvouched = peer("127.0.1.93", issued(TestPki.Spec.server("mx." + verify, "mx." + verify)));
+        unvouched.offerRequireTls();
         mx(verify, "127.0.1.93");
-        long p = enqueue("sender@origin.test", List.of("user@" + plain), "X-Rtls: plain", true);
+        String signed = "pkix.rtls.dane.test";
+        ScriptedSmtpPeer pkix = peer("127.0.1.92", issued(TestPki.Spec.server("mx." + signed, "mx." + signed)));
+        pkix.offerRequireTls();
+        mx(signed, "127.0.1.92");
         long v = enqueue("sender@origin.test", List.of("user@" + verify), "X-Rtls: verify", true);
+        long p = enqueue("sender@origin.test", List.of("user@" + signed), "X-Rtls: pkix", true);
 
-        JsonNode pm = awaitAttempt(p, Duration.ofSeconds(60));
-        JsonNode pr = pm.get("recipients").get(0);
-        assertEquals("BOUNCED", pr.get("state").asText(), pm.toString());
-        assertTrue(pr.get("lastReply").asText().startsWith("550 5.7.30 REQUIRETLS support required: REQUIRETLS: no verified TLS"),
-                pr.toString());
-        assertEquals(0, unverified.commands().size(), "not even greeted: " + unverified.commands());
-        JsonNode event = outcomeFor(plain);
+        JsonNode vm = awaitAttempt(v, Duration.ofSeconds(60));
+        JsonNode vr = vm.get("recipients").get(0);
+        assertEquals("BOUNCED", vr.get("state").asText(), vm.toString());
+        assertTrue(vr.get("lastReply").asText().startsWith("550 5.7.30 REQUIRETLS support required: REQUIRETLS: no verified TLS"),
+                vr.toString());
+        assertEquals(0, unvouched.commands().size(), "not even greeted: " + unvouched.commands());
+        JsonNode event = outcomeFor(verify);
         assertEquals("failure", event.at("/result").asText(), event.toString());
         assertEquals("validation-failure", event.at("/resultType").asText(), event.toString());
 
-        JsonNode vm = awaitAttempt(v, Duration.ofSeconds(60));
-        assertEquals("DONE", vm.get("state").asText(), vm.toString());
-        assertTrue(verified.commands().contains("MAIL FROM:<sender@origin.test> REQUIRETLS"), verified.commands().toString());
+        JsonNode pm = awaitAttempt(p, Duration.ofSeconds(60));
+        assertEquals("DONE", pm.get("state").asText(), pm.toString());
+        assertEquals("requiretls", pm.get("attempts").get(0).get("tls").get("modeSource").asText(), pm.toString());
+        assertTrue(pkix.commands().contains("MAIL FROM:<sender@origin.test> REQUIRETLS"), pkix.commands().toString());
+    }
+
+    /** RFC 8689 §4.2.1: a first MX host that does not offer REQUIRETLS is left for the next one, which does. */
+    @Test
+    void aLaterMxHostThatOffersRequireTlsGetsTheMessage() throws Exception {
+        String d = "second.rtls.dane.test";
+        ScriptedSmtpPeer first = danePeer("127.0.1.98", d);
+        ScriptedSmtpPeer second = danePeer("127.0.1.99", "mx2." + d).offerRequireTls();
+        dns().mx(d, 20, "mx.mx2." + d);
+        long mid = enqueue("sender@origin.test", List.of("user@" + d), "X-Rtls: second", true);
+        JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+        assertEquals("DONE", m.get("state").asText(), m.toString());
+        assertEquals(0, first.received().size());
+        assertEquals(1, second.received().size(), m.toString());
     }
 
     /** TLS-Required: No: the TLSA records (which match nothing) are not applied; the entry's NONE is. */

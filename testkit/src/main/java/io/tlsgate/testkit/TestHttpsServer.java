@@ -35,6 +35,10 @@ public final class TestHttpsServer implements AutoCloseable {
     private final HttpsServer server;
     private final Map<String, Response> responses = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> hits = new ConcurrentHashMap<>();
+    private final java.util.List<Request> requests = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** A request as received: method, Host (without port), path, Content-Type and body. */
+    public record Request(String method, String host, String path, String contentType, byte[] body) {}
 
     /** A server on {@code address:port} (0: any free port) presenting {@code tls}'s certificate. */
     public TestHttpsServer(String address, int port, SSLContext tls) throws IOException {
@@ -49,6 +53,9 @@ public final class TestHttpsServer implements AutoCloseable {
             String host = exchange.getRequestHeaders().getFirst("Host");
             host = host == null ? "" : host.replaceFirst(":\\d+$", "");
             hits.computeIfAbsent(host, h -> new AtomicInteger()).incrementAndGet();
+            byte[] sent = exchange.getRequestBody().readNBytes(1 << 20);
+            requests.add(new Request(exchange.getRequestMethod(), host, exchange.getRequestURI().getPath(),
+                    exchange.getRequestHeaders().getFirst("Content-Type"), sent));
             Response r = responses.get(host + exchange.getRequestURI().getPath());
             if (r == null) {
                 r = new Response(404, "text/plain", "not found\n", Duration.ZERO, Map.of());
@@ -71,6 +78,11 @@ public final class TestHttpsServer implements AutoCloseable {
             }
         });
         server.start();
+    }
+
+    /** Every request so far, in order (bodies up to 1 MiB). */
+    public java.util.List<Request> requests() {
+        return java.util.List.copyOf(requests);
     }
 
     /** Answers GET {@code https://host/path} with {@code r} from now on. */

@@ -23,8 +23,10 @@ import org.xbill.DNS.Type;
  * DNSSEC records on. Whether they do is probed: until a query for a trust anchor's own zone
  * validates, DANE is not applied (logged, probed again every {@code probeEvery}), because with
  * a resolver that strips signatures every answer would look forged and no mail would leave.
- * Once validation has worked, it stays in force: a later failure is what DANE defends against
- * and makes the mail wait.
+ * Once validation has worked, anywhere in the cluster (recorded in {@code dane_validation}),
+ * it stays in force, across restarts too: a later failure is what DANE defends against (an
+ * attacker who drops or forges the probe's answer must not switch DANE off) and makes mail
+ * to signed domains wait.
  */
 public final class Dane {
 
@@ -70,7 +72,10 @@ public final class Dane {
      * @param upstream the resolvers, timeouts and cache of {@code tlsgate.dns.*}; this layer
      *     makes its own validating resolver with the same settings
      */
-    public Dane(DnsResolver.Settings upstream, Settings settings) {
+    private final javax.sql.DataSource dataSource;
+
+    public Dane(DnsResolver.Settings upstream, Settings settings, javax.sql.DataSource dataSource) {
+        this.dataSource = dataSource;
         this.dns = new DnsResolver(new DnsResolver.Settings(upstream.servers(), upstream.tryTimeout(), upstream.attempts(),
                 upstream.cacheSize(), upstream.maxTtl(), io.tlsgate.platform.dns.HostsFile.NONE, settings.trustAnchors()));
         this.mx = new MxResolver(dns);
@@ -118,7 +123,13 @@ public final class Dane {
             return Host.NONE;
         }
         String name = "_" + port + "._tcp." + host;
-        DnsResolver.Answer a = dns.query(name, Type.TLSA).join();
+        DnsResolver.Answer a;
+        try {
+            a = dns.query(name, Type.TLSA).join();
+        } catch (IllegalArgumentException e) {
+            return new Host(Kind.FAILED, name, List.of(), TlsResultType.VALIDATION_FAILURE, "TLSA lookup of " + name
+                    + " impossible: " + e.getMessage());
+        }
         if (a.failed()) {
             return new Host(Kind.FAILED, name, List.of(), a.bogus() ? TlsResultType.DNSSEC_INVALID : TlsResultType.VALIDATION_FAILURE,
                     "TLSA lookup of " + name + " failed: " + a.failure());
@@ -165,15 +176,44 @@ public final class Dane {
                 DnsResolver.Answer a = asked.get(i).join();
                 if (a.secure()) {
                     available = true;
+                    remember();
                     LOG.infof("DANE: DNSSEC validation works (SOA of %s validated from the trust anchors)", anchorZones.get(i));
                     return true;
                 }
                 why.add(anchorZones.get(i) + ": " + (a.failed() ? a.failure() : "answer not validated"));
             }
+            java.time.Instant worked = workedBefore();
+            if (worked != null) {
+                available = true;
+                LOG.warnf("DANE stays in force although DNSSEC validation fails now (%s): it worked at %s; mail to signed"
+                        + " domains waits until it works again", String.join("; ", why), worked);
+                return true;
+            }
             LOG.warnf("DANE not applied: DNSSEC validation does not work through the configured resolvers (%s); the next try"
                     + " is in %s at the earliest", String.join("; ", why), probeEvery);
             return false;
         });
+    }
+
+    /** Records that validation worked (so that no later failure can switch DANE off). */
+    private void remember() {
+        try (java.sql.Connection c = dataSource.getConnection(); java.sql.PreparedStatement ps = c.prepareStatement(
+                "insert into dane_validation (id, worked_at) values (1, now()) on conflict (id) do update set worked_at = now()")) {
+            ps.executeUpdate();
+        } catch (java.sql.SQLException e) {
+            LOG.warnf("DANE: could not record that DNSSEC validation works: %s", e.getMessage());
+        }
+    }
+
+    /** When validation last worked anywhere in the cluster, or null when never (or unknown). */
+    private java.time.Instant workedBefore() {
+        try (java.sql.Connection c = dataSource.getConnection(); java.sql.PreparedStatement ps = c.prepareStatement(
+                "select worked_at from dane_validation where id = 1"); java.sql.ResultSet r = ps.executeQuery()) {
+            return r.next() ? r.getTimestamp(1).toInstant() : null;
+        } catch (java.sql.SQLException e) {
+            LOG.warnf("DANE: could not read whether DNSSEC validation worked before: %s", e.getMessage());
+            return null;
+        }
     }
 
     /** The zones of the trust anchors (each DS or DNSKEY record's owner). */

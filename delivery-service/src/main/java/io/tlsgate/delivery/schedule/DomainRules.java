@@ -38,15 +38,22 @@ final class DomainRules {
      */
     record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
             DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits,
-            DomainDelivery.TlsRules ownTlsFor, MtaStsPolicy sts) {
+            DomainDelivery.TlsRules ownTlsFor, MtaStsPolicy sts, java.util.function.Supplier<DomainDelivery.Plan> ownPlan) {
 
         Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
                 DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits) {
-            this(settings, policy, profile, tls, tlsFor, plan, limits, tlsFor, null);
+            this(settings, policy, profile, tls, tlsFor, plan, limits, tlsFor, null, () -> null);
         }
 
         Rules with(DomainDelivery.TlsRules rules) {
-            return new Rules(settings, policy, profile, tls, rules, plan, limits, ownTlsFor, sts);
+            return new Rules(settings, policy, profile, tls, rules, plan, limits, ownTlsFor, sts, ownPlan);
+        }
+
+        /** The destination controls' own rules and plan: neither DANE nor MTA-STS. */
+        Rules own() {
+            DomainDelivery.Plan own = ownPlan.get();
+            return new Rules(settings, policy, profile, tls, ownTlsFor, own == null ? plan : own, limits, ownTlsFor, null,
+                    ownPlan);
         }
     }
 
@@ -99,21 +106,24 @@ final class DomainRules {
         List<Integer> routePorts = route.getHopsList().stream().map(NextHop::getPort).toList();
         Map<String, Dane.Host> tlsa = Map.of();
         DomainDelivery.Plan plan;
+        IpPreference pref = preference(p);
         if (dane != null && !p.getIgnoreDane() && useDns && dane.available()) {
             // DANE: MX hosts and addresses from validated answers, then each secure host's TLSA records
-            plan = delivery.plan(domain, routeHosts, routePorts, true, preference(p), mx -> true, dane.mx());
+            plan = delivery.plan(domain, routeHosts, routePorts, true, pref, mx -> true, dane.mx());
             tlsa = tlsa(plan);
-            if (!tlsa.isEmpty() && sts.applies()) {
-                LOG.infof("MTA-STS %s: %s: not applied, the domain's MX hosts have DANE TLSA records (DANE first, RFC 8461 §2)",
-                        domain, sts.source());
-                sts = MtaSts.Lookup.NONE;
-            } else if (enforced != null) {
-                plan = delivery.plan(domain, routeHosts, routePorts, true, preference(p), enforced::allows, dane.mx());
+            if (enforced != null) {
+                // MTA-STS enforce still picks the MX hosts, but a host DANE authenticates may be used too (DANE first)
+                Map<String, Dane.Host> t = tlsa;
+                plan = delivery.plan(domain, routeHosts, routePorts, true, pref, mx -> enforced.allows(mx)
+                        || (t.containsKey(mx) && t.get(mx).kind() == Dane.Kind.USABLE), dane.mx());
             }
         } else {
-            plan = delivery.plan(domain, routeHosts, routePorts, useDns, preference(p), enforced == null ? mx -> true
+            plan = delivery.plan(domain, routeHosts, routePorts, useDns, pref, enforced == null ? mx -> true
                     : enforced::allows);
         }
+        // For messages that ask for neither DANE nor MTA-STS (TLS-Required: No): every MX host, looked up as usual.
+        java.util.function.Supplier<DomainDelivery.Plan> ownPlan = enforced == null && tlsa.isEmpty() ? () -> null
+                : () -> delivery.plan(domain, routeHosts, routePorts, useDns, pref, mx -> true);
         Map<InetAddress, DomainDelivery.Tls> byAddress = new HashMap<>();
         if ("default".equals(p.getMatchedKey())) {
             try {
@@ -130,47 +140,50 @@ final class DomainRules {
             }
         }
         DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
-        if (!tlsa.isEmpty()) {
-            return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, withDane(tlsFor, tlsa), plan,
-                    DestinationLimits.of(p), tlsFor, null);
-        }
-        if (sts.applies()) {
-            Rules r = withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts);
-            return new Rules(r.settings(), p, r.profile(), domainTls, r.tlsFor(), r.plan(), r.limits(), tlsFor, sts.policy());
-        }
-        return new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+        Rules r = sts.applies() ? withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts)
+                : new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+        DomainDelivery.TlsRules applied = tlsa.isEmpty() ? r.tlsFor() : withDane(r.tlsFor(), tlsFor, tlsa);
+        return new Rules(settings, p, r.profile(), domainTls, applied, r.plan(), r.limits(), tlsFor,
+                sts.applies() ? sts.policy() : null, ownPlan);
     }
 
     /**
      * The rules for messages whose sender asked something of their transport (RFC 8689):
-     * {@code TLS-Required: No} drops DANE and MTA-STS (the destination controls stay);
-     * REQUIRETLS needs verified TLS on every connection: DANE's, a verify mode's, or, for an
-     * MX host that an MTA-STS policy names or whose MX and address records are DNSSEC-secure,
-     * {@code REQUIRED_VERIFY} with the MX host name as the identity (RFC 8689 §4.2.1); a host
-     * with none of these, and every SMTP route host without a verify mode, refuses such
-     * messages for good ({@code 550 5.7.30}). Called on a worker thread.
+     * {@code TLS-Required: No} drops DANE and MTA-STS (the destination controls stay, every MX
+     * host is used); REQUIRETLS needs verified TLS on every connection: DANE's; for an MX host
+     * that an MTA-STS policy names or whose MX and address records are DNSSEC-secure,
+     * {@code REQUIRED_VERIFY} with exactly the MX host name as the identity (RFC 8689 §4.2.1);
+     * for an SMTP route host, the entry's verify mode. Any other host refuses such messages;
+     * when every host did, they are returned ({@code 550 5.7.30}). Called on a worker thread.
      *
      * @throws Unavailable when cert-service is needed for the trust anchors and cannot answer
      */
     Rules forRequest(Rules rules, TlsRequest request) {
         return switch (request) {
             case NORMAL -> rules;
-            case TLS_OPTIONAL -> rules.with(rules.ownTlsFor());
+            case TLS_OPTIONAL -> rules.own();
             case REQUIRE_TLS -> {
                 CertClient.Material m = material(rules.settings());
                 MtaStsPolicy sts = rules.sts();
                 DomainDelivery.TlsRules base = rules.tlsFor();
                 yield rules.with((h, a) -> {
                     DomainDelivery.Tls t = base.of(h, a);
-                    if (t.refusal() != null || t.dane() != null || t.mode().requiresVerifiedCertificate()) {
-                        return t.withRequireTls();
+                    if (t.refusal() != null || t.dane() != null) {
+                        return t.withRequireTls(); // DANE authenticates (or refuses) this host
                     }
-                    if (!h.route() && (h.secure() || (sts != null && sts.allows(h.name())))) {
-                        return new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, "requiretls", m.trust(), m.clientKey(), true)
-                                .withRequireTls();
+                    if (h.route()) {
+                        if (t.mode().requiresVerifiedCertificate()) {
+                            return t.withRequireTls(); // the operator's own host name, and a verify mode
+                        }
+                    } else if (h.secure() || (sts != null && sts.allows(h.name()))) {
+                        // RFC 8689 §4.2.1: an MX host name DNSSEC or MTA-STS vouches for, verified as exactly that name
+                        return t.mode().requiresVerifiedCertificate() && t.mxNameOnly() ? t.withRequireTls()
+                                : new DomainDelivery.Tls(OutboundTlsMode.REQUIRED_VERIFY, "requiretls", m.trust(), m.clientKey(), true)
+                                        .withRequireTls();
                     }
-                    String why = "REQUIRETLS: no verified TLS for " + h.name() + " (no DANE, no MTA-STS policy naming it, not a"
-                            + " verify mode, " + (h.route() ? "an SMTP route host)" : "MX records not DNSSEC-secure)");
+                    String why = "REQUIRETLS: no verified TLS for " + h.name() + " (" + (h.route()
+                            ? "an SMTP route host without a verify mode)"
+                            : "no DANE, its MX records not DNSSEC-secure and no MTA-STS policy naming it)");
                     return t.withRequireTls().refused(OutboundTlsMode.REQUIRED_VERIFY, new DomainDelivery.Refusal(
                             TlsResultType.VALIDATION_FAILURE, why, "550 5.7.30 REQUIRETLS support required: " + why));
                 });
@@ -187,7 +200,12 @@ final class DomainRules {
     private Map<String, Dane.Host> tlsa(DomainDelivery.Plan plan) {
         Map<String, Dane.Host> out = new HashMap<>();
         for (DomainDelivery.Hop h : plan.hops()) {
-            if (!h.route() && h.secure() && !out.containsKey(h.name())) {
+            if (!h.route() && h.dnsFailure() != null && !out.containsKey(h.name())) {
+                // RFC 7672 §2.2.1: under a secure MX RRset, an address lookup that failed leaves DANE unknown: not used.
+                out.put(h.name(), new Dane.Host(Dane.Kind.FAILED, "_" + h.port() + "._tcp." + h.name(), List.of(),
+                        h.bogus() ? TlsResultType.DNSSEC_INVALID : TlsResultType.VALIDATION_FAILURE,
+                        "address lookup failed: " + h.dnsFailure()));
+            } else if (!h.route() && h.secure() && !out.containsKey(h.name())) {
                 Dane.Host found = dane.tlsa(h.name(), h.port(), true);
                 if (found.kind() != Dane.Kind.NONE) {
                     out.put(h.name(), found);
@@ -205,7 +223,8 @@ final class DomainRules {
      * ({@code REQUIRED}); a failed or bogus TLSA lookup keeps the host from being used. Hosts
      * without TLSA records and SMTP route hops keep their rules.
      */
-    private static DomainDelivery.TlsRules withDane(DomainDelivery.TlsRules tlsFor, Map<String, Dane.Host> tlsa) {
+    private static DomainDelivery.TlsRules withDane(DomainDelivery.TlsRules tlsFor, DomainDelivery.TlsRules floor,
+            Map<String, Dane.Host> tlsa) {
         return (h, a) -> {
             DomainDelivery.Tls current = tlsFor.of(h, a);
             Dane.Host d = h.route() ? null : tlsa.get(h.name());
@@ -215,9 +234,11 @@ final class DomainRules {
             String source = "dane TLSA " + d.tlsaName();
             return switch (d.kind()) {
                 case USABLE -> {
-                    boolean pkixToo = current.mode().requiresVerifiedCertificate();
-                    yield new DomainDelivery.Tls(pkixToo ? current.mode() : OutboundTlsMode.REQUIRED_VERIFY, source, current.trust(),
-                            current.clientKey(), false, new DaneRule(d.tlsaName(), d.records(), pkixToo));
+                    // DANE decides for this host (not MTA-STS); the entry's own verify mode stays a floor
+                    DomainDelivery.Tls own = floor.of(h, a);
+                    boolean pkixToo = own.mode().requiresVerifiedCertificate();
+                    yield new DomainDelivery.Tls(pkixToo ? own.mode() : OutboundTlsMode.REQUIRED_VERIFY, source, own.trust(),
+                            own.clientKey(), false, new DaneRule(d.tlsaName(), d.records(), pkixToo));
                 }
                 case UNUSABLE -> current.mode().requiresTls() ? current : new DomainDelivery.Tls(OutboundTlsMode.REQUIRED,
                         source + " (no usable record)", current.trust(), current.clientKey());

@@ -115,13 +115,14 @@ public class Scheduler {
                 sts.maxPolicySize(), sts.checkInterval(), sts.refreshBefore(), config.mxLocalAddresses()));
         this.policy = policy;
         this.certs = certs;
-        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings())),
+        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings(), dataSource)),
                 rate, slots, window, delivery,
                 settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
     }
 
     /** DANE's layer, or null when it is off; its validating resolver asks the resolvers of {@code tlsgate.dns.*}. */
-    private static Dane dane(DeliveryConfig.Dane d, io.tlsgate.platform.dns.DnsResolver.Settings dns) {
+    private static Dane dane(DeliveryConfig.Dane d, io.tlsgate.platform.dns.DnsResolver.Settings dns,
+            javax.sql.DataSource dataSource) {
         if (!d.enabled()) {
             return null;
         }
@@ -133,7 +134,7 @@ public class Scheduler {
         } catch (java.io.IOException e) {
             throw new IllegalStateException("tlsgate.delivery.dane.trust-anchors: " + e.getMessage(), e);
         }
-        return new Dane(dns, new Dane.Settings(anchors, d.probeEvery()));
+        return new Dane(dns, new Dane.Settings(anchors, d.probeEvery()), dataSource);
     }
 
     /** Fetches the MTA-STS policies about to expire again (on a worker: it waits for DNS, HTTPS and cert-service). */

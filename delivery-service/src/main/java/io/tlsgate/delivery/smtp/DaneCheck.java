@@ -10,7 +10,6 @@ import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.List;
 import org.xbill.DNS.TLSARecord;
 
@@ -49,7 +48,7 @@ final class DaneCheck {
                 continue;
             }
             int below = anchor < 0 ? chain.length : anchor;
-            String pathProblem = path(chain, below);
+            String pathProblem = path(chain, below, r);
             if (pathProblem != null) {
                 nameProblem = pathProblem;
                 continue;
@@ -85,41 +84,53 @@ final class DaneCheck {
         if (r.getSelector() != 1 || r.getMatchingType() != 0) {
             return false;
         }
-        for (String algorithm : List.of("RSA", "EC", "Ed25519", "Ed448")) {
-            try {
-                PublicKey key = KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(r.getCertificateAssociationData()));
-                top.verify(key);
-                return true;
-            } catch (GeneralSecurityException | RuntimeException e) {
-                // not this algorithm, or not signed by it
-            }
+        try {
+            top.verify(key(r));
+            return true;
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return false; // not a key, or not signed by it
         }
-        return false;
     }
 
     /**
-     * Why certificates {@code 0..below-1} do not form a valid path up to the anchor, or null:
-     * each must be valid now and signed by the next one of the chain (the last of them by the
-     * anchor, {@code chain[below]}; with the anchor's key only, {@code below} is the chain's
-     * length and its top was checked against the key already).
+     * Why certificates {@code 0..below-1} do not form a valid path from the anchor, or null:
+     * PKIX path validation (RFC 5280: signatures, validity now, issuer names, basic constraints
+     * and key usage of every CA certificate, path length) from the anchor, {@code chain[below]}
+     * (with the anchor's key only, {@code below} is the chain's length and the anchor is that
+     * key, named as the top certificate's issuer); no revocation checks. The anchor itself is
+     * not judged: its dates and constraints are the TLSA record's to vouch for (RFC 7671 §5.2.2).
      */
-    private static String path(X509Certificate[] chain, int below) {
-        Date now = new Date();
-        for (int k = 0; k < below; k++) {
+    private static String path(X509Certificate[] chain, int below, TLSARecord r) {
+        if (below == 0) {
+            return null; // the leaf itself is the anchor
+        }
+        try {
+            java.security.cert.TrustAnchor anchor = below < chain.length
+                    ? new java.security.cert.TrustAnchor(chain[below], null)
+                    : new java.security.cert.TrustAnchor(chain[below - 1].getIssuerX500Principal(), key(r), null);
+            java.security.cert.PKIXParameters params = new java.security.cert.PKIXParameters(java.util.Set.of(anchor));
+            params.setRevocationEnabled(false);
+            java.security.cert.CertPath p = java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertPath(java.util.Arrays.asList(chain).subList(0, below));
+            java.security.cert.CertPathValidator.getInstance("PKIX").validate(p, params);
+            return null;
+        } catch (java.security.cert.CertPathValidatorException e) {
+            return "the chain below the trust anchor does not validate: " + e.getMessage();
+        } catch (GeneralSecurityException | RuntimeException e) {
+            return "the chain below the trust anchor cannot be checked: " + e.getMessage();
+        }
+    }
+
+    /** The public key a {@code 2 1 0} record carries. */
+    private static PublicKey key(TLSARecord r) throws GeneralSecurityException {
+        for (String algorithm : List.of("RSA", "EC", "Ed25519", "Ed448")) {
             try {
-                chain[k].checkValidity(now);
+                return KeyFactory.getInstance(algorithm).generatePublic(new X509EncodedKeySpec(r.getCertificateAssociationData()));
             } catch (GeneralSecurityException e) {
-                return "certificate " + k + " of the chain is not valid now: " + e.getMessage();
-            }
-            if (k + 1 < chain.length) {
-                try {
-                    chain[k].verify(chain[k + 1].getPublicKey());
-                } catch (GeneralSecurityException | RuntimeException e) {
-                    return "certificate " + k + " of the chain is not signed by the next one";
-                }
+                // not this algorithm
             }
         }
-        return null;
+        throw new GeneralSecurityException("the record's data is not a public key");
     }
 
     /** Whether {@code r}'s data is the certificate's (selector 0) or its public key's (selector 1), digested per its matching type. */

@@ -40,12 +40,15 @@ public final class DomainDelivery {
     /**
      * One host to try: an MX host or a route's host, with its addresses in the order to try;
      * {@code secure}: DNSSEC proved the domain's MX records and this host's addresses (a
-     * validating resolver's plan only: then DANE may apply to it).
+     * validating resolver's plan only: then DANE may apply to it); {@code dnsFailure}: the
+     * domain's MX records were secure but an address lookup of this host failed (bogus, or no
+     * answer), so whether DANE applies to it cannot be known; {@code bogus}: it was bogus.
      */
-    public record Hop(String name, List<InetAddress> addresses, int port, boolean route, boolean secure) {
+    public record Hop(String name, List<InetAddress> addresses, int port, boolean route, boolean secure, String dnsFailure,
+            boolean bogus) {
 
         public Hop(String name, List<InetAddress> addresses, int port, boolean route) {
-            this(name, addresses, port, route, false);
+            this(name, addresses, port, route, false, null, false);
         }
     }
 
@@ -265,7 +268,8 @@ public final class DomainDelivery {
                 error = "MX host " + h.name() + " points at a local address " + h.addresses().stream()
                         .filter(LocalAddresses::isLocal).map(InetAddress::getHostAddress).toList() + ": not used";
             }
-            hops.add(new Hop(h.name(), order(usable, pref), port, false, answer.secure() && h.secure()));
+            hops.add(new Hop(h.name(), order(usable, pref), port, false, answer.secure() && h.secure(),
+                    answer.secure() ? h.failure() : null, h.bogus()));
         }
         boolean permanent = hops.isEmpty() && (answer.nullMx() || (answer.error() != null && answer.error().contains("does not exist")));
         return new Plan(hops, hosts.stream().map(MxResolver.Host::name).toList(), error, permanent, refused);
@@ -320,6 +324,11 @@ public final class DomainDelivery {
         private int failed;
         private int hop;
         private int address;
+        /** The reply of the last refusal for good (REQUIRETLS), and where it is recorded. */
+        private String permanent;
+        private int lastRefusal = -1;
+        /** A host failed for another reason: the messages wait rather than being returned. */
+        private boolean otherFailure;
 
         Run(String domain, Plan plan, TlsRules tlsFor, String heloName,
                 List<SmtpDeliveryAttempt.Message> messages, int perConnection, SmtpDeliveryAttempt.Gate gate) {
@@ -366,7 +375,26 @@ public final class DomainDelivery {
                 }
                 return connection(h, a, tls);
             }
+            if (!remaining.isEmpty() && permanent != null && !otherFailure) {
+                returnForGood();
+            }
             return done(remaining.isEmpty() ? null : error == null ? "every host failed" : error, false);
+        }
+
+        /**
+         * Every host refused the remaining messages for good (REQUIRETLS could not be honoured
+         * anywhere, RFC 8689 §4.2.1): they are answered with that refusal, on the last refusal's
+         * record, so that they are returned to their senders.
+         */
+        private void returnForGood() {
+            Tried t = attempts.get(lastRefusal);
+            List<SmtpDeliveryAttempt.Transaction> answered = remaining.stream()
+                    .map(m -> new SmtpDeliveryAttempt.Transaction(m.mid(), java.util.Collections.nCopies(m.rcptTo().size(),
+                            permanent), null)).toList();
+            SmtpDeliveryAttempt.Result r = t.result().with(answered);
+            attempts.set(lastRefusal, new Tried(t.dcid(), t.ip(), t.host(), t.port(), t.tls(), t.mids(), r, t.error()));
+            last = r;
+            remaining.clear();
         }
 
         /**
@@ -382,18 +410,16 @@ public final class DomainDelivery {
             Refusal why = tls.refusal();
             String reason = why.reason() + ": host " + h.name() + " not used";
             List<Long> mids = remaining.stream().map(SmtpDeliveryAttempt.Message::mid).toList();
-            List<SmtpDeliveryAttempt.Transaction> answered = why.permanentReply() == null ? List.of() : remaining.stream()
-                    .map(m -> new SmtpDeliveryAttempt.Transaction(m.mid(), java.util.Collections.nCopies(m.rcptTo().size(),
-                            why.permanentReply()), null)).toList();
-            // TEMPFAIL: nothing was sent; with answered messages (a permanent refusal) they settle by their replies.
+            // TEMPFAIL: nothing was sent (a refusal for good answers the messages later, when no host is left).
             SmtpDeliveryAttempt.Result r = new SmtpDeliveryAttempt.Result(Action.TEMPFAIL, false, null, null, io.tlsgate.core.tls.Verification.FAILURE, why.type(), reason,
-                    tls.mode().requiresTls(), answered, null, List.of("DCID " + dcid + " IP " + ip + " TLS verify failed: "
+                    tls.mode().requiresTls(), List.of(), null, List.of("DCID " + dcid + " IP " + ip + " TLS verify failed: "
                     + why.type().wire() + ": " + reason), dcid, false);
             attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, r, null));
-            if (!answered.isEmpty()) {
-                last = r;
-                remaining.clear();
-                return;
+            if (why.permanentReply() != null) {
+                permanent = why.permanentReply();
+                lastRefusal = attempts.size() - 1;
+            } else {
+                otherFailure = true;
             }
             error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port() + " details: "
                     + reason;
@@ -416,6 +442,7 @@ public final class DomainDelivery {
                 }
                 if (ar.failed()) {
                     failed++;
+                    otherFailure = true;
                     error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
                             + " details: " + ar.cause().getMessage();
                     attempts.add(new Tried(dcid, ip, h.name(), h.port(), tls, mids, null, error));
@@ -423,6 +450,15 @@ public final class DomainDelivery {
                     return next();
                 }
                 SmtpDeliveryAttempt.Result r = ar.result();
+                if (!r.transactions().isEmpty() && r.transactions().stream().allMatch(x -> x.rcptReplies().stream()
+                        .allMatch(MailTransactions.NO_REQUIRETLS::equals))) {
+                    // The server does not offer REQUIRETLS: nothing was sent; try the other hosts first (RFC 8689 §4.2.1).
+                    attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r.with(List.of()), null));
+                    permanent = MailTransactions.NO_REQUIRETLS;
+                    lastRefusal = attempts.size() - 1;
+                    address++;
+                    return next();
+                }
                 attempts.add(new Tried(r.dcid(), ip, h.name(), h.port(), tls, mids, r, null));
                 last = r;
                 Set<Long> answered = new HashSet<>();
@@ -430,6 +466,7 @@ public final class DomainDelivery {
                 remaining.removeIf(m -> answered.contains(m.mid()));
                 if (r.action() == Action.TEMPFAIL || r.error() != null) {
                     failed++;
+                    otherFailure = true;
                     if (r.error() != null) {
                         error = "Connection Error: DCID " + dcid + " domain: " + domain + " IP: " + ip + " port: " + h.port()
                                 + " details: " + r.error();

@@ -76,14 +76,35 @@ class DaneCheckTest {
         X509Certificate expired = leaf(MX, Instant.now().minus(Duration.ofDays(30)), Instant.now().minus(Duration.ofDays(1)));
         CertificateCheck c = check(new X509Certificate[] {expired, ca.certificate()}, ta);
         assertEquals(TlsResultType.TLSA_INVALID, c.failureType());
-        assertTrue(c.detail().contains("not valid now"), c.detail());
+        assertTrue(c.detail().contains("does not validate"), c.detail());
 
         TestPki.Issued otherCa = TestPki.selfSignedCa("Another CA", Duration.ofDays(30));
         KeyPair kp = TestPki.ecKeys();
         X509Certificate foreign = TestPki.issue(otherCa, kp.getPublic(), TestPki.Spec.server(MX, MX));
         CertificateCheck forged = check(new X509Certificate[] {foreign, ca.certificate()}, ta);
         assertEquals(TlsResultType.TLSA_INVALID, forged.failureType(), "a leaf the anchor did not sign");
-        assertTrue(forged.detail().contains("not signed by the next"), forged.detail());
+        assertTrue(forged.detail().contains("does not validate"), forged.detail());
+    }
+
+    /**
+     * A leaf key of some customer of the anchored CA cannot sign a certificate for our MX host:
+     * every certificate between the leaf and the anchor must be a CA (RFC 5280 basic constraints).
+     */
+    @Test
+    void aNonCaCertificateBelowTheAnchorCannotIssue() throws Exception {
+        TLSARecord ta = tlsa(2, 1, 1, sha("SHA-256", ca.certificate().getPublicKey().getEncoded()));
+        KeyPair customer = TestPki.ecKeys();
+        X509Certificate customerLeaf = TestPki.issue(ca, customer.getPublic(), TestPki.Spec.server("shop.example", "shop.example"));
+        KeyPair forgedKeys = TestPki.ecKeys();
+        X509Certificate forged = TestPki.issue(new TestPki.Issued(customer, customerLeaf), forgedKeys.getPublic(),
+                TestPki.Spec.server(MX, MX));
+        CertificateCheck c = check(new X509Certificate[] {forged, customerLeaf, ca.certificate()}, ta);
+        assertEquals(TlsResultType.TLSA_INVALID, c.failureType(), "an end-entity certificate issued a certificate");
+        TestPki.Issued intermediate = TestPki.intermediate(ca, "Intermediate CA");
+        KeyPair kp = TestPki.ecKeys();
+        X509Certificate leaf = TestPki.issue(intermediate, kp.getPublic(), TestPki.Spec.server(MX, MX));
+        CertificateCheck good = check(new X509Certificate[] {leaf, intermediate.certificate(), ca.certificate()}, ta);
+        assertNull(good.failureType(), good.detail());
     }
 
     @Test

@@ -240,7 +240,7 @@ public final class DnsResolver {
             if (rcode == Rcode.SERVFAIL || rcode == Rcode.REFUSED) {
                 return attempt(q, i + 1, server + " answered " + Rcode.string(rcode), false);
             }
-            List<Record> answers = List.copyOf(m.getSection(Section.ANSWER));
+            List<Record> answers = forQuestion(q.getQuestion(), m.getSection(Section.ANSWER));
             boolean secure = settings.trustAnchors() != null && m.getHeader().getFlag(org.xbill.DNS.Flags.AD);
             return CompletableFuture.completedFuture(new Response(new Answer(rcode, answers, Source.DNS, null, secure, false),
                     ttl(answers, m)));
@@ -290,6 +290,31 @@ public final class DnsResolver {
     }
 
     /**
+     * The answer records that belong to the question: those at its name, or at the end of the
+     * CNAME chain that starts there. Anything else in the answer section is dropped: a signed
+     * record set for another name (validated, but not what was asked) must never stand in for
+     * the name asked, and neither may an unsigned one.
+     */
+    static List<Record> forQuestion(Record question, List<Record> answer) {
+        java.util.Set<Name> names = new java.util.HashSet<>();
+        Name n = question.getName().canonicalize();
+        names.add(n);
+        for (int hops = 0; hops < 8; hops++) {
+            Name next = null;
+            for (Record r : answer) {
+                if (r instanceof org.xbill.DNS.CNAMERecord c && r.getName().canonicalize().equals(n)) {
+                    next = c.getTarget().canonicalize();
+                }
+            }
+            if (next == null || !names.add(next)) {
+                break;
+            }
+            n = next;
+        }
+        return answer.stream().filter(r -> names.contains(r.getName().canonicalize())).toList();
+    }
+
+    /**
      * A resolver that validates the answers of {@code upstream} itself (DNSSEC, from the trust
      * anchors; the upstream only has to pass the signatures on): secure answers carry the AD
      * flag, bogus ones come back as SERVFAIL with the reason in an extended DNS error.
@@ -313,7 +338,9 @@ public final class DnsResolver {
             return null;
         }
         for (org.xbill.DNS.EDNSOption o : m.getOPT().getOptions()) {
-            if (o instanceof org.xbill.DNS.ExtendedErrorCodeOption ede) {
+            // Only the validator's own codes (RFC 8914: 6 DNSSEC bogus .. 12 NSEC missing): the upstream is
+            // asked with CD set and never validates, so an error of another kind is its own failure.
+            if (o instanceof org.xbill.DNS.ExtendedErrorCodeOption ede && ede.getErrorCode() >= 6 && ede.getErrorCode() <= 12) {
                 return ede.getText() == null ? "extended DNS error " + ede.getErrorCode() : ede.getText();
             }
         }

@@ -26,12 +26,15 @@ public final class MxResolver {
 
     /**
      * One host to try, with its MX preference and addresses; {@code secure}: DNSSEC proved its
-     * address records (a validating resolver's answers only).
+     * address records (a validating resolver's answers only); {@code failure}: why one of its
+     * address lookups got no usable answer (null when both did), {@code bogus} when DNSSEC
+     * found it forged or broken.
      */
-    public record Host(String name, int preference, List<InetAddress> addresses, boolean secure) {
+    public record Host(String name, int preference, List<InetAddress> addresses, boolean secure, String failure,
+            boolean bogus) {
 
         public Host(String name, int preference, List<InetAddress> addresses) {
-            this(name, preference, addresses, false);
+            this(name, preference, addresses, false, null, false);
         }
     }
 
@@ -127,7 +130,10 @@ public final class MxResolver {
                     }
                 }
             }
-            return new Host(host, preference, List.copyOf(out), six.secure() && four.secure());
+            String failure = six.failed() ? "AAAA of " + host + ": " + six.failure()
+                    : four.failed() ? "A of " + host + ": " + four.failure() : null;
+            return new Host(host, preference, List.copyOf(out), six.secure() && four.secure(), failure,
+                    six.bogus() || four.bogus());
         });
     }
 }

@@ -41,6 +41,26 @@ class DnsResolverTest {
         return ((ARecord) a.records().get(0)).getAddress().getHostAddress();
     }
 
+    /**
+     * Only the records at the name asked, or at the end of its CNAME chain, are an answer: a
+     * (validly signed) record set for another name in the answer section never stands in.
+     */
+    @Test
+    void recordsForAnotherNameAreNoAnswer() throws Exception {
+        org.xbill.DNS.Name asked = org.xbill.DNS.Name.fromString("_25._tcp.mx.victim.test.");
+        org.xbill.DNS.Name alias = org.xbill.DNS.Name.fromString("tlsa.victim-dns.test.");
+        org.xbill.DNS.Name other = org.xbill.DNS.Name.fromString("_25._tcp.x.attacker.test.");
+        byte[] d = new byte[32];
+        List<org.xbill.DNS.Record> answer = List.of(
+                new org.xbill.DNS.TLSARecord(other, org.xbill.DNS.DClass.IN, 60, 3, 1, 1, d),
+                new org.xbill.DNS.CNAMERecord(asked, org.xbill.DNS.DClass.IN, 60, alias),
+                new org.xbill.DNS.TLSARecord(alias, org.xbill.DNS.DClass.IN, 60, 3, 1, 1, d));
+        org.xbill.DNS.Record question = org.xbill.DNS.Record.newRecord(asked, org.xbill.DNS.Type.TLSA, org.xbill.DNS.DClass.IN);
+        List<org.xbill.DNS.Record> kept = DnsResolver.forQuestion(question, answer);
+        org.junit.jupiter.api.Assertions.assertEquals(List.of(answer.get(1), answer.get(2)), kept);
+        org.junit.jupiter.api.Assertions.assertEquals(List.of(), DnsResolver.forQuestion(question, List.of(answer.get(0))));
+    }
+
     @Test
     void aThousandConcurrentLookupsWithDroppedAndSlowAnswersAllResolve() throws Exception {
         try (TestDnsServer dns = new TestDnsServer()) {

@@ -1,0 +1,9 @@
+-- TLSRPT (RFC 8460): which (destination domain, day) has been reported, so that one replica
+-- sends each day's report once.
+create table tlsrpt_report (
+    domain      text not null,
+    day         date not null,
+    report_id   text not null,
+    created_at  timestamptz not null default now(),
+    primary key (domain, day)
+);
