@@ -65,6 +65,8 @@ public final class Dane {
     private final Duration probeEvery;
     private final Object probing = new Object();
     private volatile boolean available;
+    /** Only the first probe is waited for; later ones run in the background. */
+    private volatile boolean firstProbe = true;
     private CompletableFuture<Boolean> probe;
     private long nextProbe;
 
@@ -86,8 +88,8 @@ public final class Dane {
 
     /**
      * Whether DNSSEC validation works, so that DANE applies: waits for the first probe (up to
-     * 10 s; called on worker threads only), later answers from the last probe and starts another when the
-     * last one failed long enough ago.
+     * 10 s; called on worker threads only), later answers from the last probe and starts
+     * another in the background when the last one failed long enough ago.
      */
     public boolean available() {
         if (available) {
@@ -95,16 +97,21 @@ public final class Dane {
         }
         CompletableFuture<Boolean> running;
         synchronized (probing) {
-            if (probe.isDone() && System.nanoTime() - nextProbe >= 0) {
-                startProbe();
-            }
             running = probe;
+            if (probe.isDone() && System.nanoTime() - nextProbe >= 0) {
+                startProbe(); // in the background: this delivery goes on with what the last probe said
+            }
+        }
+        if (running.isDone() && !firstProbe) {
+            return available;
         }
         try {
             // Bounded: with resolvers that do not answer at all, mail is not held for the probe.
             return running.get(10, TimeUnit.SECONDS);
         } catch (Exception e) {
             return false;
+        } finally {
+            firstProbe = false;
         }
     }
 
