@@ -184,6 +184,23 @@ final class DeliveryCluster implements AutoCloseable {
         return cluster().stsPort;
     }
 
+    /** A certificate for {@code name} from a CA made for it and trusted by nobody. */
+    static TestPki.Issued untrusted(String name) {
+        TestPki.Issued ca = TestPki.selfSignedCa("Throwaway CA", Duration.ofDays(30));
+        KeyPair kp = TestPki.ecKeys();
+        return new TestPki.Issued(kp, TestPki.issue(ca, kp.getPublic(), TestPki.Spec.server(name, name)));
+    }
+
+    /** Where the TLSA records of {@code domain}'s MX host {@code mx.<domain>} are, at the peers' port. */
+    static String tlsaName(String domain) {
+        return "_" + smtpPort() + "._tcp.mx." + domain;
+    }
+
+    /** SHA-256 of a public key's SubjectPublicKeyInfo: the data of a {@code 3 1 1} (or {@code 2 1 1}) TLSA record. */
+    static byte[] spkiSha256(java.security.PublicKey key) throws Exception {
+        return java.security.MessageDigest.getInstance("SHA-256").digest(key.getEncoded());
+    }
+
     /** The signed zone {@code dane.test} (delivery-service validates from its key). */
     static TestDnsServer.SignedZone daneZone() {
         return cluster().daneZone;

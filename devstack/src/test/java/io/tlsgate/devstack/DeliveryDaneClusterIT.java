@@ -9,6 +9,9 @@ import static io.tlsgate.devstack.DeliveryCluster.mailLog;
 import static io.tlsgate.devstack.DeliveryCluster.mx;
 import static io.tlsgate.devstack.DeliveryCluster.outcomeFor;
 import static io.tlsgate.devstack.DeliveryCluster.smtpPort;
+import static io.tlsgate.devstack.DeliveryCluster.spkiSha256;
+import static io.tlsgate.devstack.DeliveryCluster.tlsaName;
+import static io.tlsgate.devstack.DeliveryCluster.untrusted;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,7 +63,7 @@ class DeliveryDaneClusterIT {
         TestPki.Issued self = untrusted("somewhere-else.example");
         ScriptedSmtpPeer peer = peer("127.0.1.80", self);
         mx(d, "127.0.1.80");
-        tlsa(d, 3, 1, 1, sha256(self.certificate().getPublicKey().getEncoded()));
+        tlsa(d, 3, 1, 1, spkiSha256(self.certificate().getPublicKey()));
         long mid = enqueue("sender@origin.test", "user@" + d, "X-Dane: ee");
         JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
         assertEquals("DONE", m.get("state").asText(), m.toString());
@@ -89,14 +92,14 @@ class DeliveryDaneClusterIT {
         X509Certificate leaf = TestPki.issue(ca, kp.getPublic(), TestPki.Spec.server("mx." + d, "mx." + d));
         ScriptedSmtpPeer peer = peer("127.0.1.81", new TestPki.Issued(kp, leaf), ca.certificate());
         mx(d, "127.0.1.81");
-        tlsa(d, 2, 0, 1, sha256(ca.certificate().getEncoded()));
+        tlsa(d, 2, 0, 1, MessageDigest.getInstance("SHA-256").digest(ca.certificate().getEncoded()));
 
         String wrong = "ta-name.dane.test";
         java.security.KeyPair kp2 = TestPki.ecKeys();
         X509Certificate other = TestPki.issue(ca, kp2.getPublic(), TestPki.Spec.server("mx.elsewhere.test", "mx.elsewhere.test"));
         ScriptedSmtpPeer misnamed = peer("127.0.1.82", new TestPki.Issued(kp2, other), ca.certificate());
         mx(wrong, "127.0.1.82");
-        tlsa(wrong, 2, 0, 1, sha256(ca.certificate().getEncoded()));
+        tlsa(wrong, 2, 0, 1, MessageDigest.getInstance("SHA-256").digest(ca.certificate().getEncoded()));
 
         long ok = enqueue("sender@origin.test", "user@" + d, "X-Dane: ta");
         long bad = enqueue("sender@origin.test", "user@" + wrong, "X-Dane: ta-name");
@@ -110,6 +113,8 @@ class DeliveryDaneClusterIT {
         assertEquals("QUEUED", b.get("state").asText(), b.toString());
         assertEquals("tlsa-invalid", b.get("attempts").get(0).get("tls").get("failure").asText(), b.toString());
         assertEquals(0, misnamed.received().size(), "nothing sent to a host whose certificate does not name it");
+        assertEquals("tlsa-invalid", outcomeFor(wrong).at("/resultType").asText(), "the event says so");
+        assertEquals("dane TLSA " + tlsaName(d), outcomeFor(d).at("/modeSource").asText(), "the match's event names the records");
     }
 
     /** A usable record whose digest matches nothing: tlsa-invalid, nothing sent, the event says so. */
@@ -119,7 +124,7 @@ class DeliveryDaneClusterIT {
         TestPki.Issued self = untrusted("mx." + d);
         ScriptedSmtpPeer peer = peer("127.0.1.83", self);
         mx(d, "127.0.1.83");
-        byte[] wrong = sha256(self.certificate().getPublicKey().getEncoded());
+        byte[] wrong = spkiSha256(self.certificate().getPublicKey());
         wrong[0] ^= 1;
         tlsa(d, 3, 1, 1, wrong);
         long mid = enqueue("sender@origin.test", "user@" + d, "X-Dane: digest");
@@ -142,7 +147,7 @@ class DeliveryDaneClusterIT {
             TestPki.Issued self = untrusted("mx." + d);
             ScriptedSmtpPeer peer = peer(kind.equals("bogus") ? "127.0.1.84" : "127.0.1.85", self);
             mx(d, kind.equals("bogus") ? "127.0.1.84" : "127.0.1.85");
-            tlsa(d, 3, 1, 1, sha256(self.certificate().getPublicKey().getEncoded()));
+            tlsa(d, 3, 1, 1, spkiSha256(self.certificate().getPublicKey()));
             if (kind.equals("bogus")) {
                 daneZone().bogus(tlsaName(d), Type.TLSA);
             } else {
@@ -174,6 +179,41 @@ class DeliveryDaneClusterIT {
         assertEquals("DONE", m.get("state").asText(), m.toString());
         assertEquals("NONE", m.get("attempts").get(0).get("tls").get("mode").asText(), m.toString());
         assertFalse(peer.received().get(0).tls(), "the entry's NONE holds: plaintext");
+        JsonNode event = outcomeFor(d);
+        assertEquals("not-attempted", event.at("/result").asText(), event.toString());
+        assertEquals("NONE", event.at("/mode").asText(), event.toString());
+        assertFalse(event.at("/modeSource").asText().startsWith("dane"), "the entry's mode, not DANE: " + event);
+        assertTrue(mailLog().stream().noneMatch(l -> l.contains("TLSA " + tlsaName(d))), "no DANE line for it");
+    }
+
+    /**
+     * DANE before MTA-STS (RFC 8461 §2): the domain also publishes an MTA-STS enforce policy that
+     * names another MX host, and its MX host's certificate is from a CA nobody trusts, so under
+     * MTA-STS alone the mail would wait. The host's usable TLSA record authenticates it: DANE
+     * decides for it, and the mail is delivered.
+     */
+    @Test
+    void daneComesBeforeMtaSts() throws Exception {
+        String d = "both.dane.test";
+        TestPki.Issued self = untrusted("mx." + d);
+        ScriptedSmtpPeer peer = peer("127.0.1.79", self);
+        mx(d, "127.0.1.79");
+        tlsa(d, 3, 1, 1, spkiSha256(self.certificate().getPublicKey()));
+        java.security.KeyPair kp = TestPki.ecKeys();
+        X509Certificate hostCert = TestPki.issue(DeliveryCluster.root(), kp.getPublic(), TestPki.Spec.server("mta-sts." + d,
+                "mta-sts." + d));
+        try (io.tlsgate.testkit.TestHttpsServer policyHost = new io.tlsgate.testkit.TestHttpsServer("127.0.1.201",
+                DeliveryCluster.stsPort(), TestPki.serverContext(kp, null, hostCert, DeliveryCluster.root().certificate()))) {
+            dns().txt("_mta-sts." + d, "v=STSv1; id=1;").address("mta-sts." + d, "127.0.1.201");
+            policyHost.respond("mta-sts." + d, "/.well-known/mta-sts.txt", io.tlsgate.testkit.TestHttpsServer.Response.text(
+                    "version: STSv1\nmode: enforce\nmx: mail.elsewhere.test\nmax_age: 86400\n"));
+            long mid = enqueue("sender@origin.test", "user@" + d, "X-Dane: both");
+            JsonNode m = awaitAttempt(mid, Duration.ofSeconds(60));
+            assertEquals("DONE", m.get("state").asText(), m.toString());
+            assertEquals("dane TLSA " + tlsaName(d), m.get("attempts").get(0).get("tls").get("modeSource").asText(), m.toString());
+            assertTrue(policyHost.hits("mta-sts." + d) > 0, "the MTA-STS policy was there and fetched");
+            assertEquals(1, peer.received().size());
+        }
     }
 
     /**
@@ -187,7 +227,7 @@ class DeliveryDaneClusterIT {
         TestPki.Issued self = untrusted("mx." + floor);
         ScriptedSmtpPeer untrustedPeer = peer("127.0.1.87", self);
         mx(floor, "127.0.1.87");
-        tlsa(floor, 3, 1, 1, sha256(self.certificate().getPublicKey().getEncoded()));
+        tlsa(floor, 3, 1, 1, spkiSha256(self.certificate().getPublicKey()));
         String ignored = "ignored.dane.test";
         ScriptedSmtpPeer plain = peer("127.0.1.88", untrusted("mx." + ignored));
         mx(ignored, "127.0.1.88");
@@ -236,19 +276,8 @@ class DeliveryDaneClusterIT {
         assertEquals(0, peer.commands().size(), "not even greeted without DANE: " + peer.commands());
     }
 
-    private static String tlsaName(String domain) {
-        return "_" + smtpPort() + "._tcp.mx." + domain;
-    }
-
     private static void tlsa(String domain, int usage, int selector, int matching, byte[] data) {
         dns().tlsa(tlsaName(domain), usage, selector, matching, data);
-    }
-
-    /** A certificate for {@code name} from a CA made for it and trusted by nobody (the peer sends only the leaf). */
-    private static TestPki.Issued untrusted(String name) {
-        TestPki.Issued ca = TestPki.selfSignedCa("Throwaway CA", Duration.ofDays(30));
-        java.security.KeyPair kp = TestPki.ecKeys();
-        return new TestPki.Issued(kp, TestPki.issue(ca, kp.getPublic(), TestPki.Spec.server(name, name)));
     }
 
     private static ScriptedSmtpPeer peer(String ip, TestPki.Issued id) throws Exception {
@@ -266,7 +295,4 @@ class DeliveryDaneClusterIT {
         return p;
     }
 
-    private static byte[] sha256(byte[] data) throws Exception {
-        return MessageDigest.getInstance("SHA-256").digest(data);
-    }
 }

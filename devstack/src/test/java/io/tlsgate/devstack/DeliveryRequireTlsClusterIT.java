@@ -10,6 +10,9 @@ import static io.tlsgate.devstack.DeliveryCluster.mailLog;
 import static io.tlsgate.devstack.DeliveryCluster.mx;
 import static io.tlsgate.devstack.DeliveryCluster.outcomeFor;
 import static io.tlsgate.devstack.DeliveryCluster.smtpPort;
+import static io.tlsgate.devstack.DeliveryCluster.spkiSha256;
+import static io.tlsgate.devstack.DeliveryCluster.tlsaName;
+import static io.tlsgate.devstack.DeliveryCluster.untrusted;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,8 +21,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.TestPki;
 import java.net.InetAddress;
-import java.security.KeyPair;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -138,12 +139,10 @@ class DeliveryRequireTlsClusterIT {
     @Test
     void tlsRequiredNoDeliversByTheDestinationControlsAlone() throws Exception {
         String d = "optional.rtls.dane.test";
-        KeyPair kp = TestPki.ecKeys();
-        TestPki.Issued id = new TestPki.Issued(kp, TestPki.issue(TestPki.selfSignedCa("Throwaway", Duration.ofDays(1)),
-                kp.getPublic(), TestPki.Spec.server("mx." + d, "mx." + d)));
+        TestPki.Issued id = untrusted("mx." + d);
         ScriptedSmtpPeer peer = start("127.0.1.94", TestPki.serverContext(id.keys(), null, id.certificate()));
         mx(d, "127.0.1.94");
-        dns().tlsa("_" + smtpPort() + "._tcp.mx." + d, 3, 1, 1, new byte[32]);
+        dns().tlsa(tlsaName(d), 3, 1, 1, new byte[32]);
         long optional = enqueue("sender@origin.test", List.of("user@" + d), "TLS-Required: No", false);
         JsonNode m = awaitAttempt(optional, Duration.ofSeconds(60));
         assertEquals("DONE", m.get("state").asText(), m.toString());
@@ -158,13 +157,10 @@ class DeliveryRequireTlsClusterIT {
 
     /** A peer at {@code ip} for {@code domain} whose key its (signed) TLSA record names: DANE-EE. */
     private static ScriptedSmtpPeer danePeer(String ip, String domain) throws Exception {
-        KeyPair kp = TestPki.ecKeys();
-        TestPki.Issued id = new TestPki.Issued(kp, TestPki.issue(TestPki.selfSignedCa("Throwaway", Duration.ofDays(1)),
-                kp.getPublic(), TestPki.Spec.server("mx." + domain, "mx." + domain)));
+        TestPki.Issued id = untrusted("mx." + domain);
         ScriptedSmtpPeer p = start(ip, TestPki.serverContext(id.keys(), null, id.certificate()));
         mx(domain, ip);
-        dns().tlsa("_" + smtpPort() + "._tcp.mx." + domain, 3, 1, 1,
-                MessageDigest.getInstance("SHA-256").digest(kp.getPublic().getEncoded()));
+        dns().tlsa(tlsaName(domain), 3, 1, 1, spkiSha256(id.certificate().getPublicKey()));
         return p;
     }
 

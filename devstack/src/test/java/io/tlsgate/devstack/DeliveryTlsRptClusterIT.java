@@ -9,6 +9,9 @@ import static io.tlsgate.devstack.DeliveryCluster.issued;
 import static io.tlsgate.devstack.DeliveryCluster.mx;
 import static io.tlsgate.devstack.DeliveryCluster.root;
 import static io.tlsgate.devstack.DeliveryCluster.smtpPort;
+import static io.tlsgate.devstack.DeliveryCluster.spkiSha256;
+import static io.tlsgate.devstack.DeliveryCluster.tlsaName;
+import static io.tlsgate.devstack.DeliveryCluster.untrusted;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,7 +28,6 @@ import java.net.InetAddress;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyPair;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -54,10 +56,8 @@ class DeliveryTlsRptClusterIT {
 
     @Test
     void aDaysSessionsAreReportedByMailAndHttpsInTheRfcFormat() throws Exception {
-        String tlsa = "_" + smtpPort() + "._tcp.mx." + DOMAIN;
-        KeyPair kp = TestPki.ecKeys();
-        TestPki.Issued id = new TestPki.Issued(kp, TestPki.issue(TestPki.selfSignedCa("Throwaway", Duration.ofDays(1)),
-                kp.getPublic(), TestPki.Spec.server("mx." + DOMAIN, "mx." + DOMAIN)));
+        String tlsa = tlsaName(DOMAIN);
+        TestPki.Issued id = untrusted("mx." + DOMAIN);
         KeyPair httpsKeys = TestPki.ecKeys();
         TestPki.Issued httpsId = new TestPki.Issued(httpsKeys, TestPki.issue(root(), httpsKeys.getPublic(),
                 TestPki.Spec.server("127.0.1.96", "IP:127.0.1.96")));
@@ -76,7 +76,7 @@ class DeliveryTlsRptClusterIT {
             collector.respond("127.0.1.96", "/v1/tlsrpt", TestHttpsServer.Response.text("thanks\n"));
 
             // One session that DANE authenticates, then (the records changed) one it refuses.
-            dns().tlsa(tlsa, 3, 1, 1, MessageDigest.getInstance("SHA-256").digest(kp.getPublic().getEncoded()));
+            dns().tlsa(tlsa, 3, 1, 1, spkiSha256(id.certificate().getPublicKey()));
             JsonNode ok = awaitAttempt(enqueue("sender@origin.test", "user@" + DOMAIN, "X-Rpt: ok"), Duration.ofSeconds(60));
             assertEquals("DONE", ok.get("state").asText(), ok.toString());
             dns().remove(tlsa, org.xbill.DNS.Type.TLSA).tlsa(tlsa, 3, 1, 1, new byte[32]);
