@@ -55,7 +55,7 @@ final class Spool implements AutoCloseable {
                     if (size > maxSize) {
                         throw invalid("data: larger than " + maxSize + " bytes");
                     }
-                    header.feed(chunk.getData().toByteArray());
+                    header.feed(chunk.getData());
                     if (out == null && size <= IN_MEMORY) {
                         held = held.concat(chunk.getData());
                     } else {

@@ -1,6 +1,5 @@
 package io.tlsgate.delivery.grpc;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
@@ -14,30 +13,35 @@ final class TlsRequiredHeader {
 
     static final int LIMIT = 256 * 1024;
 
-    private final ByteArrayOutputStream header = new ByteArrayOutputStream();
+    /** The header section so far ({@code length} bytes), searched for its end only where new bytes came. */
+    private byte[] header = new byte[1024];
+    private int length;
     private boolean complete;
 
-    /** The next piece of content. */
-    void feed(byte[] piece) {
+    /** The next piece of content (not copied once the header section is complete). */
+    void feed(com.google.protobuf.ByteString piece) {
         if (complete) {
             return;
         }
-        int room = LIMIT - header.size();
-        header.write(piece, 0, Math.min(room, piece.length));
-        byte[] seen = header.toByteArray();
-        int end = endOfHeader(seen);
-        if (end >= 0 || header.size() >= LIMIT) {
+        int take = Math.min(LIMIT - length, piece.size());
+        if (length + take > header.length) {
+            header = java.util.Arrays.copyOf(header, Math.max(header.length * 2, length + take));
+        }
+        piece.copyTo(header, 0, length, take);
+        int from = Math.max(0, length - 3);
+        length += take;
+        int end = endOfHeader(header, from, length);
+        if (end >= 0) {
+            length = end;
             complete = true;
-            if (end >= 0) {
-                header.reset();
-                header.write(seen, 0, end);
-            }
+        } else if (length >= LIMIT) {
+            complete = true;
         }
     }
 
     /** Whether the header section has a {@code TLS-Required} field whose value is {@code No}. */
     boolean no() {
-        String text = header.toString(StandardCharsets.ISO_8859_1).replaceAll("\r?\n[ \t]+", " ");
+        String text = new String(header, 0, length, StandardCharsets.ISO_8859_1).replaceAll("\r?\n[ \t]+", " ");
         for (String line : text.split("\r?\n")) {
             int colon = line.indexOf(':');
             if (colon > 0 && line.substring(0, colon).trim().equalsIgnoreCase("TLS-Required")
@@ -48,12 +52,12 @@ final class TlsRequiredHeader {
         return false;
     }
 
-    /** Where the header section ends (the index of its empty line), or -1. */
-    private static int endOfHeader(byte[] b) {
-        if (b.length >= 2 && b[0] == '\r' && b[1] == '\n') {
+    /** Where the header section ends (the index of its empty line) in {@code b[from..to)}, or -1. */
+    private static int endOfHeader(byte[] b, int from, int to) {
+        if (from == 0 && to >= 2 && b[0] == '\r' && b[1] == '\n') {
             return 0;
         }
-        for (int i = 0; i + 3 < b.length; i++) {
+        for (int i = from; i + 3 < to; i++) {
             if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
                 return i + 2;
             }
