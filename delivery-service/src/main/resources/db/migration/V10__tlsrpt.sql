@@ -7,3 +7,6 @@ create table tlsrpt_report (
     created_at  timestamptz not null default now(),
     primary key (domain, day)
 );
+
+-- A day's connections are read once a day per replica for the reports: by time, not by a scan of every attempt.
+create index attempt_at on attempt (at);
