@@ -12,8 +12,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
@@ -23,7 +21,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Fetches {@code https://mta-sts.<domain>/.well-known/mta-sts.txt} (RFC 8461 §3.3): the host
@@ -273,17 +270,8 @@ final class PolicyFetcher {
     /** PKIX with the verify modes' anchors; the host name is checked by the socket (HTTPS rules). */
     private static SSLContext context(List<X509Certificate> anchors) throws Failure {
         try {
-            KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-            ks.load(null, null);
-            for (int i = 0; i < anchors.size(); i++) {
-                ks.setCertificateEntry("anchor-" + i, anchors.get(i));
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-            tmf.init(ks);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
-            return ctx;
-        } catch (GeneralSecurityException | IOException e) {
+            return io.tlsgate.platform.tls.PeerTrust.clientContext(anchors);
+        } catch (IllegalStateException e) {
             throw new Failure(TlsResultType.STS_WEBPKI_INVALID, "no trust anchors to verify the policy host: " + e.getMessage());
         }
     }

@@ -10,6 +10,7 @@ import io.tlsgate.delivery.queue.TlsRequest;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.delivery.upstream.PolicyClient;
 import io.tlsgate.platform.dns.DnsResolver;
+import io.tlsgate.platform.tls.PeerTrust;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.net.InetAddress;
@@ -19,8 +20,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.sql.Connection;
 import java.sql.Date;
 import java.sql.PreparedStatement;
@@ -41,7 +40,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import javax.sql.DataSource;
 import org.jboss.logging.Logger;
 import org.xbill.DNS.Record;
@@ -263,7 +261,9 @@ public class TlsReports {
 
     /** RFC 8460 §5.4: POST of the gzipped report, the server's certificate checked. */
     private String post(URI uri, byte[] gz) throws Exception {
-        HttpClient client = HttpClient.newBuilder().sslContext(sslContext()).connectTimeout(Duration.ofSeconds(30))
+        var s = policy.settings();
+        SSLContext tls = PeerTrust.clientContext(certs.material(s.getCertificateSlot(), s.getTrustedCaMode()).trust().anchors());
+        HttpClient client = HttpClient.newBuilder().sslContext(tls).connectTimeout(Duration.ofSeconds(30))
                 .followRedirects(HttpClient.Redirect.NEVER).build();
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(1))
                 .header("Content-Type", "application/tlsrpt+gzip").POST(HttpRequest.BodyPublishers.ofByteArray(gz)).build(),
@@ -272,22 +272,6 @@ public class TlsReports {
             throw new IllegalStateException("HTTP " + r.statusCode());
         }
         return "HTTP " + r.statusCode();
-    }
-
-    /** TLS trusting the verify modes' CAs (from cert-service). */
-    private SSLContext sslContext() throws Exception {
-        var s = policy.settings();
-        List<X509Certificate> anchors = certs.material(s.getCertificateSlot(), s.getTrustedCaMode()).trust().anchors();
-        KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-        ks.load(null, null);
-        for (int i = 0; i < anchors.size(); i++) {
-            ks.setCertificateEntry("ca" + i, anchors.get(i));
-        }
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ks);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
     }
 
     private String contact() {

@@ -132,6 +132,22 @@ public final class PeerTrust {
         return cipherSuite.substring(4, with);
     }
 
+    /**
+     * A client TLS context that trusts {@code anchors} (PKIX; the caller's socket or HTTP
+     * client checks the host name), for HTTPS to hosts the verify modes' CAs vouch for.
+     *
+     * @throws IllegalStateException when no trust manager can be made from them
+     */
+    public static javax.net.ssl.SSLContext clientContext(List<X509Certificate> anchors) {
+        try {
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+            ctx.init(null, new javax.net.ssl.TrustManager[] {pkix(anchors)}, null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("cannot build a TLS context: " + e.getMessage(), e);
+        }
+    }
+
     private static X509TrustManager pkix(List<X509Certificate> anchors) {
         try {
             KeyStore ks = KeyStore.getInstance("PKCS12");
