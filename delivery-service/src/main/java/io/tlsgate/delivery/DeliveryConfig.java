@@ -221,6 +221,36 @@ public interface DeliveryConfig {
         java.time.LocalTime sendAt();
     }
 
+    /** The TLS check ({@code POST /api/v1/tls-check}). */
+    TlsCheck tlsCheck();
+
+    /** {@code tlsgate.delivery.tls-check.*} */
+    interface TlsCheck {
+        /** Checks of one destination (domain or address) started per window, on each replica. Default: 5. */
+        @WithDefault("5")
+        int perDestination();
+
+        /** The window of {@code per-destination}. Default: 1m. */
+        @WithDefault("1m")
+        java.time.Duration window();
+
+        /** Checks running at once on each replica; more get 429. Default: 4. */
+        @WithDefault("4")
+        int concurrent();
+
+        /** A check's time limit when the request names none. Default: 60s. */
+        @WithDefault("60s")
+        java.time.Duration defaultTimeout();
+
+        /** The longest time limit a request may ask for. Default: 300s. */
+        @WithDefault("300s")
+        java.time.Duration maxTimeout();
+
+        /** The longest wait for one reply (or the connection, or the handshake) within a check. Default: 30s. */
+        @WithDefault("30s")
+        java.time.Duration stepTimeout();
+    }
+
     /** Whether the scheduler runs (off: the queue only takes messages). Default: true. */
     @WithDefault("true")
     boolean schedulerEnabled();

@@ -26,8 +26,12 @@ import java.util.List;
 import java.util.Map;
 import org.jboss.logging.Logger;
 
-/** The delivery phase that asks the other services: what one domain's delivery must follow. */
-final class DomainRules {
+/**
+ * The delivery phase that asks the other services: what one domain's delivery must follow.
+ * The TLS check ({@code io.tlsgate.delivery.check}) asks the same, so that what it judges is
+ * what a delivery would do.
+ */
+public final class DomainRules {
 
     private static final Logger LOG = Logger.getLogger("io.tlsgate.maillog");
 
@@ -36,7 +40,7 @@ final class DomainRules {
      * with DANE and MTA-STS applied, {@code ownTlsFor} the destination controls' alone, and
      * {@code sts} the MTA-STS policy that applies (null when none does).
      */
-    record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
+    public record Rules(OutboundSettings settings, OutboundPolicy policy, BounceProfile profile, DomainDelivery.Tls tls,
             DomainDelivery.TlsRules tlsFor, DomainDelivery.Plan plan, DestinationLimits limits,
             DomainDelivery.TlsRules ownTlsFor, MtaStsPolicy sts, java.util.function.Supplier<DomainDelivery.Plan> ownPlan) {
 
@@ -83,7 +87,7 @@ final class DomainRules {
      * @throws Unavailable when policy-service or (for a verify mode) cert-service cannot answer:
      *     nobody knows then whether TLS is required, so the work waits rather than guesses
      */
-    Rules of(String domain) {
+    public Rules of(String domain) {
         OutboundSettings settings;
         OutboundPolicy p;
         Route route;
@@ -145,6 +149,29 @@ final class DomainRules {
         DomainDelivery.TlsRules applied = tlsa.isEmpty() ? r.tlsFor() : withDane(r.tlsFor(), tlsFor, tlsa);
         return new Rules(settings, p, r.profile(), domainTls, applied, r.plan(), r.limits(), tlsFor,
                 sts.applies() ? sts.policy() : null, ownPlan);
+    }
+
+    /**
+     * The rules for a connection straight to {@code address} (the TLS check of an address):
+     * the destination controls' entry for it (IP or CIDR entry, else {@code default}), one hop
+     * at {@code port}; neither DANE nor MTA-STS (they belong to domains).
+     *
+     * @throws Unavailable when policy-service or (for a verify mode) cert-service cannot answer
+     */
+    public Rules forAddress(InetAddress address, int port) {
+        OutboundSettings settings;
+        OutboundPolicy p;
+        try {
+            settings = policy.settings();
+            p = policy.outbound(address.getHostAddress(), DestinationKey.format(address.getAddress()));
+        } catch (StatusRuntimeException e) {
+            throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
+        }
+        DomainDelivery.Tls tls = tls(settings, p);
+        String literal = address instanceof java.net.Inet6Address ? "[" + address.getHostAddress() + "]" : address.getHostAddress();
+        DomainDelivery.Plan plan = new DomainDelivery.Plan(List.of(new DomainDelivery.Hop(literal, List.of(address), port, true)),
+                List.of(), null, false);
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), tls, (h, a) -> tls, plan, DestinationLimits.of(p));
     }
 
     /**
@@ -311,8 +338,21 @@ final class DomainRules {
         return mode == OutboundTlsMode.PREFERRED ? OutboundTlsMode.PREFERRED_VERIFY : null;
     }
 
+    /**
+     * The domain's MX hosts as a delivery would see them: through DANE's validating resolver
+     * while DNSSEC validation works (then the answer says what is secure), else the usual one.
+     */
+    public io.tlsgate.platform.dns.MxResolver.Answer mx(String domain) {
+        return dane != null && dane.available() ? dane.mx().resolve(domain) : delivery.mx().resolve(domain);
+    }
+
+    /** Whether DANE is applied now (on, and DNSSEC validation works through the resolvers). */
+    public boolean daneApplied() {
+        return dane != null && dane.available();
+    }
+
     /** cert-service's trust anchors and client key for the verify modes, or {@link Unavailable}. */
-    private CertClient.Material material(OutboundSettings settings) {
+    public CertClient.Material material(OutboundSettings settings) {
         try {
             return certs.material(settings.getCertificateSlot(), settings.getTrustedCaMode());
         } catch (StatusRuntimeException | IllegalStateException e) {
@@ -321,7 +361,7 @@ final class DomainRules {
     }
 
     /** An upstream service is away and the rules cannot be known: the work waits; the message is the reply to record. */
-    static final class Unavailable extends RuntimeException {
+    public static final class Unavailable extends RuntimeException {
         Unavailable(String reply) {
             super(reply, null, false, false);
         }

@@ -81,6 +81,9 @@ public class Scheduler {
     private final MtaSts mtaSts;
     private final PolicyClient policy;
     private final CertClient certs;
+    /** What each domain's delivery must follow (the TLS check asks it too). */
+    private final DomainRules rules;
+    private final String heloName;
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
@@ -115,9 +118,21 @@ public class Scheduler {
                 sts.maxPolicySize(), sts.checkInterval(), sts.refreshBefore(), config.mxLocalAddresses()));
         this.policy = policy;
         this.certs = certs;
-        this.groups = new GroupDelivery(queue, new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings(), dataSource)),
+        this.heloName = heloName;
+        this.rules = new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings(), dataSource));
+        this.groups = new GroupDelivery(queue, rules,
                 rate, slots, window, delivery,
                 settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
+    }
+
+    /** What each domain's delivery must follow: the same for the TLS check. */
+    public DomainRules rules() {
+        return rules;
+    }
+
+    /** The name this gateway gives in EHLO. */
+    public String heloName() {
+        return heloName;
     }
 
     /** DANE's layer, or null when it is off; its validating resolver asks the resolvers of {@code tlsgate.dns.*}. */

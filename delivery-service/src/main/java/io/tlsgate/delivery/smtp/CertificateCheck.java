@@ -15,7 +15,7 @@ import java.util.List;
  * ({@link CertificateIdentity}). {@code failureType} is null when both passed; then
  * {@code reference} is the reference identity the certificate matched.
  */
-record CertificateCheck(TlsResultType failureType, String detail, String reference) {
+public record CertificateCheck(TlsResultType failureType, String detail, String reference) {
 
     /**
      * The verdict on {@code chain} (leaf first), sent in a session of {@code protocol} and
@@ -23,7 +23,7 @@ record CertificateCheck(TlsResultType failureType, String detail, String referen
      * destination's own verify mode too when that is the floor), else by the trust anchors and
      * the mode's identity rule.
      */
-    static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
+    public static CertificateCheck of(Target t, X509Certificate[] chain, String protocol, String cipherSuite) {
         if (t.dane() != null) {
             CertificateCheck dane = DaneCheck.of(t.dane(), chain, t.connectedName(), t.recipientDomain());
             if (dane.failureType() != null || !t.dane().pkixToo()) {
@@ -54,7 +54,7 @@ record CertificateCheck(TlsResultType failureType, String detail, String referen
     }
 
     /** The result's verification: success or failure. */
-    Verification verification() {
+    public Verification verification() {
         return failureType == null ? Verification.SUCCESS : Verification.FAILURE;
     }
 

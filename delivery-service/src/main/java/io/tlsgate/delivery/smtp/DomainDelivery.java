@@ -209,6 +209,11 @@ public final class DomainDelivery {
         this.clients = new TlsClients(vertx, limits.engine(), limits.timeouts().connect(), limits.timeouts().handshake(), true);
     }
 
+    /** The resolver of the MX hosts and route hosts. */
+    public MxResolver mx() {
+        return mx;
+    }
+
     /** Connections waiting for more messages now. */
     public int idleConnections() {
         return pool.size();
