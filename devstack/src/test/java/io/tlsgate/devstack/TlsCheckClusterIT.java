@@ -17,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tlsgate.testkit.OutboundDecisionTable;
+import io.tlsgate.testkit.PostfixPeer;
 import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.TestPki;
 import java.net.InetAddress;
@@ -291,24 +292,32 @@ class TlsCheckClusterIT {
         dns().mx(d, 20, "mx2." + d).address("mx2." + d, "127.0.4.153");
 
         long t = System.nanoTime();
-        HttpResponse<String> events = post("{\"target\":\"" + d + "\",\"timeoutSeconds\":2}", "text/event-stream");
-        long took = (System.nanoTime() - t) / 1_000_000;
-        assertEquals(200, events.statusCode(), events.body());
+        HttpResponse<java.util.stream.Stream<String>> events = api().https().send(request("{\"target\":\"" + d
+                + "\",\"timeoutSeconds\":2}", "text/event-stream"), HttpResponse.BodyHandlers.ofLines());
+        assertEquals(200, events.statusCode());
         assertTrue(events.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
         List<String> names = new ArrayList<>();
         List<JsonNode> data = new ArrayList<>();
+        List<Long> arrived = new ArrayList<>();
+        StringBuilder body = new StringBuilder();
         String name = null;
-        for (String line : events.body().split("\n")) {
+        for (String line : (Iterable<String>) events.body()::iterator) {
+            body.append(line).append('\n');
             if (line.startsWith("event:")) {
                 name = line.substring(6).trim();
             } else if (line.startsWith("data:")) {
                 names.add(name);
                 data.add(JSON.readTree(line.substring(5).trim()));
+                arrived.add((System.nanoTime() - t) / 1_000_000);
             }
         }
+        long took = (System.nanoTime() - t) / 1_000_000;
+        assertFalse(body.toString().contains("content-type"), "events carry event and data only: " + body);
         assertEquals("result", names.get(names.size() - 1), names.toString());
         assertEquals(List.of("dns", "rules", "connect", "error"), data.subList(0, data.size() - 1).stream()
-                .map(p -> p.get("step").asText()).toList(), events.body());
+                .map(p -> p.get("step").asText()).toList(), body.toString());
+        // streamed as it happens: the connect event came while the silent host still held the check
+        assertTrue(arrived.get(arrived.size() - 1) - arrived.get(2) >= 1000, "progress arrived live: " + arrived + " ms");
         assertEquals("mx1." + d, data.get(2).get("host").asText());
         JsonNode r = data.get(data.size() - 1);
         assertTrue(r.get("timedOut").asBoolean(), r.toString());
@@ -316,6 +325,54 @@ class TlsCheckClusterIT {
         assertEquals("not probed: the check's time limit was reached", r.at("/hosts/1/error").asText());
         assertEquals("defer", r.at("/verdict/outcome").asText());
         assertTrue(took < 10_000, "the 2 s limit holds: " + took + " ms");
+    }
+
+    /**
+     * A real Postfix offering STARTTLS: the report shows its greeting, TLS and certificate, and
+     * the TLS agreed is what Postfix's own posttls-finger gets (protocol, cipher, key exchange).
+     */
+    @Test
+    void aRealPostfixIsReportedAsPosttlsFingerSeesIt() throws Exception {
+        String d = "postfix.check.test";
+        java.security.KeyPair kp = TestPki.ecKeys();
+        java.security.cert.X509Certificate leaf = TestPki.issue(DeliveryCluster.root(), kp.getPublic(),
+                TestPki.Spec.server("mx." + d, "mx." + d));
+        try (PostfixPeer postfix = PostfixPeer.startWithTls(TestPki.pem(kp.getPrivate()) + TestPki.pem(leaf)
+                + TestPki.pem(DeliveryCluster.root().certificate()))) {
+            dns().mx(d, 10, "mx." + d).address("mx." + d, postfix.host());
+            JsonNode r = check("{\"target\":\"" + d + "\",\"port\":" + postfix.port() + "}");
+            JsonNode h = r.get("hosts").get(0);
+            assertEquals(postfix.port(), h.get("port").asInt());
+            assertEquals("220 " + postfix.hostname() + " ESMTP Postfix", h.get("greeting").asText());
+            assertTrue(texts(h.get("ehlo")).contains("STARTTLS"), h.get("ehlo").toString());
+            assertEquals("220 2.0.0 Ready to start TLS", h.get("starttlsReply").asText());
+            assertEquals("ok", h.at("/certificates/0/verdict").asText(), h.get("certificates").toString());
+            assertTrue(h.at("/names/0/matches").asBoolean());
+            assertTrue(h.at("/probe/rcptTo").asText().startsWith("250"), "Postfix relays for loopback: " + h.get("probe"));
+            assertEquals("deliver-tls", verdict(h.get("verdicts"), "REQUIRED_VERIFY").get("outcome").asText());
+            assertEquals(90, h.get("score").asInt(), h.get("scoreNotes").toString());
+            assertEquals(List.of(), postfix.queued(), "the probe never sends a message");
+
+            String finger = io.tlsgate.testkit.Commands.run(Duration.ofSeconds(60), "/usr/sbin/posttls-finger", "-c", "-l", "may",
+                    "[" + postfix.host() + "]:" + postfix.port()).output();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                    "TLS connection established to \\S+: (\\S+) with cipher (\\S+) .*key-exchange (\\S+)").matcher(finger);
+            assertTrue(m.find(), finger);
+            assertEquals(m.group(1), h.at("/tls/protocol").asText(), finger);
+            assertEquals(m.group(2), h.at("/tls/cipher").asText(), finger);
+            assertEquals(m.group(3).toLowerCase(java.util.Locale.ROOT), h.at("/tls/keyExchange").asText().toLowerCase(
+                    java.util.Locale.ROOT), finger);
+        }
+    }
+
+    /** A domain that does not exist: a delivery returns the message at once, and the check says so. */
+    @Test
+    void aDomainThatDoesNotExistWouldBounce() throws Exception {
+        JsonNode r = check("{\"target\":\"nowhere.check.test\"}");
+        assertTrue(r.get("hosts").isEmpty());
+        assertEquals("domain nowhere.check.test does not exist", r.at("/dns/error").asText(), r.toString());
+        assertEquals("bounce", r.at("/verdict/outcome").asText(), r.toString());
+        assertEquals("effective: would return the message, domain nowhere.check.test does not exist", r.at("/verdict/text").asText());
     }
 
     /** Bad fields are 400 naming them; a destination checked too often gets 429 with Retry-After. */
@@ -363,11 +420,14 @@ class TlsCheckClusterIT {
     }
 
     private static HttpResponse<String> post(String body, String accept) throws Exception {
-        HttpRequest req = HttpRequest.newBuilder(URI.create("https://localhost:" + api().port(8083) + "/api/v1/tls-check"))
+        return api().https().send(request(body, accept), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpRequest request(String body, String accept) throws Exception {
+        return HttpRequest.newBuilder(URI.create("https://localhost:" + api().port(8083) + "/api/v1/tls-check"))
                 .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + api().secrets().adminToken())
                 .header("Content-Type", "application/json").header("Accept", accept)
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-        return api().https().send(req, HttpResponse.BodyHandlers.ofString());
     }
 
     private static JsonNode verdict(JsonNode verdicts, String mode) {

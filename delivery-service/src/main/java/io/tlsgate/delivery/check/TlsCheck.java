@@ -343,6 +343,10 @@ public class TlsCheck {
             }
             deferred.add(v.host());
         }
+        if (perHost.isEmpty() && plan.permanent()) {
+            // null MX, or no such domain: a delivery returns the message at once
+            return new TlsCheckReport.Verdict(label, "bounce", null, label + ": would return the message, " + plan.error());
+        }
         String why = perHost.isEmpty() ? (plan.error() != null ? plan.error() : "no host to try")
                 : "every host would defer: " + String.join("; ", perHost.stream().filter(v -> v != null)
                         .map(v -> v.host() + ": " + v.text().substring(v.text().indexOf(": ") + 2)).toList());

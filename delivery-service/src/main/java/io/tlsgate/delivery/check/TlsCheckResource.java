@@ -79,8 +79,7 @@ public class TlsCheckResource {
             return;
         }
         try {
-            sink.send(sse.newEventBuilder().name(name).mediaType(MediaType.TEXT_PLAIN_TYPE)
-                    .data(String.class, json.writeValueAsString(data)).build());
+            sink.send(sse.newEventBuilder().name(name).data(json.writeValueAsString(data)).build());
         } catch (JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

@@ -127,7 +127,13 @@ public final class TlsProbe {
         Socket open = socket;
         try {
             long t = System.nanoTime();
-            socket.connect(new InetSocketAddress(address, port), timeout(s));
+            try {
+                socket.connect(new InetSocketAddress(address, port), timeout(s));
+            } catch (SocketTimeoutException e) {
+                throw e;
+            } catch (IOException e) {
+                throw new IOException("connect to " + f.address + " port " + port + ": " + e.getMessage(), e);
+            }
             f.connectMs = since(t);
             progress.step("connect", f.connectMs, f.address + " port " + port);
             Io io = new Io(socket, s);
@@ -183,7 +189,8 @@ public final class TlsProbe {
             f.probeMs = since(t);
             progress.step("probe", f.probeMs, firstLine(f.mailFrom) + (f.rcptTo == null ? "" : " / " + firstLine(f.rcptTo)));
         } catch (SocketTimeoutException e) {
-            f.error = Instant.now().isBefore(s.deadline()) ? "no reply within " + s.stepTimeout().toSeconds() + " s"
+            String what = f.connectMs == null ? "no connection" : "no reply";
+            f.error = Instant.now().isBefore(s.deadline()) ? what + " within " + s.stepTimeout().toSeconds() + " s"
                     : "the check's time limit was reached";
         } catch (IOException e) {
             f.error = e.getMessage() == null ? e.toString() : e.getMessage();
