@@ -337,7 +337,7 @@ class TlsCheckClusterIT {
         java.security.KeyPair kp = TestPki.ecKeys();
         java.security.cert.X509Certificate leaf = TestPki.issue(DeliveryCluster.root(), kp.getPublic(),
                 TestPki.Spec.server("mx." + d, "mx." + d));
-        try (PostfixPeer postfix = PostfixPeer.startWithTls(TestPki.pem(kp.getPrivate()) + TestPki.pem(leaf)
+        try (PostfixPeer postfix = PostfixPeer.startWithTls(pkcs8(kp.getPrivate()) + TestPki.pem(leaf)
                 + TestPki.pem(DeliveryCluster.root().certificate()))) {
             dns().mx(d, 10, "mx." + d).address("mx." + d, postfix.host());
             JsonNode r = check("{\"target\":\"" + d + "\",\"port\":" + postfix.port() + "}");
@@ -345,7 +345,7 @@ class TlsCheckClusterIT {
             assertEquals(postfix.port(), h.get("port").asInt());
             assertEquals("220 " + postfix.hostname() + " ESMTP Postfix", h.get("greeting").asText());
             assertTrue(texts(h.get("ehlo")).contains("STARTTLS"), h.get("ehlo").toString());
-            assertEquals("220 2.0.0 Ready to start TLS", h.get("starttlsReply").asText());
+            assertEquals("220 2.0.0 Ready to start TLS", h.get("starttlsReply").asText(), postfix.log());
             assertEquals("ok", h.at("/certificates/0/verdict").asText(), h.get("certificates").toString());
             assertTrue(h.at("/names/0/matches").asBoolean());
             assertTrue(h.at("/probe/rcptTo").asText().startsWith("250"), "Postfix relays for loopback: " + h.get("probe"));
@@ -353,7 +353,8 @@ class TlsCheckClusterIT {
             assertEquals(90, h.get("score").asInt(), h.get("scoreNotes").toString());
             assertEquals(List.of(), postfix.queued(), "the probe never sends a message");
 
-            String finger = io.tlsgate.testkit.Commands.run(Duration.ofSeconds(60), "/usr/sbin/posttls-finger", "-c", "-l", "may",
+            String finger = io.tlsgate.testkit.Commands.run(Duration.ofSeconds(60),
+                    Map.of("MAIL_CONFIG", postfix.configDirectory().toString()), null, "/usr/sbin/posttls-finger", "-c", "-l", "may",
                     "[" + postfix.host() + "]:" + postfix.port()).output();
             java.util.regex.Matcher m = java.util.regex.Pattern.compile(
                     "TLS connection established to \\S+: (\\S+) with cipher (\\S+) .*key-exchange (\\S+)").matcher(finger);
@@ -437,6 +438,12 @@ class TlsCheckClusterIT {
             }
         }
         throw new AssertionError("no verdict for " + mode + " in " + verdicts);
+    }
+
+    /** A private key as OpenSSL reads it: PKCS#8 PEM. */
+    private static String pkcs8(java.security.PrivateKey key) {
+        return "-----BEGIN PRIVATE KEY-----\n" + java.util.Base64.getMimeEncoder(64, "\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
+                .encodeToString(key.getEncoded()) + "\n-----END PRIVATE KEY-----\n";
     }
 
     private static List<String> texts(JsonNode array) {

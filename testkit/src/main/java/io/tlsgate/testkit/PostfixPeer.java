@@ -55,6 +55,8 @@ public final class PostfixPeer implements AutoCloseable {
     private final String hostname;
     private final int port;
     private boolean running;
+    /** PEM of the server's key and chain for STARTTLS; null: no STARTTLS. */
+    private String tls;
 
     private PostfixPeer(Path dir, String hostname, int port) {
         this.dir = dir;
@@ -65,6 +67,18 @@ public final class PostfixPeer implements AutoCloseable {
 
     /** Installs Postfix if needed and starts a private instance on a free loopback port. */
     public static PostfixPeer start() throws IOException {
+        return start(null);
+    }
+
+    /**
+     * As {@link #start()}, offering STARTTLS ({@code smtpd_tls_security_level = may}) with
+     * {@code keyAndChainPem}: the private key, then the server certificate and its chain, in PEM.
+     */
+    public static PostfixPeer startWithTls(String keyAndChainPem) throws IOException {
+        return start(keyAndChainPem);
+    }
+
+    private static PostfixPeer start(String keyAndChainPem) throws IOException {
         String postfix = install();
         Path dir = Files.createTempDirectory("tlsgate-postfix-");
         // The Postfix daemons run as the postfix user and must reach the queue below this directory.
@@ -75,6 +89,7 @@ public final class PostfixPeer implements AutoCloseable {
             port = probe.getLocalPort();
         }
         PostfixPeer peer = new PostfixPeer(dir, hostname, port);
+        peer.tls = keyAndChainPem;
         try {
             peer.configure();
             peer.running = true;
@@ -128,6 +143,11 @@ public final class PostfixPeer implements AutoCloseable {
     }
 
     /** The name smtpd greets with. */
+    /** The instance's configuration directory: {@code MAIL_CONFIG} for Postfix tools (posttls-finger) run beside it. */
+    public Path configDirectory() {
+        return config;
+    }
+
     public String hostname() {
         return hostname;
     }
@@ -251,6 +271,12 @@ public final class PostfixPeer implements AutoCloseable {
         // Lenient about bare LF, as Debian's stock configuration is (where the parameter exists at all).
         if (defaultValue("smtpd_forbid_bare_newline") != null) {
             main += "smtpd_forbid_bare_newline = no\n";
+        }
+        if (tls != null) {
+            Path pem = config.resolve("tls.pem");
+            Files.writeString(pem, tls);
+            Files.setPosixFilePermissions(pem, PosixFilePermissions.fromString("rw-------"));
+            main += "smtpd_tls_security_level = may\nsmtpd_tls_chain_files = " + pem + "\nsmtpd_tls_loglevel = 1\n";
         }
         Files.writeString(config.resolve("main.cf"), main);
         Files.writeString(config.resolve("master.cf"), template("master.cf").replace("{port}", String.valueOf(port)));
