@@ -108,8 +108,8 @@ final class CheckCommand extends ApiCommand {
         if (!dns.isMissingNode() && !dns.isNull()) {
             out.println("DNS: " + (dns.hasNonNull("error") ? dns.get("error").asText()
                     : (dns.path("implicitMx").asBoolean() ? "no MX, the domain itself" : dns.path("mx").size() + " MX")
-                    + (dns.path("secure").asBoolean() ? ", DNSSEC-secure" : ", not DNSSEC-signed")
-                    + (dns.path("daneApplied").asBoolean() ? ", DANE applied" : "")));
+                    + (!dns.path("secure").asBoolean() ? ", not DNSSEC-secure (no DANE)"
+                            : dns.path("daneApplied").asBoolean() ? ", DNSSEC-secure (DANE applies)" : ", DNSSEC-secure")));
         }
         JsonNode sts = r.path("mtaSts");
         out.println("MTA-STS: " + (sts.isNull() || sts.isMissingNode() ? "none"

@@ -204,7 +204,26 @@ public final class DevStack {
         DevHttps.ensure(data, secrets.adminToken(), options.port(8082),
                 SERVICES.stream().flatMap(s -> java.util.stream.IntStream.range(0, replicas(s.getKey()))
                         .mapToObj(i -> options.port(s.getValue() + i * REPLICA_STEP))).toList());
+        writeCliSettings(data, secrets);
         printTable(dbUrl, bootstrap, secrets, logs);
+    }
+
+    /**
+     * The command line's settings for this devstack ({@code <data>/cli.properties}, mode 0600:
+     * it holds the admin token); {@code bin/tlsgate} in this checkout reads it (docs/cli.md).
+     */
+    private void writeCliSettings(Path data, DevSecrets secrets) throws IOException {
+        Path file = data.resolve("cli.properties");
+        String text = "# Written by devstack/run: the tlsgate command line's settings for this devstack (docs/cli.md).\n"
+                + "policy-url=https://localhost:" + options.port(8081) + "\n"
+                + "cert-url=https://localhost:" + options.port(8082) + "\n"
+                + "delivery-url=https://localhost:" + options.port(8083) + "\n"
+                + "token=" + secrets.adminToken() + "\n"
+                + "cacert=" + DevHttps.caFile(data).getFileName() + "\n";
+        Files.deleteIfExists(file);
+        Files.createFile(file, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        Files.writeString(file, text);
     }
 
     /** Blocks until a child dies unexpectedly (then stops everything and exits 1) or the JVM is stopped. */
@@ -462,6 +481,8 @@ public final class DevStack {
                 .append("/api/v1/destinations/resolve?domain=example.com'\n");
         b.append("       swaks --server localhost:").append(options.port(2525)).append(" --tls --to user@example.com"
                 + "   (add example.com to the RAT first: docs/inbound-policy.md)\n");
+        b.append("       bin/tlsgate dest list   (the command line; its settings: ")
+                .append(options.dataDir().resolve("cli.properties")).append(", docs/cli.md)\n");
         b.append("\n  logs: ").append(logs).append("\n  Press Ctrl-C to stop everything.\n");
         out.print(b);
         out.flush();

@@ -385,6 +385,10 @@ class TlsCheckClusterIT {
         assertField("{\"target\":\"example.test\",\"timeoutSeconds\":100000}", "timeoutSeconds");
         assertField("{\"target\":\"example.test\",\"mode\":\"SOMETIMES\"}", "mode");
         assertField("{\"target\":\"example.test\",\"recipient\":\"no at sign\"}", "recipient");
+        HttpResponse<String> several = post("{\"target\":\"example.test\",\"port\":0,\"mode\":\"SOMETIMES\"}", "application/json");
+        assertEquals(400, several.statusCode(), several.body());
+        assertEquals(List.of("port", "mode"), JSON.readTree(several.body()).get("errors").findValuesAsText("field"),
+                "every bad field named at once");
 
         String d = domain("no-starttls", "NONE");
         for (int i = 0; i < 5; i++) {

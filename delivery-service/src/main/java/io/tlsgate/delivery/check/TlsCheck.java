@@ -18,6 +18,7 @@ import io.tlsgate.delivery.smtp.TlsProbe;
 import io.tlsgate.delivery.upstream.CertClient;
 import io.tlsgate.platform.dns.MxResolver;
 import io.tlsgate.platform.problem.InvalidRequestException;
+import io.tlsgate.platform.problem.Problem;
 import io.tlsgate.platform.problem.ProblemException;
 import io.tlsgate.platform.tls.PeerTrust;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -75,41 +76,46 @@ public class TlsCheck {
         this.limiter = new CheckLimiter(settings.perDestination(), settings.window(), settings.concurrent());
     }
 
-    /** The request checked field by field; bad fields are a 400 naming them. */
+    /** The request checked field by field; bad fields are one 400 naming each of them. */
     public Checked validate(Request r) {
         if (r == null || r.target() == null || r.target().isBlank()) {
             throw InvalidRequestException.field("target", "required: a domain, or an IPv4 or IPv6 address");
         }
+        List<Problem.FieldError> errors = new ArrayList<>();
         String target = r.target().trim().toLowerCase(Locale.ROOT);
         InetAddress address = address(target);
         String domain = null;
         if (address == null) {
             domain = target.endsWith(".") ? target.substring(0, target.length() - 1) : target;
             if (!isDomain(domain)) {
-                throw InvalidRequestException.field("target", "'" + r.target() + "' is neither a domain nor an IP address");
+                errors.add(new Problem.FieldError("target", "'" + r.target() + "' is neither a domain nor an IP address"));
+                domain = null;
             }
         } else if (!localAllowed && LocalAddresses.isLocal(address)) {
-            throw InvalidRequestException.field("target", "'" + r.target()
-                    + "' is a loopback, unspecified or own address of this gateway (tlsgate.delivery.mx-local-addresses)");
+            errors.add(new Problem.FieldError("target", "'" + r.target()
+                    + "' is a loopback, unspecified or own address of this gateway (tlsgate.delivery.mx-local-addresses)"));
         }
         if (r.port() != null && (r.port() < 1 || r.port() > 65535)) {
-            throw InvalidRequestException.field("port", "must be 1 to 65535");
+            errors.add(new Problem.FieldError("port", "must be 1 to 65535"));
         }
         long max = settings.maxTimeout().toSeconds();
         if (r.timeoutSeconds() != null && (r.timeoutSeconds() < 1 || r.timeoutSeconds() > max)) {
-            throw InvalidRequestException.field("timeoutSeconds", "must be 1 to " + max);
+            errors.add(new Problem.FieldError("timeoutSeconds", "must be 1 to " + max));
         }
         OutboundTlsMode mode = null;
         if (r.mode() != null) {
             try {
                 mode = OutboundTlsMode.valueOf(r.mode().trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw InvalidRequestException.field("mode", "one of " + MODES);
+                errors.add(new Problem.FieldError("mode", "one of " + MODES));
             }
         }
         String recipient = r.recipient() == null ? (domain == null ? null : "postmaster@" + domain) : r.recipient().trim();
         if (recipient != null && (!recipient.matches("[^\\s<>@]+@[^\\s<>@]+") || recipient.length() > 254)) {
-            throw InvalidRequestException.field("recipient", "an address such as postmaster@example.com");
+            errors.add(new Problem.FieldError("recipient", "an address such as postmaster@example.com"));
+        }
+        if (!errors.isEmpty()) {
+            throw new InvalidRequestException(errors);
         }
         Duration timeout = r.timeoutSeconds() == null ? settings.defaultTimeout() : Duration.ofSeconds(r.timeoutSeconds());
         return new Checked(target, domain, address, r.port(), timeout, mode, recipient);
