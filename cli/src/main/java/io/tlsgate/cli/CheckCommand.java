@@ -144,8 +144,12 @@ final class CheckCommand extends ApiCommand {
                         + h.get("tlsa").path("requires").asText());
             }
         }
-        t.print(out);
-        out.println("(NAMES: names the certificate must match; ! = it does not)");
+        if (r.path("hosts").isEmpty()) {
+            out.println("no host to probe");
+        } else {
+            t.print(out);
+            out.println("(NAMES: names the certificate must match; ! = it does not)");
+        }
         for (String n : notes) {
             out.println("  " + n);
         }

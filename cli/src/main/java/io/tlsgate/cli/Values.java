@@ -63,6 +63,9 @@ final class Values {
         if (v.isValueNode()) {
             return v.asText();
         }
+        if (v.isObject() && v.has("recipients") && v.has("perMinutes") && v.size() == 2) {
+            return v.get("recipients").asText() + " per " + v.get("perMinutes").asText() + " min";
+        }
         if (v.isArray() && java.util.stream.StreamSupport.stream(v.spliterator(), false).allMatch(JsonNode::isValueNode)) {
             StringBuilder b = new StringBuilder();
             v.forEach(x -> b.append(b.length() == 0 ? "" : ", ").append(x.asText()));
