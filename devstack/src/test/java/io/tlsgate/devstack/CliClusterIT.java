@@ -179,7 +179,7 @@ class CliClusterIT {
         assertEquals(100, shown.at("/recipientLimit/recipients").asInt());
         assertTrue(shown.get("bounceVerification").asBoolean());
         Run show = expect(0, "dest", "show", "cli-partner.test");
-        assertTrue(show.out().contains("maxConcurrentConnections: 20"), show.toString());
+        assertTrue(show.out().contains("maxConcurrentConnections: 20") && show.out().contains("100 per 60 min"), show.toString());
 
         Run resolve = expect(0, "dest", "resolve", "cli-partner.test", "--ip", "192.0.2.7");
         assertTrue(resolve.out().startsWith("matched: cli-partner.test\n"), resolve.toString());
