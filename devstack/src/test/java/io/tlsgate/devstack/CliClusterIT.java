@@ -111,7 +111,8 @@ class CliClusterIT {
         for (String[] c : new String[][] {{"check"}, {"dest", "list"}, {"dest", "show"}, {"dest", "new"}, {"dest", "edit"},
             {"dest", "delete"}, {"dest", "resolve"}, {"dest", "import"}, {"dest", "export"}, {"cert", "list"}, {"cert", "show"},
             {"cert", "new"}, {"cert", "csr"}, {"cert", "upload"}, {"cert", "import"}, {"cert", "export"}, {"cert", "assign"},
-            {"cert", "diagnose"}, {"queue", "show"}, {"completion"}}) {
+            {"cert", "diagnose"}, {"queue", "show"}, {"queue", "retry"}, {"queue", "delete"}, {"queue", "bounce"}, {"queue", "redirect"},
+            {"queue", "actions"}, {"completion"}}) {
             List<String> args = new ArrayList<>(List.of(c));
             args.add("--help");
             Run r = tlsgate(args.toArray(String[]::new));
@@ -301,8 +302,10 @@ class CliClusterIT {
 
     @Test
     void queueShowsTheSummaryAndOneMessage() throws Exception {
-        // no-starttls under REQUIRED: the attempt fails before anything is sent and the mail stays queued.
-        String d = domain("no-starttls", "REQUIRED");
+        // A domain of its own (other tests count the events of the shared ones) whose MX is the
+        // no-starttls peer, under REQUIRED: the attempt fails before anything is sent and the mail stays queued.
+        String d = "cli-queue.required.test";
+        dns().mx(d, 10, "mx." + domain("no-starttls", "REQUIRED"));
         long mid = DeliveryCluster.enqueue("cli@sender.test", "rcpt@" + d, "X-Test: cli");
         DeliveryCluster.awaitAttempt(mid, Duration.ofSeconds(60));
 
@@ -321,10 +324,40 @@ class CliClusterIT {
         assertEquals("QUEUED", rcpts.get(1).get(2), one.toString());
         List<List<String>> attempts = one.table("DCID");
         assertTrue(attempts.size() >= 2, one.toString());
-        assertEquals("mx." + d, attempts.get(1).get(2), one.toString());
+        assertEquals("mx." + domain("no-starttls", "REQUIRED"), attempts.get(1).get(2), one.toString());
         assertTrue(attempts.get(1).get(4).startsWith("REQUIRED "), one.toString());
         JsonNode json = JSON.readTree(expect(0, "queue", "show", String.valueOf(mid), "--json").out());
         assertEquals(mid, json.get("mid").asLong());
+
+        // Filters and paging of the listing.
+        Run listed = expect(0, "queue", "show", "--domain", d, "--limit", "1000");
+        assertTrue(listed.table("MID").stream().anyMatch(r -> r.get(0).equals(String.valueOf(mid)) && r.get(2).equals("rcpt@" + d)
+                && r.get(3).equals("QUEUED") && r.get(4).equals("<cli@sender.test>")), listed.toString());
+        Run none = expect(0, "queue", "show", "--domain", d, "--older-than", "P1D");
+        assertTrue(none.table("MID").stream().noneMatch(r -> r.get(0).equals(String.valueOf(mid))), none.toString());
+        Run badFilter = expect(1, "queue", "show", "--older-than", "1 day");
+        assertTrue(badFilter.err().contains("  olderThan: "), badFilter.toString());
+
+        // Queue actions: retry, the record of it, delete with a DSN; usage and refused input.
+        Run retry = expect(0, "queue", "retry", String.valueOf(mid), "--comment", "from the CLI test");
+        assertTrue(retry.out().startsWith("retry MID " + mid + ": 1 recipient(s) of 1 message(s)"), retry.toString());
+        Run actions = expect(0, "queue", "actions", "--limit", "5");
+        List<List<String>> acts = actions.table("ID");
+        assertEquals(List.of("ID", "AT", "BY", "ACTION", "ON", "DETAIL", "RECIPIENTS", "COMMENT"), acts.get(0), actions.toString());
+        assertTrue(acts.stream().anyMatch(r -> r.get(3).equals("retry") && r.get(4).equals("MID " + mid) && r.get(6).equals("1")
+                && r.get(7).equals("from the CLI test")), actions.toString());
+        Run nothing = expect(0, "queue", "bounce", "--domain", "nothing-queued.cli.test");
+        assertTrue(nothing.out().startsWith("bounce domain nothing-queued.cli.test: 0 recipient(s) of 0 message(s)"), nothing.toString());
+        Run badHost = expect(1, "queue", "redirect", String.valueOf(mid), "--host", "not a host");
+        assertTrue(badHost.err().contains("  host: "), badHost.toString());
+        Run neither = expect(2, "queue", "retry");
+        assertTrue(neither.err().contains("give a MID or --domain, not neither"), neither.toString());
+        expect(2, "queue", "delete", String.valueOf(mid), "--domain", d);
+        expect(2, "queue", "redirect", String.valueOf(mid));
+        Run deleted = expect(0, "queue", "delete", String.valueOf(mid), "--rid", "0", "--dsn");
+        assertTrue(deleted.out().startsWith("delete MID " + mid + " RID [0]: 1 recipient(s) of 1 message(s)"), deleted.toString());
+        assertEquals("DELETED", JSON.readTree(expect(0, "queue", "show", String.valueOf(mid), "--json").out())
+                .at("/recipients/0/state").asText());
 
         Run unknown = expect(1, "queue", "show", "999999999");
         assertTrue(unknown.err().contains("answered 404 Not Found: no message with MID 999999999"), unknown.toString());

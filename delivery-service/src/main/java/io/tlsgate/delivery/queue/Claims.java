@@ -25,8 +25,17 @@ import javax.sql.DataSource;
 @ApplicationScoped
 public class Claims {
 
-    /** Recipients of one message at one domain, delivered together in one transaction. */
-    public record Work(long mid, String domain, List<Integer> rids, List<String> addresses, int attempts) {}
+    /**
+     * Recipients of one message at one domain, delivered together in one transaction.
+     *
+     * @param redirect the host an operator redirected them to (queue action), null: the domain's own hosts
+     */
+    public record Work(long mid, String domain, List<Integer> rids, List<String> addresses, int attempts, String redirect) {
+
+        public Work(long mid, String domain, List<Integer> rids, List<String> addresses, int attempts) {
+            this(mid, domain, rids, addresses, attempts, null);
+        }
+    }
 
     private final DataSource dataSource;
 
@@ -54,7 +63,7 @@ public class Claims {
                 + "and (lease_until is null or lease_until < now()) and domain <> all(?) order by next_attempt_at, mid, rid limit ? "
                 + "for update skip locked) "
                 + "update recipient r set lease_until = now() + make_interval(secs => ?), leased_by = ? from due "
-                + "where r.mid = due.mid and r.rid = due.rid returning r.mid, r.rid, r.address, r.domain, r.attempts";
+                + "where r.mid = due.mid and r.rid = due.rid returning r.mid, r.rid, r.address, r.domain, r.attempts, r.redirect_host";
         try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
             ps.setArray(1, c.createArrayOf("text", skip.toArray()));
             ps.setInt(2, limit);
@@ -63,14 +72,15 @@ public class Claims {
             Map<String, List<Object[]>> groups = new LinkedHashMap<>();
             try (ResultSet r = ps.executeQuery()) {
                 while (r.next()) {
-                    groups.computeIfAbsent(r.getLong(1) + " " + r.getString(4), k -> new ArrayList<>())
-                            .add(new Object[] {r.getLong(1), r.getInt(2), r.getString(3), r.getString(4), r.getInt(5)});
+                    groups.computeIfAbsent(r.getLong(1) + " " + r.getString(4) + " " + r.getString(6), k -> new ArrayList<>())
+                            .add(new Object[] {r.getLong(1), r.getInt(2), r.getString(3), r.getString(4), r.getInt(5), r.getString(6)});
                 }
             }
             List<Work> out = new ArrayList<>();
             for (List<Object[]> g : groups.values()) {
                 out.add(new Work((Long) g.get(0)[0], (String) g.get(0)[3], g.stream().map(x -> (Integer) x[1]).toList(),
-                        g.stream().map(x -> (String) x[2]).toList(), g.stream().mapToInt(x -> (Integer) x[4]).max().orElse(0)));
+                        g.stream().map(x -> (String) x[2]).toList(), g.stream().mapToInt(x -> (Integer) x[4]).max().orElse(0),
+                        (String) g.get(0)[5]));
             }
             return out;
         } catch (SQLException e) {

@@ -253,9 +253,12 @@ public class MessageQueue {
         }
     }
 
-    /** Counts by state, and the queued recipients per destination domain (most first, at most 100). */
-    public QueueSummary summary() {
-        return Jdbc.transaction(dataSource, c -> {
+    /**
+     * Counts by state, the queued recipients per destination domain (most first, at most 100),
+     * and one page of the recipients {@code f} selects, in (MID, RID) order.
+     */
+    public QueueSummary summary(QueueSummary.Filter f) {
+        return Jdbc.snapshot(dataSource, c -> {
             Map<String, Long> messages = counts(c, "select state, count(*) from message group by state order by state");
             Map<String, Long> recipients = counts(c, "select state, count(*) from recipient group by state order by state");
             List<QueueSummary.Destination> byDomain = new ArrayList<>();
@@ -266,7 +269,40 @@ public class MessageQueue {
                     byDomain.add(new QueueSummary.Destination(r.getString(1), r.getLong(2), r.getTimestamp(3).toInstant()));
                 }
             }
-            return new QueueSummary(messages, recipients, byDomain);
+            List<QueueSummary.Entry> page = new ArrayList<>();
+            try (PreparedStatement ps = c.prepareStatement("select r.mid, r.rid, r.address, r.domain, r.state, m.mail_from, "
+                    + "m.received_at, r.attempts, r.next_attempt_at, r.last_reply, r.redirect_host from recipient r "
+                    + "join message m on m.mid = r.mid where (?::text is null or r.state = ?) and (?::text is null or r.domain = ?) "
+                    + "and (?::timestamptz is null or m.received_at <= ?) "
+                    + "and (?::text is null or strpos(lower(r.last_reply), lower(?)) > 0) "
+                    + "and (?::bigint is null or (r.mid, r.rid) > (?, ?)) order by r.mid, r.rid limit ?")) {
+                java.sql.Timestamp cutoff = f.olderThan() == null ? null
+                        : java.sql.Timestamp.from(java.time.Instant.now().minus(f.olderThan()));
+                int i = 1;
+                for (Object v : new Object[] {f.state(), f.domain(), cutoff, f.lastError()}) {
+                    ps.setObject(i++, v);
+                    ps.setObject(i++, v);
+                }
+                ps.setObject(i++, f.afterMid());
+                ps.setObject(i++, f.afterMid());
+                ps.setObject(i++, f.afterRid() == null ? Integer.MAX_VALUE : f.afterRid());
+                ps.setInt(i, f.limit() + 1);
+                try (ResultSet r = ps.executeQuery()) {
+                    while (r.next()) {
+                        page.add(new QueueSummary.Entry(r.getLong(1), r.getInt(2), r.getString(3), r.getString(4), r.getString(5),
+                                r.getString(6), r.getTimestamp(7).toInstant(), r.getInt(8),
+                                "QUEUED".equals(r.getString(5)) ? r.getTimestamp(9).toInstant() : null, r.getString(10),
+                                r.getString(11)));
+                    }
+                }
+            }
+            String next = null;
+            if (page.size() > f.limit()) {
+                page.remove(page.size() - 1);
+                QueueSummary.Entry last = page.get(page.size() - 1);
+                next = last.mid() + ":" + last.rid();
+            }
+            return new QueueSummary(messages, recipients, byDomain, page, next);
         });
     }
 

@@ -152,6 +152,32 @@ public final class DomainRules {
     }
 
     /**
+     * The rules for mail an operator redirected to {@code host} ({@code host}, {@code host:port},
+     * {@code [address]} or {@code [address]:port}): the domain's destination entry (its TLS mode
+     * and limits), one hop to that host as for an SMTP route (verified by its name in the verify
+     * modes); neither DANE nor MTA-STS, which name the domain's own MX hosts.
+     *
+     * @throws Unavailable when policy-service or (for a verify mode) cert-service cannot answer
+     */
+    public Rules redirected(String domain, String host) {
+        OutboundSettings settings;
+        OutboundPolicy p;
+        try {
+            settings = policy.settings();
+            p = policy.outbound(domain);
+        } catch (StatusRuntimeException e) {
+            throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
+        }
+        DomainDelivery.Tls tls = tls(settings, p);
+        int colon = host.lastIndexOf(':');
+        boolean hasPort = colon > 0 && (host.startsWith("[") ? host.charAt(colon - 1) == ']' : host.indexOf(':') == colon);
+        String name = hasPort ? host.substring(0, colon) : host;
+        int port = hasPort ? Integer.parseInt(host.substring(colon + 1)) : 0;
+        DomainDelivery.Plan plan = delivery.plan(domain, List.of(name), List.of(port), false, preference(p));
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), tls, (h, a) -> tls, plan, DestinationLimits.of(p));
+    }
+
+    /**
      * The rules for a connection straight to {@code address} (the TLS check of an address):
      * the destination controls' entry for it (IP or CIDR entry, else {@code default}), one hop
      * at {@code port}; neither DANE nor MTA-STS (they belong to domains).

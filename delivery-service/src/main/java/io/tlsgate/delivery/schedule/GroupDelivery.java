@@ -108,9 +108,10 @@ final class GroupDelivery {
      */
     Future<Void> deliver(List<Claims.Work> works) {
         String domain = works.get(0).domain();
+        String redirect = works.get(0).redirect();
         DomainRules.Rules rules;
         try {
-            rules = this.rules.of(domain);
+            rules = redirect == null ? this.rules.of(domain) : this.rules.redirected(domain, redirect);
         } catch (DomainRules.Unavailable e) {
             settlement.deferUpstream(works, e.getMessage());
             return Future.succeededFuture();

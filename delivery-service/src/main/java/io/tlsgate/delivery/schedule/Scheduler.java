@@ -255,10 +255,11 @@ public class Scheduler {
         }
     }
 
-    /** The claimed work grouped by domain, in claim order: each group is delivered together. */
+    /** The claimed work grouped by domain (and redirect host), in claim order: each group is delivered together. */
     private static List<List<Claims.Work>> byDomain(List<Claims.Work> due) {
         Map<String, List<Claims.Work>> groups = new LinkedHashMap<>();
-        due.forEach(w -> groups.computeIfAbsent(w.domain(), d -> new ArrayList<>()).add(w));
+        due.forEach(w -> groups.computeIfAbsent(w.redirect() == null ? w.domain() : w.domain() + "\n" + w.redirect(),
+                d -> new ArrayList<>()).add(w));
         return List.copyOf(groups.values());
     }
 
