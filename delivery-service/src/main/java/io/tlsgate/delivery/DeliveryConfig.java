@@ -224,6 +224,36 @@ public interface DeliveryConfig {
     /** The TLS check ({@code POST /api/v1/tls-check}). */
     TlsCheck tlsCheck();
 
+    /** How often the queue's depth and age gauges are read ({@code tlsgate_queue_recipients}). Default: 15s. */
+    @WithDefault("15s")
+    java.time.Duration queueMetricsInterval();
+
+    /** {@code tlsgate.delivery.retention.*}: how long finished messages are kept (docs/operations.md). */
+    Retention retention();
+
+    /** {@code tlsgate.delivery.retention.*} */
+    interface Retention {
+        /** A delivered, bounced or deleted message's content is removed this long after it finished. Default: 1h. */
+        @WithDefault("1h")
+        java.time.Duration content();
+
+        /**
+         * Its envelope, recipients and attempts are deleted this long after it finished; at
+         * least 2 days (the TLSRPT reports read yesterday's attempts) and not less than
+         * {@code content}. Default: 30d.
+         */
+        @WithDefault("30d")
+        java.time.Duration records();
+
+        /** How often each replica looks for finished messages to clean up. Default: 5m. */
+        @WithDefault("5m")
+        java.time.Duration interval();
+
+        /** Messages per transaction: small, so that cleaning up never holds delivery's rows for long. Default: 500. */
+        @WithDefault("500")
+        int batch();
+    }
+
     /** {@code tlsgate.delivery.tls-check.*} */
     interface TlsCheck {
         /** Checks of one destination (domain or address) started per window, on each replica. Default: 5. */

@@ -33,6 +33,33 @@ class DestinationApiTest {
         return "t" + UUID.randomUUID().toString().substring(0, 8) + ".example";
     }
 
+    /** What GET returns, PUT accepts unchanged, for the default entry and any other; a wrong kind is refused. */
+    @Test
+    void whatGetReturnsPutAcceptsUnchanged() {
+        String key = unique();
+        as(TestTokens.OPERATOR).contentType("application/json")
+                .body("{\"key\":\"" + key + "\",\"tls\":\"REQUIRED\",\"recipientLimit\":{\"recipients\":10,\"perMinutes\":5}}")
+                .when().post("/api/v1/destinations").then().statusCode(201);
+        for (String k : java.util.List.of("default", key, "198.18.99.0/24")) {
+            if (k.contains("/")) {
+                as(TestTokens.OPERATOR).contentType("application/json").body("{\"key\":\"" + k + "\",\"tls\":\"NONE\"}")
+                        .when().post("/api/v1/destinations").then().statusCode(org.hamcrest.Matchers.anyOf(equalTo(201), equalTo(409)));
+            }
+            String before = as(TestTokens.READER).when().get("/api/v1/destinations/" + k).then().statusCode(200)
+                    .extract().asString();
+            String after = as(TestTokens.OPERATOR).contentType("application/json").body(before)
+                    .when().put("/api/v1/destinations/" + k).then().statusCode(200).extract().asString();
+            org.junit.jupiter.api.Assertions.assertEquals(before, after, k);
+            org.junit.jupiter.api.Assertions.assertEquals(before,
+                    as(TestTokens.READER).when().get("/api/v1/destinations/" + k).then().extract().asString(), k);
+        }
+        as(TestTokens.OPERATOR).contentType("application/json").body("{\"kind\":\"CIDR\",\"tls\":\"NONE\"}")
+                .when().put("/api/v1/destinations/" + key).then().statusCode(400)
+                .body("errors[0].field", equalTo("kind"));
+        as(TestTokens.OPERATOR).when().delete("/api/v1/destinations/" + key).then().statusCode(204);
+        as(TestTokens.OPERATOR).when().delete("/api/v1/destinations/198.18.99.0/24").then().statusCode(204);
+    }
+
     @Test
     void createReadUpdateDeleteWithAuditedComments() {
         String key = unique();

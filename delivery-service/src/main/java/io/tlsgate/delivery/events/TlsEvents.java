@@ -45,8 +45,11 @@ public class TlsEvents {
     private final AlertWindows windows;
     private ScheduledExecutorService timer;
 
-    TlsEvents(Outbox outbox, DataSource dataSource, DeliveryConfig config) {
+    private final DeliveryMetrics metrics;
+
+    TlsEvents(Outbox outbox, DataSource dataSource, DeliveryConfig config, DeliveryMetrics metrics) {
         this.outbox = outbox;
+        this.metrics = metrics;
         this.dataSource = dataSource;
         this.windows = new AlertWindows(config.alertWindow());
     }
@@ -75,7 +78,8 @@ public class TlsEvents {
      */
     public Claims.Step outcome(TlsOutcome.Outbound c, OutboundTlsMode mode, String modeSource, SmtpDeliveryAttempt.Result r,
             Instant now, boolean alerts) {
-        CloudEvent outcome = outbox.event(new TlsOutcome(c, mode.name(), modeSource, OutboundTlsDecision.result(mode, r.action()),
+        io.tlsgate.core.tls.TlsResult result = OutboundTlsDecision.result(mode, r.action());
+        CloudEvent outcome = outbox.event(new TlsOutcome(c, mode.name(), modeSource, result,
                 r.resultType(), r.reason(), r.protocol(), r.cipher(), r.verification(), now));
         boolean alert = r.alert() && alerts;
         String reason = r.resultType() == null ? "tls-failure" : r.resultType().wire();
@@ -85,6 +89,8 @@ public class TlsEvents {
                 windows.record(tx, c.domain(), reason, now).forEach(a -> out.add(alert(a)));
             }
             outbox.add(tx, out);
+            // counted as recorded (a rolled-back result is tried again and counted again)
+            metrics.tlsOutcome(mode.name(), result.wire(), r.resultType() == null ? null : r.resultType().wire());
         };
     }
 
@@ -101,6 +107,7 @@ public class TlsEvents {
     }
 
     private CloudEvent alert(AlertWindows.Alert a) {
+        metrics.alert(a.reason());
         Map<String, Object> e = new LinkedHashMap<>();
         e.put("domain", a.domain());
         e.put("reason", a.reason());

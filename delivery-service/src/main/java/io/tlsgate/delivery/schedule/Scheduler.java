@@ -87,7 +87,8 @@ public class Scheduler {
 
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
-            io.tlsgate.platform.dns.DnsResolver dns, javax.sql.DataSource dataSource) {
+            io.tlsgate.platform.dns.DnsResolver dns, javax.sql.DataSource dataSource,
+            io.tlsgate.delivery.events.DeliveryMetrics metrics) {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
@@ -98,7 +99,7 @@ public class Scheduler {
                                 config.replyTimeout(), config.dataTimeout(), config.handshakeTimeout(), null),
                         config.connectionIdle(), engine));
         String heloName = config.heloName().orElse(host());
-        this.settlement = new Settlement(claims, queue, worker, heloName);
+        this.settlement = new Settlement(claims, queue, worker, heloName, metrics);
         this.room = new Semaphore(config.maxInFlight());
         // The threads start with the first task: none when the scheduler is off.
         AtomicInteger n = new AtomicInteger();

@@ -39,7 +39,10 @@ final class Settlement {
     private final String worker;
     private final String heloName;
 
-    Settlement(Claims claims, MessageQueue queue, String worker, String heloName) {
+    private final io.tlsgate.delivery.events.DeliveryMetrics metrics;
+
+    Settlement(Claims claims, MessageQueue queue, String worker, String heloName, io.tlsgate.delivery.events.DeliveryMetrics metrics) {
+        this.metrics = metrics;
         this.claims = claims;
         this.queue = queue;
         this.worker = worker;
@@ -65,6 +68,14 @@ final class Settlement {
             deferred.clear();
         }
         record(batch, w, o, domainTls, delivered, bounced, deferred);
+        int nDelivered = delivered.size();
+        int nBounced = bounced.size();
+        int nDeferred = deferred.size();
+        batch.then(() -> {
+            metrics.recipients("delivered", nDelivered);
+            metrics.recipients("bounced", nBounced);
+            metrics.recipients("deferred", nDeferred);
+        });
 
         if (!delivered.isEmpty()) {
             batch.finish(w.mid(), List.copyOf(delivered.keySet()), Claims.Result.DELIVERED, delivered.values().iterator().next());
@@ -164,6 +175,7 @@ final class Settlement {
     void deferUpstream(List<Claims.Work> works, String reply) {
         Claims.Batch batch = new Claims.Batch();
         Instant next = Instant.now().plus(UPSTREAM_RETRY);
+        batch.then(() -> metrics.recipients("deferred", works.stream().mapToInt(w -> w.rids().size()).sum()));
         works.forEach(w -> batch.defer(w.mid(), w.rids(), next, reply).then(() -> LOG.infof(
                 "Delayed: DCID 0 MID %d to RID %s - %s - %s", w.mid(), w.rids(), status(reply), text(reply))));
         claims.commit(worker, batch);

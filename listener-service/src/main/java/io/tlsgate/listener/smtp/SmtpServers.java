@@ -246,6 +246,7 @@ public class SmtpServers {
                 });
         Channel server = b.bind(host(l), port(l)).syncUninterruptibly().channel();
         Bound result = new Bound(server, admission);
+        ListenerMetrics.listenerBound(l.getName());
         LOG.infof("listener %s: SMTP on %s (host name %s, certificate slot %s)", l.getName(), result.address(), l.getHostname(),
                 l.getCertificateSlot());
         return result;

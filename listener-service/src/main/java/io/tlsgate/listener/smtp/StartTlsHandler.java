@@ -181,6 +181,7 @@ final class StartTlsHandler implements CommandHandler {
         TlsOutcome.Inbound connection = new TlsOutcome.Inbound(s.icid, List.copyOf(s.mids), s.listener.getName(), s.ip,
                 s.rdns.host(), s.rdns.verified(), s.port, s.policy.getSenderGroup(), s.policy.getPolicy().getName(),
                 s.tls.clientCertificate);
+        ListenerMetrics.tlsOutcome(s.tlsSetting.name(), result.wire(), type == null ? null : type.wire());
         return new TlsOutcome(connection, s.tlsSetting.name(), s.policy.getSenderGroup(), result, type, reason, s.tls.protocol,
                 s.tls.cipher, s.tls.verification, now);
     }

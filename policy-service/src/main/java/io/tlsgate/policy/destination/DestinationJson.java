@@ -55,7 +55,7 @@ public final class DestinationJson {
         DestinationKey key = null;
         for (Iterator<String> it = body.fieldNames(); it.hasNext();) {
             String name = it.next();
-            if (!(name.equals("key") && withKey) && DestinationField.byJsonName(name) == null) {
+            if (!(name.equals("key") && withKey) && !(name.equals("kind") && withKey) && DestinationField.byJsonName(name) == null) {
                 errors.add(new FieldError(name, "unknown field"));
             }
         }
@@ -69,6 +69,10 @@ public final class DestinationJson {
                     if (key.isDefault()) {
                         errors.add(new FieldError("key", "the default entry always exists; edit it with PUT"));
                     }
+                    JsonNode kind = body.get("kind");
+                    if (kind != null && !(kind.isTextual() && kind.asText().equals(key.kind().name()))) {
+                        errors.add(new FieldError("kind", "does not match the key (" + key.kind().name() + "); it may be left out"));
+                    }
                 } catch (IllegalArgumentException e) {
                     errors.add(new FieldError("key", e.getMessage()));
                 }
@@ -77,6 +81,11 @@ public final class DestinationJson {
         Object[] v = new Object[DestinationField.values().length];
         for (DestinationField f : DestinationField.values()) {
             JsonNode n = body.get(f.jsonName());
+            if (forDefault && f == DestinationField.BOUNCE_PROFILE && n != null && n.isTextual() && n.asText().equals(DEFAULT)) {
+                // The default entry inherits nothing: its "default" is the profile of that name (as GET shows it).
+                v[f.ordinal()] = DEFAULT;
+                continue;
+            }
             if (n == null || (n.isTextual() && n.asText().equals(DEFAULT))) {
                 if (n != null && forDefault) {
                     errors.add(new FieldError(f.jsonName(), "the default entry cannot use default"));

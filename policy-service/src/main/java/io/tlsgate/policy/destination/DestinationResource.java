@@ -169,6 +169,14 @@ public class DestinationResource {
             }
             ((ObjectNode) json).remove("key");
         }
+        if (json.isObject() && json.has("kind")) {
+            // What GET shows may be sent back unchanged: "kind" is read-only and must agree with the key.
+            JsonNode k = json.get("kind");
+            if (!k.isTextual() || !k.asText().equals(key.kind().name())) {
+                throw InvalidRequestException.field("kind", "does not match the key (" + key.kind().name() + "); it may be left out");
+            }
+            ((ObjectNode) json).remove("kind");
+        }
         DestinationJson.Parsed p = DestinationJson.parse(json, false, key.isDefault());
         if (!p.ok()) {
             throw new InvalidRequestException(p.errors());
