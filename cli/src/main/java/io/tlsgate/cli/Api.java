@@ -140,6 +140,17 @@ public final class Api {
         }
     }
 
+    /** {@code ?name=value&...} of the pairs whose value is not null, encoded; empty when none is. */
+    public static String query(String... namesAndValues) {
+        StringBuilder q = new StringBuilder();
+        for (int i = 0; i + 1 < namesAndValues.length; i += 2) {
+            if (namesAndValues[i + 1] != null) {
+                q.append(q.length() == 0 ? '?' : '&').append(namesAndValues[i]).append('=').append(encode(namesAndValues[i + 1]));
+            }
+        }
+        return q.toString();
+    }
+
     /** A path segment or query value, percent-encoded. */
     public static String encode(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");

@@ -361,14 +361,8 @@ final class CertCommand extends Group {
 
         @Override
         public Integer call() {
-            StringBuilder q = new StringBuilder();
-            if (hostname != null) {
-                q.append("hostname=").append(Api.encode(hostname));
-            }
-            if (domain != null) {
-                q.append(q.length() == 0 ? "" : "&").append("domain=").append(Api.encode(domain));
-            }
-            JsonNode r = api().json(Service.CERT, "GET", path(name) + "/diagnose" + (q.length() == 0 ? "" : "?" + q), null);
+            JsonNode r = api().json(Service.CERT, "GET", path(name) + "/diagnose" + Api.query("hostname", hostname, "domain", domain),
+                    null);
             if (json) {
                 Values.printJson(out(), r);
                 return 0;

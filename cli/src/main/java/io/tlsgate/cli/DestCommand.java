@@ -310,14 +310,7 @@ final class DestCommand extends Group {
 
         @Override
         public Integer call() {
-            StringBuilder q = new StringBuilder();
-            if (domain != null) {
-                q.append("domain=").append(Api.encode(domain));
-            }
-            if (ip != null) {
-                q.append(q.length() == 0 ? "" : "&").append("ip=").append(Api.encode(ip));
-            }
-            JsonNode r = api().json(Service.POLICY, "GET", BASE + "/resolve?" + q, null);
+            JsonNode r = api().json(Service.POLICY, "GET", BASE + "/resolve" + Api.query("domain", domain, "ip", ip), null);
             if (json) {
                 Values.printJson(out(), r);
                 return 0;

@@ -52,14 +52,9 @@ final class QueueCommand extends Group {
         @Override
         public Integer call() {
             if (mid == null) {
-                StringBuilder q = new StringBuilder();
-                param(q, "state", state);
-                param(q, "domain", domain);
-                param(q, "olderThan", olderThan);
-                param(q, "lastError", lastError);
-                param(q, "limit", limit == null ? null : limit.toString());
-                param(q, "after", after);
-                summary(api().json(Service.DELIVERY, "GET", "/api/v1/queue" + (q.length() == 0 ? "" : "?" + q), null));
+                summary(api().json(Service.DELIVERY, "GET", "/api/v1/queue" + Api.query("state", state, "domain", domain,
+                        "olderThan", olderThan, "lastError", lastError, "limit", limit == null ? null : limit.toString(),
+                        "after", after), null));
             } else {
                 message(api().json(Service.DELIVERY, "GET", "/api/v1/messages/" + Api.encode(mid), null));
             }
@@ -100,11 +95,6 @@ final class QueueCommand extends Group {
             }
         }
 
-        private static void param(StringBuilder q, String name, String value) {
-            if (value != null) {
-                q.append(q.length() == 0 ? "" : "&").append(name).append('=').append(Api.encode(value));
-            }
-        }
 
         private void message(JsonNode m) {
             if (json) {

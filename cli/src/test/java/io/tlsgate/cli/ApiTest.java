@@ -44,6 +44,13 @@ class ApiTest {
     }
 
     @Test
+    void queriesLeaveOutAbsentValuesAndEncodeTheOthers() {
+        assertEquals("", Api.query("a", null));
+        assertEquals("?domain=b%C3%BCcher.test&lastError=TLS%20required", Api.query("domain", "bücher.test", "ip", null,
+                "lastError", "TLS required"));
+    }
+
+    @Test
     void pathSegmentsAreEncoded() {
         assertEquals("a%20b%2Fc%3Fd", Api.encode("a b/c?d"));
         assertEquals("/api/v1/destinations/192.0.2.0/24", DestCommand.path("192.0.2.0/24"));
