@@ -84,6 +84,9 @@ final class Settlement {
         deferred.forEach((rid, reply) -> byReply.computeIfAbsent(reply, k -> new ArrayList<>()).add(rid));
         byReply.forEach((reply, rids) -> batch.defer(w.mid(), rids, next.orElseThrow(), reply).then(() -> LOG.infof(
                 "Delayed: DCID %d MID %d to RID %s - %s - %s", dcid, w.mid(), rids, status(reply), text(reply))));
+        if (!deferred.isEmpty()) {
+            delayWarning(batch, w, m, profile, deferred, o, now);
+        }
         if (!bounced.isEmpty()) {
             List<Dsn.Failed> failed = new ArrayList<>();
             for (Map.Entry<Integer, String> b : bounced.entrySet()) {
@@ -97,6 +100,58 @@ final class Settlement {
                 batch.then(() -> bounce(w.mid(), m.mailFrom(), failed));
             }
         }
+    }
+
+    /**
+     * A delay warning to the sender (RFC 3464 {@code Action: delayed}) for the deferred
+     * recipients that are due one under the bounce profile: it sends them, the message has
+     * waited the profile's interval, this recipient's last warning (if any) is that long ago,
+     * and it has had fewer than the maximum. Which recipients are due is decided and recorded
+     * in the batch's transaction (so two replicas never both warn); the DSN is queued after it.
+     */
+    private void delayWarning(Claims.Batch batch, Claims.Work w, MessageQueue.Content m, BounceProfile profile,
+            Map<Integer, String> deferred, DomainDelivery.Outcome o, Instant now) {
+        int interval = profile.getDelayWarningIntervalSeconds() > 0 ? profile.getDelayWarningIntervalSeconds() : 14_400;
+        int max = Math.max(1, profile.getMaxDelayWarnings());
+        if (!profile.getSendDelayWarnings() || m.mailFrom().isEmpty() || m.receivedAt().plusSeconds(interval).isAfter(now)) {
+            return;
+        }
+        List<Integer> due = new ArrayList<>();
+        batch.within(c -> {
+            try (java.sql.PreparedStatement ps = c.prepareStatement("update recipient set delay_warnings = delay_warnings + 1, "
+                    + "last_delay_warning_at = now() where mid = ? and rid = any(?) and state = 'QUEUED' and leased_by = ? "
+                    + "and delay_warnings < ? and (last_delay_warning_at is null "
+                    + "or last_delay_warning_at <= now() - make_interval(secs => ?)) returning rid")) {
+                ps.setLong(1, w.mid());
+                ps.setArray(2, c.createArrayOf("integer", deferred.keySet().toArray()));
+                ps.setString(3, worker);
+                ps.setInt(4, max);
+                ps.setInt(5, interval);
+                try (java.sql.ResultSet r = ps.executeQuery()) {
+                    while (r.next()) {
+                        due.add(r.getInt(1));
+                    }
+                }
+            }
+        });
+        String remote = o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host();
+        Instant until = m.receivedAt().plusSeconds(Math.max(0, profile.getMaxTimeInQueueSeconds()));
+        batch.then(() -> {
+            if (due.isEmpty()) {
+                return;
+            }
+            List<Dsn.Failed> delayed = due.stream().sorted().map(rid -> new Dsn.Failed(w.addresses().get(w.rids().indexOf(rid)),
+                    status(deferred.get(rid)), deferred.get(rid), remote)).toList();
+            try {
+                byte[] dsn = Dsn.delayed(heloName, m.mailFrom(), w.mid(), delayed, m.receivedAt().atZone(ZoneOffset.UTC),
+                        Instant.now().atZone(ZoneOffset.UTC), until.atZone(ZoneOffset.UTC));
+                long dsnMid = queue.enqueue(new NewMessage("", List.of(m.mailFrom()), NewMessage.Content.of(dsn), dsn.length, 0, null,
+                        NewMessage.TlsFacts.NONE));
+                LOG.infof("MID %d delay warning for MID %d to RID %s", dsnMid, w.mid(), due.stream().sorted().toList());
+            } catch (IllegalArgumentException | io.tlsgate.delivery.queue.QueueUnavailableException e) {
+                LOG.warnf("MID %d: no delay warning could be queued for %s: %s", w.mid(), m.mailFrom(), e.getMessage());
+            }
+        });
     }
 
     /** Sorts the recipients into delivered, bounced and deferred, each with the reply that decided it. */

@@ -27,7 +27,8 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 public class BounceProfileResource {
 
     private static final Set<String> FIELDS = Set.of("name", "maxRetries", "maxTimeInQueueSeconds",
-            "initialRetrySeconds", "maxRetrySeconds", "sendHardBounces", "sendDelayWarnings");
+            "initialRetrySeconds", "maxRetrySeconds", "sendHardBounces", "sendDelayWarnings",
+            "delayWarningIntervalSeconds", "maxDelayWarnings");
 
     private final BounceProfiles profiles;
     private final RequestSupport request;
@@ -80,7 +81,9 @@ public class BounceProfileResource {
         return Response.noContent().build();
     }
 
-    /** Every field required; {@code pathName} (replace) must match a name given in the body. */
+    /**
+     * Every field required but the delay warnings' interval and count (default 14400 s and 1);
+     * {@code pathName} (replace) must match a name given in the body. */
     private static BounceProfile parse(JsonNode body, String pathName) {
         JsonFields f = JsonFields.of(body, FIELDS);
         String name = f.string("name", DestinationSettings.PROFILE_NAME, "1 to 64 letters, digits, '.', '_' or '-'");
@@ -96,6 +99,8 @@ public class BounceProfileResource {
         Integer max = f.integer("maxRetrySeconds", BounceProfile.MIN_RETRY_SECONDS, BounceProfile.MAX_RETRY_SECONDS);
         Boolean hard = f.bool("sendHardBounces");
         Boolean delay = f.bool("sendDelayWarnings");
+        Integer interval = f.integer("delayWarningIntervalSeconds", 1, BounceProfile.MAX_DELAY_WARNING_INTERVAL);
+        Integer warnings = f.integer("maxDelayWarnings", 1, BounceProfile.MAX_DELAY_WARNINGS);
         String[] names = {"name", "maxRetries", "maxTimeInQueueSeconds", "initialRetrySeconds", "maxRetrySeconds",
             "sendHardBounces", "sendDelayWarnings"};
         Object[] values = {name, retries, queue, initial, max, hard, delay};
@@ -108,6 +113,7 @@ public class BounceProfileResource {
             f.error("maxRetrySeconds", "must not be less than initialRetrySeconds");
         }
         f.check();
-        return new BounceProfile(name, retries, queue, initial, max, hard, delay);
+        return new BounceProfile(name, retries, queue, initial, max, hard, delay,
+                interval == null ? BounceProfile.DEFAULT_DELAY_WARNING_INTERVAL : interval, warnings == null ? 1 : warnings);
     }
 }

@@ -19,7 +19,7 @@ import java.util.TreeSet;
 public class BounceProfileStore {
 
     private static final String COLUMNS = "name, max_retries, max_queue_seconds, initial_retry_seconds, max_retry_seconds, "
-            + "hard_bounce, delay_warnings";
+            + "hard_bounce, delay_warnings, delay_warning_interval_seconds, max_delay_warnings";
 
     /** Every profile, by name. */
     public List<BounceProfile> all(Connection c) throws SQLException {
@@ -57,7 +57,7 @@ public class BounceProfileStore {
     /** Inserts; false when the name exists already. */
     public boolean insert(Connection c, BounceProfile p) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("insert into bounce_profile (" + COLUMNS + ") "
-                + "values (?, ?, ?, ?, ?, ?, ?) on conflict (name) do nothing")) {
+                + "values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (name) do nothing")) {
             ps.setString(1, p.name());
             bindSettings(ps, 2, p);
             return ps.executeUpdate() == 1;
@@ -67,7 +67,8 @@ public class BounceProfileStore {
     /** Replaces every setting of the profile named {@code p.name()}. */
     public void update(Connection c, BounceProfile p) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("update bounce_profile set max_retries = ?, max_queue_seconds = ?, "
-                + "initial_retry_seconds = ?, max_retry_seconds = ?, hard_bounce = ?, delay_warnings = ? where name = ?")) {
+                + "initial_retry_seconds = ?, max_retry_seconds = ?, hard_bounce = ?, delay_warnings = ?, "
+                + "delay_warning_interval_seconds = ?, max_delay_warnings = ? where name = ?")) {
             int i = bindSettings(ps, 1, p);
             ps.setString(i, p.name());
             ps.executeUpdate();
@@ -89,11 +90,13 @@ public class BounceProfileStore {
         ps.setInt(i++, p.maxRetrySeconds());
         ps.setBoolean(i++, p.sendHardBounces());
         ps.setBoolean(i++, p.sendDelayWarnings());
+        ps.setInt(i++, p.delayWarningIntervalSeconds());
+        ps.setInt(i++, p.maxDelayWarnings());
         return i;
     }
 
     private static BounceProfile row(ResultSet r) throws SQLException {
         return new BounceProfile(r.getString(1), r.getInt(2), r.getInt(3), r.getInt(4), r.getInt(5), r.getBoolean(6),
-                r.getBoolean(7));
+                r.getBoolean(7), r.getInt(8), r.getInt(9));
     }
 }

@@ -75,7 +75,9 @@ public class PolicyGrpcService implements PolicyService {
                         .setInitialRetrySeconds(p.initialRetrySeconds())
                         .setMaxRetrySeconds(p.maxRetrySeconds())
                         .setSendHardBounces(p.sendHardBounces())
-                        .setSendDelayWarnings(p.sendDelayWarnings()));
+                        .setSendDelayWarnings(p.sendDelayWarnings())
+                        .setDelayWarningIntervalSeconds(p.delayWarningIntervalSeconds())
+                        .setMaxDelayWarnings(p.maxDelayWarnings()));
             }
             return b.build();
         });
