@@ -73,7 +73,7 @@ public final class Api {
     public Reply send(Service s, String method, String path, String contentType, byte[] body, String accept,
             Map<String, String> headers) {
         HttpRequest.Builder b = request(s, path).header("Accept", accept);
-        headers.forEach(b::header);
+        headers.forEach((name, value) -> header(b, name, value));
         if (contentType != null) {
             b.header("Content-Type", contentType);
         }
@@ -209,9 +209,20 @@ public final class Api {
     }
 
     private HttpRequest.Builder request(Service s, String path) {
-        return HttpRequest.newBuilder(URI.create(settings.url(s) + path)).timeout(settings.timeout())
-                .header("Authorization", "Bearer " + settings.requireToken())
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(settings.url(s) + path)).timeout(settings.timeout())
                 .header("User-Agent", "tlsgate-cli");
+        return header(b, "Authorization", "Bearer " + settings.requireToken());
+    }
+
+    /** A header, or a usage error that names it without repeating its value (a token must never be printed). */
+    private static HttpRequest.Builder header(HttpRequest.Builder b, String name, String value) {
+        try {
+            return b.header(name, value);
+        } catch (IllegalArgumentException e) {
+            throw CliException.usage(name.equals("Authorization") ? "the API token holds characters a header cannot carry "
+                    + "(a line break or non-ASCII): check --token, TLSGATE_TOKEN or the token file"
+                    : name + ": holds characters a header cannot carry (a line break or non-ASCII)");
+        }
     }
 
     private <T> HttpResponse<T> call(Service s, HttpRequest req, HttpResponse.BodyHandler<T> handler) {

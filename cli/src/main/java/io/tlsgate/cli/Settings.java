@@ -64,8 +64,17 @@ public record Settings(Map<Service, URI> urls, String token, Path cacert, Durati
         for (Service s : Service.values()) {
             urls.put(s, url(s, l.value(s.key(), s.env()), s.defaultUrl()));
         }
-        String token = l.value("token", "TLSGATE_TOKEN");
-        Path tokenFile = l.path("token-file", "TLSGATE_TOKEN_FILE");
+        // token and token-file by source: a flag of either wins over the environment, which wins over the file.
+        String token = l.flags().get("token");
+        Path tokenFile = token == null ? l.pathFrom(l.flags().get("token-file"), false) : null;
+        if (token == null && tokenFile == null) {
+            token = emptyToNull(l.env().get("TLSGATE_TOKEN"));
+            tokenFile = token == null ? l.pathFrom(emptyToNull(l.env().get("TLSGATE_TOKEN_FILE")), false) : null;
+        }
+        if (token == null && tokenFile == null) {
+            token = emptyToNull(l.file().getProperty("token"));
+            tokenFile = token == null ? l.pathFrom(emptyToNull(l.file().getProperty("token-file")), true) : null;
+        }
         if (token == null && tokenFile != null) {
             try {
                 token = Files.readString(tokenFile).strip();
@@ -119,7 +128,19 @@ public record Settings(Map<Service, URI> urls, String token, Path cacert, Durati
         return u;
     }
 
+    private static String emptyToNull(String v) {
+        return v == null || v.isBlank() ? null : v.strip();
+    }
+
     private record Lookup(Map<String, String> flags, Map<String, String> env, Properties file, Path base) {
+        Path pathFrom(String v, boolean fromFile) {
+            if (v == null) {
+                return null;
+            }
+            Path p = Path.of(v.startsWith("~/") ? System.getProperty("user.home") + v.substring(1) : v);
+            return fromFile && base != null && !p.isAbsolute() ? base.resolve(p) : p;
+        }
+
         String value(String key, String envName) {
             String v = flags.get(key);
             if (v == null) {

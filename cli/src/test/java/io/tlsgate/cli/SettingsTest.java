@@ -34,6 +34,18 @@ class SettingsTest {
     }
 
     @Test
+    void aTokenFileFlagWinsOverATokenFromTheEnvironmentOrTheFile() throws Exception {
+        Path tokenFile = Files.writeString(dir.resolve("t"), "from-token-file\n");
+        Path file = Files.writeString(dir.resolve("c.properties"), "token=from-file\n");
+        assertEquals("from-token-file", Settings.resolve(Map.of("token-file", tokenFile.toString(), "config", file.toString()),
+                Map.of("TLSGATE_TOKEN", "from-env"), dir).token());
+        assertEquals("from-env", Settings.resolve(Map.of("config", file.toString()), Map.of("TLSGATE_TOKEN", "from-env",
+                "TLSGATE_TOKEN_FILE", tokenFile.toString()), dir).token());
+        assertEquals("from-token-file", Settings.resolve(Map.of("config", file.toString()),
+                Map.of("TLSGATE_TOKEN_FILE", tokenFile.toString()), dir).token());
+    }
+
+    @Test
     void defaultsAreDevstacksPortsAndTheDefaultFileIsOptional() {
         Settings s = Settings.resolve(Map.of(), Map.of(), dir);
         assertEquals("https://localhost:8081", s.url(Service.POLICY).toString());

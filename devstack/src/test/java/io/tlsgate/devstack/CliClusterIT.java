@@ -136,6 +136,9 @@ class CliClusterIT {
         // Unreachable service, bad token, missing token, missing configuration file.
         Run down = expect(3, "dest", "list", "--policy-url", "https://localhost:1");
         assertTrue(down.err().contains("cannot reach policy-service at https://localhost:1: connection refused"), down.toString());
+        Run broken = expect(2, "dest", "list", "--token", "secret-part\nrest");
+        assertTrue(broken.err().contains("the API token holds characters a header cannot carry") && !broken.err().contains("secret-part"),
+                "a clear error that never prints the token: " + broken);
         Run token = expect(1, "dest", "list", "--token", "not-a-token");
         assertTrue(token.err().contains("policy-service answered 401"), token.toString());
         Run noToken = tlsgate(Map.of("TLSGATE_CONFIG", work.resolve("none.properties").toString()), "dest", "list");

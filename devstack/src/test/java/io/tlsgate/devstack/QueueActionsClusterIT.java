@@ -218,6 +218,9 @@ class QueueActionsClusterIT {
         assertEquals(1, api().get(8083, "/api/v1/queue?domain=" + d + "&state=deleted").get("recipients").size());
         assertEquals(3, api().get(8083, "/api/v1/queue?domain=" + d + "&state=ANY").get("recipients").size());
 
+        HttpResponse<String> far = api().send("GET", 8083, "/api/v1/queue?olderThan=P999999999999D", null, null);
+        assertEquals(400, far.statusCode(), far.body());
+        assertEquals("olderThan", ClusterApi.JSON.readTree(far.body()).at("/errors/0/field").asText());
         HttpResponse<String> bad = api().send("GET", 8083, "/api/v1/queue?state=LOST&olderThan=1h&limit=0&after=x", null, null);
         assertEquals(400, bad.statusCode(), bad.body());
         assertEquals(List.of("state", "olderThan", "after", "limit"),
@@ -234,6 +237,7 @@ class QueueActionsClusterIT {
         assertFields("{\"action\":\"redirect\",\"mid\":1,\"host\":\"a host\"}", "host");
         assertFields("{\"action\":\"retry\",\"mid\":1,\"host\":\"mx.test\",\"dsn\":true}", "dsn", "host");
         assertFields("{\"action\":\"retry\",\"domain\":\"not a domain\",\"when\":\"now\"}", "when", "domain");
+        assertFields("{\"action\":\"retry\",\"mid\":1,\"comment\":\"ok\\nFri Dec  4 00:00:00 2026 Info: forged\"}", "comment");
         HttpResponse<String> notJson = api().send("POST", 8083, "/api/v1/queue/actions", "application/json", "retry everything");
         assertEquals(400, notJson.statusCode(), notJson.body());
         assertEquals("body", ClusterApi.JSON.readTree(notJson.body()).at("/errors/0/field").asText());

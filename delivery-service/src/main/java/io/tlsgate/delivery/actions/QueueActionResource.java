@@ -135,8 +135,8 @@ public class QueueActionResource {
         String comment = null;
         if (n.has("comment")) {
             comment = n.get("comment").asText("").strip();
-            if (!n.get("comment").isTextual() || comment.length() > 500) {
-                f.error("comment", "a text of at most 500 characters");
+            if (!n.get("comment").isTextual() || comment.length() > 500 || comment.chars().anyMatch(Character::isISOControl)) {
+                f.error("comment", "a text of at most 500 characters, on one line (it goes into the mail log)");
             }
         }
         f.check();

@@ -86,6 +86,7 @@ public class QueueActions {
         };
         Map<Long, String> senders = new LinkedHashMap<>();
         Object[] done = Jdbc.transaction(dataSource, c -> {
+            lockMessages(c, r.selector());
             List<Row> rows = change(c, r);
             List<Long> mids = rows.stream().map(Row::mid).distinct().toList();
             if (r.action() == Action.DELETE || r.action() == Action.BOUNCE) {
@@ -150,6 +151,27 @@ public class QueueActions {
         int inFlight = (int) rows.stream().filter(Row::inFlight).count();
         return new Result(id, r.action().name().toLowerCase(Locale.ROOT), r.selector().describe(), rows.size(), byMid.size(), inFlight,
                 byMid.keySet().stream().limit(MAX_LISTED).toList());
+    }
+
+    /**
+     * Locks the messages the action may touch, in MID order, as a delivery's result does
+     * (Claims.commit): without it an action and a worker finishing another domain of the same
+     * message could each still see the other's recipients queued (the message never DONE), or
+     * lock a recipient and its message in opposite orders (a deadlock).
+     */
+    private static void lockMessages(Connection c, Selector s) throws SQLException {
+        String sql = s.domain() != null
+                ? "select 1 from message where mid in (select mid from recipient where state = 'QUEUED' and domain = ?) "
+                        + "order by mid for update"
+                : "select 1 from message where mid = ? for update";
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+            if (s.domain() != null) {
+                ps.setString(1, s.domain());
+            } else {
+                ps.setLong(1, s.mid());
+            }
+            ps.executeQuery().close();
+        }
     }
 
     /** The recipients the action changes, changed. */

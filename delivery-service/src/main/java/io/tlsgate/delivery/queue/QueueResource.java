@@ -52,10 +52,11 @@ public class QueueResource {
         if (olderThan != null && !olderThan.isBlank()) {
             try {
                 age = Duration.parse(olderThan.trim());
-                if (age.isNegative()) {
-                    errors.add(new Problem.FieldError("olderThan", "must not be negative"));
+                if (age.isNegative() || age.compareTo(Duration.ofDays(3650)) > 0) {
+                    errors.add(new Problem.FieldError("olderThan", "from PT0S to P3650D"));
+                    age = null;
                 }
-            } catch (DateTimeParseException e) {
+            } catch (DateTimeParseException | ArithmeticException e) {
                 errors.add(new Problem.FieldError("olderThan", "an ISO-8601 duration such as PT30M, PT6H or P2D"));
             }
         }

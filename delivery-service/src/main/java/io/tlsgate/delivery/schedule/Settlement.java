@@ -120,6 +120,7 @@ final class Settlement {
         batch.within(c -> {
             try (java.sql.PreparedStatement ps = c.prepareStatement("update recipient set delay_warnings = delay_warnings + 1, "
                     + "last_delay_warning_at = now() where mid = ? and rid = any(?) and state = 'QUEUED' and leased_by = ? "
+                    + "and lease_until >= now() "
                     + "and delay_warnings < ? and (last_delay_warning_at is null "
                     + "or last_delay_warning_at <= now() - make_interval(secs => ?)) returning rid")) {
                 ps.setLong(1, w.mid());
