@@ -190,7 +190,9 @@ public final class TlsProbe {
             progress.step("probe", f.probeMs, firstLine(f.mailFrom) + (f.rcptTo == null ? "" : " / " + firstLine(f.rcptTo)));
         } catch (SocketTimeoutException e) {
             String what = f.connectMs == null ? "no connection" : "no reply";
-            f.error = Instant.now().isBefore(s.deadline()) ? what + " within " + s.stepTimeout().toSeconds() + " s"
+            // The socket's timeout is the step's or what was left to the deadline, in whole ms: it
+            // may fire a moment before the deadline, so "reached" allows for that.
+            f.error = Instant.now().plusMillis(100).isBefore(s.deadline()) ? what + " within " + s.stepTimeout().toSeconds() + " s"
                     : "the check's time limit was reached";
         } catch (IOException e) {
             f.error = e.getMessage() == null ? e.toString() : e.getMessage();
