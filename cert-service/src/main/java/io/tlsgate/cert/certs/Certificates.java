@@ -383,6 +383,18 @@ public class Certificates {
         });
     }
 
+    /** What a slot serves, without opening its key. */
+    public record SlotCertificate(String slot, String certificate, boolean demo, boolean assigned, X509Certificate leaf) {}
+
+    public SlotCertificate describe(String slot) {
+        checkSlot(slot);
+        return Jdbc.transaction(dataSource, c -> {
+            String name = store.assignments(c).get(slot);
+            StoredCertificate s = find(c, name != null ? name : DEMO);
+            return new SlotCertificate(slot, s.name(), s.demo(), name != null, s.chain().get(0));
+        });
+    }
+
     private StoredCertificate find(Connection c, String name) throws SQLException {
         return store.find(c, name).orElseThrow(() -> ProblemException.notFound("no certificate named '" + name + "'"));
     }

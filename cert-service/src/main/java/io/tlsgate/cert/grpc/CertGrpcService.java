@@ -21,6 +21,7 @@ import io.tlsgate.proto.cert.v1.GetTrustRequest;
 import io.tlsgate.proto.cert.v1.InternalCa;
 import io.tlsgate.proto.cert.v1.IssueIdentityRequest;
 import io.tlsgate.proto.cert.v1.IssuedIdentity;
+import io.tlsgate.proto.cert.v1.SlotCertificate;
 import io.tlsgate.proto.cert.v1.TrustBundle;
 import io.tlsgate.proto.cert.v1.TrustedCa;
 import java.security.cert.CertificateEncodingException;
@@ -70,6 +71,25 @@ public class CertGrpcService implements CertService {
     public Uni<CertificateBundle> getBundle(GetBundleRequest request) {
         try {
             return Uni.createFrom().item(toProto(certificates.bundle(request.getSlot())));
+        } catch (InvalidRequestException e) {
+            return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription("slot: " + e.getMessage())
+                    .asRuntimeException());
+        }
+    }
+
+    @Override
+    @Blocking
+    public Uni<SlotCertificate> describeSlot(GetBundleRequest request) {
+        try {
+            Certificates.SlotCertificate s = certificates.describe(request.getSlot());
+            return Uni.createFrom().item(SlotCertificate.newBuilder()
+                    .setSlot(s.slot())
+                    .setCertificate(s.certificate())
+                    .setDemo(s.demo())
+                    .setAssigned(s.assigned())
+                    .setNotAfterEpochSeconds(s.leaf().getNotAfter().toInstant().getEpochSecond())
+                    .setSubject(s.leaf().getSubjectX500Principal().getName())
+                    .build());
         } catch (InvalidRequestException e) {
             return Uni.createFrom().failure(Status.INVALID_ARGUMENT.withDescription("slot: " + e.getMessage())
                     .asRuntimeException());

@@ -32,9 +32,13 @@ public class CertGrpcAccess implements GrpcAccess {
     private static final Map<String, Set<String>> CALLERS = Map.of(
             CertServiceGrpc.getGetTrustMethod().getFullMethodName(), Set.of(ServiceIdentity.LISTENER, ServiceIdentity.DELIVERY),
             CertServiceGrpc.getGetBundleMethod().getFullMethodName(), BUNDLE_READERS,
-            CertServiceGrpc.getWatchBundleMethod().getFullMethodName(), BUNDLE_READERS);
+            CertServiceGrpc.getWatchBundleMethod().getFullMethodName(), BUNDLE_READERS,
+            // No key in the answer: any service may ask what a slot serves.
+            CertServiceGrpc.getDescribeSlotMethod().getFullMethodName(), Set.copyOf(ServiceIdentity.SERVICES));
     private static final Set<String> OPEN = Set.of(CertServiceGrpc.getGetInternalCaMethod().getFullMethodName(),
             CertServiceGrpc.getIssueIdentityMethod().getFullMethodName());
+
+    private static final String DESCRIBE = CertServiceGrpc.getDescribeSlotMethod().getFullMethodName();
 
     private final InternalCa ca;
 
@@ -54,7 +58,7 @@ public class CertGrpcAccess implements GrpcAccess {
 
     @Override
     public String refuse(String caller, String fullMethodName, Metadata headers, Object request) {
-        if (request instanceof GetBundleRequest r && !mayRead(caller, r.getSlot())) {
+        if (request instanceof GetBundleRequest r && !DESCRIBE.equals(fullMethodName) && !mayRead(caller, r.getSlot())) {
             return caller + " may not read the bundle of slot " + r.getSlot();
         }
         if (request instanceof IssueIdentityRequest r) {

@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tlsgate.core.destination.DestinationKey;
 import io.tlsgate.core.destination.DestinationSettings;
 import io.tlsgate.core.dns.DomainName;
+import io.tlsgate.core.tls.OutboundTlsMode;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.problem.InvalidRequestException;
 import io.tlsgate.platform.problem.Problem.FieldError;
 import io.tlsgate.platform.problem.ProblemException;
 import io.tlsgate.policy.PolicyConfig;
 import io.tlsgate.policy.resolve.PolicyResolver;
+import io.tlsgate.policy.settings.OutboundCertificateCheck;
 import io.tlsgate.policy.web.RequestSupport;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ws.rs.Consumes;
@@ -41,13 +43,15 @@ public class DestinationResource {
     private final PolicyResolver resolver;
     private final RequestSupport request;
     private final PolicyConfig config;
+    private final OutboundCertificateCheck certificates;
 
     DestinationResource(Destinations destinations, PolicyResolver resolver, RequestSupport request,
-            PolicyConfig config) {
+            PolicyConfig config, OutboundCertificateCheck certificates) {
         this.destinations = destinations;
         this.resolver = resolver;
         this.request = request;
         this.config = config;
+        this.certificates = certificates;
     }
 
     @GET
@@ -67,7 +71,7 @@ public class DestinationResource {
             throw new InvalidRequestException(p.errors());
         }
         DestinationSettings s = destinations.create(p.key(), p.settings(), request.change(comment));
-        return RequestSupport.created("/api/v1/destinations/" + p.key().text(), DestinationJson.entry(p.key(), s));
+        return RequestSupport.created("/api/v1/destinations/" + p.key().text(), withWarnings(p.key(), s));
     }
 
     @GET
@@ -131,6 +135,9 @@ public class DestinationResource {
         ObjectNode o = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
         o.put("entries", n);
         o.put("version", resolver.version());
+        OutboundTlsMode def = r.table().get(DestinationKey.DEFAULT).tls();
+        List<OutboundTlsMode> modes = r.table().values().stream().map(e -> e.tls() != null ? e.tls() : def).toList();
+        warnings(o, certificates.warnings("destination import", modes));
         return o;
     }
 
@@ -177,11 +184,31 @@ public class DestinationResource {
             }
             ((ObjectNode) json).remove("kind");
         }
+        if (json.isObject()) {
+            // "warnings" of an earlier answer is read-only too.
+            ((ObjectNode) json).remove("warnings");
+        }
         DestinationJson.Parsed p = DestinationJson.parse(json, false, key.isDefault());
         if (!p.ok()) {
             throw new InvalidRequestException(p.errors());
         }
-        return DestinationJson.entry(key, destinations.replace(key, p.settings(), request.change(comment)));
+        return withWarnings(key, destinations.replace(key, p.settings(), request.change(comment)));
+    }
+
+    /**
+     * A changed entry with {@code warnings}: what is wrong with the outbound certificate when
+     * the entry's effective mode turns TLS on (the change is made either way).
+     */
+    private ObjectNode withWarnings(DestinationKey key, DestinationSettings s) {
+        OutboundTlsMode mode = s.tls() != null || key.isDefault() ? s.tls() : destinations.get(DestinationKey.DEFAULT).tls();
+        ObjectNode o = DestinationJson.entry(key, s);
+        warnings(o, certificates.warnings("destination " + key.text(), List.of(mode)));
+        return o;
+    }
+
+    private static void warnings(ObjectNode o, List<String> warnings) {
+        var a = o.putArray("warnings");
+        warnings.forEach(a::add);
     }
 
     @DELETE
