@@ -13,7 +13,7 @@ if [ -f "$dir/db-password" ]; then
   echo "secrets exist in $dir (delete them to make new ones)"
   exit 0
 fi
-db=$(rand); admin=$(rand); master=$(head -c 32 /dev/urandom | base64)
+db=$(rand); admin=$(rand); master=$(head -c 32 /dev/urandom | base64); bounce="1:$(head -c 32 /dev/urandom | base64)"
 declare -A enrol
 for s in policy-service cert-service delivery-service listener-service; do enrol[$s]=$(rand); done
 printf "%s" "$db" > "$dir/db-password"
@@ -29,6 +29,9 @@ for s in policy-service cert-service delivery-service listener-service; do
       echo "tlsgate.cert.master-key=$master"
     else
       echo "tlsgate.internal-tls.enrollment-tokens.$s=${enrol[$s]}"
+    fi
+    if [ "$s" = delivery-service ] || [ "$s" = listener-service ]; then
+      echo "tlsgate.bounce-verification.keys=$bounce"
     fi
   } > "$dir/$s.properties"
 done

@@ -24,6 +24,7 @@ final class DevSecrets {
     static final String ENROLLMENT = "tlsgate.internal-tls.enrollment-tokens.";
     static final String DB_PASSWORD = "devstack.db-password";
     static final String MASTER_KEY = "tlsgate.cert.master-key";
+    static final String BOUNCE_KEYS = "tlsgate.bounce-verification.keys";
 
     final Path file;
     final Properties values;
@@ -51,6 +52,8 @@ final class DevSecrets {
         changed |= p.remove("tlsgate.auth.service-token") != null;
         changed |= p.putIfAbsent(DB_PASSWORD, random()) == null;
         changed |= p.putIfAbsent(MASTER_KEY, masterKey()) == null;
+        // Bounce address tagging: delivery-service tags with it, listener-service verifies.
+        changed |= p.putIfAbsent(BOUNCE_KEYS, "1:" + masterKey()) == null;
         if (changed) {
             Files.createDirectories(dataDir);
             if (!Files.exists(file)) {
@@ -70,6 +73,11 @@ final class DevSecrets {
     /** {@code service}'s enrolment token: whoever holds it can get that service's identity from cert-service. */
     String enrollmentToken(String service) {
         return values.getProperty(ENROLLMENT + service);
+    }
+
+    /** The bounce-tagging keys ({@code K:base64}), first the one that tags. Secret. */
+    java.util.List<String> bounceKeys() {
+        return java.util.List.of(values.getProperty(BOUNCE_KEYS).split(","));
     }
 
     String dbPassword() {

@@ -162,6 +162,8 @@ class HelmChartTest {
                 }
             }
             assertEquals(s.equals("cert-service"), props.contains("tlsgate.cert.master-key="), s);
+            assertEquals(s.equals("delivery-service") || s.equals("listener-service"),
+                    props.contains("tlsgate.bounce-verification.keys=1:b3V0Ym91bmQgdGFnZ2luZyBrZXkgMzI="), s);
         }
     }
 
@@ -229,6 +231,7 @@ class HelmChartTest {
                 "a missing secret: the database password", t -> t.set("database.existingSecret", ""),
                 "a short enrolment token", t -> ownSecrets(t).set("secrets.enrollmentTokens.listener-service", "short"),
                 "an unknown role", t -> ownSecrets(t).set("secrets.apiTokens.ops.role", "root"),
+                "a bounce-tagging key without its number", t -> ownSecrets(t).set("secrets.bounceVerificationKeys", "b3V0Ym91bmQgdGFnZ2luZyBrZXkgMzI="),
                 "an unknown service", t -> t.set("services.mailer.name", "mailer"));
         bad.forEach((what, values) -> {
             Exception e = assertThrows(Exception.class, () -> render(values), what);
@@ -273,6 +276,7 @@ class HelmChartTest {
     private static TemplateCommand ownSecrets(TemplateCommand t) {
         t.set("secrets.existingSecret", "")
                 .set("secrets.masterKey", "q0Y2mJ0m3v1Xo6v9xw6H3Zb2a9e4y8Yt0u7kLq1nR2s=")
+                .set("secrets.bounceVerificationKeys", "1:b3V0Ym91bmQgdGFnZ2luZyBrZXkgMzI=")
                 .set("secrets.apiTokens.ops.token", "ops-token-0123456789")
                 .set("secrets.apiTokens.ops.role", "operator");
         for (String s : SERVICES) {

@@ -12,6 +12,7 @@ import io.tlsgate.delivery.queue.MessageQueue;
 import io.tlsgate.delivery.queue.QueueUnavailableException;
 import io.tlsgate.delivery.smtp.DomainDelivery;
 import io.tlsgate.delivery.smtp.SmtpDeliveryAttempt;
+import io.tlsgate.platform.bounce.BounceVerification;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.net.InetAddress;
@@ -58,9 +59,14 @@ final class GroupDelivery {
      * @param wakeAt looks for due work again then
      * @param limited a domain whose concurrency limit refused a connection, and until when it is not claimed
      */
+    /** Envelope senders of mail to destinations with bounceVerification on are tagged (docs/bounce-verification.md). */
+    private final BounceVerification bounceTags;
+    private volatile boolean warnedUntagged;
+
     GroupDelivery(MessageQueue queue, DomainRules rules, RecipientRate rate, ConnectionSlots slots, ConcurrencyWindow window,
             DomainDelivery delivery, Settlement settlement, TlsEvents events, String heloName, long maxContentInFlight,
-            Executor blocking, Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited) {
+            Executor blocking, Consumer<Instant> wakeAt, BiConsumer<String, Instant> limited, BounceVerification bounceTags) {
+        this.bounceTags = bounceTags;
         this.queue = queue;
         this.rules = rules;
         this.rate = rate;
@@ -254,8 +260,14 @@ final class GroupDelivery {
         int kib = (int) Math.min(contentKib, Math.max(1, bytes / 1024));
         contentRoom.acquireUninterruptibly(kib);
         Instant now = Instant.now();
+        boolean tag = rules.policy().getBounceVerification();
+        if (tag && !bounceTags.enabled() && !warnedUntagged) {
+            warnedUntagged = true;
+            LOG.warnf("%s has bounceVerification on, but tlsgate.bounce-verification.keys is not set: senders go untagged", domain);
+        }
         List<SmtpDeliveryAttempt.Message> messages = works.stream().map(w -> new SmtpDeliveryAttempt.Message(w.mid(), w.rids(),
-                contents.get(w.mid()).mailFrom(), w.addresses(), contents.get(w.mid()).data())).toList();
+                tag ? bounceTags.tag(contents.get(w.mid()).mailFrom()) : contents.get(w.mid()).mailFrom(), w.addresses(),
+                contents.get(w.mid()).data())).toList();
         Future<DomainDelivery.Outcome> sent;
         try {
             sent = delivery.start(domain, rules.plan(), rules.tlsFor(), heloName, messages,

@@ -88,7 +88,7 @@ public class Scheduler {
     Scheduler(DeliveryConfig config, Claims claims, MessageQueue queue, Attempts attempts, PolicyClient policy, CertClient certs,
             TlsEvents events, QueueSignal signal, ConnectionSlots slots, RecipientRate rate, io.vertx.core.Vertx vertx,
             io.tlsgate.platform.dns.DnsResolver dns, javax.sql.DataSource dataSource,
-            io.tlsgate.delivery.events.DeliveryMetrics metrics) {
+            io.tlsgate.delivery.events.DeliveryMetrics metrics, io.tlsgate.platform.bounce.BounceVerification bounceTags) {
         this.config = config;
         this.claims = claims;
         this.signal = signal;
@@ -123,7 +123,7 @@ public class Scheduler {
         this.rules = new DomainRules(policy, certs, delivery, mtaSts, dane(config.dane(), dns.settings(), dataSource));
         this.groups = new GroupDelivery(queue, rules,
                 rate, slots, window, delivery,
-                settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put);
+                settlement, events, heloName, config.maxContentInFlight(), blocking, this::wakeAt, limited::put, bounceTags);
     }
 
     /** What each domain's delivery must follow: the same for the TLS check. */

@@ -41,7 +41,7 @@ public class ListenerMetrics {
     /** Rejection reasons, all shown (at 0) from the start so that dashboards and alerts see them. */
     static final java.util.List<String> REASONS = java.util.List.of("connection-limit", "client-limit", "policy-reject",
             "policy-tcprefuse", "relay-denied", "sender-must-use-tls", "tls-required", "too-big", "too-many-messages",
-            "too-many-errors", "bare-newline", "recipient-lookup-failed", "queue-unavailable");
+            "too-many-errors", "bare-newline", "recipient-lookup-failed", "queue-unavailable", "bounce-verification");
 
     private static void count(String name, String description, String... tags) {
         add(name, description, 1, tags);

@@ -91,6 +91,15 @@ final class MailLog {
         MAILLOG.infof("ICID %d RID %d rejected <%s>: relay access denied (not in the RAT)", s.icid, s.recipients.size(), recipient);
     }
 
+    static void bounceRejected(SessionState s, String recipient, String why) {
+        ListenerMetrics.rejected(s, "bounce-verification");
+        MAILLOG.infof("ICID %d RID %d rejected <%s>: bounce verification failed (%s)", s.icid, s.recipients.size(), recipient, why);
+    }
+
+    static void bounceVerified(SessionState s, String tagged, String recipient) {
+        MAILLOG.infof("ICID %d RID %d bounce verification tag valid: <%s> is <%s>", s.icid, s.recipients.size(), tagged, recipient);
+    }
+
     static void queueUnavailable(SessionState s, String why) {
         ListenerMetrics.rejected(s, "queue-unavailable");
         MAILLOG.infof("ICID %d message not queued: delivery-service unavailable (%s)", s.icid, why);

@@ -46,6 +46,8 @@ public enum Reply {
     TLS_NOT_OFFERED(502, "5.5.1", "Error: command not implemented"),
     TLS_NOT_AVAILABLE(454, "4.7.0", "TLS not available due to temporary reason"),
     RELAY_DENIED(550, "5.7.1", "<%s>: Relay access denied"),
+    BOUNCE_TAG_INVALID(550, "5.7.1", "<%s>: bounce verification failed: the address tag is invalid or expired"),
+    BOUNCE_UNTAGGED(550, "5.7.1", "<%s>: bounce verification failed: bounces are accepted only for tagged addresses"),
     TOO_MANY_RECIPIENTS(452, "4.5.3", "Error: too many recipients"),
     TOO_MANY_MESSAGES(421, "4.7.0", "%s Error: too many messages in this session"),
     MESSAGE_TOO_BIG(552, "5.3.4", "Error: message size exceeds fixed limit"),

@@ -124,13 +124,13 @@ public class SmtpServers {
     private volatile String lastError;
 
     SmtpServers(ListenerConfig config, PolicyClient policy, CertClient certs, DeliveryClient delivery, Outbox events,
-            Vertx vertx, io.tlsgate.platform.dns.DnsResolver dns) {
+            Vertx vertx, io.tlsgate.platform.dns.DnsResolver dns, io.tlsgate.platform.bounce.BounceVerification bounce) {
         this.config = config;
         this.policy = policy;
         this.certs = certs;
         this.vertx = vertx;
         this.protocol = SmtpProtocol.of(SessionSettings.of(config),
-                new ServiceUpstream(new ReverseDns(dns, config.reverseDnsTimeout()), policy, certs, delivery, events));
+                new ServiceUpstream(new ReverseDns(dns, config.reverseDnsTimeout()), policy, certs, delivery, events), bounce);
         this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "smtp-listeners");
             t.setDaemon(true);

@@ -72,6 +72,11 @@ final class SmtpTestServer implements AutoCloseable {
     private volatile CertClient.ServerTls tls;
 
     SmtpTestServer(TlsEngine engine, int maxErrors) throws Exception {
+        this(engine, maxErrors, io.tlsgate.platform.bounce.BounceVerification.of(List.of(), 7, false));
+    }
+
+    /** With bounce verification as given (the same keys tag in delivery-service). */
+    SmtpTestServer(TlsEngine engine, int maxErrors, io.tlsgate.platform.bounce.BounceVerification bounce) throws Exception {
         dns = new TestDnsServer();
         resolver = new DnsResolver(new DnsResolver.Settings(DnsResolver.Settings.of(java.util.Optional.of(dns.address())).servers(),
                 Duration.ofMillis(500), 2, 100, Duration.ofSeconds(1), HostsFile.NONE));
@@ -84,7 +89,7 @@ final class SmtpTestServer implements AutoCloseable {
         SessionSettings settings = new SessionSettings(maxErrors, Duration.ofMinutes(1), Duration.ofSeconds(5), Duration.ofSeconds(5),
                 List.of("TLSv1.3", "TLSv1.2"), List.of("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
                         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"));
-        SmtpProtocol protocol = SmtpProtocol.of(settings, new TableUpstream(reverse));
+        SmtpProtocol protocol = SmtpProtocol.of(settings, new TableUpstream(reverse), bounce);
         Listener listener = Listener.newBuilder().setName("test").setHostname(HOSTNAME).setMaxConcurrentConnections(50)
                 .setMaxConnectionsPerClient(10).setMaxMessageSizeBytes(10_000).setCertificateSlot("listener:test").build();
         SmtpServers.Admission admission = new SmtpServers.Admission(listener);
