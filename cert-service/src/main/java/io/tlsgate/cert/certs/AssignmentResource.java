@@ -1,5 +1,6 @@
 package io.tlsgate.cert.certs;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.tlsgate.cert.web.RequestSupport;
 import io.tlsgate.platform.auth.Roles;
 import io.tlsgate.platform.json.JsonFields;
@@ -48,12 +49,22 @@ public class AssignmentResource {
     @Path("/{slot}")
     @Consumes(MediaType.APPLICATION_JSON)
     @RolesAllowed(Roles.OPERATOR)
-    @Operation(summary = "Assign a certificate: {\"certificate\": \"name\"}; watchers get it within 2 seconds")
+    @Operation(summary = "Assign a certificate: {\"certificate\": \"name\"}; watchers get it within 2 seconds. What GET "
+            + "returns is accepted unchanged (\"assigned\": false keeps the slot unassigned)")
     public Certificates.AssignmentView put(@PathParam("slot") String slot, String body) {
-        JsonFields f = JsonFields.of(request.json(body, 4096), Set.of("certificate"));
+        JsonNode json = request.json(body, 4096);
+        JsonFields f = JsonFields.of(json, Set.of("certificate", "slot", "assigned", "demo", "note"));
         String name = f.string("certificate", Certificates.NAME, "the name of a certificate");
         f.require("certificate");
+        if (f.has("slot") && !slot.equals(json.get("slot").asText())) {
+            f.error("slot", "must be the slot in the path");
+        }
+        Boolean assigned = f.bool("assigned");
         f.check();
+        if (Boolean.FALSE.equals(assigned)) {
+            // What GET shows for a slot with nothing assigned, sent back: it stays so.
+            return certificates.unassign(slot, request.principal());
+        }
         return certificates.assign(slot, name, request.principal());
     }
 

@@ -150,7 +150,7 @@ public class Inbound {
         return tx.read((c, a) -> {
             List<ListenerView> out = new ArrayList<>();
             for (Listener l : store.listeners(c)) {
-                out.add(ListenerView.of(l, store.hat(c, l.name())));
+                out.add(view(c, l));
             }
             return out;
         });

@@ -59,6 +59,12 @@ public class HostedPolicies {
                 lock.execute();
             }
             Optional<HostedPolicy> before = find(c, domain);
+            HostedPolicy same = before.map(b -> HostedPolicy.of(domain, policy, b.policyId(), b.updatedAt())).orElse(null);
+            if (same != null && same.mode().equals(before.get().mode()) && same.mx().equals(before.get().mx())
+                    && same.maxAgeSeconds() == before.get().maxAgeSeconds()) {
+                // Nothing changed: the id stays (senders fetch the policy again only when it changes).
+                return before.get();
+            }
             Instant now = Instant.now();
             String id = ID.format(now);
             if (before.isPresent() && before.get().policyId().compareTo(id) >= 0) {

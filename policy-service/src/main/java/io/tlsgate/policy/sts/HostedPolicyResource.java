@@ -31,7 +31,9 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Produces(MediaType.APPLICATION_JSON)
 public class HostedPolicyResource {
 
-    private static final Set<String> FIELDS = Set.of("domain", "mode", "mx", "maxAgeSeconds");
+    /** What a PUT may set; the View's other fields may be sent back (what GET returns, PUT accepts) and are ignored. */
+    private static final Set<String> FIELDS = Set.of("domain", "mode", "mx", "maxAgeSeconds", "policyId", "txtRecord", "txtName",
+            "policyUrl", "updatedAt");
 
     /** The response: the policy plus what to publish in DNS. */
     public record View(String domain, String mode, List<String> mx, long maxAgeSeconds, String policyId, String txtRecord,
