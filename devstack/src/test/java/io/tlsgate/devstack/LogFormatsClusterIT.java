@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.tlsgate.testkit.ScriptedSmtpPeer;
 import io.tlsgate.testkit.SmtpDialogue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,9 +17,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The services started with {@code tlsgate.log.format=json} (a cluster of its own): once the
- * switch is made at startup every line of each service's log is a JSON object, and mail log
- * lines carry their ICID, MID and DCID as fields.
+ * A cluster of its own, started with settings an operator changes: {@code tlsgate.log.format=json}
+ * (once the switch is made at startup every line of each service's log is a JSON object, and
+ * mail log lines carry their ICID, MID and DCID as fields) and a short content retention
+ * (a finished message loses its content, later its records).
  */
 class LogFormatsClusterIT {
 
@@ -27,7 +29,9 @@ class LogFormatsClusterIT {
 
     @BeforeAll
     static void start() throws Exception {
-        api = ClusterApi.start("logs", OFFSET, Map.of("TLSGATE_LOG_FORMAT", "json"));
+        api = ClusterApi.start("logs", OFFSET, Map.of("TLSGATE_LOG_FORMAT", "json",
+                "TLSGATE_DELIVERY_RETENTION_CONTENT", "1s", "TLSGATE_DELIVERY_RETENTION_INTERVAL", "1s",
+                "TLSGATE_DELIVERY_MX_LOCAL_ADDRESSES", "true", "TLSGATE_DELIVERY_POLL_INTERVAL", "200ms"));
     }
 
     @AfterAll
@@ -83,6 +87,50 @@ class LogFormatsClusterIT {
         assertTrue(attempt.get("message").asText().contains("MID " + mid), attempt.toString());
         for (String service : List.of("policy-service", "cert-service")) {
             assertTrue(!json(service).isEmpty(), service);
+        }
+    }
+
+    /**
+     * Retention against the running cluster: a delivered message's content is removed once
+     * {@code retention.content} (1 s here) has passed, its record stays; once it looks finished
+     * longer ago than {@code retention.records} (30 days, so its finish time is moved back in
+     * the database) the message is gone; the disk gauge is there.
+     */
+    @Test
+    void finishedMessagesLoseTheirContentThenTheirRecords() throws Exception {
+        try (ScriptedSmtpPeer peer = new ScriptedSmtpPeer(ScriptedSmtpPeer.Script.tls("retention", null).noStarttls())) {
+            api.ok("POST", 8081, "/api/v1/smtp-routes", "{\"domain\":\"retention.test\",\"hops\":[\"127.0.0.1:" + peer.port() + "\"]}");
+            long mid = ClusterApi.enqueue(api.deliveryChannel(), "keep@sender.test", List.of("r@retention.test"),
+                    "Subject: retention\r\n\r\nbody\r\n".getBytes(StandardCharsets.US_ASCII));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            JsonNode m = api.get(8083, "/api/v1/messages/" + mid);
+            while (!m.hasNonNull("contentRemovedAt") && System.nanoTime() < deadline) {
+                Thread.sleep(300);
+                m = api.get(8083, "/api/v1/messages/" + mid);
+            }
+            assertEquals("DELIVERED", m.at("/recipients/0/state").asText(), m.toString());
+            assertEquals(1, peer.received().size());
+            assertTrue(m.hasNonNull("finishedAt") && m.hasNonNull("contentRemovedAt"), m.toString());
+            assertTrue(!java.time.Instant.parse(m.get("contentRemovedAt").asText())
+                    .isBefore(java.time.Instant.parse(m.get("finishedAt").asText()).plusSeconds(1)), m.toString());
+
+            try (java.sql.Connection c = java.sql.DriverManager.getConnection("jdbc:postgresql://localhost:" + api.port(15432)
+                    + "/tlsgate", "tlsgate", api.secrets().dbPassword());
+                    java.sql.PreparedStatement ps = c.prepareStatement(
+                            "update delivery.message set finished_at = now() - interval '31 days' where mid = ?")) {
+                ps.setLong(1, mid);
+                assertEquals(1, ps.executeUpdate());
+            }
+            int status = 200;
+            deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (status != 404 && System.nanoTime() < deadline) {
+                Thread.sleep(300);
+                status = api.send("GET", 8083, "/api/v1/messages/" + mid, null, null).statusCode();
+            }
+            assertEquals(404, status, "the records of a message finished 31 days ago are deleted");
+            String metrics = ClusterApi.ok(api.send("GET", 8083, "/q/metrics", null, null));
+            assertTrue(metrics.lines().anyMatch(l -> l.startsWith("tlsgate_queue_disk_bytes{") && l.contains("table=\"message\"")),
+                    "the disk gauge");
         }
     }
 

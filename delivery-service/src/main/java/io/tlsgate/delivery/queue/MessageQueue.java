@@ -357,10 +357,15 @@ public class MessageQueue {
     }
 
     /** A queued message and its recipients, without the content. */
+    private static java.time.Instant instant(java.sql.Timestamp t) {
+        return t == null ? null : t.toInstant();
+    }
+
     public Optional<QueuedMessage> find(long mid) {
         try (Connection c = dataSource.getConnection();
                 PreparedStatement m = c.prepareStatement(
-                        "select mid, mail_from, size, icid, listener, received_at, state, tls_request from message where mid = ?");
+                        "select mid, mail_from, size, icid, listener, received_at, state, tls_request, finished_at, content_removed_at "
+                                + "from message where mid = ?");
                 PreparedStatement r = c.prepareStatement(
                         "select rid, address, state, attempts, next_attempt_at, last_reply from recipient where mid = ? "
                                 + "order by rid")) {
@@ -379,7 +384,8 @@ public class MessageQueue {
                 }
                 return Optional.of(new QueuedMessage(mr.getLong("mid"), mr.getString("mail_from"), mr.getInt("size"),
                         mr.getLong("icid"), mr.getString("listener"), mr.getTimestamp("received_at").toInstant(),
-                        mr.getString("state"), TlsRequest.valueOf(mr.getString("tls_request")), rcpts, List.of()));
+                        mr.getString("state"), TlsRequest.valueOf(mr.getString("tls_request")), rcpts, List.of(),
+                        instant(mr.getTimestamp("finished_at")), instant(mr.getTimestamp("content_removed_at"))));
             }
         } catch (SQLException e) {
             throw new QueueUnavailableException("could not read the queue", e);

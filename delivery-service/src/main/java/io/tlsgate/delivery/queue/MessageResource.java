@@ -33,7 +33,8 @@ public class MessageResource {
         long mid = Params.longParam("mid", midParam, 0L, 1, Long.MAX_VALUE);
         return queue.find(mid)
                 .map(m -> Response.ok(new QueuedMessage(m.mid(), m.mailFrom(), m.size(), m.icid(), m.listener(),
-                        m.receivedAt(), m.state(), m.tlsRequest(), m.recipients(), attempts.of(mid))).build())
+                        m.receivedAt(), m.state(), m.tlsRequest(), m.recipients(), attempts.of(mid), m.finishedAt(),
+                        m.contentRemovedAt())).build())
                 .orElseGet(() -> Problem.of(Response.Status.NOT_FOUND, "no message with MID " + mid).toResponse());
     }
 }
