@@ -446,8 +446,11 @@ class TlsCheckClusterIT {
 
     /** A private key as OpenSSL reads it: PKCS#8 PEM. */
     private static String pkcs8(java.security.PrivateKey key) {
-        return "-----BEGIN PRIVATE KEY-----\n" + java.util.Base64.getMimeEncoder(64, "\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII))
-                .encodeToString(key.getEncoded()) + "\n-----END PRIVATE KEY-----\n";
+        try {
+            return TestPki.pem(new org.bouncycastle.openssl.jcajce.JcaPKCS8Generator(key, null));
+        } catch (org.bouncycastle.util.io.pem.PemGenerationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static List<String> texts(JsonNode array) {
