@@ -2,7 +2,6 @@ package io.tlsgate.delivery.actions;
 
 import io.tlsgate.delivery.queue.MessageQueue;
 import io.tlsgate.delivery.queue.NewMessage;
-import io.tlsgate.delivery.queue.QueueUnavailableException;
 import io.tlsgate.delivery.schedule.Dsn;
 import io.tlsgate.delivery.schedule.Scheduler;
 import io.tlsgate.platform.db.Jdbc;
@@ -85,6 +84,7 @@ public class QueueActions {
             case RETRY -> null;
         };
         Map<Long, String> senders = new LinkedHashMap<>();
+        Map<Long, long[]> dsns = new LinkedHashMap<>();
         Object[] done = Jdbc.transaction(dataSource, c -> {
             lockMessages(c, r.selector());
             List<Row> rows = change(c, r);
@@ -102,6 +102,17 @@ public class QueueActions {
                             while (rs.next()) {
                                 senders.put(rs.getLong(1), rs.getString(2));
                             }
+                        }
+                    }
+                    // The DSNs commit with the action: a crash loses both or neither.
+                    String reply = r.action() == Action.BOUNCE ? "550 5.0.0 bounced by the gateway's operator"
+                            : "550 5.0.0 deleted from the queue by the gateway's operator";
+                    Map<Long, List<Row>> perMessage = new LinkedHashMap<>();
+                    rows.forEach(x -> perMessage.computeIfAbsent(x.mid(), k -> new ArrayList<>()).add(x));
+                    for (Map.Entry<Long, List<Row>> e : perMessage.entrySet()) {
+                        long dsnMid = dsn(c, e.getKey(), senders.get(e.getKey()), e.getValue(), reply);
+                        if (dsnMid != 0) {
+                            dsns.put(e.getKey(), new long[] {dsnMid, e.getValue().size()});
                         }
                     }
                 }
@@ -143,11 +154,10 @@ public class QueueActions {
                         rid, who));
             }
         });
-        if (!senders.isEmpty()) {
-            String reply = r.action() == Action.BOUNCE ? "550 5.0.0 bounced by the gateway's operator"
-                    : "550 5.0.0 deleted from the queue by the gateway's operator";
-            byMid.forEach((mid, rs) -> dsn(mid, senders.get(mid), rs, reply));
-        }
+        dsns.forEach((mid, d) -> {
+            MAILLOG.infof("Start MID %d ICID 0", d[0]);
+            MAILLOG.infof("MID %d DSN for MID %d to %d recipient(s)", d[0], mid, d[1]);
+        });
         int inFlight = (int) rows.stream().filter(Row::inFlight).count();
         return new Result(id, r.action().name().toLowerCase(Locale.ROOT), r.selector().describe(), rows.size(), byMid.size(), inFlight,
                 byMid.keySet().stream().limit(MAX_LISTED).toList());
@@ -215,19 +225,22 @@ public class QueueActions {
         }
     }
 
-    /** A failure DSN to the sender (none for the null sender: never a bounce of a bounce). */
-    private void dsn(long mid, String sender, List<Row> rows, String reply) {
+    /**
+     * A failure DSN to the sender, queued in the action's transaction {@code c}; its MID, or 0
+     * when there is none (the null sender: never a bounce of a bounce).
+     */
+    private long dsn(java.sql.Connection c, long mid, String sender, List<Row> rows, String reply) throws java.sql.SQLException {
         if (sender == null || sender.isEmpty()) {
-            return;
+            return 0;
         }
         List<Dsn.Failed> failed = rows.stream().map(x -> new Dsn.Failed(x.address(), "5.0.0", reply, null)).toList();
+        byte[] dsn = Dsn.build(scheduler.heloName(), sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC));
         try {
-            byte[] dsn = Dsn.build(scheduler.heloName(), sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC));
-            long dsnMid = queue.enqueue(new NewMessage("", List.of(sender), NewMessage.Content.of(dsn), dsn.length, 0, null,
+            return queue.enqueueIn(c, new NewMessage("", List.of(sender), NewMessage.Content.of(dsn), dsn.length, 0, null,
                     NewMessage.TlsFacts.NONE));
-            MAILLOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsnMid, mid, failed.size());
-        } catch (IllegalArgumentException | QueueUnavailableException e) {
+        } catch (IllegalArgumentException e) {
             MAILLOG.warnf("MID %d: no DSN could be queued for %s: %s", mid, sender, e.getMessage());
+            return 0;
         }
     }
 

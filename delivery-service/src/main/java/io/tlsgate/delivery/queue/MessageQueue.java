@@ -115,6 +115,21 @@ public class MessageQueue {
         }
     }
 
+    /**
+     * Stores a message (its content in memory) in the caller's transaction {@code c}: it is
+     * queued when, and only when, that transaction commits. For the mail delivery-service makes
+     * itself as part of a result (DSNs), so that the result and the notice commit together.
+     *
+     * @throws IllegalArgumentException naming the bad field (nothing is stored)
+     */
+    public long enqueueIn(Connection c, NewMessage m) throws SQLException {
+        validate(m);
+        if (m.data().bytes() == null) {
+            throw new IllegalArgumentException("data: only content held in memory is stored in the caller's transaction");
+        }
+        return insert(c, List.of(new Pending(m, new CompletableFuture<>())), new ArrayList<>())[0];
+    }
+
     private void commitLoop() {
         List<Pending> batch = new ArrayList<>(MAX_BATCH);
         while (running) {

@@ -97,7 +97,7 @@ final class Settlement {
                         o.last() == null || o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host()));
             }
             if (profile.getSendHardBounces() && !m.mailFrom().isEmpty()) {
-                batch.then(() -> bounce(w.mid(), m.mailFrom(), failed));
+                bounce(batch, w.mid(), m.mailFrom(), failed);
             }
         }
     }
@@ -137,20 +137,27 @@ final class Settlement {
         });
         String remote = o.attempts().isEmpty() ? null : o.attempts().get(o.attempts().size() - 1).host();
         Instant until = m.receivedAt().plusSeconds(Math.max(0, profile.getMaxTimeInQueueSeconds()));
-        batch.then(() -> {
+        // The notice is queued in the same transaction as the count it is recorded by.
+        long[] dsnMid = {0};
+        batch.within(c -> {
             if (due.isEmpty()) {
                 return;
             }
             List<Dsn.Failed> delayed = due.stream().sorted().map(rid -> new Dsn.Failed(w.addresses().get(w.rids().indexOf(rid)),
                     status(deferred.get(rid)), deferred.get(rid), remote)).toList();
+            byte[] dsn = Dsn.delayed(heloName, m.mailFrom(), w.mid(), delayed, m.receivedAt().atZone(ZoneOffset.UTC),
+                    Instant.now().atZone(ZoneOffset.UTC), until.atZone(ZoneOffset.UTC));
             try {
-                byte[] dsn = Dsn.delayed(heloName, m.mailFrom(), w.mid(), delayed, m.receivedAt().atZone(ZoneOffset.UTC),
-                        Instant.now().atZone(ZoneOffset.UTC), until.atZone(ZoneOffset.UTC));
-                long dsnMid = queue.enqueue(new NewMessage("", List.of(m.mailFrom()), NewMessage.Content.of(dsn), dsn.length, 0, null,
-                        NewMessage.TlsFacts.NONE));
-                LOG.infof("MID %d delay warning for MID %d to RID %s", dsnMid, w.mid(), due.stream().sorted().toList());
-            } catch (IllegalArgumentException | io.tlsgate.delivery.queue.QueueUnavailableException e) {
+                dsnMid[0] = queue.enqueueIn(c, new NewMessage("", List.of(m.mailFrom()), NewMessage.Content.of(dsn), dsn.length, 0,
+                        null, NewMessage.TlsFacts.NONE));
+            } catch (IllegalArgumentException e) {
                 LOG.warnf("MID %d: no delay warning could be queued for %s: %s", w.mid(), m.mailFrom(), e.getMessage());
+            }
+        });
+        batch.then(() -> {
+            if (dsnMid[0] != 0) {
+                LOG.infof("Start MID %d ICID 0", dsnMid[0]);
+                LOG.infof("MID %d delay warning for MID %d to RID %s", dsnMid[0], w.mid(), due.stream().sorted().toList());
             }
         });
     }
@@ -216,15 +223,32 @@ final class Settlement {
         }
     }
 
-    private void bounce(long mid, String sender, List<Dsn.Failed> failed) {
-        try {
-            byte[] dsn = Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC));
-            long dsnMid = queue.enqueue(new NewMessage("", List.of(sender), NewMessage.Content.of(dsn), dsn.length, 0, null,
-                    NewMessage.TlsFacts.NONE));
-            LOG.infof("MID %d DSN for MID %d to %d recipient(s)", dsnMid, mid, failed.size());
-        } catch (IllegalArgumentException e) {
-            LOG.warnf("MID %d: no DSN could be queued for %s: %s", mid, sender, e.getMessage());
-        }
+    /** A failure DSN to the sender, queued in the batch's transaction: the bounce and its notice commit together. */
+    private void bounce(Claims.Batch batch, long mid, String sender, List<Dsn.Failed> failed) {
+        byte[] dsn = Dsn.build(heloName, sender, mid, failed, Instant.now().atZone(ZoneOffset.UTC));
+        notice(batch, mid, sender, dsn, "DSN for MID " + mid + " to " + failed.size() + " recipient(s)");
+    }
+
+    /**
+     * Queues {@code dsn} from {@code <>} to {@code sender} in the batch's transaction (a crash
+     * loses neither the result nor its notice, or both) and logs it after the commit.
+     */
+    private void notice(Claims.Batch batch, long mid, String sender, byte[] dsn, String what) {
+        long[] dsnMid = {0};
+        batch.within(c -> {
+            try {
+                dsnMid[0] = queue.enqueueIn(c, new NewMessage("", List.of(sender), NewMessage.Content.of(dsn), dsn.length, 0, null,
+                        NewMessage.TlsFacts.NONE));
+            } catch (IllegalArgumentException e) {
+                LOG.warnf("MID %d: no notice could be queued for %s: %s", mid, sender, e.getMessage());
+            }
+        });
+        batch.then(() -> {
+            if (dsnMid[0] != 0) {
+                LOG.infof("Start MID %d ICID 0", dsnMid[0]);
+                LOG.infof("MID %d %s", dsnMid[0], what);
+            }
+        });
     }
 
     /** Puts work back for a minute, an attempt counted: an upstream service is away, or worse ({@code reply} says which). */

@@ -43,6 +43,27 @@ class MessageQueueTest {
                 tlsProtocol == null ? NewMessage.TlsFacts.NONE : new NewMessage.TlsFacts(tlsProtocol, "X", null, false));
     }
 
+    @Inject
+    javax.sql.DataSource dataSource;
+
+    /** A message stored in the caller's transaction is there when it commits and not when it rolls back (DSNs ride with their result). */
+    @Test
+    void aMessageStoredInTheCallersTransactionCommitsAndRollsBackWithIt() throws Exception {
+        long[] kept = {0};
+        io.tlsgate.platform.db.Jdbc.transaction(dataSource, c -> {
+            kept[0] = queue.enqueueIn(c, message("in-tx-kept", null));
+            return null;
+        });
+        assertEquals("sender-in-tx-kept@example.com", queue.find(kept[0]).orElseThrow().mailFrom());
+        long[] lost = {0};
+        assertThrows(IllegalStateException.class, () -> io.tlsgate.platform.db.Jdbc.transaction(dataSource, c -> {
+            lost[0] = queue.enqueueIn(c, message("in-tx-lost", null));
+            throw new IllegalStateException("the result could not be recorded");
+        }));
+        assertTrue(lost[0] > 0);
+        assertTrue(queue.find(lost[0]).isEmpty(), "rolled back with the transaction");
+    }
+
     @Test
     void concurrentMessagesShareCommitsAndEachMidIsItsOwnMessage() throws Exception {
         int n = 400;
