@@ -128,6 +128,20 @@ public final class DomainRules {
         // For messages that ask for neither DANE nor MTA-STS (TLS-Required: No): every MX host, looked up as usual.
         java.util.function.Supplier<DomainDelivery.Plan> ownPlan = enforced == null && tlsa.isEmpty() ? () -> null
                 : () -> delivery.plan(domain, routeHosts, routePorts, useDns, pref, mx -> true);
+        DomainDelivery.TlsRules tlsFor = byAddress(domain, settings, p, domainTls, plan);
+        Rules r = sts.applies() ? withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts)
+                : new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
+        DomainDelivery.TlsRules applied = tlsa.isEmpty() ? r.tlsFor() : withDane(r.tlsFor(), tlsFor, tlsa);
+        return new Rules(settings, p, r.profile(), domainTls, applied, r.plan(), r.limits(), tlsFor,
+                sts.applies() ? sts.policy() : null, ownPlan);
+    }
+
+    /**
+     * The TLS mode for each next-hop address: when the domain only matched {@code default},
+     * an IP or CIDR entry for the address comes next in the match order; else the domain's.
+     */
+    private DomainDelivery.TlsRules byAddress(String domain, OutboundSettings settings, OutboundPolicy p,
+            DomainDelivery.Tls domainTls, DomainDelivery.Plan plan) {
         Map<InetAddress, DomainDelivery.Tls> byAddress = new HashMap<>();
         if ("default".equals(p.getMatchedKey())) {
             try {
@@ -143,19 +157,15 @@ public final class DomainRules {
                 throw new Unavailable("451 4.4.3 policy-service unavailable: " + e.getStatus().getCode());
             }
         }
-        DomainDelivery.TlsRules tlsFor = (h, a) -> byAddress.getOrDefault(a, domainTls);
-        Rules r = sts.applies() ? withMtaSts(domain, settings, p, domainTls, tlsFor, plan, sts)
-                : new Rules(settings, p, profile(settings, p.getBounceProfile()), domainTls, tlsFor, plan, DestinationLimits.of(p));
-        DomainDelivery.TlsRules applied = tlsa.isEmpty() ? r.tlsFor() : withDane(r.tlsFor(), tlsFor, tlsa);
-        return new Rules(settings, p, r.profile(), domainTls, applied, r.plan(), r.limits(), tlsFor,
-                sts.applies() ? sts.policy() : null, ownPlan);
+        return (h, a) -> byAddress.getOrDefault(a, domainTls);
     }
 
     /**
      * The rules for mail an operator redirected to {@code host} ({@code host}, {@code host:port},
      * {@code [address]} or {@code [address]:port}): the domain's destination entry (its TLS mode
-     * and limits), one hop to that host as for an SMTP route (verified by its name in the verify
-     * modes); neither DANE nor MTA-STS, which name the domain's own MX hosts.
+     * and limits; an IP or CIDR entry for the host's address when the domain only matched
+     * {@code default}), one hop to that host as for an SMTP route (verified by its name in the
+     * verify modes); neither DANE nor MTA-STS, which name the domain's own MX hosts.
      *
      * @throws Unavailable when policy-service or (for a verify mode) cert-service cannot answer
      */
@@ -174,7 +184,8 @@ public final class DomainRules {
         String name = hasPort ? host.substring(0, colon) : host;
         int port = hasPort ? Integer.parseInt(host.substring(colon + 1)) : 0;
         DomainDelivery.Plan plan = delivery.plan(domain, List.of(name), List.of(port), false, preference(p));
-        return new Rules(settings, p, profile(settings, p.getBounceProfile()), tls, (h, a) -> tls, plan, DestinationLimits.of(p));
+        return new Rules(settings, p, profile(settings, p.getBounceProfile()), tls, byAddress(domain, settings, p, tls, plan), plan,
+                DestinationLimits.of(p));
     }
 
     /**
