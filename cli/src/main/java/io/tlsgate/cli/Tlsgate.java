@@ -13,7 +13,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "tlsgate", mixinStandardHelpOptions = true, versionProvider = Tlsgate.Version.class,
         description = "Drives tlsgate's services over their REST APIs: TLS checks, destination controls, "
                 + "certificates and the delivery queue.",
-        subcommands = {CheckCommand.class, DestCommand.class, CertCommand.class, QueueCommand.class,
+        subcommands = {CheckCommand.class, DestCommand.class, CertCommand.class, QueueCommand.class, ConfigCommand.class,
             Tlsgate.Completion.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {

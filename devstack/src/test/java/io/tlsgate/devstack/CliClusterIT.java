@@ -100,10 +100,31 @@ class CliClusterIT {
         return r;
     }
 
+    /** The whole configuration out and back through the command line: checked, imported, a bad document refused naming its item. */
+    @Test
+    void configExportsChecksAndImports() throws Exception {
+        Path policy = work.resolve("policy-config.json");
+        expect(0, "config", "export", "-o", policy.toString());
+        assertTrue(Files.readString(policy).contains("\"format\":\"tlsgate-policy-config/1\""), Files.readString(policy));
+        Run checked = expect(0, "config", "import", policy.toString(), "--validate-only");
+        assertTrue(checked.out().contains("destinations") && checked.out().endsWith("checked: nothing was changed\n"), checked.toString());
+        Run imported = expect(0, "config", "import", policy.toString(), "--comment", "cli round trip");
+        assertTrue(imported.out().endsWith("imported\n") || imported.out().endsWith("imported: nothing needed changing\n"),
+                imported.toString());
+        Path cert = work.resolve("cert-config.json");
+        expect(0, "config", "export", "--part", "cert", "-o", cert.toString());
+        Run certChecked = expect(0, "config", "import", "--part", "cert", cert.toString(), "--validate-only");
+        assertTrue(certChecked.out().contains("0 unassigned") && certChecked.out().contains("0 removed"), certChecked.toString());
+        Path bad = Files.writeString(work.resolve("bad-config.json"), Files.readString(policy)
+                .replaceFirst("\"bounceProfiles\":\\[", "\"bounceProfiles\":[{\"name\":\"cli-bad\",\"maxRetries\":-1},"));
+        Run refused = expect(1, "config", "import", bad.toString());
+        assertTrue(refused.err().contains("bounceProfiles[cli-bad]"), refused.toString());
+    }
+
     @Test
     void helpForEveryCommandUsageErrorsAndExitCodes() throws Exception {
         Run top = expect(0, "--help");
-        for (String c : List.of("check", "dest", "cert", "queue", "completion")) {
+        for (String c : List.of("check", "dest", "cert", "queue", "config", "completion")) {
             assertTrue(top.out().contains("  " + c + " "), c + " listed\n" + top);
         }
         assertTrue(top.out().contains("Exit codes:") && top.out().contains("4   check: no host would take the mail"), top.toString());
@@ -112,7 +133,7 @@ class CliClusterIT {
             {"dest", "delete"}, {"dest", "resolve"}, {"dest", "import"}, {"dest", "export"}, {"cert", "list"}, {"cert", "show"},
             {"cert", "new"}, {"cert", "csr"}, {"cert", "upload"}, {"cert", "import"}, {"cert", "export"}, {"cert", "assign"},
             {"cert", "diagnose"}, {"queue", "show"}, {"queue", "retry"}, {"queue", "delete"}, {"queue", "bounce"}, {"queue", "redirect"},
-            {"queue", "actions"}, {"completion"}}) {
+            {"queue", "actions"}, {"config", "export"}, {"config", "import"}, {"completion"}}) {
             List<String> args = new ArrayList<>(List.of(c));
             args.add("--help");
             Run r = tlsgate(args.toArray(String[]::new));
